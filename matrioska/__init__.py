@@ -1,0 +1,58 @@
+"""Matrioska: a LangGraph orchestrator that turns one big request into a multi-file project.
+
+An architect splits the task into modules, each module runs in hyperfocus (its own spec plus
+the shared-state keys it reads), modules talk through a shared whiteboard, and an assembler
+integrates the artifacts. `import matrioska` is light: the model stack (torch, transformers)
+loads only when a `LocalLLM` is built, and the orchestrator only when it is first used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    EmptyTaskError,
+    MatrioskaError,
+    ModelLoadError,
+    ModelNotConfiguredError,
+    OutputPathError,
+    PlanError,
+    RecursionBudgetError,
+    RunFailedError,
+    ThreadMismatchError,
+)
+from .state import Architecture, ModuleSpec
+
+if TYPE_CHECKING:
+    from .llm import LocalLLM
+    from .orchestrator import MatrioskaOrchestrator
+
+__all__ = [
+    "LocalLLM",
+    "MatrioskaOrchestrator",
+    "Architecture",
+    "ModuleSpec",
+    "MatrioskaError",
+    "EmptyTaskError",
+    "PlanError",
+    "ModelLoadError",
+    "ModelNotConfiguredError",
+    "OutputPathError",
+    "ThreadMismatchError",
+    "RecursionBudgetError",
+    "RunFailedError",
+]
+
+__version__ = "0.1.0"
+
+_LAZY = {"LocalLLM": "llm", "MatrioskaOrchestrator": "orchestrator"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'matrioska' has no attribute {name!r}")

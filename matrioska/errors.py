@@ -1,0 +1,64 @@
+"""Typed errors that Matrioska raises instead of tracebacks.
+
+Every failure a user can cause or meet (a blank task, an unparseable plan, a model that
+cannot be loaded, an unwritable output folder) is one of these classes, with a message that
+says what went wrong and what to do. The CLI prints the message on one line and exits
+non-zero; the Python API lets the exception through so callers can catch it by type.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MatrioskaError",
+    "EmptyTaskError",
+    "PlanError",
+    "ModelLoadError",
+    "ModelNotConfiguredError",
+    "OutputPathError",
+    "ThreadMismatchError",
+    "RecursionBudgetError",
+    "RunFailedError",
+]
+
+
+class MatrioskaError(Exception):
+    """Base class of every error Matrioska raises on purpose."""
+
+    thread_id: str | None = None
+    """Set by the orchestrator when the error stopped a persisted run."""
+
+
+class EmptyTaskError(MatrioskaError, ValueError):
+    """The task is empty or blank; raised before any model call."""
+
+
+class PlanError(MatrioskaError, ValueError):
+    """The architect's plan could not be parsed or is inconsistent beyond repair."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[str] = list(problems or [])
+
+
+class ModelLoadError(MatrioskaError, RuntimeError):
+    """A model could not be loaded (missing path, not cached, 4-bit unavailable...)."""
+
+
+class ModelNotConfiguredError(MatrioskaError, RuntimeError):
+    """The graph was run without a model in its context or environment."""
+
+
+class OutputPathError(MatrioskaError, OSError):
+    """The output folder (base_path) cannot be created or written."""
+
+
+class ThreadMismatchError(MatrioskaError, ValueError):
+    """A thread id was reused for a different task."""
+
+
+class RecursionBudgetError(MatrioskaError, RuntimeError):
+    """The run's recursion_limit is too small for the plan; raised before a module runs."""
+
+
+class RunFailedError(MatrioskaError, RuntimeError):
+    """A persisted run stopped on an unexpected exception; its state is saved."""

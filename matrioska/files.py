@@ -1,0 +1,122 @@
+"""The seed's files under `base_path`, kept current as a run progresses (the ContextManager).
+
+```
+base_path/matrioska_artifacts/<NN>_<module_id>.md      one file per module artifact
+base_path/matrioska_checkpoints/architecture.json      the plan
+base_path/matrioska_checkpoints/shared_state.json      the whiteboard
+base_path/matrioska_checkpoints/checkpoints.sqlite     LangGraph's checkpoints (resume)
+base_path/matrioska_checkpoints/final_result.md        the integrated result
+base_path/matrioska_checkpoints/run_report.json        plan repairs, module reports, contracts
+base_path/matrioska_results.zip                        both folders, for download
+```
+Every write goes to a temporary file first and is renamed into place, so a crash never leaves
+a half-written JSON file behind. The files are derived from the checkpointed state: rewriting
+them from a resumed state is always safe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from .errors import OutputPathError
+
+__all__ = ["ContextManager"]
+
+ARTIFACTS_DIR = "matrioska_artifacts"
+CHECKPOINTS_DIR = "matrioska_checkpoints"
+RESULTS_ZIP = "matrioska_results.zip"
+DATABASE = "checkpoints.sqlite"
+
+
+def _safe_name(text: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._")
+    return name[:80] or "module"
+
+
+class ContextManager:
+    """Files of one output folder; raises `OutputPathError` when it cannot be written."""
+
+    def __init__(self, base_path: str | os.PathLike[str]) -> None:
+        self.base_path = Path(base_path).expanduser().resolve()
+        self.artifacts_dir = self.base_path / ARTIFACTS_DIR
+        self.checkpoints_dir = self.base_path / CHECKPOINTS_DIR
+        self.database = self.checkpoints_dir / DATABASE
+        self.results_zip = self.base_path / RESULTS_ZIP
+        try:
+            self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+            self.checkpoints_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.checkpoints_dir / ".write-test"
+            probe.write_text("ok", encoding="utf-8")
+            probe.unlink()
+        except OSError as exc:
+            raise OutputPathError(
+                f"cannot write to output folder {str(self.base_path)!r}: {exc.strerror or exc}; "
+                "choose a folder you can write to (base_path / --out)"
+            ) from None
+
+    def _write(self, path: Path, text: str) -> None:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _write_json(self, path: Path, value: Any) -> None:
+        self._write(path, json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+
+    def artifact_path(self, index: int, module_id: str) -> Path:
+        """Where module number `index` (1-based, execution order) keeps its artifact."""
+        return self.artifacts_dir / f"{index:02d}_{_safe_name(module_id)}.md"
+
+    def sync(self, state: dict[str, Any], *, thread_id: str | None = None) -> None:
+        """Bring the files in line with a (partial) run state; unchanged files are not rewritten."""
+        if state.get("architecture"):
+            self._write_if_changed(self.checkpoints_dir / "architecture.json", state["architecture"])
+        self._write_if_changed(self.checkpoints_dir / "shared_state.json", state.get("shared_state") or {})
+        order = state.get("execution_order") or []
+        for module_id, text in (state.get("artifacts") or {}).items():
+            index = order.index(module_id) + 1 if module_id in order else 0
+            path = self.artifact_path(index, module_id)
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                self._write(path, text)
+        if state.get("final_result"):
+            self._write(self.checkpoints_dir / "final_result.md", state["final_result"])
+        report = {
+            "thread_id": thread_id,
+            "task": state.get("task"),
+            "completed": state.get("completed") or [],
+            "plan_report": state.get("plan_report") or [],
+            "module_reports": state.get("module_reports") or {},
+            "integration_report": state.get("integration_report") or {},
+        }
+        self._write_if_changed(self.checkpoints_dir / "run_report.json", report)
+
+    def _write_if_changed(self, path: Path, value: Any) -> None:
+        text = json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            self._write(path, text)
+
+    def write_zip(self) -> Path:
+        """Zip both folders (the SQLite database included) into `matrioska_results.zip`."""
+        fd, tmp = tempfile.mkstemp(dir=self.base_path, prefix=".results.", suffix=".zip")
+        os.close(fd)
+        try:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+                for folder in (self.artifacts_dir, self.checkpoints_dir):
+                    for path in sorted(folder.rglob("*")):
+                        if path.is_file() and not path.name.startswith("."):
+                            archive.write(path, path.relative_to(self.base_path).as_posix())
+            os.replace(tmp, self.results_zip)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return self.results_zip

@@ -1,0 +1,206 @@
+"""The model factory: `LocalLLM` (Hugging Face weights, 4-bit by default) and `load_chat_model`.
+
+`LocalLLM` is a LangChain chat model: `ChatHuggingFace` over a `HuggingFacePipeline`, so the
+model's own chat template is applied and the graph drives it through `invoke`/`stream` like any
+other `BaseChatModel`. Weights load when a `LocalLLM` is built, never at import: torch and
+transformers are imported inside the constructor. A hub id is read from the local Hugging Face
+cache first; when it is not cached and the hub cannot be reached, the error says how to point
+at a local directory instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
+
+from .context import DEFAULT_MODEL_ID
+from .errors import ModelLoadError
+
+__all__ = ["DEFAULT_MODEL_ID", "LocalLLM", "load_chat_model", "cached_chat_model", "message_text"]
+
+# The seed's generation settings.
+DEFAULT_MAX_NEW_TOKENS = 4000
+DEFAULT_TEMPERATURE = 0.3
+DEFAULT_TOP_P = 0.85
+
+
+def _resolve_source(model: str) -> str:
+    """A local directory as given, or the cached snapshot of a hub id (downloaded if reachable)."""
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"{model!r} is not a model directory: it has no config.json")
+        return str(path)
+    looks_like_path = model.startswith((".", "/", "~")) or model.count("/") != 1 or os.sep + os.sep in model
+    if looks_like_path:
+        raise ModelLoadError(
+            f"model path {model!r} does not exist; pass a local model directory or a hub id like {DEFAULT_MODEL_ID!r}"
+        )
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.json", "*.safetensors", "*.model", "*.jinja", "*.txt", "tokenizer*"]
+    try:
+        return snapshot_download(model, local_files_only=True, allow_patterns=patterns)
+    except Exception:  # not cached: try the hub below
+        pass
+    try:
+        return snapshot_download(model, allow_patterns=patterns)
+    except Exception as exc:
+        raise ModelLoadError(
+            f"cannot load {model!r}: it is not in the local Hugging Face cache and the hub could not be "
+            f"reached ({type(exc).__name__}). Download it where there is internet "
+            f"(`hf download {model} --local-dir DIR`), copy DIR here and pass LocalLLM('DIR') "
+            f"or --model DIR"
+        ) from None
+
+
+def _pick_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
+    return device
+
+
+def _build_pipeline(
+    source: str,
+    *,
+    load_in_4bit: bool,
+    device: str,
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    do_sample: bool,
+) -> tuple[Any, Any]:
+    """Tokenizer and text-generation pipeline for a model directory."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+
+    device = _pick_device(device)
+    model_kwargs: dict[str, Any] = {"device_map": {"": device}}
+    if load_in_4bit:
+        try:
+            import bitsandbytes  # noqa: F401
+            from transformers import BitsAndBytesConfig
+        except ImportError:
+            raise ModelLoadError(
+                "4-bit loading needs bitsandbytes (pip install bitsandbytes); or pass load_in_4bit=False / --no-4bit"
+            ) from None
+        model_kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.float16,
+        )
+    else:
+        model_kwargs["dtype"] = torch.float16 if device.startswith("cuda") else torch.float32
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, **model_kwargs)
+    except ModelLoadError:
+        raise
+    except Exception as exc:
+        raise ModelLoadError(f"cannot load the model in {source!r}: {type(exc).__name__}: {exc}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelLoadError(f"the tokenizer in {source!r} has no chat template; use an instruct/chat model")
+    generation: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": do_sample}
+    if do_sample:
+        generation.update(temperature=temperature, top_p=top_p)
+    pipe = pipeline(
+        "text-generation",
+        model=model,
+        tokenizer=tokenizer,
+        return_full_text=False,  # only the new text, never the prompt
+        pad_token_id=tokenizer.pad_token_id,
+        **generation,
+    )
+    return tokenizer, pipe
+
+
+class LocalLLM(ChatHuggingFace):
+    """A chat model over local Hugging Face weights (Mistral-7B-Instruct-v0.3 by default).
+
+    Args:
+        model: a hub id (read from the local cache, downloaded when the hub is reachable) or a
+            local directory holding the weights and tokenizer.
+        load_in_4bit: quantise to nf4 with double quantisation (float16 compute) at load.
+        device: "auto" (CUDA when available), "cpu" or "cuda".
+        max_new_tokens, temperature, top_p, do_sample: generation settings (the seed's defaults).
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL_ID,
+        *,
+        load_in_4bit: bool = True,
+        device: str = "auto",
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        temperature: float = DEFAULT_TEMPERATURE,
+        top_p: float = DEFAULT_TOP_P,
+        do_sample: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        source = _resolve_source(str(model))
+        tokenizer, pipe = _build_pipeline(
+            source,
+            load_in_4bit=load_in_4bit,
+            device=device,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            do_sample=do_sample,
+        )
+        hf_llm = HuggingFacePipeline(pipeline=pipe, model_id=str(model))
+        super().__init__(
+            llm=hf_llm,
+            tokenizer=tokenizer,
+            model_id=str(model),
+            temperature=temperature if do_sample else 0.0,
+            top_p=top_p,
+            max_tokens=max_new_tokens,
+            **kwargs,
+        )
+
+    @property
+    def _llm_type(self) -> str:
+        return "matrioska-local-llm"
+
+
+def load_chat_model(spec: str, *, load_in_4bit: bool = True, **kwargs: Any) -> BaseChatModel:
+    """Turn a model string into a chat model: a hub id or a local directory -> `LocalLLM`."""
+    spec = spec.strip()
+    if not spec:
+        raise ModelLoadError("empty model name; pass a hub id or a local model directory")
+    return LocalLLM(spec, load_in_4bit=load_in_4bit, **kwargs)
+
+
+@functools.lru_cache(maxsize=2)
+def cached_chat_model(spec: str, load_in_4bit: bool = True, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> BaseChatModel:
+    """`load_chat_model`, loaded once per process (for the Studio graph, which gets only strings)."""
+    return load_chat_model(spec, load_in_4bit=load_in_4bit, max_new_tokens=max_new_tokens)
+
+
+def message_text(message: BaseMessage | str) -> str:
+    """The text of a chat model's reply, whether its content is a string or a list of blocks."""
+    if isinstance(message, str):
+        return message
+    content = message.content
+    if isinstance(content, str):
+        return content
+    parts: list[str] = []
+    for block in content:
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, dict) and block.get("type") == "text":
+            parts.append(str(block.get("text", "")))
+    return "".join(parts)

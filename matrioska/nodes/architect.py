@@ -1,0 +1,94 @@
+"""Architect node: the task -> a validated plan (phase 1).
+
+The model is asked for the plan as JSON (`ARCHITECT_SYSTEM_PROMPT`); the reply is parsed,
+repaired where one fix is obvious, and validated as a whole. An unusable reply is fed back to
+the model with the error, a bounded number of times, before the run stops with `PlanError`.
+A plan supplied in the input is only validated: the model is not called.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from ..context import Context, resolve_llm
+from ..errors import EmptyTaskError, PlanError
+from ..parsing import architecture_from_dict, execution_order, parse_architecture
+from ..prompts import ARCHITECT_RETRY_PROMPT, ARCHITECT_SYSTEM_PROMPT, ARCHITECT_USER_PROMPT
+from ..state import Architecture, MatrioskaState
+from ._common import call_model, emit
+
+# A failed reply is echoed back to the model on retry; keep the echo short so retries do not
+# push the prompt past a 7B model's context.
+_ECHO_LIMIT = 2000
+
+
+def architect(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Produce `architecture`, `execution_order` and `plan_report`."""
+    task = (state.get("task") or "").strip()
+    if not task:
+        raise EmptyTaskError("the task is empty; describe what to build")
+    emit(runtime, "phase", phase="architecture", task=task)
+    given = state.get("architecture")
+    if given:
+        architecture, notes = architecture_from_dict(dict(given))
+        notes = ["plan supplied with the input; the architect model was not called", *notes]
+    else:
+        architecture, notes = _plan_with_model(task, runtime)
+    order = execution_order(architecture)
+    emit(
+        runtime,
+        "plan_ready",
+        project_name=architecture.project_name,
+        goal=architecture.goal,
+        modules=[
+            {
+                "id": m.id,
+                "name": m.label,
+                "dependencies": m.dependencies,
+                "reads": m.shared_state_reads,
+                "writes": m.shared_state_writes,
+            }
+            for m in (architecture.module(mid) for mid in order)
+        ],
+        report=notes,
+    )
+    return {
+        "task": task,
+        "architecture": architecture.model_dump(mode="json"),
+        "execution_order": order,
+        "plan_report": notes,
+    }
+
+
+def _plan_with_model(task: str, runtime: Runtime[Context]) -> tuple[Architecture, list[str]]:
+    context = runtime.context or Context()
+    llm = resolve_llm(context)
+    attempts = max(1, int(context.max_plan_attempts))
+    messages: list[BaseMessage] = [
+        SystemMessage(ARCHITECT_SYSTEM_PROMPT),
+        HumanMessage(ARCHITECT_USER_PROMPT.format(task=task)),
+    ]
+    errors: list[str] = []
+    for attempt in range(1, attempts + 1):
+        text = call_model(llm, messages)
+        try:
+            architecture, notes = parse_architecture(text)
+        except PlanError as exc:
+            errors.append(f"attempt {attempt}: {exc}")
+            emit(runtime, "plan_retry", attempt=attempt, of=attempts, error=str(exc))
+            echo = text[:_ECHO_LIMIT] + (" ...[cut]" if len(text) > _ECHO_LIMIT else "")
+            messages = messages[:2] + [
+                AIMessage(echo or "(empty reply)"),
+                HumanMessage(ARCHITECT_RETRY_PROMPT.format(error=exc)),
+            ]
+            continue
+        if attempt > 1:
+            notes.insert(0, f"plan accepted on attempt {attempt} of {attempts}")
+        return architecture, notes
+    raise PlanError(
+        f"no usable plan after {attempts} attempt(s); last problem: {errors[-1].split(': ', 1)[-1]}",
+        errors,
+    )

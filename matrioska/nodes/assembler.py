@@ -1,0 +1,119 @@
+"""Assembler node: artifacts + shared_state -> the integrated result (phase 3).
+
+Integration does not depend on one prompt holding every artifact: with a 7B model and
+4000-token modules that prompt overflows and comes back empty. Instead the result is built
+deterministically (artifacts in dependency order, the shared_state contracts checked key by
+key), and the model is asked only for short integration notes from the plan and the shared
+state, a prompt whose size does not grow with the artifacts. An empty or failed notes reply
+leaves the result complete, with a note saying so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from ..context import Context, resolve_llm
+from ..prompts import ASSEMBLER_SYSTEM_PROMPT, ASSEMBLER_USER_PROMPT
+from ..state import Architecture, MatrioskaState
+from ._common import call_model, emit, render_value
+
+# Bounds of the notes prompt, whatever the plan's size.
+_VALUE_LIMIT = 400
+_SHARED_STATE_LIMIT = 6000
+_MODULES_LIMIT = 4000
+
+
+def check_contracts(architecture: Architecture, state: MatrioskaState) -> dict[str, dict[str, Any]]:
+    """One row per shared-state key: declared writers, actual writer, readers, held or broken."""
+    shared_state = state.get("shared_state") or {}
+    writers = state.get("shared_state_writers") or {}
+    rows: dict[str, dict[str, Any]] = {}
+    for spec in architecture.modules:
+        for key in spec.shared_state_writes:
+            rows.setdefault(key, {"declared_writers": [], "readers": []})["declared_writers"].append(spec.id)
+        for key in spec.shared_state_reads:
+            rows.setdefault(key, {"declared_writers": [], "readers": []})["readers"].append(spec.id)
+    for key, row in rows.items():
+        value = shared_state.get(key)
+        row["written_by"] = writers.get(key)
+        row["present"] = value not in (None, "", [], {})
+        row["status"] = "held" if row["present"] else "broken"
+        if not row["present"]:
+            row["problem"] = "no module published a value" if key not in shared_state else "published value is empty"
+    return rows
+
+
+def assembler(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Produce `final_result` and `integration_report`."""
+    architecture = Architecture.model_validate(state["architecture"])
+    order = state.get("execution_order") or [m.id for m in architecture.modules]
+    artifacts = state.get("artifacts") or {}
+    emit(runtime, "phase", phase="assembly", modules=len(order))
+    contracts = check_contracts(architecture, state)
+    context = runtime.context or Context()
+    notes = ""
+    if context.assembler_notes:
+        notes = call_model(resolve_llm(context), _notes_messages(architecture, order, state))
+    final = _render(architecture, order, artifacts, state.get("shared_state") or {}, contracts, notes)
+    broken = sorted(key for key, row in contracts.items() if row["status"] == "broken")
+    emit(runtime, "assembled", chars=len(final), artifacts=len(artifacts), broken_contracts=broken)
+    return {
+        "final_result": final,
+        "integration_report": {"contracts": contracts, "broken": broken, "notes_empty": context.assembler_notes and not notes},
+    }
+
+
+def _notes_messages(architecture: Architecture, order: list[str], state: MatrioskaState) -> list[Any]:
+    lines = []
+    for index, module_id in enumerate(order, 1):
+        spec = architecture.module(module_id)
+        lines.append(
+            f"{index}. {spec.label} [{spec.id}]: {spec.description[:160]} "
+            f"(reads {spec.shared_state_reads}, writes {spec.shared_state_writes})"
+        )
+    modules = "\n".join(lines)
+    if len(modules) > _MODULES_LIMIT:
+        modules = modules[:_MODULES_LIMIT] + f"\n... [{len(order)} modules in all; list truncated]"
+    shared = "\n".join(
+        f"{key} = {render_value(value, _VALUE_LIMIT)}" for key, value in (state.get("shared_state") or {}).items()
+    )
+    if len(shared) > _SHARED_STATE_LIMIT:
+        shared = shared[:_SHARED_STATE_LIMIT] + "\n... [shared_state truncated for this prompt]"
+    user = ASSEMBLER_USER_PROMPT.format(
+        project_name=architecture.project_name,
+        goal=architecture.goal or "(not stated)",
+        integration_rules=architecture.integration_rules or "(none)",
+        modules=modules,
+        shared_state=shared or "(empty)",
+    )
+    return [SystemMessage(ASSEMBLER_SYSTEM_PROMPT), HumanMessage(user)]
+
+
+def _render(
+    architecture: Architecture,
+    order: list[str],
+    artifacts: dict[str, str],
+    shared_state: dict[str, Any],
+    contracts: dict[str, dict[str, Any]],
+    notes: str,
+) -> str:
+    out = [f"# {architecture.project_name}", "", architecture.goal, ""]
+    if architecture.integration_rules:
+        out += ["## Integration rules", "", architecture.integration_rules, ""]
+    out += ["## Integration notes", "", notes or "(the model returned no integration notes)", ""]
+    out += ["## Shared-state contracts", "", "| key | written by | read by | status |", "|---|---|---|---|"]
+    for key, row in contracts.items():
+        out.append(
+            f"| {key} | {row['written_by'] or ', '.join(row['declared_writers']) or '-'} "
+            f"| {', '.join(row['readers']) or '-'} | {row['status']} |"
+        )
+    out += ["", "## Modules", ""]
+    for index, module_id in enumerate(order, 1):
+        spec = architecture.module(module_id)
+        out += [f"### {index}. {spec.label} (`{spec.id}`)", ""]
+        out += [artifacts.get(module_id) or "(no artifact)", ""]
+    out += ["## Shared state", "", "```json", render_value(shared_state, 10**9), "```", ""]
+    return "\n".join(out)

@@ -1,0 +1,115 @@
+"""Executor node: one module in hyperfocus (phase 2), looped by the conditional edges.
+
+The module's prompt holds the project goal, its own spec and manual, and only the shared_state
+keys it declares it reads: never another module's artifact. The reply is the artifact followed
+by `SHARED_STATE_UPDATE:` and a JSON object; only the keys the module declared it writes reach
+the shared state, and what was dropped or left missing is reported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+
+from ..context import Context, resolve_llm
+from ..errors import RecursionBudgetError
+from ..parsing import parse_module_reply
+from ..prompts import EXECUTOR_SYSTEM_PROMPT, EXECUTOR_USER_PROMPT
+from ..state import Architecture, MatrioskaState, ModuleSpec
+from ._common import call_model, emit, render_value
+from .routing import next_pending, pending_count
+
+# A single shared-state value larger than this is shortened in the prompt, with a note.
+VALUE_LIMIT = 6000
+
+
+def build_module_messages(architecture: Architecture, spec: ModuleSpec, shared_state: dict[str, Any]) -> list[Any]:
+    """The hyperfocus prompt of one module: goal, own spec and manual, declared reads only."""
+    reads = {key: shared_state[key] for key in spec.shared_state_reads if key in shared_state}
+    if spec.shared_state_reads:
+        shared_context = "\n".join(f"{key} = {render_value(value, VALUE_LIMIT)}" for key, value in reads.items())
+        absent = [key for key in spec.shared_state_reads if key not in shared_state]
+        if absent:
+            shared_context += f"\n(not published by their writers: {', '.join(absent)})"
+    else:
+        shared_context = "(none: this module reads no shared_state keys)"
+    user = EXECUTOR_USER_PROMPT.format(
+        goal=architecture.goal or "(not stated)",
+        name=spec.label,
+        module_id=spec.id,
+        description=spec.description or "(none)",
+        inputs=spec.inputs or "(none)",
+        outputs=spec.outputs or "(none)",
+        rules=spec.rules or "(none)",
+        manual=spec.manual or "(no specific manual)",
+        shared_context=shared_context.strip(),
+        writes=", ".join(spec.shared_state_writes) or "(none: publish an empty object {})",
+    )
+    return [SystemMessage(EXECUTOR_SYSTEM_PROMPT), HumanMessage(user)]
+
+
+def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, Any]:
+    """Run the next pending module; return its artifact, update and report."""
+    module_id = next_pending(state)
+    if module_id is None:  # routing never sends us here without work; stay harmless anyway
+        return {}
+    _check_recursion_budget(config, pending_count(state))
+    architecture = Architecture.model_validate(state["architecture"])
+    spec = architecture.module(module_id)
+    shared_state = state.get("shared_state") or {}
+    order = state.get("execution_order") or []
+    emit(
+        runtime,
+        "module_started",
+        module=spec.id,
+        name=spec.label,
+        index=order.index(spec.id) + 1 if spec.id in order else 0,
+        total=len(order),
+        reads=spec.shared_state_reads,
+    )
+    llm = resolve_llm(runtime.context)
+    text = call_model(llm, build_module_messages(architecture, spec, shared_state))
+    reply = parse_module_reply(text, spec.shared_state_writes)
+    report = {
+        "name": spec.label,
+        "reads": [key for key in spec.shared_state_reads if key in shared_state],
+        "missing_reads": [key for key in spec.shared_state_reads if key not in shared_state],
+        "written": sorted(reply.update),
+        "dropped_keys": reply.dropped_keys,
+        "missing_keys": reply.missing_keys,
+        "notes": reply.notes,
+        "chars": len(reply.artifact),
+        "empty_reply": not text,
+    }
+    emit(runtime, "module_finished", module=spec.id, **report)
+    return {
+        "completed": [spec.id],
+        "artifacts": {spec.id: reply.artifact},
+        "shared_state": reply.update,
+        "shared_state_writers": {key: spec.id for key in reply.update},
+        "module_reports": {spec.id: report},
+    }
+
+
+def _check_recursion_budget(config: RunnableConfig, pending: int) -> None:
+    """Stop before a module runs when the recursion limit cannot fit the rest of the plan.
+
+    Each module is one graph step and the assembler one more; failing here, with the plan
+    already checkpointed, lets the user resume with a higher limit instead of losing work to
+    a GraphRecursionError in the middle of the loop.
+    """
+    limit = config.get("recursion_limit")
+    step = (config.get("metadata") or {}).get("langgraph_step")
+    if not isinstance(limit, int) or not isinstance(step, int):
+        return
+    # This module runs at `step`, the others after it, the assembler at step + pending; LangGraph
+    # stops a run whose step reaches recursion_limit.
+    needed = step + pending + 1
+    if needed > limit:
+        raise RecursionBudgetError(
+            f"{pending} module(s) left need recursion_limit >= {needed}, but this run has "
+            f"{limit}; resume with config={{'recursion_limit': {needed + 10}}} (the plan is saved)"
+        )

@@ -1,0 +1,169 @@
+"""`MatrioskaOrchestrator`: persisted runs of the graph, with the seed's files and zip.
+
+It compiles the graph with a SQLite checkpointer (`base_path/matrioska_checkpoints/`), gives
+every run a thread id, keeps the seed's files current after every module, and continues a run
+from its last finished module when it is started again with the same thread id (after a crash,
+an exception or Ctrl-C): a module that finished is never sent to the model again.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from .context import Context
+from .errors import EmptyTaskError, MatrioskaError, ModelNotConfiguredError, RunFailedError, ThreadMismatchError
+from .files import ContextManager
+from .state import Architecture
+
+__all__ = ["MatrioskaOrchestrator", "EventHandler"]
+
+EventHandler = Callable[[dict[str, Any]], None]
+
+
+class MatrioskaOrchestrator:
+    """Run tasks through the Matrioska graph with persistence under `base_path`.
+
+    Args:
+        llm: a LangChain chat model (`LocalLLM` or any `BaseChatModel`), or a model string
+            (hub id or local directory) loaded with `LocalLLM`.
+        base_path: output folder; created if missing (`OutputPathError` if it cannot be written).
+        max_plan_attempts: architect calls before an unparseable plan stops the run.
+        assembler_notes: ask the model for short integration notes at assembly.
+    """
+
+    def __init__(
+        self,
+        llm: BaseChatModel | str,
+        base_path: str | os.PathLike[str] = ".",
+        *,
+        max_plan_attempts: int = 3,
+        assembler_notes: bool = True,
+    ) -> None:
+        from .graph import DEFAULT_RECURSION_LIMIT, build_graph
+
+        if llm is None:
+            raise ModelNotConfiguredError("MatrioskaOrchestrator needs a model: a chat model or a model string")
+        self.files = ContextManager(base_path)
+        if isinstance(llm, str):
+            from .llm import load_chat_model
+
+            llm = load_chat_model(llm)
+        self.llm = llm
+        self.max_plan_attempts = max_plan_attempts
+        self.assembler_notes = assembler_notes
+        self._recursion_limit = DEFAULT_RECURSION_LIMIT
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        self._conn = sqlite3.connect(str(self.files.database), check_same_thread=False)
+        self.checkpointer = SqliteSaver(self._conn)
+        self.graph = build_graph(self.checkpointer)
+
+    # -- public API ----------------------------------------------------------------------------
+
+    def run(
+        self,
+        task: str,
+        thread_id: str | None = None,
+        *,
+        architecture: Architecture | dict[str, Any] | None = None,
+        on_event: EventHandler | None = None,
+    ) -> dict[str, Any]:
+        """Run `task` to the end and return the final state (plus `thread_id`, `results_zip`).
+
+        With the `thread_id` of an earlier run of the same task, the run continues from its
+        last finished module. `architecture` supplies a ready plan (validated, not re-planned).
+        """
+        task = (task or "").strip()
+        if not task:
+            raise EmptyTaskError("the task is empty; describe what to build")
+        thread_id = thread_id or uuid.uuid4().hex[:12]
+        existing = self.get_state(thread_id)
+        if existing:
+            stored = (existing.get("task") or "").strip()
+            if stored and stored != task:
+                raise ThreadMismatchError(
+                    f"thread {thread_id!r} belongs to another task ({stored[:60]!r}); use a new thread id"
+                )
+            return self._drive(None, thread_id, on_event)
+        payload: dict[str, Any] = {"task": task}
+        if architecture is not None:
+            payload["architecture"] = (
+                architecture.model_dump(mode="json") if isinstance(architecture, Architecture) else dict(architecture)
+            )
+        return self._drive(payload, thread_id, on_event)
+
+    def resume(self, thread_id: str, *, on_event: EventHandler | None = None) -> dict[str, Any]:
+        """Continue a stored run from its last finished module."""
+        if not self.get_state(thread_id):
+            raise MatrioskaError(f"no run with thread id {thread_id!r} under {str(self.files.base_path)!r}")
+        return self._drive(None, thread_id, on_event)
+
+    def get_state(self, thread_id: str) -> dict[str, Any]:
+        """The stored state of a run ({} when the thread id is unknown)."""
+        return dict(self.graph.get_state(self._config(thread_id)).values or {})
+
+    def close(self) -> None:
+        """Close the checkpoint database."""
+        self._conn.close()
+
+    def __enter__(self) -> MatrioskaOrchestrator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _config(self, thread_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id}, "recursion_limit": self._recursion_limit}
+
+    def _drive(self, payload: dict[str, Any] | None, thread_id: str, on_event: EventHandler | None) -> dict[str, Any]:
+        config = self._config(thread_id)
+        notify = on_event or (lambda event: None)
+        snapshot = self.graph.get_state(config)
+        if payload is None and snapshot.values and not snapshot.next:
+            notify({"event": "run_started", "thread_id": thread_id, "resumed": True, "finished": True})
+            return self._finish(thread_id, dict(snapshot.values), notify)
+        notify({"event": "run_started", "thread_id": thread_id, "resumed": payload is None})
+        context = Context(llm=self.llm, max_plan_attempts=self.max_plan_attempts, assembler_notes=self.assembler_notes)
+        values: dict[str, Any] = dict(snapshot.values or {})
+        try:
+            # durability="sync": each step's checkpoint is on disk before the next step starts.
+            # The default ("async") can lose the last finished module in a crash, and resuming
+            # would then pay for that module's model call again.
+            for mode, chunk in self.graph.stream(
+                payload, config, context=context, stream_mode=["custom", "values"], durability="sync"
+            ):
+                if mode == "custom":
+                    notify(chunk)
+                else:
+                    values = chunk
+                    self.files.sync(values, thread_id=thread_id)
+        except MatrioskaError as exc:
+            self._save_after_failure(thread_id)
+            exc.thread_id = thread_id
+            raise
+        except Exception as exc:
+            self._save_after_failure(thread_id)
+            error = RunFailedError(
+                f"run {thread_id} stopped: {type(exc).__name__}: {exc}. Its state is saved; continue it "
+                f"with resume(thread_id={thread_id!r}) or `matrioska resume --thread {thread_id}`"
+            )
+            error.thread_id = thread_id
+            raise error from exc
+        return self._finish(thread_id, dict(self.graph.get_state(config).values), notify)
+
+    def _save_after_failure(self, thread_id: str) -> None:
+        self.files.sync(self.get_state(thread_id), thread_id=thread_id)
+
+    def _finish(self, thread_id: str, values: dict[str, Any], notify: EventHandler) -> dict[str, Any]:
+        self.files.sync(values, thread_id=thread_id)
+        results_zip = self.files.write_zip()
+        notify({"event": "run_finished", "thread_id": thread_id, "results_zip": str(results_zip)})
+        return {**values, "thread_id": thread_id, "results_zip": str(results_zip)}

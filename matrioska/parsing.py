@@ -1,0 +1,415 @@
+"""Model text -> validated plan or shared-state update.
+
+Local 7B models wrap JSON in prose and fences, break it (trailing commas, single quotes,
+comments, code expressions as values, truncated tails) and slip on types. This module finds the
+JSON object in a reply, repairs it (plain `json` first, `json_repair` where that fails),
+normalises the two plan shapes the architect may use (the seed's `general_manual` /
+`specific_manuals` and a flat one), and validates the plan as a whole: duplicate ids, unknown
+dependencies, self-dependencies, cycles, keys read that nobody writes. What has one obvious fix
+is repaired and reported; the rest raises `PlanError` with every problem listed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from .errors import PlanError
+from .state import Architecture, ModuleSpec
+
+__all__ = [
+    "JSONExtractionError",
+    "extract_json_object",
+    "parse_architecture",
+    "validate_architecture",
+    "execution_order",
+    "ModuleReply",
+    "parse_module_reply",
+    "UPDATE_MARKER",
+]
+
+UPDATE_MARKER = "SHARED_STATE_UPDATE:"
+MAX_MODULES = 500
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+class JSONExtractionError(ValueError):
+    """No JSON object could be found or repaired in a reply."""
+
+
+def _balanced_spans(text: str) -> list[str]:
+    """Top-level `{...}` spans, string-aware, in one pass; an unclosed tail span is kept too."""
+    spans: list[str] = []
+    depth = 0
+    start = -1
+    in_string = False
+    quote = ""
+    escaped = False
+    for i, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                in_string = False
+            continue
+        if ch in "\"'" and depth > 0:
+            in_string, quote = True, ch
+        elif ch == "{":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == "}" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                spans.append(text[start : i + 1])
+    if depth > 0 and start >= 0:
+        spans.append(text[start:])  # truncated reply: let the repairer close it
+    return spans
+
+
+def _loads_object(candidate: str) -> tuple[dict[str, Any] | None, bool]:
+    """Parse a candidate as a JSON object: (object, repaired?) or (None, False)."""
+    try:
+        value = json.loads(candidate)
+        if isinstance(value, dict):
+            return value, False
+    except (ValueError, RecursionError):
+        pass
+    try:
+        from json_repair import repair_json
+
+        value = repair_json(candidate, return_objects=True)
+    except Exception:  # json_repair is best effort; any failure means "not repairable"
+        return None, False
+    if isinstance(value, list):  # the repairer splits "object + trailing prose" into a list
+        value = next((v for v in value if isinstance(v, dict)), None)
+    if isinstance(value, dict) and value:
+        return value, True
+    return None, False
+
+
+def extract_json_object(text: str) -> tuple[dict[str, Any], list[str]]:
+    """The JSON object in a model reply, and notes on what had to be repaired.
+
+    Fenced blocks are tried first, then top-level brace spans (largest first). Raises
+    `JSONExtractionError` when the reply is empty or holds no object that can be repaired.
+    """
+    if not text or not text.strip():
+        raise JSONExtractionError("the reply is empty (the model returned no text)")
+    candidates: list[tuple[str, str]] = []
+    for match in _FENCE.finditer(text):
+        body = match.group(2).strip()
+        if "{" in body:
+            candidates.append(("code fence", body[body.index("{") :]))
+    spans = sorted(_balanced_spans(text), key=len, reverse=True)
+    candidates.extend(("prose around it" if span.strip() != text.strip() else "", span) for span in spans[:5])
+    for where, candidate in candidates:
+        obj, repaired = _loads_object(candidate)
+        if obj is not None:
+            notes = []
+            if where:
+                notes.append(f"JSON extracted from {where}")
+            if repaired:
+                notes.append("malformed JSON repaired (syntax, quotes, commas, comments or truncation)")
+            return obj, notes
+    snippet = text.strip()[:120].replace("\n", " ")
+    raise JSONExtractionError(f"no JSON object found in the reply (it starts: {snippet!r})")
+
+
+# ---------------------------------------------------------------------------------------------
+# Plans
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", text.strip().lower()).strip("_")
+    return slug or "module"
+
+
+def _normalise_plan_dict(obj: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """Both accepted shapes -> the flat `Architecture` shape, manuals merged into modules."""
+    if "architecture" in obj and isinstance(obj["architecture"], dict) and "modules" not in obj:
+        obj = {**obj["architecture"], **{k: v for k, v in obj.items() if k != "architecture"}}
+    flat: dict[str, Any] = dict(obj)
+    general = obj.get("general_manual")
+    if isinstance(general, dict):
+        for key in ("goal", "modules", "integration_rules", "project_name"):
+            if key in general and key not in flat:
+                flat[key] = general[key]
+    if "goal" not in flat:
+        for alias in ("objective", "overall_objective", "description"):
+            if alias in flat:
+                flat["goal"] = flat[alias]
+                break
+    modules = flat.get("modules")
+    if isinstance(modules, dict):  # {"html": {...}, "css": {...}}
+        modules = [{"id": k, **v} if isinstance(v, dict) else {"id": k, "description": v} for k, v in modules.items()]
+        notes.append("modules given as an object; converted to a list")
+    if not isinstance(modules, list):
+        return flat
+    fixed: list[Any] = []
+    for index, module in enumerate(modules):
+        if not isinstance(module, dict):
+            fixed.append(module)
+            continue
+        module = dict(module)
+        if not str(module.get("id", "")).strip():
+            base = module.get("name") or module.get("module_id") or f"module_{index + 1}"
+            module["id"] = module.get("module_id") or _slug(str(base))
+            notes.append(f"module {index + 1} had no id; using {module['id']!r}")
+        for alias, key in (("depends_on", "dependencies"), ("reads", "shared_state_reads"), ("writes", "shared_state_writes")):
+            if alias in module and key not in module:
+                module[key] = module.pop(alias)
+        fixed.append(module)
+    flat["modules"] = fixed
+    manuals = obj.get("specific_manuals")
+    if isinstance(manuals, dict):
+        manuals = [{"module_id": k, "manual_text": v} for k, v in manuals.items()]
+    if isinstance(manuals, list):
+        by_id = {str(m.get("id")): m for m in fixed if isinstance(m, dict)}
+        for manual in manuals:
+            if not isinstance(manual, dict):
+                continue
+            target = by_id.get(str(manual.get("module_id", "")).strip())
+            text = manual.get("manual_text") or manual.get("manual") or manual.get("text") or ""
+            if target is None:
+                notes.append(f"manual for unknown module {manual.get('module_id')!r} ignored")
+            elif not target.get("manual"):
+                target["manual"] = text
+    return flat
+
+
+def _describe_validation_error(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors()[:20]:
+        where = ".".join(str(p) for p in item["loc"]) or "plan"
+        problems.append(f"{where}: {item['msg']}")
+    return problems
+
+
+def parse_architecture(text: str) -> tuple[Architecture, list[str]]:
+    """Parse and validate an architect reply: (plan, repair notes) or `PlanError`."""
+    try:
+        obj, notes = extract_json_object(text)
+    except JSONExtractionError as exc:
+        raise PlanError(f"the plan is not JSON: {exc}", [str(exc)]) from None
+    return architecture_from_dict(obj, notes)
+
+
+def architecture_from_dict(obj: dict[str, Any], notes: list[str] | None = None) -> tuple[Architecture, list[str]]:
+    """Normalise, type-check and validate a plan given as a dict."""
+    notes = list(notes or [])
+    flat = _normalise_plan_dict(obj, notes)
+    if not flat.get("modules"):
+        raise PlanError("the plan has no modules", ["modules: missing or empty"])
+    if isinstance(flat["modules"], list) and len(flat["modules"]) > MAX_MODULES:
+        raise PlanError(
+            f"the plan has {len(flat['modules'])} modules; at most {MAX_MODULES} are supported",
+            ["modules: too many"],
+        )
+    try:
+        architecture = Architecture.model_validate(flat)
+    except ValidationError as exc:
+        problems = _describe_validation_error(exc)
+        raise PlanError("the plan does not match the schema: " + "; ".join(problems), problems) from None
+    architecture, more = validate_architecture(architecture)
+    return architecture, notes + more
+
+
+def validate_architecture(architecture: Architecture) -> tuple[Architecture, list[str]]:
+    """Check the plan as a whole; repair what has one obvious fix, raise `PlanError` otherwise.
+
+    Repairs (each reported): exact duplicate modules dropped; self-dependencies dropped;
+    dependencies written as a module's name mapped to its id; dependencies on modules that do
+    not exist dropped; a read key whose writer the reader does not depend on gets that
+    dependency; a read key nobody writes is dropped from the reads. Errors: two different
+    modules with one id, a dependency cycle.
+    """
+    notes: list[str] = []
+    problems: list[str] = []
+    modules: list[ModuleSpec] = []
+    seen: dict[str, ModuleSpec] = {}
+    for spec in architecture.modules:
+        if spec.id in seen:
+            if seen[spec.id].model_dump() == spec.model_dump():
+                notes.append(f"duplicate module {spec.id!r} dropped (identical copy)")
+                continue
+            problems.append(f"duplicate module id {spec.id!r} used by two different modules")
+            continue
+        seen[spec.id] = spec
+        modules.append(spec.model_copy(deep=True))
+    if problems:
+        raise PlanError("the plan is inconsistent: " + "; ".join(problems), problems)
+
+    ids = {m.id for m in modules}
+    by_name = {m.name.strip().lower(): m.id for m in modules if m.name}
+    by_slug = {_slug(m.id): m.id for m in modules}
+    for spec in modules:
+        deps: list[str] = []
+        for dep in spec.dependencies:
+            target = dep if dep in ids else by_name.get(dep.strip().lower()) or by_slug.get(_slug(dep))
+            if target is None:
+                notes.append(f"module {spec.id!r}: dependency on unknown module {dep!r} dropped")
+            elif target == spec.id:
+                notes.append(f"module {spec.id!r}: self-dependency dropped")
+            else:
+                if target != dep:
+                    notes.append(f"module {spec.id!r}: dependency {dep!r} read as module id {target!r}")
+                if target not in deps:
+                    deps.append(target)
+        spec.dependencies = deps
+
+    writers: dict[str, list[str]] = {}
+    for spec in modules:
+        for key in spec.shared_state_writes:
+            writers.setdefault(key, []).append(spec.id)
+    for key, who in writers.items():
+        if len(who) > 1:
+            notes.append(f"warning: key {key!r} is written by {who}; the later module's value wins")
+    for spec in modules:
+        reads: list[str] = []
+        for key in spec.shared_state_reads:
+            if key not in writers:
+                similar = [k for k in writers if _key_norm(k) == _key_norm(key)]
+                if len(similar) == 1:
+                    notes.append(f"module {spec.id!r}: read {key!r} matched to written key {similar[0]!r}")
+                    key = similar[0]
+            candidates = [w for w in writers.get(key, []) if w != spec.id]
+            if not candidates:
+                why = "only it writes" if spec.id in writers.get(key, []) else "no module writes"
+                notes.append(f"module {spec.id!r}: reads {key!r}, which {why}; read dropped")
+                continue
+            if key in reads:
+                continue
+            reads.append(key)
+            if not any(_depends_on(modules, spec.id, w) for w in candidates):
+                spec.dependencies.append(candidates[0])
+                notes.append(f"module {spec.id!r}: reads {key!r}; added dependency on its writer {candidates[0]!r}")
+        spec.shared_state_reads = reads
+
+    cycle = _find_cycle(modules)
+    if cycle:
+        message = "dependency cycle: " + " -> ".join(cycle)
+        raise PlanError(f"the plan is inconsistent: {message}", [message])
+    return architecture.model_copy(update={"modules": modules}), notes
+
+
+def _key_norm(key: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", key.lower())
+
+
+def _depends_on(modules: list[ModuleSpec], module_id: str, target: str) -> bool:
+    """Whether `module_id` depends on `target`, directly or through others."""
+    by_id = {m.id: m for m in modules}
+    stack, seen = [module_id], set()
+    while stack:
+        current = stack.pop()
+        for dep in by_id[current].dependencies:
+            if dep == target:
+                return True
+            if dep not in seen and dep in by_id:
+                seen.add(dep)
+                stack.append(dep)
+    return False
+
+
+def _find_cycle(modules: list[ModuleSpec]) -> list[str] | None:
+    by_id = {m.id: m for m in modules}
+    state: dict[str, int] = {}
+    for root in by_id:
+        if state.get(root):
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        path: list[str] = []
+        while stack:
+            node, index = stack.pop()
+            if index == 0:
+                state[node] = 1
+                path.append(node)
+            deps = by_id[node].dependencies
+            if index < len(deps):
+                stack.append((node, index + 1))
+                dep = deps[index]
+                if state.get(dep) == 1:
+                    return path[path.index(dep) :] + [dep]
+                if not state.get(dep):
+                    stack.append((dep, 0))
+            else:
+                state[node] = 2
+                path.pop()
+    return None
+
+
+def execution_order(architecture: Architecture) -> list[str]:
+    """Module ids in dependency order, keeping the architect's order where it is free."""
+    remaining = {m.id: set(m.dependencies) for m in architecture.modules}
+    position = {m.id: i for i, m in enumerate(architecture.modules)}
+    order: list[str] = []
+    done: set[str] = set()
+    while remaining:
+        ready = sorted((mid for mid, deps in remaining.items() if deps <= done), key=position.__getitem__)
+        if not ready:  # validate_architecture rejects cycles, so this is a programming error
+            raise PlanError("dependency cycle among " + ", ".join(sorted(remaining)))
+        for mid in ready:
+            order.append(mid)
+            done.add(mid)
+            del remaining[mid]
+    return order
+
+
+# ---------------------------------------------------------------------------------------------
+# Module replies
+
+
+@dataclass
+class ModuleReply:
+    """A module's reply split into its artifact and its (filtered) shared-state update."""
+
+    artifact: str
+    update: dict[str, Any] = field(default_factory=dict)
+    dropped_keys: list[str] = field(default_factory=list)
+    missing_keys: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_module_reply(text: str, declared_writes: list[str]) -> ModuleReply:
+    """Split a module reply at `SHARED_STATE_UPDATE:` (or a final ```json fence).
+
+    Keys the module did not declare are dropped and reported; declared keys it left unwritten
+    are reported. A reply without any update keeps its whole text as the artifact.
+    """
+    text = text or ""
+    notes: list[str] = []
+    artifact, tail = text, ""
+    marker_at = text.rfind(UPDATE_MARKER)
+    if marker_at >= 0:
+        artifact, tail = text[:marker_at], text[marker_at + len(UPDATE_MARKER) :]
+    else:
+        fences = [m for m in _FENCE.finditer(text) if m.group(1).lower() == "json"]
+        if fences and declared_writes:
+            last = fences[-1]
+            try:
+                candidate, _ = extract_json_object(last.group(2))
+            except JSONExtractionError:
+                candidate = {}
+            if any(key in candidate for key in declared_writes):
+                artifact, tail = text[: last.start()], last.group(0)
+                notes.append(f"no {UPDATE_MARKER} marker; used the final ```json block")
+    raw: dict[str, Any] = {}
+    if tail.strip():
+        try:
+            raw, extract_notes = extract_json_object(tail)
+            notes.extend(extract_notes)
+        except JSONExtractionError as exc:
+            notes.append(f"shared-state update unreadable: {exc}")
+    elif declared_writes:
+        notes.append(f"no {UPDATE_MARKER} section in the reply")
+    update = {k: v for k, v in raw.items() if k in declared_writes}
+    dropped = [k for k in raw if k not in declared_writes]
+    missing = [k for k in declared_writes if k not in update]
+    return ModuleReply(artifact.rstrip(), update, dropped, missing, notes)

@@ -1,0 +1,176 @@
+"""The plan's data model and the graph's typed state.
+
+`ModuleSpec` and `Architecture` are the pydantic models of the architect's plan (the seed's
+fields plus a per-module manual). `MatrioskaState` is the TypedDict that flows through the
+graph: the task, the plan, the shared whiteboard (`shared_state`), the artifacts and what the
+module loop needs. Every value in the state is plain JSON data (the plan is stored dumped), so a
+checkpoint round trip returns exactly what went in, whatever serializer the checkpointer uses.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing_extensions import TypedDict
+
+__all__ = [
+    "ModuleSpec",
+    "Architecture",
+    "MatrioskaInput",
+    "MatrioskaState",
+    "merge_dicts",
+    "append_unique",
+]
+
+
+def _as_text(value: Any) -> Any:
+    """Coerce the type slips 7B models make where a string was asked (lists, numbers)."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "\n".join(str(_as_text(v)) for v in value)
+    if isinstance(value, dict):
+        return "\n".join(f"{k}: {_as_text(v)}" for k, v in value.items())
+    if isinstance(value, (int, float, bool)):
+        return str(value)
+    return value
+
+
+def _as_list(value: Any) -> Any:
+    """Coerce a string (comma separated) or a single value where a list of names was asked."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, dict):
+        return list(value.keys())
+    if isinstance(value, (list, tuple)):
+        return [str(v).strip() for v in value if v is not None and str(v).strip()]
+    return [str(value)]
+
+
+class ModuleSpec(BaseModel):
+    """One specialised module of the plan; it runs in hyperfocus on exactly this spec."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1)
+    """Unique identifier, referenced by other modules' `dependencies`."""
+    name: str = ""
+    """Descriptive name shown in progress output."""
+    description: str = ""
+    """What the module does."""
+    inputs: str = ""
+    """What it needs from earlier modules, in words."""
+    outputs: str = ""
+    """What it must produce."""
+    dependencies: list[str] = Field(default_factory=list)
+    """Ids of the modules that must finish before this one starts."""
+    rules: str = ""
+    """Module-specific rules."""
+    shared_state_reads: list[str] = Field(default_factory=list)
+    """Shared-state keys this module sees (and the only ones)."""
+    shared_state_writes: list[str] = Field(default_factory=list)
+    """Shared-state keys this module must publish; any other key it writes is dropped."""
+    manual: str = ""
+    """The architect's specific manual (instructions) for this module."""
+
+    @field_validator("name", "description", "inputs", "outputs", "rules", "manual", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return _as_text(value)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id(cls, value: Any) -> Any:
+        return str(value).strip() if isinstance(value, (str, int)) else value
+
+    @field_validator("dependencies", "shared_state_reads", "shared_state_writes", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        return _as_list(value)
+
+    @property
+    def label(self) -> str:
+        """The name if there is one, else the id."""
+        return self.name or self.id
+
+
+class Architecture(BaseModel):
+    """The architect's plan: objective, modules and the rules that tie them together."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    project_name: str = "Untitled project"
+    """Name of the generated project."""
+    goal: str = ""
+    """The overall objective, shown to every module."""
+    modules: list[ModuleSpec] = Field(min_length=1)
+    """The modules, in the architect's order."""
+    integration_rules: str = ""
+    """How the modules fit together; used by the assembler."""
+
+    @field_validator("project_name", "goal", "integration_rules", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return _as_text(value)
+
+    def module(self, module_id: str) -> ModuleSpec:
+        """The module with this id (KeyError if there is none)."""
+        for spec in self.modules:
+            if spec.id == module_id:
+                return spec
+        raise KeyError(module_id)
+
+
+def merge_dicts(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Reducer: later writes win key by key; None leaves the channel unchanged."""
+    if not right:
+        return dict(left or {})
+    return {**(left or {}), **right}
+
+
+def append_unique(left: list[str] | None, right: list[str] | None) -> list[str]:
+    """Reducer: append items not already present, keeping order (idempotent on replays)."""
+    out = list(left or [])
+    for item in right or []:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+class MatrioskaInput(TypedDict, total=False):
+    """What a run starts from."""
+
+    task: str
+    """The user's request, in natural language."""
+    architecture: dict[str, Any] | None
+    """Optional ready-made plan (an `Architecture` as JSON); the architect then only validates it."""
+
+
+class MatrioskaState(TypedDict, total=False):
+    """The state that flows through architect -> executor loop -> assembler."""
+
+    task: str
+    """The user's request, in natural language."""
+    architecture: dict[str, Any] | None
+    """The validated plan, `Architecture.model_dump(mode="json")`."""
+    plan_report: list[str]
+    """Repairs applied to the plan and warnings about it, one line each."""
+    execution_order: list[str]
+    """Module ids in dependency order; the executor loop walks this list."""
+    completed: Annotated[list[str], append_unique]
+    """Ids of modules whose artifact and shared-state update are stored."""
+    shared_state: Annotated[dict[str, Any], merge_dicts]
+    """The shared whiteboard: key -> JSON value, merged after every module."""
+    shared_state_writers: Annotated[dict[str, str], merge_dicts]
+    """Key -> id of the module that last wrote it."""
+    artifacts: Annotated[dict[str, str], merge_dicts]
+    """Module id -> the module's artifact text."""
+    module_reports: Annotated[dict[str, dict[str, Any]], merge_dicts]
+    """Module id -> what happened: keys read, written, dropped, missing, characters."""
+    final_result: str
+    """The integrated result written by the assembler."""
+    integration_report: dict[str, Any]
+    """The assembler's contract check: key -> writer, readers, present."""

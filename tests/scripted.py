@@ -1,0 +1,119 @@
+"""A scripted LangChain chat model: replies come from a function of the prompt, calls are recorded."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, PrivateAttr
+
+from matrioska.parsing import UPDATE_MARKER
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Answers with `respond(messages)`; every call's messages are kept in `calls`."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    respond: Callable[[list[BaseMessage]], str]
+    _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def calls(self) -> list[list[BaseMessage]]:
+        return self._calls
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
+        with self._lock:
+            self._calls.append(list(messages))
+        text = self.respond(list(messages))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+def module_id_of(messages: list[BaseMessage]) -> str | None:
+    """The module id an executor prompt is for (None for architect/assembler prompts)."""
+    match = re.search(r"YOUR MODULE: .* \(id: ([^)]+)\)", str(messages[-1].content))
+    return match.group(1) if match else None
+
+
+def is_architect(messages: list[BaseMessage]) -> bool:
+    return "software architect" in str(messages[0].content)
+
+
+def is_assembler(messages: list[BaseMessage]) -> bool:
+    return "integrator" in str(messages[0].content)
+
+
+THREE_MODULE_PLAN = {
+    "project_name": "Library Management System",
+    "general_manual": {
+        "goal": "A library management system with a dashboard",
+        "modules": [
+            {
+                "id": "html",
+                "name": "HTML Structure",
+                "description": "Page structure",
+                "dependencies": [],
+                "shared_state_reads": [],
+                "shared_state_writes": ["element_ids", "page_structure"],
+            },
+            {
+                "id": "css",
+                "name": "CSS Styling",
+                "description": "Styles",
+                "dependencies": ["html"],
+                "shared_state_reads": ["element_ids", "page_structure"],
+                "shared_state_writes": ["css_classes", "color_scheme"],
+            },
+            {
+                "id": "auth",
+                "name": "Authentication Logic",
+                "description": "Login",
+                "dependencies": ["html"],
+                "shared_state_reads": ["element_ids"],
+                "shared_state_writes": ["auth_api", "storage_keys"],
+            },
+        ],
+        "integration_rules": "index.html loads style.css and auth.js",
+    },
+    "specific_manuals": [
+        {"module_id": "html", "manual_text": "Write index.html with a login form and a book list."},
+        {"module_id": "css", "manual_text": "Style every element id."},
+        {"module_id": "auth", "manual_text": "Store the session in localStorage."},
+    ],
+}
+
+MODULE_UPDATES: dict[str, dict[str, Any]] = {
+    "html": {"element_ids": ["#loginForm", "#bookList", "#dashboardStats"], "page_structure": {"main": ["#bookList"]}},
+    "css": {"css_classes": ["card", "btn"], "color_scheme": {"primary": "#336699"}},
+    "auth": {"auth_api": ["login(user, pass)", "logout()"], "storage_keys": ["session"]},
+}
+
+
+def module_reply(module_id: str, update: dict[str, Any] | None = None) -> str:
+    update = MODULE_UPDATES.get(module_id, {}) if update is None else update
+    return f"index_{module_id}.txt\n```\ncode of {module_id}\n```\n{UPDATE_MARKER} {json.dumps(update)}"
+
+
+def default_responder(plan: dict[str, Any] | None = None) -> Callable[[list[BaseMessage]], str]:
+    plan = THREE_MODULE_PLAN if plan is None else plan
+
+    def respond(messages: list[BaseMessage]) -> str:
+        if is_architect(messages):
+            return "Here is the plan:\n```json\n" + json.dumps(plan) + "\n```"
+        if is_assembler(messages):
+            return "Open index.html; it loads style.css and auth.js."
+        module_id = module_id_of(messages)
+        assert module_id is not None, messages[-1].content
+        return module_reply(module_id)
+
+    return respond

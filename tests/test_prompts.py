@@ -1,0 +1,40 @@
+"""Every prompt template formats with exactly its expected keys."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+
+from matrioska import prompts
+
+EXPECTED = {
+    "ARCHITECT_SYSTEM_PROMPT": set(),
+    "ARCHITECT_USER_PROMPT": {"task"},
+    "ARCHITECT_RETRY_PROMPT": {"error"},
+    "EXECUTOR_SYSTEM_PROMPT": set(),
+    "EXECUTOR_USER_PROMPT": {"goal", "name", "module_id", "description", "inputs", "outputs", "rules", "manual", "shared_context", "writes"},
+    "ASSEMBLER_SYSTEM_PROMPT": set(),
+    "ASSEMBLER_USER_PROMPT": {"project_name", "goal", "integration_rules", "modules", "shared_state"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_prompt_formats_with_its_keys(name: str) -> None:
+    template = getattr(prompts, name)
+    fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+    assert fields == EXPECTED[name]
+    rendered = template.format(**{key: f"<{key}>" for key in fields})
+    for key in fields:
+        assert f"<{key}>" in rendered
+
+
+def test_every_prompt_is_covered() -> None:
+    assert set(prompts.__all__) == set(EXPECTED)
+
+
+def test_architect_prompt_asks_for_the_seed_contents() -> None:
+    text = prompts.ARCHITECT_SYSTEM_PROMPT.format().lower()
+    for phrase in ("objective", "dependencies", "shared_state", "manual", "cdn", "simple"):
+        assert phrase in text
+    assert '"specific_manuals"' in text and '"general_manual"' in text
