@@ -12,9 +12,10 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from .context import Context
-from .nodes import architect, assembler, executor, route_modules
-from .state import MatrioskaInput, MatrioskaState
+# Absolute imports: the LangGraph server loads this file by path (langgraph.json), outside the package.
+from matrioska.context import Context
+from matrioska.nodes import architect, assembler, executor, route_modules
+from matrioska.state import MatrioskaInput, MatrioskaState
 
 __all__ = ["build_graph", "graph", "DEFAULT_RECURSION_LIMIT"]
 

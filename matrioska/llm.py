@@ -18,6 +18,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
+from pydantic import Field
 
 from .context import DEFAULT_MODEL_ID
 from .errors import ModelLoadError
@@ -70,6 +71,13 @@ def _pick_device(device: str) -> str:
     return device
 
 
+def _generation_kwargs(max_new_tokens: int, temperature: float, top_p: float, do_sample: bool) -> dict[str, Any]:
+    generation: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": do_sample}
+    if do_sample:
+        generation.update(temperature=temperature, top_p=top_p)
+    return generation
+
+
 def _build_pipeline(
     source: str,
     *,
@@ -113,9 +121,7 @@ def _build_pipeline(
         tokenizer.pad_token = tokenizer.eos_token
     if not getattr(tokenizer, "chat_template", None):
         raise ModelLoadError(f"the tokenizer in {source!r} has no chat template; use an instruct/chat model")
-    generation: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": do_sample}
-    if do_sample:
-        generation.update(temperature=temperature, top_p=top_p)
+    generation = _generation_kwargs(max_new_tokens, temperature, top_p, do_sample)
     pipe = pipeline(
         "text-generation",
         model=model,
@@ -137,6 +143,9 @@ class LocalLLM(ChatHuggingFace):
         device: "auto" (CUDA when available), "cpu" or "cuda".
         max_new_tokens, temperature, top_p, do_sample: generation settings (the seed's defaults).
     """
+
+    generation_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """The generation settings the pipeline was built with."""
 
     def __init__(
         self,
@@ -168,6 +177,7 @@ class LocalLLM(ChatHuggingFace):
             temperature=temperature if do_sample else 0.0,
             top_p=top_p,
             max_tokens=max_new_tokens,
+            generation_kwargs=_generation_kwargs(max_new_tokens, temperature, top_p, do_sample),
             **kwargs,
         )
 

@@ -1,0 +1,118 @@
+"""The `matrioska` command: run, resume, progress output, one-line errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import BaseMessage
+
+from matrioska import cli
+from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder, module_id_of
+
+
+def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(argv, stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def use_model(monkeypatch: pytest.MonkeyPatch, model: Any) -> None:
+    monkeypatch.setattr(cli, "load_model", lambda args: model)
+
+
+def test_run_prints_phases_and_module_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_model(monkeypatch, ScriptedChatModel(respond=default_responder()))
+    code, out, err = run_cli(["run", "Library management system with dashboard", "--out", str(tmp_path), "--thread", "cli-1"])
+    assert code == 0, err
+    for line in (
+        "MATRIOSKA ORCHESTRATOR - Hyperfocus + SharedState",
+        "PHASE 1: ARCHITECTURE",
+        "Task: 'Library management system with dashboard'",
+        "✓ Project: Library Management System",
+        "✓ Modules: 3",
+        "PHASE 2: EXECUTION (hyperfocus + communication)",
+        "[2/3] CSS Styling: reading context ['element_ids', 'page_structure']",
+        "✓ generated (",
+        "PHASE 3: ASSEMBLY",
+        "FINAL RESULT",
+        "matrioska_results.zip",
+    ):
+        assert line in out
+    assert "writes['element_ids', 'page_structure']" in out
+    assert (tmp_path / "matrioska_results.zip").exists()
+
+
+def test_failed_run_prints_resume_command_and_resume_finishes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = default_responder()
+    fail = {"on": True}
+
+    def respond(messages: list[BaseMessage]) -> str:
+        if module_id_of(messages) == "auth" and fail["on"]:
+            raise ConnectionError("server went away")
+        return base(messages)
+
+    model = ScriptedChatModel(respond=respond)
+    use_model(monkeypatch, model)
+    code, out, err = run_cli(["run", "Library", "--out", str(tmp_path), "--thread", "t9"])
+    assert code == 2
+    assert "ConnectionError: server went away" in err and "Traceback" not in err
+    assert f"matrioska resume --out {tmp_path} --thread t9" in err
+    fail["on"] = False
+    before = len(model.calls)
+    code, out, err = run_cli(["resume", "--out", str(tmp_path), "--thread", "t9"])
+    assert code == 0, err
+    assert [module_id_of(c) for c in model.calls[before:]] == ["auth", None]  # auth, then the assembler
+
+
+@pytest.mark.parametrize("task", ["", "   "])
+def test_blank_task_is_one_line_error_without_loading_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str) -> None:
+    monkeypatch.setattr(cli, "load_model", lambda args: pytest.fail("model loaded for a blank task"))
+    code, out, err = run_cli(["run", task, "--out", str(tmp_path)])
+    assert code == 2 and err.startswith("error: the task is empty") and err.count("\n") == 1
+
+
+def test_unwritable_out_fails_before_loading_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "load_model", lambda args: pytest.fail("model loaded for a bad --out"))
+    (tmp_path / "f").write_text("x")
+    code, _, err = run_cli(["run", "task", "--out", str(tmp_path / "f" / "sub")])
+    assert code == 2 and "cannot write to output folder" in err
+
+
+def test_unparseable_plan_exits_non_zero_with_typed_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_model(monkeypatch, ScriptedChatModel(respond=lambda m: "no plan, sorry"))
+    code, _, err = run_cli(["run", "task", "--out", str(tmp_path), "--plan-attempts", "2"])
+    assert code == 2 and "no usable plan after 2 attempt(s)" in err and "Traceback" not in err
+
+
+def test_resume_of_unknown_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_model(monkeypatch, ScriptedChatModel(respond=default_responder()))
+    code, _, err = run_cli(["resume", "--out", str(tmp_path), "--thread", "nope"])
+    assert code == 2 and "no run with thread id 'nope'" in err
+
+
+def _matrioska(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("matrioska")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300)
+
+
+def test_console_script_runs_the_tiny_4bit_model_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(THREE_MODULE_PLAN))
+    out = tmp_path / "out"
+    result = _matrioska("run", "Library system", "--out", str(out), "--model", str(tiny_model_dir), "--plan", str(plan), "--max-new-tokens", "8")
+    assert result.returncode == 0, result.stderr
+    assert "FINAL RESULT" in result.stdout
+    assert len(list((out / "matrioska_artifacts").iterdir())) == 3
+
+
+def test_console_script_missing_model_path_is_one_line(tmp_path: Path) -> None:
+    result = _matrioska("run", "task", "--out", str(tmp_path), "--model", str(tmp_path / "missing"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: model path") and "does not exist" in result.stderr
