@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
         p.add_argument("--max-new-tokens", type=int, default=4000, help="generation budget per call (default 4000)")
         p.add_argument("--plan-attempts", type=int, default=3, help="architect attempts before giving up (default 3)")
+        p.add_argument(
+            "--retries", type=int, default=4, help="attempts per model call on timeouts/connection errors/OOM (default 4)"
+        )
 
     run = sub.add_parser("run", help="run a task")
     run.add_argument("task", help="what to build, in natural language")
@@ -156,7 +159,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         from .orchestrator import MatrioskaOrchestrator
 
         printer = ProgressPrinter(out, hint)
-        with MatrioskaOrchestrator(llm, args.out, max_plan_attempts=args.plan_attempts) as orchestrator:
+        from .retry import default_retry_policy
+
+        retry = default_retry_policy(max_attempts=max(1, args.retries))
+        with MatrioskaOrchestrator(llm, args.out, max_plan_attempts=args.plan_attempts, retry_policy=retry) as orchestrator:
             if args.command == "run":
                 state = orchestrator.run(args.task, args.thread, architecture=plan, on_event=printer)
             else:

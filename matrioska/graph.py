@@ -11,10 +11,12 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import RetryPolicy
 
 # Absolute imports: the LangGraph server loads this file by path (langgraph.json), outside the package.
 from matrioska.context import Context
 from matrioska.nodes import architect, assembler, executor, route_modules
+from matrioska.retry import default_retry_policy
 from matrioska.state import MatrioskaInput, MatrioskaState
 
 __all__ = ["build_graph", "graph", "DEFAULT_RECURSION_LIMIT"]
@@ -23,12 +25,17 @@ __all__ = ["build_graph", "graph", "DEFAULT_RECURSION_LIMIT"]
 DEFAULT_RECURSION_LIMIT = 1000
 
 
-def build_graph(checkpointer: Any = None) -> CompiledStateGraph:
-    """Compile the graph, with `checkpointer` for persistence (None for Studio)."""
+def build_graph(checkpointer: Any = None, *, retry_policy: RetryPolicy | None = None) -> CompiledStateGraph:
+    """Compile the graph, with `checkpointer` for persistence (None for Studio).
+
+    `retry_policy` applies to every node's model calls; the default retries transient backend
+    failures (timeouts, refused connections, out-of-memory, 429/5xx) with exponential backoff.
+    """
+    retry = retry_policy or default_retry_policy()
     builder = StateGraph(MatrioskaState, context_schema=Context, input_schema=MatrioskaInput)
-    builder.add_node("architect", architect)
-    builder.add_node("executor", executor)
-    builder.add_node("assembler", assembler)
+    builder.add_node("architect", architect, retry_policy=retry)
+    builder.add_node("executor", executor, retry_policy=retry)
+    builder.add_node("assembler", assembler, retry_policy=retry)
 
     builder.add_edge(START, "architect")
     builder.add_conditional_edges("architect", route_modules)

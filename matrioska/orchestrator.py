@@ -12,16 +12,40 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
 from .context import Context
-from .errors import EmptyTaskError, MatrioskaError, ModelNotConfiguredError, RunFailedError, ThreadMismatchError
+from .errors import (
+    EmptyTaskError,
+    MatrioskaError,
+    ModelNotConfiguredError,
+    OutputPathError,
+    RunFailedError,
+    ThreadMismatchError,
+)
 from .files import ContextManager
 from .state import Architecture
 
 __all__ = ["MatrioskaOrchestrator", "EventHandler"]
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """A SQLite connection that several threads and processes can share a database through.
+
+    WAL lets readers and one writer work at once; the busy timeout makes a writer wait for
+    another process's transaction instead of failing with "database is locked".
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=60.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA busy_timeout=60000")
+    except (OSError, sqlite3.Error) as exc:
+        raise OutputPathError(f"cannot open the checkpoint database {str(path)!r}: {exc}") from None
+    return conn
 
 EventHandler = Callable[[dict[str, Any]], None]
 
@@ -35,6 +59,10 @@ class MatrioskaOrchestrator:
         base_path: output folder; created if missing (`OutputPathError` if it cannot be written).
         max_plan_attempts: architect calls before an unparseable plan stops the run.
         assembler_notes: ask the model for short integration notes at assembly.
+        retry_policy: a LangGraph `RetryPolicy` for model failures (default: transient
+            backend errors, 4 attempts, exponential backoff from 1 s).
+        checkpoint_path: the SQLite database (default `base_path/matrioska_checkpoints/
+            checkpoints.sqlite`); several orchestrators, threads or processes may share one.
     """
 
     def __init__(
@@ -44,6 +72,8 @@ class MatrioskaOrchestrator:
         *,
         max_plan_attempts: int = 3,
         assembler_notes: bool = True,
+        retry_policy: Any = None,
+        checkpoint_path: str | os.PathLike[str] | None = None,
     ) -> None:
         from .graph import DEFAULT_RECURSION_LIMIT, build_graph
 
@@ -60,9 +90,10 @@ class MatrioskaOrchestrator:
         self._recursion_limit = DEFAULT_RECURSION_LIMIT
         from langgraph.checkpoint.sqlite import SqliteSaver
 
-        self._conn = sqlite3.connect(str(self.files.database), check_same_thread=False)
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else self.files.database
+        self._conn = _connect(self.checkpoint_path)
         self.checkpointer = SqliteSaver(self._conn)
-        self.graph = build_graph(self.checkpointer)
+        self.graph = build_graph(self.checkpointer, retry_policy=retry_policy)
 
     # -- public API ----------------------------------------------------------------------------
 

@@ -59,7 +59,7 @@ def test_failed_run_prints_resume_command_and_resume_finishes(tmp_path: Path, mo
 
     model = ScriptedChatModel(respond=respond)
     use_model(monkeypatch, model)
-    code, out, err = run_cli(["run", "Library", "--out", str(tmp_path), "--thread", "t9"])
+    code, out, err = run_cli(["run", "Library", "--out", str(tmp_path), "--thread", "t9", "--retries", "1"])
     assert code == 2
     assert "ConnectionError: server went away" in err and "Traceback" not in err
     assert f"matrioska resume --out {tmp_path} --thread t9" in err
