@@ -16,6 +16,7 @@ them from a resumed state is always safe.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -35,8 +36,16 @@ DATABASE = "checkpoints.sqlite"
 
 
 def _safe_name(text: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._")
-    return name[:80] or "module"
+    """A file name made from model text: ASCII letters, digits, `_.-`, no leading dots, <= 80 chars.
+
+    Separators, `..`, drive letters, NUL bytes and other characters cannot survive, so the
+    name can never leave its folder. A name that had to change gets a short hash of the
+    original, so two ids that sanitise alike (or differ only by case) still get distinct files.
+    """
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-")[:60] or "module"
+    if name != text:
+        name += "-" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return name
 
 
 class ContextManager:
@@ -48,6 +57,12 @@ class ContextManager:
         self.checkpoints_dir = self.base_path / CHECKPOINTS_DIR
         self.database = self.checkpoints_dir / DATABASE
         self.results_zip = self.base_path / RESULTS_ZIP
+        for folder in (self.artifacts_dir, self.checkpoints_dir):
+            if folder.is_symlink():
+                raise OutputPathError(
+                    f"{str(folder)!r} is a symbolic link; Matrioska writes only inside {str(self.base_path)!r}. "
+                    "Remove the link or choose another output folder"
+                )
         try:
             self.artifacts_dir.mkdir(parents=True, exist_ok=True)
             self.checkpoints_dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +90,10 @@ class ContextManager:
 
     def artifact_path(self, index: int, module_id: str) -> Path:
         """Where module number `index` (1-based, execution order) keeps its artifact."""
-        return self.artifacts_dir / f"{index:02d}_{_safe_name(module_id)}.md"
+        path = self.artifacts_dir / f"{index:02d}_{_safe_name(module_id)}.md"
+        if path.parent != self.artifacts_dir:  # _safe_name makes this impossible; keep it so
+            raise OutputPathError(f"refusing to write outside {str(self.artifacts_dir)!r}: {module_id!r}")
+        return path
 
     def sync(self, state: dict[str, Any], *, thread_id: str | None = None) -> None:
         """Bring the files in line with a (partial) run state; unchanged files are not rewritten."""
@@ -83,10 +101,16 @@ class ContextManager:
             self._write_if_changed(self.checkpoints_dir / "architecture.json", state["architecture"])
         self._write_if_changed(self.checkpoints_dir / "shared_state.json", state.get("shared_state") or {})
         order = state.get("execution_order") or []
+        files: dict[str, str] = {}
+        file_notes: list[str] = []
         for module_id, text in (state.get("artifacts") or {}).items():
             index = order.index(module_id) + 1 if module_id in order else 0
             path = self.artifact_path(index, module_id)
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
+            files[module_id] = path.relative_to(self.base_path).as_posix()
+            if not path.name.startswith(f"{index:02d}_{module_id}."):
+                file_notes.append(f"module id {module_id!r} sanitised to file name {path.name!r}")
+            # a symlink planted here is replaced by a regular file (os.replace never follows it)
+            if path.is_symlink() or not path.exists() or path.read_text(encoding="utf-8") != text:
                 self._write(path, text)
         if state.get("final_result"):
             self._write(self.checkpoints_dir / "final_result.md", state["final_result"])
@@ -97,12 +121,14 @@ class ContextManager:
             "plan_report": state.get("plan_report") or [],
             "module_reports": state.get("module_reports") or {},
             "integration_report": state.get("integration_report") or {},
+            "files": files,
+            "file_notes": file_notes,
         }
         self._write_if_changed(self.checkpoints_dir / "run_report.json", report)
 
     def _write_if_changed(self, path: Path, value: Any) -> None:
         text = json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n"
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
+        if path.is_symlink() or not path.exists() or path.read_text(encoding="utf-8") != text:
             self._write(path, text)
 
     def write_zip(self) -> Path:
@@ -113,8 +139,15 @@ class ContextManager:
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
                 for folder in (self.artifacts_dir, self.checkpoints_dir):
                     for path in sorted(folder.rglob("*")):
-                        if path.is_file() and not path.name.startswith("."):
-                            archive.write(path, path.relative_to(self.base_path).as_posix())
+                        # links are skipped: a link could pull a file from outside into the zip
+                        if path.is_symlink() or not path.is_file() or path.name.startswith("."):
+                            continue
+                        if not path.resolve().is_relative_to(folder.resolve()):
+                            continue
+                        arcname = path.relative_to(self.base_path).as_posix()
+                        if arcname.startswith("/") or ".." in arcname.split("/"):
+                            continue
+                        archive.write(path, arcname)
             os.replace(tmp, self.results_zip)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
