@@ -131,6 +131,10 @@ def _slug(text: str) -> str:
     return slug or "module"
 
 
+_TEXT_FIELDS = ("id", "name", "description", "inputs", "outputs", "rules", "manual")
+_LIST_FIELDS = ("dependencies", "shared_state_reads", "shared_state_writes")
+
+
 def _normalise_plan_dict(obj: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     """Both accepted shapes -> the flat `Architecture` shape, manuals merged into modules."""
     if "architecture" in obj and isinstance(obj["architecture"], dict) and "modules" not in obj:
@@ -146,6 +150,11 @@ def _normalise_plan_dict(obj: dict[str, Any], notes: list[str]) -> dict[str, Any
             if alias in flat:
                 flat["goal"] = flat[alias]
                 break
+        else:
+            notes.append("the plan states no goal; modules will see the project name only")
+    for key in ("project_name", "goal", "integration_rules"):
+        if key in flat and flat[key] is not None and not isinstance(flat[key], str):
+            notes.append(f"{key}: {type(flat[key]).__name__} where text was expected; converted")
     modules = flat.get("modules")
     if isinstance(modules, dict):  # {"html": {...}, "css": {...}}
         modules = [{"id": k, **v} if isinstance(v, dict) else {"id": k, "description": v} for k, v in modules.items()]
@@ -165,6 +174,13 @@ def _normalise_plan_dict(obj: dict[str, Any], notes: list[str]) -> dict[str, Any
         for alias, key in (("depends_on", "dependencies"), ("reads", "shared_state_reads"), ("writes", "shared_state_writes")):
             if alias in module and key not in module:
                 module[key] = module.pop(alias)
+        label = module.get("id", index + 1)
+        for key in _TEXT_FIELDS:
+            if module.get(key) is not None and not isinstance(module[key], str):
+                notes.append(f"module {label!r}: {key} was {type(module[key]).__name__}, converted to text")
+        for key in _LIST_FIELDS:
+            if isinstance(module.get(key), str):
+                notes.append(f"module {label!r}: {key} was a string, split into a list")
         fixed.append(module)
     flat["modules"] = fixed
     manuals = obj.get("specific_manuals")
