@@ -36,6 +36,8 @@ class Context:
     """Generation budget of a model loaded from `model`."""
     max_plan_attempts: int = 3
     """Architect calls before an unparseable plan stops the run (each retry feeds the error back)."""
+    max_update_retries: int = 1
+    """Follow-up calls asking a module only for its missing shared-state keys (0 disables)."""
     assembler_notes: bool = True
     """Ask the model for short integration notes at assembly (the prompt holds no artifacts)."""
 

@@ -12,6 +12,7 @@ __all__ = [
     "ARCHITECT_RETRY_PROMPT",
     "EXECUTOR_SYSTEM_PROMPT",
     "EXECUTOR_USER_PROMPT",
+    "EXECUTOR_UPDATE_RETRY_PROMPT",
     "ASSEMBLER_SYSTEM_PROMPT",
     "ASSEMBLER_USER_PROMPT",
 ]
@@ -95,6 +96,10 @@ SHARED CONTEXT (the shared_state keys you read):
 KEYS YOU MUST PUBLISH in SHARED_STATE_UPDATE: {writes}
 
 Write the artifact now, then the SHARED_STATE_UPDATE line and its JSON object."""
+
+EXECUTOR_UPDATE_RETRY_PROMPT = """Your SHARED_STATE_UPDATE could not be used: {error}
+
+Reply with ONLY one JSON object with exactly these keys: {writes}. No code, no prose."""
 
 ASSEMBLER_SYSTEM_PROMPT = """You are MATRIOSKA's integrator. The modules of a project were built \
 separately and agree through a shared_state whiteboard. You do not see their code. From the \

@@ -41,8 +41,15 @@ class ScriptedChatModel(BaseChatModel):
 
 def module_id_of(messages: list[BaseMessage]) -> str | None:
     """The module id an executor prompt is for (None for architect/assembler prompts)."""
-    match = re.search(r"YOUR MODULE: .* \(id: ([^)]+)\)", str(messages[-1].content))
-    return match.group(1) if match else None
+    for message in messages[1:2]:  # the first user turn holds the module's spec, retries included
+        match = re.search(r"YOUR MODULE: .* \(id: ([^)]+)\)", str(message.content))
+        if match:
+            return match.group(1)
+    return None
+
+
+def is_update_retry(messages: list[BaseMessage]) -> bool:
+    return "SHARED_STATE_UPDATE could not be used" in str(messages[-1].content)
 
 
 def is_architect(messages: list[BaseMessage]) -> bool:

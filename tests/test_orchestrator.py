@@ -296,3 +296,28 @@ def test_missing_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("MATRIOSKA_MODEL", raising=False)
     with pytest.raises(ModelNotConfiguredError, match="MATRIOSKA_MODEL"):
         graph.invoke({"task": TASK}, context=Context())
+
+
+def test_missing_update_is_re_asked_with_the_error_and_merged(tmp_path: Path) -> None:
+    from scripted import is_update_retry
+
+    base = default_responder()
+
+    def respond(messages: list[BaseMessage]) -> str:
+        if module_id_of(messages) == "html":
+            if is_update_retry(messages):
+                return 'Sure: {"element_ids": ["#loginForm"], "page_structure": {"main": []}, "extra": 1,}'
+            return "<html>only code, I forgot the update</html>"
+        return base(messages)
+
+    model = ScriptedChatModel(respond=respond)
+    with MatrioskaOrchestrator(model, base_path=tmp_path) as orchestrator:
+        state = orchestrator.run(TASK)
+    assert executor_calls(model).count("html") == 2
+    retry = next(c for c in model.calls if is_update_retry(c))
+    assert "no SHARED_STATE_UPDATE section" in str(retry[-1].content)
+    assert "element_ids, page_structure" in str(retry[-1].content)
+    assert state["shared_state"]["element_ids"] == ["#loginForm"]
+    report = state["module_reports"]["html"]
+    assert report["missing_keys"] == [] and report["dropped_keys"] == ["extra"]
+    assert state["artifacts"]["html"] == "<html>only code, I forgot the update</html>"

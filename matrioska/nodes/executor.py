@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from ..context import Context, resolve_llm
 from ..errors import RecursionBudgetError
-from ..parsing import parse_module_reply
-from ..prompts import EXECUTOR_SYSTEM_PROMPT, EXECUTOR_USER_PROMPT
+from ..parsing import UPDATE_MARKER, JSONExtractionError, ModuleReply, extract_json_object, parse_module_reply
+from ..prompts import EXECUTOR_SYSTEM_PROMPT, EXECUTOR_UPDATE_RETRY_PROMPT, EXECUTOR_USER_PROMPT
 from ..state import Architecture, MatrioskaState, ModuleSpec
 from ._common import call_model, emit, render_value
 from .routing import next_pending, pending_count
@@ -71,8 +71,14 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         reads=spec.shared_state_reads,
     )
     llm = resolve_llm(runtime.context)
-    text = call_model(llm, build_module_messages(architecture, spec, shared_state))
+    messages = build_module_messages(architecture, spec, shared_state)
+    text = call_model(llm, messages)
     reply = parse_module_reply(text, spec.shared_state_writes)
+    retries = max(0, int(getattr(runtime.context, "max_update_retries", 1) if runtime.context else 1))
+    for attempt in range(1, retries + 1):
+        if not reply.missing_keys:
+            break
+        _ask_for_missing_keys(llm, messages, text, reply, attempt)
     report = {
         "name": spec.label,
         "reads": [key for key in spec.shared_state_reads if key in shared_state],
@@ -92,6 +98,30 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "shared_state_writers": {key: spec.id for key in reply.update},
         "module_reports": {spec.id: report},
     }
+
+
+def _ask_for_missing_keys(llm: Any, messages: list[Any], text: str, reply: ModuleReply, attempt: int) -> None:
+    """A short follow-up call for the declared keys the reply did not publish; merges them in."""
+    problem = "; ".join(reply.notes) or f"missing keys {reply.missing_keys}"
+    follow_up = [
+        *messages,
+        AIMessage(text[-2000:] or "(empty reply)"),
+        HumanMessage(EXECUTOR_UPDATE_RETRY_PROMPT.format(error=problem, writes=", ".join(reply.missing_keys))),
+    ]
+    answer = call_model(llm, follow_up)
+    try:
+        if UPDATE_MARKER in answer:
+            obj = parse_module_reply(answer, reply.missing_keys).update
+        else:
+            obj, _ = extract_json_object(answer)
+    except JSONExtractionError as exc:
+        reply.notes.append(f"update re-ask {attempt} failed: {exc}")
+        return
+    found = {key: obj[key] for key in reply.missing_keys if key in obj}
+    reply.update.update(found)
+    reply.dropped_keys.extend(k for k in obj if k not in found and k not in reply.dropped_keys and k not in reply.update)
+    reply.missing_keys = [key for key in reply.missing_keys if key not in found]
+    reply.notes.append(f"update re-ask {attempt}: got {sorted(found) or 'nothing'}")
 
 
 def _check_recursion_budget(config: RunnableConfig, pending: int) -> None:
