@@ -315,7 +315,7 @@ def test_missing_update_is_re_asked_with_the_error_and_merged(tmp_path: Path) ->
         state = orchestrator.run(TASK)
     assert executor_calls(model).count("html") == 2
     retry = next(c for c in model.calls if is_update_retry(c))
-    assert "no SHARED_STATE_UPDATE section" in str(retry[-1].content)
+    assert "no SHARED_STATE_UPDATE: section" in str(retry[-1].content)
     assert "element_ids, page_structure" in str(retry[-1].content)
     assert state["shared_state"]["element_ids"] == ["#loginForm"]
     report = state["module_reports"]["html"]
