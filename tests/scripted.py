@@ -124,3 +124,16 @@ def default_responder(plan: dict[str, Any] | None = None) -> Callable[[list[Base
         return module_reply(module_id)
 
     return respond
+
+
+def flaky(failures: dict[str, list[Exception]]) -> ScriptedChatModel:
+    """The default 3-module responder, raising `failures[module_id]` one by one before answering."""
+    base = default_responder()
+
+    def respond(messages: list[BaseMessage]) -> str:
+        pending = failures.get(module_id_of(messages) or "")
+        if pending:
+            raise pending.pop(0)
+        return base(messages)
+
+    return ScriptedChatModel(respond=respond)

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.messages import BaseMessage
 
 from matrioska import cli
-from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder, module_id_of
+from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder, flaky, module_id_of
 
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
@@ -49,21 +48,12 @@ def test_run_prints_phases_and_module_progress(tmp_path: Path, monkeypatch: pyte
 
 
 def test_failed_run_prints_resume_command_and_resume_finishes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    base = default_responder()
-    fail = {"on": True}
-
-    def respond(messages: list[BaseMessage]) -> str:
-        if module_id_of(messages) == "auth" and fail["on"]:
-            raise ConnectionError("server went away")
-        return base(messages)
-
-    model = ScriptedChatModel(respond=respond)
+    model = flaky({"auth": [ConnectionError("server went away")]})
     use_model(monkeypatch, model)
     code, out, err = run_cli(["run", "Library", "--out", str(tmp_path), "--thread", "t9", "--retries", "1"])
     assert code == 2
     assert "ConnectionError: server went away" in err and "Traceback" not in err
     assert f"matrioska resume --out {tmp_path} --thread t9" in err
-    fail["on"] = False
     before = len(model.calls)
     code, out, err = run_cli(["resume", "--out", str(tmp_path), "--thread", "t9"])
     assert code == 0, err

@@ -28,6 +28,7 @@ from scripted import (
     THREE_MODULE_PLAN,
     ScriptedChatModel,
     default_responder,
+    flaky,
     is_architect,
     is_assembler,
     module_id_of,
@@ -136,15 +137,7 @@ class Boom(RuntimeError):
 
 
 def test_exception_in_module_two_then_resume_skips_module_one(tmp_path: Path) -> None:
-    base = default_responder()
-    fail = {"on": True}
-
-    def respond(messages: list[BaseMessage]) -> str:
-        if module_id_of(messages) == "css" and fail["on"]:
-            raise Boom("GPU fell off the bus")
-        return base(messages)
-
-    first = ScriptedChatModel(respond=respond)
+    first = flaky({"css": [Boom("GPU fell off the bus")]})
     with MatrioskaOrchestrator(first, base_path=tmp_path) as orchestrator:
         with pytest.raises(RunFailedError, match="Boom: GPU fell off the bus") as info:
             orchestrator.run(TASK, thread_id="t-42")
@@ -154,8 +147,7 @@ def test_exception_in_module_two_then_resume_skips_module_one(tmp_path: Path) ->
     assert (tmp_path / "matrioska_artifacts" / "01_html.md").exists()
     assert json.loads((tmp_path / "matrioska_checkpoints" / "shared_state.json").read_text()) == MODULE_UPDATES["html"]
 
-    fail["on"] = False
-    second = ScriptedChatModel(respond=respond)
+    second = ScriptedChatModel(respond=default_responder())
     with MatrioskaOrchestrator(second, base_path=tmp_path) as orchestrator:  # a new process would do the same
         state = orchestrator.run(TASK, thread_id="t-42")
     assert not any(is_architect(c) for c in second.calls)
@@ -163,7 +155,7 @@ def test_exception_in_module_two_then_resume_skips_module_one(tmp_path: Path) ->
     assert set(state["artifacts"]) == {"html", "css", "auth"}
 
     # a finished run asked again returns its state without calling the model
-    third = ScriptedChatModel(respond=respond)
+    third = ScriptedChatModel(respond=default_responder())
     with MatrioskaOrchestrator(third, base_path=tmp_path) as orchestrator:
         again = orchestrator.resume("t-42")
     assert third.calls == [] and again["artifacts"] == state["artifacts"]

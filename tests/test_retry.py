@@ -6,11 +6,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from langchain_core.messages import BaseMessage
 
 from matrioska import MatrioskaOrchestrator, PlanError, RunFailedError
 from matrioska.retry import default_retry_policy, is_transient_backend_error
-from scripted import ScriptedChatModel, default_responder, module_id_of
+from scripted import ScriptedChatModel, flaky, module_id_of
 
 FAST = default_retry_policy(max_attempts=3, initial_interval=0.01, max_interval=0.02)
 
@@ -43,18 +42,6 @@ class OutOfMemoryError(RuntimeError):  # the name torch.cuda.OutOfMemoryError ha
 )
 def test_transient_classification(exc: Exception, transient: bool) -> None:
     assert is_transient_backend_error(exc) is transient
-
-
-def flaky(failures: dict[str, list[Exception]]) -> ScriptedChatModel:
-    base = default_responder()
-
-    def respond(messages: list[BaseMessage]) -> str:
-        pending = failures.get(module_id_of(messages) or "")
-        if pending:
-            raise pending.pop(0)
-        return base(messages)
-
-    return ScriptedChatModel(respond=respond)
 
 
 def calls_for(model: ScriptedChatModel, module_id: str) -> int:
