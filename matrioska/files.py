@@ -57,6 +57,7 @@ class ContextManager:
         self.checkpoints_dir = self.base_path / CHECKPOINTS_DIR
         self.database = self.checkpoints_dir / DATABASE
         self.results_zip = self.base_path / RESULTS_ZIP
+        self._written: dict[Path, str] = {}
         for folder in (self.artifacts_dir, self.checkpoints_dir):
             if folder.is_symlink():
                 raise OutputPathError(
@@ -107,11 +108,9 @@ class ContextManager:
             index = order.index(module_id) + 1 if module_id in order else 0
             path = self.artifact_path(index, module_id)
             files[module_id] = path.relative_to(self.base_path).as_posix()
-            if not path.name.startswith(f"{index:02d}_{module_id}."):
+            if _safe_name(module_id) != module_id:
                 file_notes.append(f"module id {module_id!r} sanitised to file name {path.name!r}")
-            # a symlink planted here is replaced by a regular file (os.replace never follows it)
-            if path.is_symlink() or not path.exists() or path.read_text(encoding="utf-8") != text:
-                self._write(path, text)
+            self._write_text_if_changed(path, text)
         if state.get("final_result"):
             self._write(self.checkpoints_dir / "final_result.md", state["final_result"])
         report = {
@@ -127,9 +126,24 @@ class ContextManager:
         self._write_if_changed(self.checkpoints_dir / "run_report.json", report)
 
     def _write_if_changed(self, path: Path, value: Any) -> None:
-        text = json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n"
-        if path.is_symlink() or not path.exists() or path.read_text(encoding="utf-8") != text:
-            self._write(path, text)
+        self._write_text_if_changed(path, json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+
+    def _write_text_if_changed(self, path: Path, text: str) -> None:
+        """Write unless the file already holds `text`.
+
+        What this object wrote is remembered, so a sync after every module does not read every
+        earlier artifact back from disk. A symlink planted at `path` is always replaced by a
+        regular file (os.replace never follows it).
+        """
+        if not path.is_symlink() and path.exists():
+            known = self._written.get(path)
+            if known is None:
+                known = path.read_text(encoding="utf-8")
+            if known == text:
+                self._written[path] = text
+                return
+        self._write(path, text)
+        self._written[path] = text
 
     def write_zip(self) -> Path:
         """Zip both folders (the SQLite database included) into `matrioska_results.zip`."""
@@ -143,11 +157,8 @@ class ContextManager:
                         if path.is_symlink() or not path.is_file() or path.name.startswith("."):
                             continue
                         if not path.resolve().is_relative_to(folder.resolve()):
-                            continue
-                        arcname = path.relative_to(self.base_path).as_posix()
-                        if arcname.startswith("/") or ".." in arcname.split("/"):
-                            continue
-                        archive.write(path, arcname)
+                            continue  # reached through a linked folder
+                        archive.write(path, path.relative_to(self.base_path).as_posix())
             os.replace(tmp, self.results_zip)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

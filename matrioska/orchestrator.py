@@ -32,21 +32,6 @@ from .state import Architecture
 __all__ = ["MatrioskaOrchestrator", "EventHandler"]
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """A SQLite connection that several threads and processes can share a database through.
-
-    WAL lets readers and one writer work at once; the busy timeout makes a writer wait for
-    another process's transaction instead of failing with "database is locked".
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=60.0)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA busy_timeout=60000")
-    except (OSError, sqlite3.Error) as exc:
-        raise OutputPathError(f"cannot open the checkpoint database {str(path)!r}: {exc}") from None
-    return conn
-
 EventHandler = Callable[[dict[str, Any]], None]
 
 
@@ -198,3 +183,19 @@ class MatrioskaOrchestrator:
         results_zip = self.files.write_zip()
         notify({"event": "run_finished", "thread_id": thread_id, "results_zip": str(results_zip)})
         return {**values, "thread_id": thread_id, "results_zip": str(results_zip)}
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """A SQLite connection that several threads and processes can share a database through.
+
+    WAL lets readers and one writer work at once; the busy timeout makes a writer wait for
+    another process's transaction instead of failing with "database is locked".
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=60.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA busy_timeout=60000")
+    except (OSError, sqlite3.Error) as exc:
+        raise OutputPathError(f"cannot open the checkpoint database {str(path)!r}: {exc}") from None
+    return conn

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .errors import PlanError
-from .state import Architecture, ModuleSpec
+from .state import MODULE_LIST_FIELDS, MODULE_TEXT_FIELDS, Architecture, ModuleSpec
 
 __all__ = [
     "JSONExtractionError",
@@ -131,10 +131,6 @@ def _slug(text: str) -> str:
     return slug or "module"
 
 
-_TEXT_FIELDS = ("id", "name", "description", "inputs", "outputs", "rules", "manual")
-_LIST_FIELDS = ("dependencies", "shared_state_reads", "shared_state_writes")
-
-
 def _normalise_plan_dict(obj: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     """Both accepted shapes -> the flat `Architecture` shape, manuals merged into modules."""
     if "architecture" in obj and isinstance(obj["architecture"], dict) and "modules" not in obj:
@@ -175,10 +171,10 @@ def _normalise_plan_dict(obj: dict[str, Any], notes: list[str]) -> dict[str, Any
             if alias in module and key not in module:
                 module[key] = module.pop(alias)
         label = module.get("id", index + 1)
-        for key in _TEXT_FIELDS:
+        for key in ("id", *MODULE_TEXT_FIELDS):
             if module.get(key) is not None and not isinstance(module[key], str):
                 notes.append(f"module {label!r}: {key} was {type(module[key]).__name__}, converted to text")
-        for key in _LIST_FIELDS:
+        for key in MODULE_LIST_FIELDS:
             if isinstance(module.get(key), str):
                 notes.append(f"module {label!r}: {key} was a string, split into a list")
         fixed.append(module)

@@ -50,6 +50,11 @@ def _as_list(value: Any) -> Any:
     return [str(value)]
 
 
+# ModuleSpec fields that accept the type slips above; parsing reports each slip it sees.
+MODULE_TEXT_FIELDS = ("name", "description", "inputs", "outputs", "rules", "manual")
+MODULE_LIST_FIELDS = ("dependencies", "shared_state_reads", "shared_state_writes")
+
+
 class ModuleSpec(BaseModel):
     """One specialised module of the plan; it runs in hyperfocus on exactly this spec."""
 
@@ -76,7 +81,7 @@ class ModuleSpec(BaseModel):
     manual: str = ""
     """The architect's specific manual (instructions) for this module."""
 
-    @field_validator("name", "description", "inputs", "outputs", "rules", "manual", mode="before")
+    @field_validator(*MODULE_TEXT_FIELDS, mode="before")
     @classmethod
     def _text(cls, value: Any) -> Any:
         return _as_text(value)
@@ -86,7 +91,7 @@ class ModuleSpec(BaseModel):
     def _id(cls, value: Any) -> Any:
         return str(value).strip() if isinstance(value, (str, int)) else value
 
-    @field_validator("dependencies", "shared_state_reads", "shared_state_writes", mode="before")
+    @field_validator(*MODULE_LIST_FIELDS, mode="before")
     @classmethod
     def _names(cls, value: Any) -> Any:
         return _as_list(value)

@@ -70,12 +70,12 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         total=len(order),
         reads=spec.shared_state_reads,
     )
-    llm = resolve_llm(runtime.context)
+    context = runtime.context or Context()
+    llm = resolve_llm(context)
     messages = build_module_messages(architecture, spec, shared_state)
     text = call_model(llm, messages)
     reply = parse_module_reply(text, spec.shared_state_writes)
-    retries = max(0, int(getattr(runtime.context, "max_update_retries", 1) if runtime.context else 1))
-    for attempt in range(1, retries + 1):
+    for attempt in range(1, max(0, context.max_update_retries) + 1):
         if not reply.missing_keys:
             break
         _ask_for_missing_keys(llm, messages, text, reply, attempt)
