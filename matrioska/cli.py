@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--no-4bit", action="store_true", help="load full-precision weights instead of nf4")
         p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+        p.add_argument(
+            "--no-json-schema",
+            action="store_true",
+            help="do not constrain the local model's plan and updates to their JSON schemas (parse and repair instead)",
+        )
         p.add_argument("--max-new-tokens", type=int, default=4000, help="generation budget per call (default 4000)")
         p.add_argument("--plan-attempts", type=int, default=3, help="architect attempts before giving up (default 3)")
         p.add_argument(
@@ -57,7 +62,13 @@ def load_model(args: argparse.Namespace) -> Any:
     from .llm import load_chat_model
 
     spec = args.model or os.environ.get(MODEL_ENV_VAR) or DEFAULT_MODEL_ID
-    return load_chat_model(spec, load_in_4bit=not args.no_4bit, device=args.device, max_new_tokens=args.max_new_tokens)
+    return load_chat_model(
+        spec,
+        load_in_4bit=not args.no_4bit,
+        device=args.device,
+        max_new_tokens=args.max_new_tokens,
+        constrain_json=not args.no_json_schema,
+    )
 
 
 class ProgressPrinter:

@@ -15,10 +15,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from collections.abc import Iterator
+
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
 from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from .context import DEFAULT_MODEL_ID
 from .errors import ModelLoadError
@@ -142,10 +146,17 @@ class LocalLLM(ChatHuggingFace):
         load_in_4bit: quantise to nf4 with double quantisation (float16 compute) at load.
         device: "auto" (CUDA when available), "cpu" or "cuda".
         max_new_tokens, temperature, top_p, do_sample: generation settings (the seed's defaults).
+        constrain_json: generate the plan and shared-state updates under their JSON schemas
+            (outlines-core); off, they are parsed, repaired and re-asked like any chat model's.
     """
 
     generation_kwargs: dict[str, Any] = Field(default_factory=dict)
     """The generation settings the pipeline was built with."""
+
+    constrain_json: bool = True
+    """Generate the plan and shared-state updates under their JSON schemas (see `with_json_schema`)."""
+
+    _constraint: Any = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -184,6 +195,36 @@ class LocalLLM(ChatHuggingFace):
     @property
     def _llm_type(self) -> str:
         return "matrioska-local-llm"
+
+    def with_json_schema(self, schema: dict[str, Any]) -> Runnable | None:
+        """This model bound to generate one JSON object valid under `schema` (token-level constraint).
+
+        See `matrioska.structured`: the reply is a whole schema-valid object whatever the weights,
+        closed before `max_new_tokens` runs out. None when `constrain_json` is off.
+        """
+        return self.bind(json_schema=schema) if self.constrain_json else None
+
+    def _constrain(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Turn a `json_schema` call argument into logits processors for the pipeline."""
+        schema = kwargs.pop("json_schema", None)
+        if schema is None:
+            return kwargs
+        if self._constraint is None:
+            from .structured import JsonSchemaConstraint
+
+            self._constraint = JsonSchemaConstraint(self.tokenizer)
+        pipeline_kwargs = dict(kwargs.get("pipeline_kwargs") or {})
+        budget = int(pipeline_kwargs.get("max_new_tokens") or self.generation_kwargs.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS)
+        pipeline_kwargs["logits_processor"] = self._constraint.processors(schema, budget)
+        return {**kwargs, "pipeline_kwargs": pipeline_kwargs}
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
+        return super()._generate(messages, stop=stop, run_manager=run_manager, **self._constrain(kwargs))
+
+    def _stream(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
+    ) -> Iterator[ChatGenerationChunk]:
+        return super()._stream(messages, stop=stop, run_manager=run_manager, **self._constrain(kwargs))
 
 
 def load_chat_model(spec: str, *, load_in_4bit: bool = True, **kwargs: Any) -> BaseChatModel:

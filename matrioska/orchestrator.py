@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -189,13 +190,23 @@ def _connect(path: Path) -> sqlite3.Connection:
     """A SQLite connection that several threads and processes can share a database through.
 
     WAL lets readers and one writer work at once; the busy timeout makes a writer wait for
-    another process's transaction instead of failing with "database is locked".
+    another process's transaction instead of failing with "database is locked". Switching a new
+    database to WAL takes an exclusive lock that SQLite does not always wait for (several
+    processes opening a fresh database at once), so that one statement is retried.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=60.0)
-        conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA busy_timeout=60000")
+        deadline = time.monotonic() + 60.0
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
     except (OSError, sqlite3.Error) as exc:
         raise OutputPathError(f"cannot open the checkpoint database {str(path)!r}: {exc}") from None
     return conn

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "ARCHITECT_SYSTEM_PROMPT",
+    "ARCHITECT_SCHEMA_SYSTEM_PROMPT",
     "ARCHITECT_USER_PROMPT",
     "ARCHITECT_RETRY_PROMPT",
     "EXECUTOR_SYSTEM_PROMPT",
@@ -17,7 +18,7 @@ __all__ = [
     "ASSEMBLER_USER_PROMPT",
 ]
 
-ARCHITECT_SYSTEM_PROMPT = """You are MATRIOSKA's software architect. You decompose one complex request into a \
+_ARCHITECT_ROLE = """You are MATRIOSKA's software architect. You decompose one complex request into a \
 small number of specialised modules that will each be built separately, in hyperfocus: a module \
 sees only the project goal, its own spec and manual, and the shared_state keys it declares it \
 reads. Modules communicate only through shared_state, a JSON whiteboard.
@@ -35,23 +36,38 @@ CSS classes, function names, routes, storage keys, data shapes.
 
 Prefer simple code. Reuse CDNs and well-known libraries instead of writing them again.
 
-Answer with ONE JSON object and nothing else, in this shape:
+"""
+
+# One module of the example plan, shared by both shapes (the schema's field order).
+_MODULE_EXAMPLE = """{{
+  "id": "html_structure",
+  "name": "HTML Structure",
+  "description": "What this module builds",
+  "inputs": "What it needs",
+  "outputs": "What it produces",
+  "dependencies": [],
+  "rules": "Module-specific rules",
+  "shared_state_reads": [],
+  "shared_state_writes": ["element_ids"]{manual}
+}}"""
+
+
+def _indent(text: str, spaces: int) -> str:
+    return text.replace("\n", "\n" + " " * spaces)
+
+
+# The seed's shape: goal and modules under general_manual, the manuals apart.
+ARCHITECT_SYSTEM_PROMPT = (
+    _ARCHITECT_ROLE
+    + """Answer with ONE JSON object and nothing else, in this shape:
 {{
   "project_name": "Short name",
   "general_manual": {{
     "goal": "What the finished project does",
     "modules": [
-      {{
-        "id": "html_structure",
-        "name": "HTML Structure",
-        "description": "What this module builds",
-        "inputs": "What it needs",
-        "outputs": "What it produces",
-        "dependencies": [],
-        "rules": "Module-specific rules",
-        "shared_state_reads": [],
-        "shared_state_writes": ["element_ids"]
-      }}
+      """
+    + _indent(_MODULE_EXAMPLE.replace("{manual}", ""), 6)
+    + """
     ],
     "integration_rules": "How the modules are combined"
   }},
@@ -59,6 +75,26 @@ Answer with ONE JSON object and nothing else, in this shape:
     {{"module_id": "html_structure", "manual_text": "Step-by-step instructions for this module"}}
   ]
 }}"""
+)
+
+# For a model generating under the plan's JSON schema (`structured.plan_schema`): the same
+# role, the flat shape the schema enforces, field order included.
+ARCHITECT_SCHEMA_SYSTEM_PROMPT = (
+    _ARCHITECT_ROLE
+    + """Answer with ONE JSON object, in this shape and field order:
+{{
+  "project_name": "Short name",
+  "goal": "What the finished project does",
+  "modules": [
+    """
+    + _indent(_MODULE_EXAMPLE.replace("{manual}", ',\n  "manual": "Step-by-step instructions for this module"'), 4)
+    + """
+  ],
+  "integration_rules": "How the modules are combined"
+}}
+Module ids are lowercase letters, digits and underscores; shared_state keys are letters, digits \
+and underscores."""
+)
 
 ARCHITECT_USER_PROMPT = """Task: {task}
 

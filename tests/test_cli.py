@@ -106,3 +106,9 @@ def test_console_script_missing_model_path_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: model path") and "does not exist" in result.stderr
+
+
+@pytest.mark.parametrize("flag, expected", [([], True), (["--no-json-schema"], False)])
+def test_json_schema_constraint_is_on_unless_switched_off(tiny_model_dir: Path, flag: list[str], expected: bool) -> None:
+    args = cli._parser().parse_args(["run", "task", "--out", "o", "--model", str(tiny_model_dir), "--no-4bit", *flag])
+    assert cli.load_model(args).constrain_json is expected

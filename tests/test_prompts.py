@@ -10,6 +10,7 @@ from matrioska import prompts
 
 EXPECTED = {
     "ARCHITECT_SYSTEM_PROMPT": set(),
+    "ARCHITECT_SCHEMA_SYSTEM_PROMPT": set(),
     "ARCHITECT_USER_PROMPT": {"task"},
     "ARCHITECT_RETRY_PROMPT": {"error"},
     "EXECUTOR_SYSTEM_PROMPT": set(),
@@ -39,3 +40,14 @@ def test_architect_prompt_asks_for_the_seed_contents() -> None:
     for phrase in ("objective", "dependencies", "shared_state", "manual", "cdn", "simple"):
         assert phrase in text
     assert '"specific_manuals"' in text and '"general_manual"' in text
+
+
+def test_the_architect_sends_its_system_prompt_formatted(tmp_path) -> None:
+    from matrioska import MatrioskaOrchestrator
+    from scripted import ScriptedChatModel, default_responder
+
+    model = ScriptedChatModel(respond=default_responder())
+    with MatrioskaOrchestrator(model, base_path=tmp_path) as orchestrator:
+        orchestrator.run("Create a library management system")
+    system = model.calls[0][0].content
+    assert "{{" not in system and '"project_name"' in system

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
+from langchain_core.runnables import Runnable
 
 from ..llm import message_text
 
 
-def call_model(llm: BaseChatModel, messages: list[BaseMessage]) -> str:
-    """One model call through `invoke`; the reply's text ("" when the model returned nothing)."""
+def call_model(llm: Runnable, messages: list[BaseMessage]) -> str:
+    """One call of a chat model (or one bound by `structured.constrained`) through `invoke`.
+
+    Returns the reply's text ("" when the model returned nothing).
+    """
     return message_text(llm.invoke(messages)).strip()
 
 

@@ -1,7 +1,8 @@
 """Architect node: the task -> a validated plan (phase 1).
 
-The model is asked for the plan as JSON (`ARCHITECT_SYSTEM_PROMPT`); the reply is parsed,
-repaired where one fix is obvious, and validated as a whole. An unusable reply is fed back to
+The model is asked for the plan as JSON (`ARCHITECT_SYSTEM_PROMPT`), under the plan's JSON
+schema when the model supports it (`structured.constrained`); the reply is parsed, repaired
+where one fix is obvious, and validated as a whole. An unusable reply is fed back to
 the model with the error, a bounded number of times, before the run stops with `PlanError`.
 A plan supplied in the input is only validated: the model is not called.
 """
@@ -16,8 +17,14 @@ from langgraph.runtime import Runtime
 from ..context import Context, resolve_llm
 from ..errors import EmptyTaskError, PlanError
 from ..parsing import architecture_from_dict, execution_order, parse_architecture
-from ..prompts import ARCHITECT_RETRY_PROMPT, ARCHITECT_SYSTEM_PROMPT, ARCHITECT_USER_PROMPT
+from ..prompts import (
+    ARCHITECT_RETRY_PROMPT,
+    ARCHITECT_SCHEMA_SYSTEM_PROMPT,
+    ARCHITECT_SYSTEM_PROMPT,
+    ARCHITECT_USER_PROMPT,
+)
 from ..state import Architecture, MatrioskaState
+from ..structured import constrained, plan_schema
 from ._common import call_model, emit
 
 # A failed reply is echoed back to the model on retry; keep the echo short so retries do not
@@ -66,14 +73,18 @@ def architect(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
 def _plan_with_model(task: str, runtime: Runtime[Context]) -> tuple[Architecture, list[str]]:
     context = runtime.context or Context()
     llm = resolve_llm(context)
+    # A model that can generate under the plan's JSON schema always returns a well-formed plan;
+    # it is still validated (cycles, unknown dependencies) and re-asked like any other model.
+    schema_llm = constrained(llm, plan_schema())
+    system = ARCHITECT_SCHEMA_SYSTEM_PROMPT if schema_llm is not None else ARCHITECT_SYSTEM_PROMPT
     attempts = max(1, int(context.max_plan_attempts))
     messages: list[BaseMessage] = [
-        SystemMessage(ARCHITECT_SYSTEM_PROMPT),
+        SystemMessage(system.format()),
         HumanMessage(ARCHITECT_USER_PROMPT.format(task=task)),
     ]
     errors: list[str] = []
     for attempt in range(1, attempts + 1):
-        text = call_model(llm, messages)
+        text = call_model(schema_llm or llm, messages)
         try:
             architecture, notes = parse_architecture(text)
         except PlanError as exc:

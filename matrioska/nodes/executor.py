@@ -19,6 +19,7 @@ from ..errors import RecursionBudgetError
 from ..parsing import UPDATE_MARKER, JSONExtractionError, ModuleReply, extract_json_object, parse_module_reply
 from ..prompts import EXECUTOR_SYSTEM_PROMPT, EXECUTOR_UPDATE_RETRY_PROMPT, EXECUTOR_USER_PROMPT
 from ..state import Architecture, MatrioskaState, ModuleSpec
+from ..structured import constrained, update_schema
 from ._common import call_model, emit, render_value
 from .routing import next_pending, pending_count
 
@@ -101,14 +102,20 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
 
 
 def _ask_for_missing_keys(llm: Any, messages: list[Any], text: str, reply: ModuleReply, attempt: int) -> None:
-    """A short follow-up call for the declared keys the reply did not publish; merges them in."""
+    """A short follow-up call for the declared keys the reply did not publish; merges them in.
+
+    A model that can generate under a JSON schema answers under one with exactly the missing
+    keys, so this call cannot fail for it. The free-form first reply is kept as it is: a
+    constrained second call only when needed costs one extra short call on failure instead of
+    one on every module (measured in the issue notes).
+    """
     problem = "; ".join(reply.notes) or f"missing keys {reply.missing_keys}"
     follow_up = [
         *messages,
         AIMessage(text[-2000:] or "(empty reply)"),
         HumanMessage(EXECUTOR_UPDATE_RETRY_PROMPT.format(error=problem, writes=", ".join(reply.missing_keys))),
     ]
-    answer = call_model(llm, follow_up)
+    answer = call_model(constrained(llm, update_schema(reply.missing_keys)) or llm, follow_up)
     try:
         if UPDATE_MARKER in answer:
             obj = parse_module_reply(answer, reply.missing_keys).update

@@ -1,0 +1,111 @@
+"""Schema-constrained generation on the real Hugging Face path (tiny random-weight Mistral).
+
+Random weights produce noise; under the plan's JSON schema the same weights must produce a plan
+that parses and validates, and an update with exactly the declared keys.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from matrioska import LocalLLM, MatrioskaOrchestrator, PlanError
+from matrioska.parsing import parse_architecture
+from matrioska.prompts import ARCHITECT_SCHEMA_SYSTEM_PROMPT, ARCHITECT_USER_PROMPT
+from matrioska.state import Architecture, ModuleSpec
+from matrioska.structured import constrained, plan_schema, update_schema, wrap_up_reserve
+from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder
+
+PLAN_MESSAGES = [
+    SystemMessage(ARCHITECT_SCHEMA_SYSTEM_PROMPT.format()),
+    HumanMessage(ARCHITECT_USER_PROMPT.format(task="A library management system with a dashboard")),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_sampling(tiny_model_dir: Path) -> LocalLLM:
+    return LocalLLM(str(tiny_model_dir), max_new_tokens=400, do_sample=True, temperature=1.0, top_p=1.0)
+
+
+def test_plan_schema_is_built_from_the_architecture_model() -> None:
+    schema = plan_schema()
+    assert list(schema["properties"]) == list(Architecture.model_fields)
+    module = schema["properties"]["modules"]["items"]
+    assert list(module["properties"]) == list(ModuleSpec.model_fields)
+    assert module["required"] == list(ModuleSpec.model_fields) and module["additionalProperties"] is False
+    assert schema["properties"]["modules"]["minItems"] == 1
+
+
+def test_update_schema_has_exactly_the_declared_keys() -> None:
+    schema = update_schema(["element_ids", "api_routes"])
+    jsonschema.validate({"element_ids": ["#a"], "api_routes": "/books"}, schema)
+    for bad in ({"element_ids": []}, {"element_ids": [], "api_routes": "", "extra": 1}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+
+
+def test_other_chat_models_get_no_constraint(tiny_model_dir: Path) -> None:
+    assert constrained(ScriptedChatModel(respond=default_responder()), plan_schema()) is None
+    off = LocalLLM(str(tiny_model_dir), max_new_tokens=8, constrain_json=False)
+    assert constrained(off, plan_schema()) is None
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_noise_becomes_a_valid_plan_under_the_schema(tiny_sampling: LocalLLM, seed: int) -> None:
+    import torch
+
+    torch.manual_seed(seed)
+    free = tiny_sampling.invoke(PLAN_MESSAGES).content
+    with pytest.raises(PlanError):
+        parse_architecture(free)
+    torch.manual_seed(seed)
+    text = constrained(tiny_sampling, plan_schema()).invoke(PLAN_MESSAGES).content
+    obj = json.loads(text)  # a whole object: no repair needed to parse it
+    jsonschema.validate(obj, plan_schema())
+    architecture, report = parse_architecture(text)
+    assert architecture.modules and all(m.id for m in architecture.modules)
+    assert isinstance(report, list)
+
+
+def test_a_budget_too_small_for_content_still_closes_the_object(tiny_model_dir: Path) -> None:
+    budget = wrap_up_reserve(plan_schema()) + 10
+    llm = LocalLLM(str(tiny_model_dir), max_new_tokens=budget, do_sample=False)
+    text = constrained(llm, plan_schema()).invoke(PLAN_MESSAGES).content
+    jsonschema.validate(json.loads(text), plan_schema())
+
+
+def test_update_under_the_schema_has_exactly_the_declared_keys(tiny_sampling: LocalLLM) -> None:
+    keys = ["element_ids", "css_classes", "api_routes"]
+    text = constrained(tiny_sampling, update_schema(keys)).invoke([HumanMessage("publish your keys")]).content
+    obj = json.loads(text)
+    assert list(obj) == keys
+    jsonschema.validate(obj, update_schema(keys))
+
+
+def test_whole_graph_plans_and_fills_every_declared_key_on_the_tiny_model(tmp_path: Path, tiny_model_dir: Path) -> None:
+    llm = LocalLLM(str(tiny_model_dir), max_new_tokens=300, do_sample=False)
+    with MatrioskaOrchestrator(llm, base_path=tmp_path) as orchestrator:
+        planned = orchestrator.run("Create a library management system", thread_id="planned")
+        supplied = orchestrator.run("Create a library management system", architecture=THREE_MODULE_PLAN)
+    # The architect itself planned from noise: no plan was supplied and none was scripted.
+    assert planned["architecture"]["modules"] and planned["completed"] == planned["execution_order"]
+    assert not any("supplied" in line for line in planned["plan_report"])
+    # The free-form replies are noise, so every update was re-asked under the update schema.
+    for module_id in ("html", "css", "auth"):
+        report = supplied["module_reports"][module_id]
+        declared = next(m for m in THREE_MODULE_PLAN["general_manual"]["modules"] if m["id"] == module_id)
+        assert report["missing_keys"] == []
+        assert sorted(report["written"]) == sorted(declared["shared_state_writes"])
+    assert set(supplied["shared_state"]) == {
+        "element_ids", "page_structure", "css_classes", "color_scheme", "auth_api", "storage_keys"
+    }
+
+
+def test_the_schema_prompt_shows_a_plan_the_schema_accepts() -> None:
+    text = ARCHITECT_SCHEMA_SYSTEM_PROMPT.format()
+    example = json.loads(text[text.index("{") : text.rindex("}") + 1])
+    jsonschema.validate(example, plan_schema())
