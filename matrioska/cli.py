@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .context import DEFAULT_MODEL_ID, MODEL_ENV_VAR
+from .context import DEFAULT_MODEL_ID, MODEL_ENV_VAR, ROLES
 from .errors import EmptyTaskError, MatrioskaError, PlanError
 
 
@@ -30,8 +30,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="output folder (artifacts, checkpoints, results zip)")
         p.add_argument(
             "--model",
-            help=f"hub id or local model directory (default: ${MODEL_ENV_VAR} or {DEFAULT_MODEL_ID})",
+            help=f"hub id, local model directory, or provider:model such as ollama:mistral or openai:NAME "
+            f"(default: ${MODEL_ENV_VAR} or {DEFAULT_MODEL_ID})",
         )
+        for role in ROLES:
+            p.add_argument(f"--{role}-model", metavar="MODEL", help=f"another model for the {role} (default: --model)")
+        p.add_argument("--base-url", help="server address for provider:model (vLLM, llama.cpp server, LM Studio, Ollama)")
         p.add_argument("--no-4bit", action="store_true", help="load full-precision weights instead of nf4")
         p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
         p.add_argument(
@@ -58,17 +62,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def load_model(args: argparse.Namespace) -> Any:
-    """The chat model the command line asks for (a seam tests replace with a scripted model)."""
-    from .llm import load_chat_model
+    """The chat models the command line asks for: the main one, and a dict of per-role ones.
 
-    spec = args.model or os.environ.get(MODEL_ENV_VAR) or DEFAULT_MODEL_ID
-    return load_chat_model(
-        spec,
-        load_in_4bit=not args.no_4bit,
-        device=args.device,
-        max_new_tokens=args.max_new_tokens,
-        constrain_json=not args.no_json_schema,
-    )
+    A seam tests replace with scripted models. Every model loads (or fails, in one line) here,
+    before the run starts.
+    """
+    from .models import load_chat_model
+
+    def load(spec: str) -> Any:
+        return load_chat_model(
+            spec,
+            base_url=args.base_url,
+            load_in_4bit=not args.no_4bit,
+            device=args.device,
+            max_new_tokens=args.max_new_tokens,
+            constrain_json=not args.no_json_schema,
+        )
+
+    main_spec = args.model or os.environ.get(MODEL_ENV_VAR) or DEFAULT_MODEL_ID
+    role_specs = {role: getattr(args, f"{role}_model") for role in ROLES if getattr(args, f"{role}_model", None)}
+    roles = {role: load(spec) for role, spec in role_specs.items()}
+    if len(roles) == len(ROLES):
+        return roles["executor"], roles  # every role has its own model: the main one is not loaded
+    return load(main_spec), roles
 
 
 class ProgressPrinter:
@@ -166,14 +182,16 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
                 except (OSError, ValueError) as exc:
                     raise PlanError(f"cannot read the plan file {args.plan!r}: {exc}") from None
         ContextManager(args.out)  # an unwritable --out fails here, before a model is loaded
-        llm = load_model(args)
+        llm, roles = load_model(args)
         from .orchestrator import MatrioskaOrchestrator
 
         printer = ProgressPrinter(out, hint)
         from .retry import default_retry_policy
 
         retry = default_retry_policy(max_attempts=max(1, args.retries))
-        with MatrioskaOrchestrator(llm, args.out, max_plan_attempts=args.plan_attempts, retry_policy=retry) as orchestrator:
+        with MatrioskaOrchestrator(
+            llm, args.out, roles=roles, max_plan_attempts=args.plan_attempts, retry_policy=retry
+        ) as orchestrator:
             if args.command == "run":
                 state = orchestrator.run(args.task, args.thread, architecture=plan, on_event=printer)
             else:

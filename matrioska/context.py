@@ -1,9 +1,11 @@
 """Run-scoped configuration, passed to the graph as its runtime context.
 
 Python callers hand a chat model object in `llm`; LangGraph Studio and the LangGraph server
-can only send JSON, so they name a model in `model` (a hub id or a local directory), which is
-loaded once per process. With neither, the `MATRIOSKA_MODEL` environment variable is used; an
-explicit `llm` or `model` always wins over the environment.
+can only send JSON, so they name a model in `model` (a hub id, a local directory or
+`provider:model`), which is loaded once per process. With neither, the `MATRIOSKA_MODEL`
+environment variable is used; an explicit `llm` or `model` always wins over the environment.
+Each role (architect, executor, assembler) may have its own model: `roles={"architect": ...}`
+holds chat model objects or model strings and wins over `llm` / `model` for that role.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from langchain_core.language_models import BaseChatModel
 
 from .errors import ModelNotConfiguredError
 
-__all__ = ["Context", "resolve_llm", "MODEL_ENV_VAR", "DEFAULT_MODEL_ID"]
+__all__ = ["Context", "resolve_llm", "ROLES", "MODEL_ENV_VAR", "DEFAULT_MODEL_ID"]
+
+ROLES = ("architect", "executor", "assembler")
+"""The roles a run can give different models: the plan, the modules, the integration notes."""
 
 MODEL_ENV_VAR = "MATRIOSKA_MODEL"
 DEFAULT_MODEL_ID = "mistralai/Mistral-7B-Instruct-v0.3"
@@ -28,8 +33,15 @@ class Context:
 
     llm: Any = field(default=None, metadata={"description": "A LangChain chat model object (Python API only)."})
     """A `BaseChatModel` to drive; wins over `model`."""
-    model: str = field(default="", metadata={"description": "Hub id or local model directory."})
+    model: str = field(default="", metadata={"description": "Hub id, local model directory or provider:model."})
     """Model to load when `llm` is not given (Studio sets this); falls back to $MATRIOSKA_MODEL."""
+    roles: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={"description": "Per-role models: architect / executor / assembler -> model string."},
+    )
+    """Role -> chat model object or model string, for the roles that use another model."""
+    base_url: str = ""
+    """Server address for `provider:model` strings (OpenAI-compatible servers, Ollama)."""
     load_in_4bit: bool = True
     """Quantise a model loaded from `model` to nf4."""
     max_new_tokens: int = 4000
@@ -42,21 +54,35 @@ class Context:
     """Ask the model for short integration notes at assembly (the prompt holds no artifacts)."""
 
 
-def resolve_llm(context: Context | None) -> BaseChatModel:
-    """The chat model a node should call, or a clear error saying how to configure one."""
+def resolve_llm(context: Context | None, role: str = "executor") -> BaseChatModel:
+    """The chat model a node of `role` should call, or a clear error saying how to configure one."""
     context = context or Context()
-    if context.llm is not None:
-        if not isinstance(context.llm, BaseChatModel):
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    unknown = sorted(set(context.roles) - set(ROLES))
+    if unknown:
+        raise ModelNotConfiguredError(f"unknown role(s) {', '.join(unknown)} in roles; use {', '.join(ROLES)}")
+    chosen = context.roles.get(role)
+    if chosen is None or (isinstance(chosen, str) and not chosen.strip()):
+        chosen = context.llm if context.llm is not None else context.model.strip() or os.environ.get(MODEL_ENV_VAR, "")
+    if isinstance(chosen, str):
+        spec = chosen.strip()
+        if not spec:
             raise ModelNotConfiguredError(
-                f"context.llm must be a LangChain chat model (BaseChatModel), got {type(context.llm).__name__}"
+                "no model configured: pass context=Context(llm=...) in Python, set 'model' in the run's "
+                f"context (Studio), or set {MODEL_ENV_VAR} to a hub id, a local model directory or provider:model"
             )
-        return context.llm
-    spec = context.model.strip() or os.environ.get(MODEL_ENV_VAR, "").strip()
-    if not spec:
-        raise ModelNotConfiguredError(
-            "no model configured: pass context=Context(llm=...) in Python, set 'model' in the run's "
-            f"context (Studio), or set {MODEL_ENV_VAR} to a hub id or a local model directory"
-        )
-    from .llm import cached_chat_model
+        from .models import cached_chat_model
 
-    return cached_chat_model(spec, context.load_in_4bit, context.max_new_tokens)
+        return cached_chat_model(
+            spec,
+            base_url=context.base_url or None,
+            load_in_4bit=context.load_in_4bit,
+            max_new_tokens=context.max_new_tokens,
+        )
+    if not isinstance(chosen, BaseChatModel):
+        raise ModelNotConfiguredError(
+            f"the {role} model must be a LangChain chat model (BaseChatModel) or a model string, "
+            f"got {type(chosen).__name__}"
+        )
+    return chosen

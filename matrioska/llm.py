@@ -1,4 +1,4 @@
-"""The model factory: `LocalLLM` (Hugging Face weights, 4-bit by default) and `load_chat_model`.
+"""`LocalLLM`: a chat model over local Hugging Face weights, 4-bit by default.
 
 `LocalLLM` is a LangChain chat model: `ChatHuggingFace` over a `HuggingFacePipeline`, so the
 model's own chat template is applied and the graph drives it through `invoke`/`stream` like any
@@ -10,14 +10,12 @@ at a local directory instead.
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 from typing import Any
 
 from collections.abc import Iterator
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
@@ -27,7 +25,7 @@ from pydantic import Field, PrivateAttr
 from .context import DEFAULT_MODEL_ID
 from .errors import ModelLoadError
 
-__all__ = ["DEFAULT_MODEL_ID", "LocalLLM", "load_chat_model", "cached_chat_model", "message_text"]
+__all__ = ["DEFAULT_MODEL_ID", "LocalLLM"]
 
 # The seed's generation settings.
 DEFAULT_MAX_NEW_TOKENS = 4000
@@ -225,33 +223,3 @@ class LocalLLM(ChatHuggingFace):
         self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
     ) -> Iterator[ChatGenerationChunk]:
         return super()._stream(messages, stop=stop, run_manager=run_manager, **self._constrain(kwargs))
-
-
-def load_chat_model(spec: str, *, load_in_4bit: bool = True, **kwargs: Any) -> BaseChatModel:
-    """Turn a model string into a chat model: a hub id or a local directory -> `LocalLLM`."""
-    spec = spec.strip()
-    if not spec:
-        raise ModelLoadError("empty model name; pass a hub id or a local model directory")
-    return LocalLLM(spec, load_in_4bit=load_in_4bit, **kwargs)
-
-
-@functools.lru_cache(maxsize=2)
-def cached_chat_model(spec: str, load_in_4bit: bool = True, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> BaseChatModel:
-    """`load_chat_model`, loaded once per process (for the Studio graph, which gets only strings)."""
-    return load_chat_model(spec, load_in_4bit=load_in_4bit, max_new_tokens=max_new_tokens)
-
-
-def message_text(message: BaseMessage | str) -> str:
-    """The text of a chat model's reply, whether its content is a string or a list of blocks."""
-    if isinstance(message, str):
-        return message
-    content = message.content
-    if isinstance(content, str):
-        return content
-    parts: list[str] = []
-    for block in content:
-        if isinstance(block, str):
-            parts.append(block)
-        elif isinstance(block, dict) and block.get("type") == "text":
-            parts.append(str(block.get("text", "")))
-    return "".join(parts)

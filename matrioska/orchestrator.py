@@ -18,7 +18,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from .context import Context
+from .context import ROLES, Context
 from .errors import (
     EmptyTaskError,
     MatrioskaError,
@@ -41,7 +41,10 @@ class MatrioskaOrchestrator:
 
     Args:
         llm: a LangChain chat model (`LocalLLM` or any `BaseChatModel`), or a model string
-            (hub id or local directory) loaded with `LocalLLM`.
+            (hub id or local directory -> `LocalLLM`; `provider:model` -> `init_chat_model`).
+        roles: other models for some roles ("architect", "executor", "assembler"), as chat
+            models or model strings; `llm` serves the roles not named.
+        base_url: server address for `provider:model` strings (OpenAI-compatible, Ollama).
         base_path: output folder; created if missing (`OutputPathError` if it cannot be written).
         max_plan_attempts: architect calls before an unparseable plan stops the run.
         assembler_notes: ask the model for short integration notes at assembly.
@@ -60,17 +63,24 @@ class MatrioskaOrchestrator:
         assembler_notes: bool = True,
         retry_policy: Any = None,
         checkpoint_path: str | os.PathLike[str] | None = None,
+        roles: dict[str, BaseChatModel | str] | None = None,
+        base_url: str | None = None,
     ) -> None:
         from .graph import DEFAULT_RECURSION_LIMIT, build_graph
 
         if llm is None:
             raise ModelNotConfiguredError("MatrioskaOrchestrator needs a model: a chat model or a model string")
         self.files = ContextManager(base_path)
-        if isinstance(llm, str):
-            from .llm import load_chat_model
+        from .models import load_chat_model
 
-            llm = load_chat_model(llm)
-        self.llm = llm
+        def load(model: BaseChatModel | str) -> BaseChatModel:
+            return load_chat_model(model, base_url=base_url) if isinstance(model, str) else model
+
+        unknown = sorted(set(roles or {}) - set(ROLES))
+        if unknown:
+            raise ModelNotConfiguredError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
+        self.llm = load(llm)
+        self.roles = {role: load(model) for role, model in (roles or {}).items() if model is not None}
         self.max_plan_attempts = max_plan_attempts
         self.assembler_notes = assembler_notes
         self._recursion_limit = DEFAULT_RECURSION_LIMIT
@@ -148,7 +158,12 @@ class MatrioskaOrchestrator:
             notify({"event": "run_started", "thread_id": thread_id, "resumed": True, "finished": True})
             return self._finish(thread_id, dict(snapshot.values), notify)
         notify({"event": "run_started", "thread_id": thread_id, "resumed": payload is None})
-        context = Context(llm=self.llm, max_plan_attempts=self.max_plan_attempts, assembler_notes=self.assembler_notes)
+        context = Context(
+            llm=self.llm,
+            roles=self.roles,
+            max_plan_attempts=self.max_plan_attempts,
+            assembler_notes=self.assembler_notes,
+        )
         values: dict[str, Any] = dict(snapshot.values or {})
         try:
             # durability="sync": each step's checkpoint is on disk before the next step starts.

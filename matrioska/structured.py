@@ -78,17 +78,27 @@ def update_schema(keys: list[str]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(keys), "additionalProperties": False}
 
 
-def constrained(llm: Any, schema: dict[str, Any]) -> Any | None:
+def constrained(llm: Any, schema: dict[str, Any], name: str = "matrioska_output") -> Any | None:
     """The model bound to generate JSON under `schema`, or None when it cannot.
 
-    A model opts in with a `with_json_schema(schema)` method returning a runnable, or None when
-    switched off (LocalLLM does); any other chat model gets None and the caller repairs and
-    re-asks instead.
+    - a model with `with_json_schema(schema)` (LocalLLM: token-level constraint; it returns None
+      when switched off);
+    - Ollama (`format=` the schema);
+    - OpenAI and OpenAI-compatible servers: vLLM, llama.cpp server, LM Studio
+      (`response_format` of type json_schema);
+    - any other chat model: None, and the caller extracts, repairs and re-asks instead.
     """
     method = getattr(llm, "with_json_schema", None)
-    if not callable(method):
-        return None
-    return method(schema)
+    if callable(method):
+        return method(schema)
+    kind = getattr(llm, "_llm_type", "")
+    if kind == "chat-ollama":
+        return llm.bind(format=schema)
+    if kind in ("openai-chat", "azure-openai-chat"):
+        return llm.bind(
+            response_format={"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
+        )
+    return None
 
 
 class JsonSchemaConstraint:

@@ -22,7 +22,7 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 
 
 def use_model(monkeypatch: pytest.MonkeyPatch, model: Any) -> None:
-    monkeypatch.setattr(cli, "load_model", lambda args: model)
+    monkeypatch.setattr(cli, "load_model", lambda args: (model, {}))
 
 
 def test_run_prints_phases_and_module_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,4 +111,4 @@ def test_console_script_missing_model_path_is_one_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("flag, expected", [([], True), (["--no-json-schema"], False)])
 def test_json_schema_constraint_is_on_unless_switched_off(tiny_model_dir: Path, flag: list[str], expected: bool) -> None:
     args = cli._parser().parse_args(["run", "task", "--out", "o", "--model", str(tiny_model_dir), "--no-4bit", *flag])
-    assert cli.load_model(args).constrain_json is expected
+    assert cli.load_model(args)[0].constrain_json is expected

@@ -25,7 +25,7 @@ from ..prompts import (
 )
 from ..state import Architecture, MatrioskaState
 from ..structured import constrained, plan_schema
-from ._common import call_model, emit
+from ._common import call_structured, emit
 
 # A failed reply is echoed back to the model on retry; keep the echo short so retries do not
 # push the prompt past a 7B model's context.
@@ -72,7 +72,7 @@ def architect(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
 
 def _plan_with_model(task: str, runtime: Runtime[Context]) -> tuple[Architecture, list[str]]:
     context = runtime.context or Context()
-    llm = resolve_llm(context)
+    llm = resolve_llm(context, "architect")
     # A model that can generate under the plan's JSON schema always returns a well-formed plan;
     # it is still validated (cycles, unknown dependencies) and re-asked like any other model.
     schema_llm = constrained(llm, plan_schema())
@@ -84,7 +84,7 @@ def _plan_with_model(task: str, runtime: Runtime[Context]) -> tuple[Architecture
     ]
     errors: list[str] = []
     for attempt in range(1, attempts + 1):
-        text = call_model(schema_llm or llm, messages)
+        text = call_structured(llm, schema_llm, messages, runtime)
         try:
             architecture, notes = parse_architecture(text)
         except PlanError as exc:

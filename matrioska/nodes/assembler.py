@@ -56,7 +56,7 @@ def assembler(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
     context = runtime.context or Context()
     notes = ""
     if context.assembler_notes:
-        notes = call_model(resolve_llm(context), _notes_messages(architecture, order, state))
+        notes = call_model(resolve_llm(context, "assembler"), _notes_messages(architecture, order, state))
     final = _render(architecture, order, artifacts, state.get("shared_state") or {}, contracts, notes)
     broken = sorted(key for key, row in contracts.items() if row["status"] == "broken")
     emit(runtime, "assembled", chars=len(final), artifacts=len(artifacts), broken_contracts=broken)

@@ -20,7 +20,7 @@ from ..parsing import UPDATE_MARKER, JSONExtractionError, ModuleReply, extract_j
 from ..prompts import EXECUTOR_SYSTEM_PROMPT, EXECUTOR_UPDATE_RETRY_PROMPT, EXECUTOR_USER_PROMPT
 from ..state import Architecture, MatrioskaState, ModuleSpec
 from ..structured import constrained, update_schema
-from ._common import call_model, emit, render_value
+from ._common import call_model, call_structured, emit, render_value
 from .routing import next_pending, pending_count
 
 # A single shared-state value larger than this is shortened in the prompt, with a note.
@@ -79,7 +79,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     for attempt in range(1, max(0, context.max_update_retries) + 1):
         if not reply.missing_keys:
             break
-        _ask_for_missing_keys(llm, messages, text, reply, attempt)
+        _ask_for_missing_keys(llm, messages, text, reply, attempt, runtime)
     report = {
         "name": spec.label,
         "reads": [key for key in spec.shared_state_reads if key in shared_state],
@@ -101,7 +101,9 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     }
 
 
-def _ask_for_missing_keys(llm: Any, messages: list[Any], text: str, reply: ModuleReply, attempt: int) -> None:
+def _ask_for_missing_keys(
+    llm: Any, messages: list[Any], text: str, reply: ModuleReply, attempt: int, runtime: Any
+) -> None:
     """A short follow-up call for the declared keys the reply did not publish; merges them in.
 
     A model that can generate under a JSON schema answers under one with exactly the missing
@@ -115,7 +117,7 @@ def _ask_for_missing_keys(llm: Any, messages: list[Any], text: str, reply: Modul
         AIMessage(text[-2000:] or "(empty reply)"),
         HumanMessage(EXECUTOR_UPDATE_RETRY_PROMPT.format(error=problem, writes=", ".join(reply.missing_keys))),
     ]
-    answer = call_model(constrained(llm, update_schema(reply.missing_keys)) or llm, follow_up)
+    answer = call_structured(llm, constrained(llm, update_schema(reply.missing_keys)), follow_up, runtime)
     try:
         if UPDATE_MARKER in answer:
             obj = parse_module_reply(answer, reply.missing_keys).update

@@ -1,0 +1,122 @@
+"""A small OpenAI-compatible chat-completions server on 127.0.0.1, answering with scripted replies.
+
+It stands in for vLLM / llama.cpp server / LM Studio: the real `langchain-openai` client talks
+to it over HTTP, streamed (server-sent events) or not. Each request body is recorded.
+Run it as a script to serve in its own process: `python openai_server.py PORTFILE`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+_ROLES = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content or "")
+
+
+class ScriptedOpenAIServer:
+    """`with ScriptedOpenAIServer(respond) as server:` ... `server.base_url` ... `server.requests`."""
+
+    def __init__(self, respond: Callable[[list[BaseMessage]], str], *, chunk_chars: int = 8) -> None:
+        self.respond = respond
+        self.chunk_chars = chunk_chars
+        self.requests: list[dict[str, Any]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> ScriptedOpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def _json(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._json(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+                else:
+                    self._json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._json(404, {"error": {"message": f"no route {self.path}"}})
+                    return
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                outer.requests.append(body)
+                messages = [_ROLES.get(m.get("role"), HumanMessage)(_text(m.get("content"))) for m in body["messages"]]
+                text = outer.respond(messages)
+                created, model = int(time.time()), body.get("model", "scripted")
+                if not body.get("stream"):
+                    self._json(
+                        200,
+                        {
+                            "id": "chatcmpl-scripted",
+                            "object": "chat.completion",
+                            "created": created,
+                            "model": model,
+                            "choices": [
+                                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                            ],
+                            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                        },
+                    )
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                pieces = [text[i : i + outer.chunk_chars] for i in range(0, len(text), outer.chunk_chars)] or [""]
+                for index, piece in enumerate(pieces):
+                    delta = {"content": piece, **({"role": "assistant"} if index == 0 else {})}
+                    self._event({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]}, created, model)
+                self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, created, model)
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+
+            def _event(self, payload: dict[str, Any], created: int, model: str) -> None:
+                chunk = {"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": created, "model": model}
+                self.wfile.write(f"data: {json.dumps({**chunk, **payload})}\n\n".encode())
+                self.wfile.flush()
+
+        return Handler
+
+
+if __name__ == "__main__":  # serve the default three-module script until killed
+    from pathlib import Path
+
+    from scripted import default_responder
+
+    with ScriptedOpenAIServer(default_responder()) as server:
+        Path(sys.argv[1]).write_text(server.base_url)
+        threading.Event().wait()

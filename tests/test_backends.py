@@ -1,0 +1,168 @@
+"""Model strings for every backend: the OpenAI-compatible path over real HTTP, roles, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessageChunk
+
+from matrioska import MatrioskaOrchestrator, ModelLoadError, cli
+from matrioska.context import Context
+from matrioska.graph import build_graph
+from matrioska.models import is_provider_spec, load_chat_model
+from matrioska.structured import plan_schema, update_schema
+from openai_server import ScriptedOpenAIServer
+from scripted import MODULE_UPDATES, ScriptedChatModel, default_responder, is_architect, module_id_of, module_reply
+
+TASK = "Create a library management system"
+
+
+@pytest.fixture
+def server():
+    with ScriptedOpenAIServer(default_responder()) as running:
+        yield running
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_provider_strings_are_told_apart_from_paths(tmp_path: Path) -> None:
+    assert is_provider_spec("ollama:mistral") and is_provider_spec("openai:gpt-4o-mini")
+    assert not is_provider_spec("mistralai/Mistral-7B-Instruct-v0.3")
+    odd = tmp_path / "weird:name"
+    odd.mkdir()
+    assert not is_provider_spec(str(odd))
+
+
+def test_whole_graph_over_an_openai_compatible_server(tmp_path: Path, server: ScriptedOpenAIServer) -> None:
+    llm = load_chat_model("openai:scripted", base_url=server.base_url)
+    with MatrioskaOrchestrator(llm, base_path=tmp_path) as orchestrator:
+        state = orchestrator.run(TASK)
+    assert state["completed"] == ["html", "css", "auth"]
+    assert state["shared_state"]["element_ids"] == MODULE_UPDATES["html"]["element_ids"]
+    assert len(server.requests) == 5  # plan, three modules, notes
+    # The plan was asked for under its JSON schema; the free-form module calls were not.
+    architect = server.requests[0]
+    assert architect["response_format"]["type"] == "json_schema"
+    assert architect["response_format"]["json_schema"]["schema"] == plan_schema()
+    assert all("response_format" not in request for request in server.requests[1:])
+
+
+def test_missing_keys_are_re_asked_under_the_update_schema(tmp_path: Path) -> None:
+    base = default_responder()
+
+    def respond(messages):
+        if module_id_of(messages) == "css" and "could not be used" not in str(messages[-1].content):
+            return module_reply("css", {"css_classes": ["card"]})  # color_scheme left out
+        if "could not be used" in str(messages[-1].content):
+            return json.dumps({"color_scheme": "dark"})
+        return base(messages)
+
+    with ScriptedOpenAIServer(respond) as server:
+        with MatrioskaOrchestrator(load_chat_model("openai:scripted", base_url=server.base_url), base_path=tmp_path) as o:
+            state = o.run(TASK)
+    assert state["shared_state"]["color_scheme"] == "dark"
+    retry = [r for r in server.requests if "response_format" in r and r["response_format"]["json_schema"]["schema"] != plan_schema()]
+    assert [r["response_format"]["json_schema"]["schema"] for r in retry] == [update_schema(["color_scheme"])]
+
+
+def test_a_server_refusing_structured_output_falls_back_to_repair(tmp_path: Path) -> None:
+    base = default_responder()
+    with ScriptedOpenAIServer(base) as server:
+        original = server._server.RequestHandlerClass.do_POST
+
+        def do_post(handler):
+            length = int(handler.headers.get("Content-Length", 0))
+            body = handler.rfile.read(length)
+            if b"response_format" in body:
+                handler._json(400, {"error": {"message": "response_format is not supported", "type": "invalid_request_error"}})
+                return
+            handler.rfile = io.BytesIO(body)
+            original(handler)
+
+        server._server.RequestHandlerClass.do_POST = do_post
+        events: list[dict] = []
+        llm = load_chat_model("openai:scripted", base_url=server.base_url)
+        with MatrioskaOrchestrator(llm, base_path=tmp_path) as orchestrator:
+            state = orchestrator.run(TASK, on_event=events.append)
+    assert state["completed"] == ["html", "css", "auth"]
+    assert any(e["event"] == "structured_output_refused" and "400" in e["error"] for e in events)
+
+
+def test_messages_stream_yields_tokens_from_the_remote_backend(server: ScriptedOpenAIServer) -> None:
+    llm = load_chat_model("openai:scripted", base_url=server.base_url)
+    graph = build_graph()
+    per_node: dict[str, int] = {}
+    for chunk, meta in graph.stream({"task": TASK}, context=Context(llm=llm), stream_mode="messages"):
+        if isinstance(chunk, AIMessageChunk) and chunk.content:
+            per_node[meta["langgraph_node"]] = per_node.get(meta["langgraph_node"], 0) + 1
+    assert per_node["executor"] > 3 * 3  # several tokens per module, as the server sent them
+    assert all(request.get("stream") for request in server.requests[1:4])
+
+
+def test_each_role_can_use_its_own_model(tmp_path: Path, server: ScriptedOpenAIServer) -> None:
+    architect = ScriptedChatModel(respond=default_responder())
+    llm = load_chat_model("openai:scripted", base_url=server.base_url)
+    with MatrioskaOrchestrator(llm, base_path=tmp_path, roles={"architect": architect}) as orchestrator:
+        orchestrator.run(TASK)
+    assert len(architect.calls) == 1 and is_architect(architect.calls[0])
+    assert len(server.requests) == 4  # three modules and the notes, none of them a plan
+
+
+def test_cli_runs_against_the_server_with_per_role_models(tmp_path: Path, server: ScriptedOpenAIServer) -> None:
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "matrioska", "run", TASK, "--out", str(out), "--model", "openai:scripted",
+         "--base-url", server.base_url, "--assembler-model", "openai:other"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "3/3" in result.stdout or "auth" in result.stdout
+    assert (out / "matrioska_results.zip").exists()
+    assert [r["model"] for r in server.requests] == ["scripted"] * 4 + ["other"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "nosuchprovider:x"], "unknown model provider 'nosuchprovider'"),
+        (["--model", "openai:x", "--base-url", "http://127.0.0.1:{port}/v1"], "cannot reach the model server"),
+        (["--model", "ollama:mistral"], "matrioska[ollama]"),
+        (["--model", "/no/such/model"], "does not exist"),
+        (["--model", "{tiny}", "--device", "cuda"], "CUDA is not available"),
+        (["--model", "{tiny}", "--base-url", "http://127.0.0.1:1/v1"], "--base-url is for provider:model"),
+    ],
+)
+def test_bad_model_input_is_one_line_before_any_work(
+    tmp_path: Path, tiny_model_dir: Path, argv: list[str], message: str
+) -> None:
+    pytest.importorskip("langchain_openai")
+    if "ollama" in " ".join(argv):
+        try:
+            import langchain_ollama  # noqa: F401
+
+            pytest.skip("langchain-ollama is installed here")
+        except ImportError:
+            pass
+    argv = [a.format(port=_free_port(), tiny=tiny_model_dir) for a in argv]
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["run", TASK, "--out", str(tmp_path / "out"), *argv], stdout=out, stderr=err)
+    assert code == 2
+    lines = err.getvalue().strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err.getvalue()
+    assert not (tmp_path / "out" / "matrioska_checkpoints" / "checkpoints.sqlite").exists()
+
+
+def test_missing_openai_key_without_base_url_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ModelLoadError, match="OPENAI_API_KEY"):
+        load_chat_model("openai:gpt-4o-mini")
