@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    CheckpointError,
     EmptyTaskError,
     MatrioskaError,
     ModelLoadError,
@@ -38,6 +39,7 @@ __all__ = [
     "ModelLoadError",
     "ModelNotConfiguredError",
     "OutputPathError",
+    "CheckpointError",
     "ThreadMismatchError",
     "RecursionBudgetError",
     "RunFailedError",

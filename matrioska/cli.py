@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
         )
         for role in ROLES:
             p.add_argument(f"--{role}-model", metavar="MODEL", help=f"another model for the {role} (default: --model)")
+        p.add_argument(
+            "--checkpointer",
+            metavar="URL",
+            help="postgresql://... to keep run state in PostgreSQL (default: SQLite under --out)",
+        )
         p.add_argument("--base-url", help="server address for provider:model (vLLM, llama.cpp server, LM Studio, Ollama)")
         p.add_argument("--no-4bit", action="store_true", help="load full-precision weights instead of nf4")
         p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
@@ -190,7 +195,12 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
 
         retry = default_retry_policy(max_attempts=max(1, args.retries))
         with MatrioskaOrchestrator(
-            llm, args.out, roles=roles, max_plan_attempts=args.plan_attempts, retry_policy=retry
+            llm,
+            args.out,
+            roles=roles,
+            checkpointer=args.checkpointer,
+            max_plan_attempts=args.plan_attempts,
+            retry_policy=retry,
         ) as orchestrator:
             if args.command == "run":
                 state = orchestrator.run(args.task, args.thread, architecture=plan, on_event=printer)

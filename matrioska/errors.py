@@ -15,6 +15,7 @@ __all__ = [
     "ModelLoadError",
     "ModelNotConfiguredError",
     "OutputPathError",
+    "CheckpointError",
     "ThreadMismatchError",
     "RecursionBudgetError",
     "RunFailedError",
@@ -50,6 +51,10 @@ class ModelNotConfiguredError(MatrioskaError, RuntimeError):
 
 class OutputPathError(MatrioskaError, OSError):
     """The output folder (base_path) cannot be created or written."""
+
+
+class CheckpointError(MatrioskaError):
+    """The checkpoint database (a postgres:// URL) cannot be reached or prepared."""
 
 
 class ThreadMismatchError(MatrioskaError, ValueError):

@@ -9,8 +9,6 @@ an exception or Ctrl-C): a module that finished is never sent to the model again
 from __future__ import annotations
 
 import os
-import sqlite3
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +25,7 @@ from .errors import (
     RunFailedError,
     ThreadMismatchError,
 )
+from .checkpoint import open_checkpointer
 from .files import ContextManager
 from .state import Architecture
 
@@ -52,6 +51,8 @@ class MatrioskaOrchestrator:
             backend errors, 4 attempts, exponential backoff from 1 s).
         checkpoint_path: the SQLite database (default `base_path/matrioska_checkpoints/
             checkpoints.sqlite`); several orchestrators, threads or processes may share one.
+        checkpointer: a `postgresql://` URL: the state lives in PostgreSQL instead, so a run can
+            be resumed or watched from another machine (`pip install 'matrioska[postgres]'`).
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class MatrioskaOrchestrator:
         assembler_notes: bool = True,
         retry_policy: Any = None,
         checkpoint_path: str | os.PathLike[str] | None = None,
+        checkpointer: str | None = None,
         roles: dict[str, BaseChatModel | str] | None = None,
         base_url: str | None = None,
     ) -> None:
@@ -84,11 +86,10 @@ class MatrioskaOrchestrator:
         self.max_plan_attempts = max_plan_attempts
         self.assembler_notes = assembler_notes
         self._recursion_limit = DEFAULT_RECURSION_LIMIT
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
-        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else self.files.database
-        self._conn = _connect(self.checkpoint_path)
-        self.checkpointer = SqliteSaver(self._conn)
+        if checkpointer and checkpoint_path:
+            raise MatrioskaError("pass either checkpointer (a postgres:// URL) or checkpoint_path (SQLite), not both")
+        self.checkpoint_path = None if checkpointer else Path(checkpoint_path) if checkpoint_path else self.files.database
+        self.checkpointer, self._close_checkpointer = open_checkpointer(checkpointer or self.checkpoint_path)
         self.graph = build_graph(self.checkpointer, retry_policy=retry_policy)
 
     # -- public API ----------------------------------------------------------------------------
@@ -137,7 +138,7 @@ class MatrioskaOrchestrator:
 
     def close(self) -> None:
         """Close the checkpoint database."""
-        self._conn.close()
+        self._close_checkpointer()
 
     def __enter__(self) -> MatrioskaOrchestrator:
         return self
@@ -199,29 +200,3 @@ class MatrioskaOrchestrator:
         results_zip = self.files.write_zip()
         notify({"event": "run_finished", "thread_id": thread_id, "results_zip": str(results_zip)})
         return {**values, "thread_id": thread_id, "results_zip": str(results_zip)}
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    """A SQLite connection that several threads and processes can share a database through.
-
-    WAL lets readers and one writer work at once; the busy timeout makes a writer wait for
-    another process's transaction instead of failing with "database is locked". Switching a new
-    database to WAL takes an exclusive lock that SQLite does not always wait for (several
-    processes opening a fresh database at once), so that one statement is retried.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=60.0)
-        conn.execute("PRAGMA busy_timeout=60000")
-        deadline = time.monotonic() + 60.0
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-    except (OSError, sqlite3.Error) as exc:
-        raise OutputPathError(f"cannot open the checkpoint database {str(path)!r}: {exc}") from None
-    return conn

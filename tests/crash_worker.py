@@ -1,6 +1,6 @@
 """Subprocess for the kill test: runs (or resumes) a 5-module plan with a scripted model.
 
-usage: crash_worker.py BASE_PATH THREAD_ID SLOW_MODULE CALL_LOG
+usage: crash_worker.py BASE_PATH THREAD_ID SLOW_MODULE CALL_LOG [CHECKPOINTER_URL]
 The model appends each module id it is called for to CALL_LOG; on SLOW_MODULE it touches
 CALL_LOG + ".slow" and sleeps, so the test can SIGKILL the process while that module runs.
 """
@@ -53,7 +53,8 @@ def responder(call_log: Path | None, slow: str) -> ScriptedChatModel:
 
 def main() -> None:
     base, thread, slow, call_log = sys.argv[1:5]
-    with MatrioskaOrchestrator(responder(Path(call_log), slow), base) as orchestrator:
+    url = sys.argv[5] if len(sys.argv) > 5 else None
+    with MatrioskaOrchestrator(responder(Path(call_log), slow), base, checkpointer=url) as orchestrator:
         orchestrator.run("chain task", thread_id=thread, architecture=PLAN)
 
 

@@ -1,0 +1,95 @@
+"""Checkpointers: SQLite on this machine (the default), PostgreSQL when one machine is not enough.
+
+`open_checkpointer(target)` takes a SQLite file path or a `postgres://` / `postgresql://` URL and
+returns the LangGraph saver and a function that closes it. Every failure is a one-line
+`CheckpointError` that says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import CheckpointError, OutputPathError
+
+__all__ = ["open_checkpointer", "is_postgres_url"]
+
+
+def is_postgres_url(target: object) -> bool:
+    return isinstance(target, str) and target.startswith(("postgres://", "postgresql://"))
+
+
+def open_checkpointer(target: str | os.PathLike[str]) -> tuple[Any, Callable[[], None]]:
+    """The saver for a SQLite path or a PostgreSQL URL, and its close function."""
+    if is_postgres_url(target):
+        return _postgres(str(target))
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    conn = _connect(Path(target))
+    return SqliteSaver(conn), conn.close
+
+
+def _postgres(url: str) -> tuple[Any, Callable[[], None]]:
+    try:
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg import Connection
+        from psycopg.rows import dict_row
+    except ImportError:
+        raise CheckpointError(
+            "a postgres:// checkpointer needs the postgres extra: pip install 'matrioska[postgres]'"
+        ) from None
+    safe = _redact(url)
+    try:
+        # autocommit and no prepared statements: what PostgresSaver expects of a plain connection.
+        conn = Connection.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row, connect_timeout=10)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"cannot connect to the checkpoint database {safe}: {reason}") from None
+    saver = PostgresSaver(conn)
+    try:
+        saver.setup()  # creates or migrates the tables; safe to run from several processes
+    except Exception as exc:
+        conn.close()
+        raise CheckpointError(f"cannot prepare the checkpoint tables in {safe}: {exc}".splitlines()[0]) from None
+    return saver, conn.close
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """A SQLite connection that several threads and processes can share a database through.
+
+    WAL lets readers and one writer work at once; the busy timeout makes a writer wait for
+    another process's transaction instead of failing with "database is locked". Switching a new
+    database to WAL takes an exclusive lock that SQLite does not always wait for (several
+    processes opening a fresh database at once), so that one statement is retried.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=60.0)
+        conn.execute("PRAGMA busy_timeout=60000")
+        deadline = time.monotonic() + 60.0
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+    except (OSError, sqlite3.Error) as exc:
+        raise OutputPathError(f"cannot open the checkpoint database {str(path)!r}: {exc}") from None
+    return conn
