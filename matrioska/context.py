@@ -46,6 +46,8 @@ class Context:
     """Quantise a model loaded from `model` to nf4."""
     max_new_tokens: int = 4000
     """Generation budget of a model loaded from `model`."""
+    context_tokens: int = 0
+    """The model's context length for prompt budgets (0: the model's own config, else 8192)."""
     max_plan_attempts: int = 3
     """Architect calls before an unparseable plan stops the run (each retry feeds the error back)."""
     max_update_retries: int = 1

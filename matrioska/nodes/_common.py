@@ -8,6 +8,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable
 
+from ..budget import shrink_value
 from ..errors import MatrioskaError
 from ..retry import is_transient_backend_error
 
@@ -47,12 +48,13 @@ def emit(runtime: Any, event: str, **data: Any) -> None:
         writer({"event": event, **data})
 
 
-def render_value(value: Any, limit: int) -> str:
-    """JSON of a value, shortened with an explicit note (never cut silently mid-JSON)."""
-    text = json.dumps(value, ensure_ascii=False, indent=2, default=str)
-    if len(text) <= limit:
-        return text
-    return text[:limit] + f"\n... [truncated: {len(text) - limit} more characters of JSON omitted]"
+def render_value(value: Any, limit: int | None = None, *, indent: int | None = None) -> str:
+    """JSON of a value; past `limit` characters shortened structurally with a note inside it,
+    so the text is always valid JSON (see `budget.shrink_value`)."""
+    value = json.loads(json.dumps(value, ensure_ascii=False, default=str))  # plain JSON types only
+    if limit is not None:
+        value, _ = shrink_value(value, limit)
+    return json.dumps(value, ensure_ascii=False, indent=indent)
 
 
 def message_text(message: BaseMessage | str) -> str:

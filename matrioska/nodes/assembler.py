@@ -115,5 +115,5 @@ def _render(
         spec = architecture.module(module_id)
         out += [f"### {index}. {spec.label} (`{spec.id}`)", ""]
         out += [artifacts.get(module_id) or "(no artifact)", ""]
-    out += ["## Shared state", "", "```json", render_value(shared_state, 10**9), "```", ""]
+    out += ["## Shared state", "", "```json", render_value(shared_state, indent=2), "```", ""]
     return "\n".join(out)

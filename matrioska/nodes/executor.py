@@ -8,12 +8,14 @@ the shared state, and what was dropped or left missing is reported.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
+from ..budget import TokenCounter, prompt_budget
 from ..context import Context, resolve_llm
 from ..errors import RecursionBudgetError
 from ..parsing import UPDATE_MARKER, JSONExtractionError, ModuleReply, extract_json_object, parse_module_reply
@@ -23,16 +25,56 @@ from ..structured import constrained, update_schema
 from ._common import call_model, call_structured, emit, render_value
 from .routing import next_pending, pending_count
 
-# A single shared-state value larger than this is shortened in the prompt, with a note.
+# Without a token budget (none is known), a single shared-state value is still capped.
 VALUE_LIMIT = 6000
+# Shrinking rounds before giving up on fitting a prompt (each halves the overflow or better).
+_MAX_SHRINK_ROUNDS = 40
 
 
-def build_module_messages(architecture: Architecture, spec: ModuleSpec, shared_state: dict[str, Any]) -> list[Any]:
-    """The hyperfocus prompt of one module: goal, own spec and manual, declared reads only."""
+def build_module_messages(
+    architecture: Architecture,
+    spec: ModuleSpec,
+    shared_state: dict[str, Any],
+    *,
+    counter: TokenCounter | None = None,
+    budget: int | None = None,
+) -> tuple[list[Any], dict[str, Any]]:
+    """The hyperfocus prompt of one module (goal, own spec and manual, declared reads only), and
+    a report of its size.
+
+    With a token `counter` and `budget`, the shared-state values it reads are shortened,
+    largest first, until the whole prompt fits: each shortened value stays valid JSON and says
+    what it left out, and the report names the keys shortened.
+    """
     reads = {key: shared_state[key] for key in spec.shared_state_reads if key in shared_state}
+    absent = [key for key in spec.shared_state_reads if key not in shared_state]
+    # Start every value at a length no prompt within the budget could hold anyway (no tokenizer
+    # averages 8 characters a token), so counting never tokenizes megabytes.
+    cap = VALUE_LIMIT if budget is None else budget * 8
+    limits: dict[str, int] = {key: cap for key, value in reads.items() if len(render_value(value)) > cap}
+    messages: list[Any] = []
+    for _ in range(_MAX_SHRINK_ROUNDS):
+        rendered = {key: render_value(value, limits.get(key)) for key, value in reads.items()}
+        if counter is None or budget is None:
+            return _module_messages(architecture, spec, rendered, absent), {}
+        messages = _module_messages(architecture, spec, rendered, absent)
+        used = counter.messages(messages)
+        if used <= budget:
+            return messages, {"prompt_tokens": used, "prompt_budget": budget, "shortened_keys": sorted(limits)}
+        chars = sum(len(str(m.content)) for m in messages)
+        over_chars = math.ceil((used - budget) * chars / max(used, 1)) + 16
+        shrinkable = [key for key in rendered if len(rendered[key]) > 64]
+        if not shrinkable:
+            break
+        key = max(shrinkable, key=lambda k: len(rendered[k]))
+        limits[key] = max(48, min(len(rendered[key]) - over_chars, len(rendered[key]) // 2 + 1))
+    used = counter.messages(messages) if counter is not None else 0
+    return messages, {"prompt_tokens": used, "prompt_budget": budget, "shortened_keys": sorted(limits), "over_budget": True}
+
+
+def _module_messages(architecture: Architecture, spec: ModuleSpec, rendered: dict[str, str], absent: list[str]) -> list[Any]:
     if spec.shared_state_reads:
-        shared_context = "\n".join(f"{key} = {render_value(value, VALUE_LIMIT)}" for key, value in reads.items())
-        absent = [key for key in spec.shared_state_reads if key not in shared_state]
+        shared_context = "\n".join(f"{key} = {text}" for key, text in rendered.items())
         if absent:
             shared_context += f"\n(not published by their writers: {', '.join(absent)})"
     else:
@@ -73,13 +115,15 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     )
     context = runtime.context or Context()
     llm = resolve_llm(context)
-    messages = build_module_messages(architecture, spec, shared_state)
+    counter = TokenCounter(llm)
+    budget = prompt_budget(llm, context.context_tokens, context.max_new_tokens)
+    messages, prompt_report = build_module_messages(architecture, spec, shared_state, counter=counter, budget=budget)
     text = call_model(llm, messages)
     reply = parse_module_reply(text, spec.shared_state_writes)
     for attempt in range(1, max(0, context.max_update_retries) + 1):
         if not reply.missing_keys:
             break
-        _ask_for_missing_keys(llm, messages, text, reply, attempt, runtime)
+        _ask_for_missing_keys(llm, messages, text, reply, attempt, runtime, counter, budget)
     report = {
         "name": spec.label,
         "reads": [key for key in spec.shared_state_reads if key in shared_state],
@@ -90,6 +134,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "notes": reply.notes,
         "chars": len(reply.artifact),
         "empty_reply": not text,
+        **prompt_report,
     }
     emit(runtime, "module_finished", module=spec.id, **report)
     return {
@@ -102,7 +147,14 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
 
 
 def _ask_for_missing_keys(
-    llm: Any, messages: list[Any], text: str, reply: ModuleReply, attempt: int, runtime: Any
+    llm: Any,
+    messages: list[Any],
+    text: str,
+    reply: ModuleReply,
+    attempt: int,
+    runtime: Any,
+    counter: TokenCounter,
+    budget: int,
 ) -> None:
     """A short follow-up call for the declared keys the reply did not publish; merges them in.
 
@@ -112,11 +164,13 @@ def _ask_for_missing_keys(
     one on every module (measured in the issue notes).
     """
     problem = "; ".join(reply.notes) or f"missing keys {reply.missing_keys}"
-    follow_up = [
-        *messages,
-        AIMessage(text[-2000:] or "(empty reply)"),
-        HumanMessage(EXECUTOR_UPDATE_RETRY_PROMPT.format(error=problem, writes=", ".join(reply.missing_keys))),
-    ]
+    question = HumanMessage(EXECUTOR_UPDATE_RETRY_PROMPT.format(error=problem, writes=", ".join(reply.missing_keys)))
+    echo = 2000  # the reply's tail, shortened until the follow-up fits the budget too
+    while True:
+        follow_up = [*messages, AIMessage(text[-echo:] if echo and text else "(reply omitted)"), question]
+        if echo == 0 or counter.messages(follow_up) <= budget:
+            break
+        echo = echo // 2 if echo > 100 else 0
     answer = call_structured(llm, constrained(llm, update_schema(reply.missing_keys)), follow_up, runtime)
     try:
         if UPDATE_MARKER in answer:
