@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -49,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
             help="do not constrain the local model's plan and updates to their JSON schemas (parse and repair instead)",
         )
         p.add_argument("--max-new-tokens", type=int, default=4000, help="generation budget per call (default 4000)")
+        p.add_argument(
+            "--context-tokens",
+            type=int,
+            default=0,
+            help="the model's context length for prompt budgets (default: the local model's config, else 8192)",
+        )
         p.add_argument("--plan-attempts", type=int, default=3, help="architect attempts before giving up (default 3)")
         p.add_argument(
             "--retries", type=int, default=4, help="attempts per model call on timeouts/connection errors/OOM (default 4)"
@@ -95,13 +102,49 @@ def load_model(args: argparse.Namespace) -> Any:
 class ProgressPrinter:
     """Turns the orchestrator's progress events into the seed's console output."""
 
-    def __init__(self, out: TextIO, resume_hint: Callable[[str], str]) -> None:
+    def __init__(self, out: TextIO, resume_hint: Callable[[str], str], *, live: bool | None = None) -> None:
         self.out = out
         self.resume_hint = resume_hint
         self.executing = False
+        # A live line (redrawn in place) only on a terminal; logs get one line per module.
+        self.live = out.isatty() if live is None else live
+        self.tokens = 0
+        self.started = time.monotonic()
+        self.label = ""
+        self.position = (0, 0)
+        self.drawn = 0.0
 
     def p(self, text: str = "") -> None:
+        if self.live and self.label:
+            self.out.write("\r\033[K")
         print(text, file=self.out, flush=True)
+
+    def _rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.tokens / elapsed if elapsed > 0 else 0.0
+
+    def on_token(self, e: dict[str, Any]) -> None:
+        self.tokens += 1
+        now = time.monotonic()
+        if not self.live or now - self.drawn < 0.1:
+            return
+        self.drawn = now
+        done, total = self.position
+        width = 20
+        filled = int(width * done / total) if total else 0
+        bar = "█" * filled + "░" * (width - filled)
+        self.out.write(f"\r\033[K  [{bar}] {self.label}: {self.tokens} tokens, {self._rate():.1f} tok/s")
+        self.out.flush()
+
+    def _start_counting(self, label: str, position: tuple[int, int]) -> None:
+        self.tokens, self.started, self.label, self.position = 0, time.monotonic(), label, position
+
+    def _stop_counting(self) -> str:
+        text = f"{self.tokens} tokens, {self._rate():.1f} tok/s" if self.tokens else ""
+        if self.live and self.label:
+            self.out.write("\r\033[K")
+        self.label = ""
+        return text
 
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
@@ -118,6 +161,7 @@ class ProgressPrinter:
         if e["phase"] == "architecture":
             self.p("PHASE 1: ARCHITECTURE")
             self.p(f"  Task: {e['task']!r}")
+            self._start_counting("planning", (0, 1))
         elif e["phase"] == "assembly":
             self.p("PHASE 3: ASSEMBLY")
             self.p(f"  integrating {e['modules']} artifacts...")
@@ -126,12 +170,12 @@ class ProgressPrinter:
         self.p(f"  ! plan attempt {e['attempt']}/{e['of']} unusable: {e['error']}")
 
     def on_plan_ready(self, e: dict[str, Any]) -> None:
-        self.p(f"  ✓ Project: {e['project_name']}")
+        rate = self._stop_counting()
+        self.p(f"  ✓ Project: {e['project_name']}" + (f"  ({rate})" if rate else ""))
         self.p(f"  ✓ Objective: {e['goal']}")
         self.p(f"  ✓ Modules: {len(e['modules'])}")
-        width = max((len(m["name"]) for m in e["modules"]), default=10)
-        for i, m in enumerate(e["modules"], 1):
-            self.p(f"     {i}. {m['name']:<{width}}  reads{m['reads']}  writes{m['writes']}")
+        for line in plan_table(e["modules"]):
+            self.p("     " + line)
         for line in e.get("report") or []:
             self.p(f"  · {line}")
 
@@ -141,9 +185,11 @@ class ProgressPrinter:
             self.p("PHASE 2: EXECUTION (hyperfocus + communication)")
         reads = f"reading context {e['reads']}" if e["reads"] else "no context to read"
         self.p(f"  [{e['index']}/{e['total']}] {e['name']}: {reads}")
+        self._start_counting(f"{e['index']}/{e['total']} {e['name']}", (e["index"] - 1, e["total"]))
 
     def on_module_finished(self, e: dict[str, Any]) -> None:
-        parts = [f"✓ generated ({e['chars']} chars)", f"wrote {e['written']}"]
+        rate = self._stop_counting()
+        parts = [f"✓ generated ({e['chars']} chars{', ' + rate if rate else ''})", f"wrote {e['written']}"]
         if e.get("dropped_keys"):
             parts.append(f"dropped undeclared {e['dropped_keys']}")
         if e.get("missing_keys"):
@@ -153,6 +199,21 @@ class ProgressPrinter:
     def on_assembled(self, e: dict[str, Any]) -> None:
         if e.get("broken_contracts"):
             self.p(f"  ! broken contracts: {e['broken_contracts']}")
+
+
+def plan_table(modules: list[dict[str, Any]]) -> list[str]:
+    """The plan as a text table: one row per module, in build order."""
+    header = ("#", "id", "name", "depends on", "reads", "writes")
+    rows = [
+        (str(i), m["id"], m["name"], ", ".join(m["dependencies"]) or "-", ", ".join(m["reads"]) or "-", ", ".join(m["writes"]) or "-")
+        for i, m in enumerate(modules, 1)
+    ]
+    widths = [min(40, max(len(r[c]) for r in [header, *rows])) for c in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join((c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    return [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 
 
 def _print_final(out: TextIO, state: dict[str, Any]) -> None:
@@ -199,6 +260,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             args.out,
             roles=roles,
             checkpointer=args.checkpointer,
+            context_tokens=args.context_tokens,
             max_plan_attempts=args.plan_attempts,
             retry_policy=retry,
         ) as orchestrator:

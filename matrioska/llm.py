@@ -16,7 +16,8 @@ from typing import Any
 
 from collections.abc import Iterator
 
-from langchain_core.messages import BaseMessage
+from langchain_core.language_models.chat_models import generate_from_stream
+from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
@@ -25,7 +26,7 @@ from pydantic import Field, PrivateAttr
 from .context import DEFAULT_MODEL_ID
 from .errors import ModelLoadError
 
-__all__ = ["DEFAULT_MODEL_ID", "LocalLLM"]
+__all__ = ["DEFAULT_MODEL_ID", "LocalLLM", "TokenStreamer"]
 
 # The seed's generation settings.
 DEFAULT_MAX_NEW_TOKENS = 4000
@@ -118,7 +119,9 @@ def _build_pipeline(
     except ModelLoadError:
         raise
     except Exception as exc:
-        raise ModelLoadError(f"cannot load the model in {source!r}: {type(exc).__name__}: {exc}") from None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        hint = "; if 4-bit cannot run here (bitsandbytes), retry with --no-4bit / load_in_4bit=False" if load_in_4bit else ""
+        raise ModelLoadError(f"cannot load the model in {source!r}: {type(exc).__name__}: {reason}{hint}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if not getattr(tokenizer, "chat_template", None):
@@ -216,10 +219,94 @@ class LocalLLM(ChatHuggingFace):
         pipeline_kwargs["logits_processor"] = self._constraint.processors(schema, budget)
         return {**kwargs, "pipeline_kwargs": pipeline_kwargs}
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
-        return super()._generate(messages, stop=stop, run_manager=run_manager, **self._constrain(kwargs))
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        stream: bool | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if stream or (stream is None and self.streaming):
+            return generate_from_stream(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
+        return super()._generate(messages, stop=stop, run_manager=run_manager, stream=False, **self._constrain(kwargs))
 
     def _stream(
         self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
     ) -> Iterator[ChatGenerationChunk]:
-        return super()._stream(messages, stop=stop, run_manager=run_manager, **self._constrain(kwargs))
+        """Yield the reply token by token as `generate` produces them.
+
+        Unlike the pipeline's own streaming (a queue read with a fixed 60 s timeout, which a slow
+        CPU prefill or a long 7B generation exceeds), the queue here is read without a timeout:
+        the generating thread always ends it, also when generation fails, and its exception is
+        raised here.
+        """
+        from threading import Thread
+
+        pipeline_kwargs = dict(self._constrain(kwargs).get("pipeline_kwargs") or {})
+        pipe = self.llm.pipeline
+        streamer = TokenStreamer(pipe.tokenizer)
+        failure: list[BaseException] = []
+
+        def generate() -> None:
+            try:
+                pipe(self._to_chat_prompt(messages), streamer=streamer, **pipeline_kwargs)
+            except BaseException as exc:  # handed to the caller below
+                failure.append(exc)
+            finally:
+                streamer.end()
+
+        worker = Thread(target=generate, name="matrioska-generate", daemon=True)
+        worker.start()
+        for text in streamer:
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+            if run_manager:
+                run_manager.on_llm_new_token(text, chunk=chunk)
+            yield chunk
+        worker.join()
+        if failure:
+            raise failure[0]
+
+
+class TokenStreamer:
+    """A transformers streamer that yields one text piece per generated token.
+
+    Decoding is incremental (a window from the last complete character), so each step costs
+    the same however long the reply; a token that ends mid-character yields "" and its text
+    comes with the next one. Iterating blocks until the next token or `end()`, with no timeout.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        import queue
+
+        self._tokenizer = tokenizer
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._ids: list[int] = []
+        self._prefix = 0  # start of the decoding window
+        self._read = 0  # tokens already turned into text
+        self._prompt_seen = False
+        self._ended = False
+
+    def put(self, value: Any) -> None:
+        if not self._prompt_seen:  # generate() first hands over the prompt
+            self._prompt_seen = True
+            return
+        for token in value.reshape(-1).tolist():
+            self._ids.append(int(token))
+            decode = self._tokenizer.decode
+            before = decode(self._ids[self._prefix : self._read], skip_special_tokens=True)
+            text = decode(self._ids[self._prefix :], skip_special_tokens=True)
+            if len(text) > len(before) and not text.endswith("\ufffd"):
+                self._queue.put(text[len(before) :])
+                self._prefix, self._read = self._read, len(self._ids)
+            else:
+                self._queue.put("")
+
+    def end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._queue.put(None)
+
+    def __iter__(self) -> Iterator[str]:
+        while (item := self._queue.get()) is not None:
+            yield item

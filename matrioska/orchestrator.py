@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessageChunk
 
 from .context import ROLES, Context
 from .errors import (
@@ -27,6 +28,7 @@ from .errors import (
 )
 from .checkpoint import open_checkpointer
 from .files import ContextManager
+from .nodes._common import message_text
 from .state import Architecture
 
 __all__ = ["MatrioskaOrchestrator", "EventHandler"]
@@ -44,6 +46,8 @@ class MatrioskaOrchestrator:
         roles: other models for some roles ("architect", "executor", "assembler"), as chat
             models or model strings; `llm` serves the roles not named.
         base_url: server address for `provider:model` strings (OpenAI-compatible, Ollama).
+        context_tokens: the model's context length, for the prompt budget (0: the local
+            model's own config, else 8192); shared-state values are shortened to fit it.
         base_path: output folder; created if missing (`OutputPathError` if it cannot be written).
         max_plan_attempts: architect calls before an unparseable plan stops the run.
         assembler_notes: ask the model for short integration notes at assembly.
@@ -67,6 +71,7 @@ class MatrioskaOrchestrator:
         checkpointer: str | None = None,
         roles: dict[str, BaseChatModel | str] | None = None,
         base_url: str | None = None,
+        context_tokens: int = 0,
     ) -> None:
         from .graph import DEFAULT_RECURSION_LIMIT, build_graph
 
@@ -84,6 +89,7 @@ class MatrioskaOrchestrator:
         self.llm = load(llm)
         self.roles = {role: load(model) for role, model in (roles or {}).items() if model is not None}
         self.max_plan_attempts = max_plan_attempts
+        self.context_tokens = context_tokens
         self.assembler_notes = assembler_notes
         self._recursion_limit = DEFAULT_RECURSION_LIMIT
         if checkpointer and checkpoint_path:
@@ -162,6 +168,7 @@ class MatrioskaOrchestrator:
         context = Context(
             llm=self.llm,
             roles=self.roles,
+            context_tokens=self.context_tokens,
             max_plan_attempts=self.max_plan_attempts,
             assembler_notes=self.assembler_notes,
         )
@@ -170,11 +177,16 @@ class MatrioskaOrchestrator:
             # durability="sync": each step's checkpoint is on disk before the next step starts.
             # The default ("async") can lose the last finished module in a crash, and resuming
             # would then pay for that module's model call again.
-            for mode, chunk in self.graph.stream(
-                payload, config, context=context, stream_mode=["custom", "values"], durability="sync"
-            ):
+            # "messages" carries the model's tokens as they are generated (token events for
+            # live progress); only asked for when someone listens.
+            modes = ["custom", "values", "messages"] if on_event else ["custom", "values"]
+            for mode, chunk in self.graph.stream(payload, config, context=context, stream_mode=modes, durability="sync"):
                 if mode == "custom":
                     notify(chunk)
+                elif mode == "messages":
+                    message, meta = chunk
+                    if isinstance(message, AIMessageChunk):
+                        notify({"event": "token", "node": meta.get("langgraph_node"), "text": message_text(message)})
                 else:
                     values = chunk
                     self.files.sync(values, thread_id=thread_id)

@@ -166,3 +166,15 @@ def test_missing_openai_key_without_base_url_says_what_to_do(monkeypatch: pytest
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(ModelLoadError, match="OPENAI_API_KEY"):
         load_chat_model("openai:gpt-4o-mini")
+
+
+def test_four_bit_that_cannot_run_says_to_use_no_4bit(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import transformers
+
+    def no_kernels(*args, **kwargs):
+        raise RuntimeError("bitsandbytes: no backend for this device\nlong traceback text")
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", no_kernels)
+    with pytest.raises(ModelLoadError, match="retry with --no-4bit") as info:
+        load_chat_model(str(tiny_model_dir))
+    assert "\n" not in str(info.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +44,10 @@ def test_run_prints_phases_and_module_progress(tmp_path: Path, monkeypatch: pyte
         "matrioska_results.zip",
     ):
         assert line in out
-    assert "writes['element_ids', 'page_structure']" in out
+    # the plan as a table, one row per module in build order
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith(("1 ", "2 ", "3 "))]
+    assert rows[1][:2] == ["2", "css"] and "element_ids," in rows[1] and "css_classes," in rows[1]
+    assert any(line.split()[:3] == ["#", "id", "name"] for line in out.splitlines())
     assert (tmp_path / "matrioska_results.zip").exists()
 
 
@@ -99,6 +103,7 @@ def test_console_script_runs_the_tiny_4bit_model_end_to_end(tmp_path: Path, tiny
     assert result.returncode == 0, result.stderr
     assert "FINAL RESULT" in result.stdout
     assert len(list((out / "matrioska_artifacts").iterdir())) == 3
+    assert re.search(r"generated \(\d+ chars, \d+ tokens, [\d.]+ tok/s\)", result.stdout)  # streamed live
 
 
 def test_console_script_missing_model_path_is_one_line(tmp_path: Path) -> None:
@@ -112,3 +117,16 @@ def test_console_script_missing_model_path_is_one_line(tmp_path: Path) -> None:
 def test_json_schema_constraint_is_on_unless_switched_off(tiny_model_dir: Path, flag: list[str], expected: bool) -> None:
     args = cli._parser().parse_args(["run", "task", "--out", "o", "--model", str(tiny_model_dir), "--no-4bit", *flag])
     assert cli.load_model(args)[0].constrain_json is expected
+
+
+def test_live_progress_shows_a_bar_tokens_and_rate_per_module() -> None:
+    out = io.StringIO()
+    printer = cli.ProgressPrinter(out, lambda thread: "", live=True)
+    printer({"event": "module_started", "module": "css", "name": "CSS", "index": 2, "total": 4, "reads": []})
+    for _ in range(5):
+        printer.drawn = 0.0  # redraw on every token for the test
+        printer({"event": "token", "node": "executor", "text": "x"})
+    printer({"event": "module_finished", "module": "css", "chars": 10, "written": ["k"], "notes": []})
+    text = out.getvalue()
+    assert "\r" in text and "[█████░░░░░░░░░░░░░░░] 2/4 CSS: 5 tokens" in text and "tok/s" in text
+    assert "✓ generated (10 chars, 5 tokens," in text

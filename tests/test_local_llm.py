@@ -114,3 +114,55 @@ def test_graph_model_from_environment_and_explicit_context_wins(
     assert resolve_llm(Context(llm=scripted)) is scripted
     monkeypatch.setenv("MATRIOSKA_MODEL", "/does/not/exist")
     assert resolve_llm(Context(model=str(tiny_model_dir), load_in_4bit=False, max_new_tokens=4)) is from_env
+
+
+def test_messages_stream_yields_local_tokens_without_the_pipelines_timed_streamer(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import transformers
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the 60 s TextIteratorStreamer must not be used")
+
+    monkeypatch.setattr(transformers, "TextIteratorStreamer", refuse)
+    from langchain_core.messages import AIMessageChunk
+
+    from matrioska.context import Context
+    from matrioska.graph import build_graph
+
+    llm = LocalLLM(str(tiny_model_dir), max_new_tokens=12, do_sample=False)
+    tokens: dict[str, int] = {}
+    for chunk, meta in build_graph().stream(
+        {"task": "Library", "architecture": THREE_MODULE_PLAN}, context=Context(llm=llm), stream_mode="messages"
+    ):
+        if isinstance(chunk, AIMessageChunk):
+            tokens[meta["langgraph_node"]] = tokens.get(meta["langgraph_node"], 0) + 1
+    assert tokens["executor"] >= 3 * 12  # one chunk per generated token, for every module
+
+
+def test_token_streamer_waits_for_slow_tokens_and_raises_generation_errors(tiny_model_dir: Path) -> None:
+    import threading
+    import time
+
+    import torch
+
+    from matrioska.llm import TokenStreamer
+
+    llm = LocalLLM(str(tiny_model_dir), load_in_4bit=False, max_new_tokens=4, do_sample=False)
+    streamer = TokenStreamer(llm.llm.pipeline.tokenizer)
+
+    def slow_producer() -> None:
+        streamer.put(torch.tensor([[1, 2]]))  # the prompt
+        time.sleep(1.5)  # a slow prefill: the reader must simply wait
+        streamer.put(torch.tensor([llm.llm.pipeline.tokenizer.encode("hello", add_special_tokens=False)[0]]))
+        streamer.end()
+
+    threading.Thread(target=slow_producer).start()
+    assert "".join(streamer)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    llm.llm.pipeline.__class__ = type("Broken", (llm.llm.pipeline.__class__,), {"__call__": broken})
+    with pytest.raises(RuntimeError, match="out of memory"):
+        list(llm.stream([HumanMessage("hi")]))
