@@ -56,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
             default=0,
             help="the model's context length for prompt budgets (default: the local model's config, else 8192)",
         )
+        p.add_argument(
+            "--parallel",
+            type=int,
+            default=1,
+            metavar="N",
+            help="run independent modules in waves, N at once (default 1: sequential)",
+        )
         p.add_argument("--plan-attempts", type=int, default=3, help="architect attempts before giving up (default 3)")
         p.add_argument(
             "--retries", type=int, default=4, help="attempts per model call on timeouts/connection errors/OOM (default 4)"
@@ -261,6 +268,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             roles=roles,
             checkpointer=args.checkpointer,
             context_tokens=args.context_tokens,
+            max_parallel=args.parallel,
             max_plan_attempts=args.plan_attempts,
             retry_policy=retry,
         ) as orchestrator:

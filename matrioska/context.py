@@ -48,6 +48,8 @@ class Context:
     """Generation budget of a model loaded from `model`."""
     context_tokens: int = 0
     """The model's context length for prompt budgets (0: the model's own config, else 8192)."""
+    max_parallel: int = 1
+    """Modules run at once: 1 is sequential; more runs each wave of ready modules in parallel."""
     max_plan_attempts: int = 3
     """Architect calls before an unparseable plan stops the run (each retry feeds the error back)."""
     max_update_retries: int = 1

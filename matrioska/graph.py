@@ -1,4 +1,4 @@
-"""The Matrioska graph: architect -> executor (looped per module) -> assembler.
+"""The Matrioska graph: architect -> executor (looped per module, or in parallel waves) -> assembler.
 
 Wiring only. `build_graph(checkpointer)` compiles it; the module-level `graph` is compiled
 without a checkpointer for LangGraph Studio / `langgraph dev` (the server brings its own) and
@@ -15,13 +15,14 @@ from langgraph.types import RetryPolicy
 
 # Absolute imports: the LangGraph server loads this file by path (langgraph.json), outside the package.
 from matrioska.context import Context
-from matrioska.nodes import architect, assembler, executor, route_modules
+from matrioska.nodes import architect, assembler, executor, join, route_after_module, route_modules
 from matrioska.retry import default_retry_policy
 from matrioska.state import MatrioskaInput, MatrioskaState
 
 __all__ = ["build_graph", "graph", "DEFAULT_RECURSION_LIMIT"]
 
-# One graph step per module plus the architect and the assembler; plans hold at most 500 modules.
+# One graph step per module plus the architect and the assembler (waves: two steps per wave);
+# plans hold at most 500 modules.
 DEFAULT_RECURSION_LIMIT = 1000
 
 
@@ -36,10 +37,14 @@ def build_graph(checkpointer: Any = None, *, retry_policy: RetryPolicy | None = 
     builder.add_node("architect", architect, retry_policy=retry)
     builder.add_node("executor", executor, retry_policy=retry)
     builder.add_node("assembler", assembler, retry_policy=retry)
+    builder.add_node("join", join)
 
     builder.add_edge(START, "architect")
-    builder.add_conditional_edges("architect", route_modules)
-    builder.add_conditional_edges("executor", route_modules)
+    # Sequential: executor -> executor ... -> assembler. Waves (Context.max_parallel > 1):
+    # Send fan-out to executor, every branch -> join, join routes the next wave once.
+    builder.add_conditional_edges("architect", route_modules, ["executor", "assembler"])
+    builder.add_conditional_edges("executor", route_after_module, ["executor", "join", "assembler"])
+    builder.add_conditional_edges("join", route_modules, ["executor", "assembler"])
     builder.add_edge("assembler", END)
     compiled = builder.compile(checkpointer=checkpointer, name="matrioska")
     return compiled.with_config(recursion_limit=DEFAULT_RECURSION_LIMIT)  # type: ignore[return-value]

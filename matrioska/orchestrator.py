@@ -46,6 +46,8 @@ class MatrioskaOrchestrator:
         roles: other models for some roles ("architect", "executor", "assembler"), as chat
             models or model strings; `llm` serves the roles not named.
         base_url: server address for `provider:model` strings (OpenAI-compatible, Ollama).
+        max_parallel: run every module whose dependencies are finished in the same wave, at most
+            this many at once (1, the default: one module after another).
         context_tokens: the model's context length, for the prompt budget (0: the local
             model's own config, else 8192); shared-state values are shortened to fit it.
         base_path: output folder; created if missing (`OutputPathError` if it cannot be written).
@@ -72,6 +74,7 @@ class MatrioskaOrchestrator:
         roles: dict[str, BaseChatModel | str] | None = None,
         base_url: str | None = None,
         context_tokens: int = 0,
+        max_parallel: int = 1,
     ) -> None:
         from .graph import DEFAULT_RECURSION_LIMIT, build_graph
 
@@ -90,6 +93,7 @@ class MatrioskaOrchestrator:
         self.roles = {role: load(model) for role, model in (roles or {}).items() if model is not None}
         self.max_plan_attempts = max_plan_attempts
         self.context_tokens = context_tokens
+        self.max_parallel = max(1, int(max_parallel))
         self.assembler_notes = assembler_notes
         self._recursion_limit = DEFAULT_RECURSION_LIMIT
         if checkpointer and checkpoint_path:
@@ -155,7 +159,12 @@ class MatrioskaOrchestrator:
     # -- internals -----------------------------------------------------------------------------
 
     def _config(self, thread_id: str) -> dict[str, Any]:
-        return {"configurable": {"thread_id": thread_id}, "recursion_limit": self._recursion_limit}
+        config: dict[str, Any] = {"configurable": {"thread_id": thread_id}, "recursion_limit": self._recursion_limit}
+        if self.max_parallel > 1:
+            # LangGraph's thread pool otherwise has min(32, CPUs + 4) workers: a wave of 8 on a
+            # 2-core machine would run 6 at a time.
+            config["max_concurrency"] = self.max_parallel
+        return config
 
     def _drive(self, payload: dict[str, Any] | None, thread_id: str, on_event: EventHandler | None) -> dict[str, Any]:
         config = self._config(thread_id)
@@ -169,6 +178,7 @@ class MatrioskaOrchestrator:
             llm=self.llm,
             roles=self.roles,
             context_tokens=self.context_tokens,
+            max_parallel=self.max_parallel,
             max_plan_attempts=self.max_plan_attempts,
             assembler_notes=self.assembler_notes,
         )

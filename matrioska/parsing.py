@@ -425,3 +425,35 @@ def parse_module_reply(text: str, declared_writes: list[str]) -> ModuleReply:
     dropped = [k for k in raw if k not in declared_writes]
     missing = [k for k in declared_writes if k not in update]
     return ModuleReply(artifact.rstrip(), update, dropped, missing, notes)
+
+
+def wave_conflicts(architecture: Architecture) -> list[str]:
+    """Keys written by two modules that may run in the same wave (neither depends on the other).
+
+    Sequentially the later writer wins; in parallel waves the result would depend on timing,
+    so such a plan is refused for `max_parallel > 1`.
+    """
+    deps = {m.id: set(m.dependencies) for m in architecture.modules}
+    ancestors: dict[str, set[str]] = {}
+
+    def up(module_id: str) -> set[str]:
+        if module_id not in ancestors:
+            ancestors[module_id] = set()
+            for dep in deps.get(module_id, ()):
+                ancestors[module_id] |= {dep, *up(dep)}
+        return ancestors[module_id]
+
+    writers: dict[str, list[str]] = {}
+    for spec in architecture.modules:
+        for key in spec.shared_state_writes:
+            writers.setdefault(key, []).append(spec.id)
+    problems = []
+    for key, who in writers.items():
+        for i, first in enumerate(who):
+            for second in who[i + 1 :]:
+                if first not in up(second) and second not in up(first):
+                    problems.append(
+                        f"key {key!r} is written by {first!r} and {second!r}, which may run in the same wave; "
+                        f"make one depend on the other"
+                    )
+    return problems

@@ -179,3 +179,5 @@ class MatrioskaState(TypedDict, total=False):
     """The integrated result written by the assembler."""
     integration_report: dict[str, Any]
     """The assembler's contract check: key -> writer, readers, present."""
+    wave_module: str
+    """Only in a wave's `Send` payload: the module that branch runs (never stored)."""

@@ -3,6 +3,6 @@
 from .architect import architect
 from .assembler import assembler
 from .executor import executor
-from .routing import next_pending, route_modules
+from .routing import join, next_pending, route_after_module, route_modules
 
-__all__ = ["architect", "executor", "assembler", "route_modules", "next_pending"]
+__all__ = ["architect", "executor", "assembler", "join", "route_modules", "route_after_module", "next_pending"]

@@ -16,7 +16,7 @@ from langgraph.runtime import Runtime
 
 from ..context import Context, resolve_llm
 from ..errors import EmptyTaskError, PlanError
-from ..parsing import architecture_from_dict, execution_order, parse_architecture
+from ..parsing import architecture_from_dict, execution_order, parse_architecture, wave_conflicts
 from ..prompts import (
     ARCHITECT_RETRY_PROMPT,
     ARCHITECT_SCHEMA_SYSTEM_PROMPT,
@@ -44,6 +44,11 @@ def architect(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
         notes = ["plan supplied with the input; the architect model was not called", *notes]
     else:
         architecture, notes = _plan_with_model(task, runtime)
+    context = runtime.context or Context()
+    if context.max_parallel > 1:
+        conflicts = wave_conflicts(architecture)
+        if conflicts:
+            raise PlanError(f"the plan cannot run in parallel waves: {conflicts[0]}", conflicts)
     order = execution_order(architecture)
     emit(
         runtime,

@@ -23,7 +23,7 @@ from ..prompts import EXECUTOR_SYSTEM_PROMPT, EXECUTOR_UPDATE_RETRY_PROMPT, EXEC
 from ..state import Architecture, MatrioskaState, ModuleSpec
 from ..structured import constrained, update_schema
 from ._common import call_model, call_structured, emit, render_value
-from .routing import next_pending, pending_count
+from .routing import max_parallel_of, next_pending, pending_count, remaining_waves
 
 # Without a token budget (none is known), a single shared-state value is still capped.
 VALUE_LIMIT = 6000
@@ -96,10 +96,13 @@ def _module_messages(architecture: Architecture, spec: ModuleSpec, rendered: dic
 
 def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, Any]:
     """Run the next pending module; return its artifact, update and report."""
-    module_id = next_pending(state)
+    module_id = state.get("wave_module") or next_pending(state)
     if module_id is None:  # routing never sends us here without work; stay harmless anyway
         return {}
-    _check_recursion_budget(config, pending_count(state))
+    width = max_parallel_of(runtime)
+    # Steps left: one per module sequentially; a wave is two (its modules, then the join).
+    steps = pending_count(state) if width == 1 else 2 * remaining_waves(state, width)
+    _check_recursion_budget(config, steps)
     architecture = Architecture.model_validate(state["architecture"])
     spec = architecture.module(module_id)
     shared_state = state.get("shared_state") or {}
@@ -187,22 +190,22 @@ def _ask_for_missing_keys(
     reply.notes.append(f"update re-ask {attempt}: got {sorted(found) or 'nothing'}")
 
 
-def _check_recursion_budget(config: RunnableConfig, pending: int) -> None:
+def _check_recursion_budget(config: RunnableConfig, steps: int) -> None:
     """Stop before a module runs when the recursion limit cannot fit the rest of the plan.
 
-    Each module is one graph step and the assembler one more; failing here, with the plan
-    already checkpointed, lets the user resume with a higher limit instead of losing work to
-    a GraphRecursionError in the middle of the loop.
+    `steps` is what the modules left take (one each sequentially, two per wave in parallel)
+    and the assembler one more; failing here, with the plan already checkpointed, lets the user
+    resume with a higher limit instead of losing work to a GraphRecursionError mid-loop.
     """
     limit = config.get("recursion_limit")
     step = (config.get("metadata") or {}).get("langgraph_step")
     if not isinstance(limit, int) or not isinstance(step, int):
         return
-    # This module runs at `step`, the others after it, the assembler at step + pending; LangGraph
+    # This module runs at `step`, the rest after it, the assembler at step + steps; LangGraph
     # stops a run whose step reaches recursion_limit.
-    needed = step + pending + 1
+    needed = step + steps + 1
     if needed > limit:
         raise RecursionBudgetError(
-            f"{pending} module(s) left need recursion_limit >= {needed}, but this run has "
+            f"the {steps} graph step(s) left need recursion_limit >= {needed}, but this run has "
             f"{limit}; resume with config={{'recursion_limit': {needed + 10}}} (the plan is saved)"
         )
