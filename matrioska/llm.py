@@ -11,14 +11,15 @@ at a local directory instead.
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any
-
+import threading
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 
 from langchain_core.language_models.chat_models import generate_from_stream
-from langchain_core.messages import AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
 from pydantic import Field, PrivateAttr
@@ -26,7 +27,12 @@ from pydantic import Field, PrivateAttr
 from .context import DEFAULT_MODEL_ID
 from .errors import ModelLoadError
 
-__all__ = ["DEFAULT_MODEL_ID", "LocalLLM", "TokenStreamer"]
+if TYPE_CHECKING:
+    from .batching import GenerationRequest
+
+__all__ = ["DEFAULT_MODEL_ID", "LocalLLM"]
+
+_WORKER_LOCK = threading.Lock()
 
 # The seed's generation settings.
 DEFAULT_MAX_NEW_TOKENS = 4000
@@ -124,6 +130,7 @@ def _build_pipeline(
         raise ModelLoadError(f"cannot load the model in {source!r}: {type(exc).__name__}: {reason}{hint}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"  # a decoder-only model continues where each prompt ends
     if not getattr(tokenizer, "chat_template", None):
         raise ModelLoadError(f"the tokenizer in {source!r} has no chat template; use an instruct/chat model")
     generation = _generation_kwargs(max_new_tokens, temperature, top_p, do_sample)
@@ -156,8 +163,13 @@ class LocalLLM(ChatHuggingFace):
 
     constrain_json: bool = True
     """Generate the plan and shared-state updates under their JSON schemas (see `with_json_schema`)."""
+    batch_size: int = 8
+    """Most concurrent requests (a wave of modules) generated together in one batch."""
+    batch_window: float = 0.02
+    """Seconds the generation worker waits for more requests to batch with the first one."""
 
     _constraint: Any = PrivateAttr(default=None)
+    _worker: Any = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -219,6 +231,21 @@ class LocalLLM(ChatHuggingFace):
         pipeline_kwargs["logits_processor"] = self._constraint.processors(schema, budget)
         return {**kwargs, "pipeline_kwargs": pipeline_kwargs}
 
+    def _request(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> GenerationRequest:
+        """Queue one generation on the model's worker (batched with concurrent compatible ones)."""
+        from .batching import GenerationRequest, GenerationWorker
+
+        pipeline_kwargs = dict(self._constrain(kwargs).get("pipeline_kwargs") or {})
+        processors = pipeline_kwargs.pop("logits_processor", None)
+        settings = {**self.generation_kwargs, **pipeline_kwargs}
+        with _WORKER_LOCK:
+            if self._worker is None:
+                pipe = self.llm.pipeline
+                self._worker = GenerationWorker(
+                    pipe.model, pipe.tokenizer, max_batch=self.batch_size, window=self.batch_window
+                )
+        return self._worker.submit(GenerationRequest(self._to_chat_prompt(messages), settings, processors))
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -229,7 +256,8 @@ class LocalLLM(ChatHuggingFace):
     ) -> ChatResult:
         if stream or (stream is None and self.streaming):
             return generate_from_stream(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
-        return super()._generate(messages, stop=stop, run_manager=run_manager, stream=False, **self._constrain(kwargs))
+        text = "".join(self._request(messages, kwargs))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
     def _stream(
         self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None, **kwargs: Any
@@ -237,76 +265,11 @@ class LocalLLM(ChatHuggingFace):
         """Yield the reply token by token as `generate` produces them.
 
         Unlike the pipeline's own streaming (a queue read with a fixed 60 s timeout, which a slow
-        CPU prefill or a long 7B generation exceeds), the queue here is read without a timeout:
-        the generating thread always ends it, also when generation fails, and its exception is
-        raised here.
+        CPU prefill or a long 7B generation exceeds), the worker's queue is read without a
+        timeout: the worker always ends every request, and a failure is raised here.
         """
-        from threading import Thread
-
-        pipeline_kwargs = dict(self._constrain(kwargs).get("pipeline_kwargs") or {})
-        pipe = self.llm.pipeline
-        streamer = TokenStreamer(pipe.tokenizer)
-        failure: list[BaseException] = []
-
-        def generate() -> None:
-            try:
-                pipe(self._to_chat_prompt(messages), streamer=streamer, **pipeline_kwargs)
-            except BaseException as exc:  # handed to the caller below
-                failure.append(exc)
-            finally:
-                streamer.end()
-
-        worker = Thread(target=generate, name="matrioska-generate", daemon=True)
-        worker.start()
-        for text in streamer:
-            chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+        for piece in self._request(messages, kwargs):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager:
-                run_manager.on_llm_new_token(text, chunk=chunk)
+                run_manager.on_llm_new_token(piece, chunk=chunk)
             yield chunk
-        worker.join()
-        if failure:
-            raise failure[0]
-
-
-class TokenStreamer:
-    """A transformers streamer that yields one text piece per generated token.
-
-    Decoding is incremental (a window from the last complete character), so each step costs
-    the same however long the reply; a token that ends mid-character yields "" and its text
-    comes with the next one. Iterating blocks until the next token or `end()`, with no timeout.
-    """
-
-    def __init__(self, tokenizer: Any) -> None:
-        import queue
-
-        self._tokenizer = tokenizer
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._ids: list[int] = []
-        self._prefix = 0  # start of the decoding window
-        self._read = 0  # tokens already turned into text
-        self._prompt_seen = False
-        self._ended = False
-
-    def put(self, value: Any) -> None:
-        if not self._prompt_seen:  # generate() first hands over the prompt
-            self._prompt_seen = True
-            return
-        for token in value.reshape(-1).tolist():
-            self._ids.append(int(token))
-            decode = self._tokenizer.decode
-            before = decode(self._ids[self._prefix : self._read], skip_special_tokens=True)
-            text = decode(self._ids[self._prefix :], skip_special_tokens=True)
-            if len(text) > len(before) and not text.endswith("\ufffd"):
-                self._queue.put(text[len(before) :])
-                self._prefix, self._read = self._read, len(self._ids)
-            else:
-                self._queue.put("")
-
-    def end(self) -> None:
-        if not self._ended:
-            self._ended = True
-            self._queue.put(None)
-
-    def __iter__(self) -> Iterator[str]:
-        while (item := self._queue.get()) is not None:
-            yield item

@@ -140,29 +140,46 @@ def test_messages_stream_yields_local_tokens_without_the_pipelines_timed_streame
     assert tokens["executor"] >= 3 * 12  # one chunk per generated token, for every module
 
 
-def test_token_streamer_waits_for_slow_tokens_and_raises_generation_errors(tiny_model_dir: Path) -> None:
+def test_generation_waits_for_slow_tokens_and_raises_generation_errors(tiny_model_dir: Path) -> None:
     import threading
     import time
 
     import torch
 
-    from matrioska.llm import TokenStreamer
+    from matrioska.batching import GenerationRequest, RowStreamer
 
     llm = LocalLLM(str(tiny_model_dir), load_in_4bit=False, max_new_tokens=4, do_sample=False)
-    streamer = TokenStreamer(llm.llm.pipeline.tokenizer)
+    tokenizer = llm.llm.pipeline.tokenizer
+    request = GenerationRequest("prompt", {})
+    streamer = RowStreamer(tokenizer, [request], {tokenizer.eos_token_id})
 
     def slow_producer() -> None:
         streamer.put(torch.tensor([[1, 2]]))  # the prompt
-        time.sleep(1.5)  # a slow prefill: the reader must simply wait
-        streamer.put(torch.tensor([llm.llm.pipeline.tokenizer.encode("hello", add_special_tokens=False)[0]]))
+        time.sleep(1.5)  # a slow prefill: the reader simply waits, there is no timeout
+        streamer.put(torch.tensor([tokenizer.encode("hello", add_special_tokens=False)[0]]))
         streamer.end()
 
     threading.Thread(target=slow_producer).start()
-    assert "".join(streamer)
+    assert "".join(request)
 
     def broken(*args, **kwargs):
         raise RuntimeError("CUDA out of memory (simulated)")
 
-    llm.llm.pipeline.__class__ = type("Broken", (llm.llm.pipeline.__class__,), {"__call__": broken})
+    llm.llm.pipeline.model.generate = broken
     with pytest.raises(RuntimeError, match="out of memory"):
         list(llm.stream([HumanMessage("hi")]))
+    with pytest.raises(RuntimeError, match="out of memory"):
+        llm.invoke([HumanMessage("hi")])
+
+
+def test_concurrent_requests_are_generated_as_one_batch_with_the_same_text(tiny_model_dir: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    llm = LocalLLM(str(tiny_model_dir), load_in_4bit=False, max_new_tokens=12, do_sample=False, batch_window=0.5)
+    prompts = [[HumanMessage(f"module {i}: write the code")] for i in range(4)]
+    alone = [llm.invoke(p).content for p in prompts]
+    assert llm._worker.batches == [1, 1, 1, 1]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda p: llm.invoke(p).content, prompts))
+    assert llm._worker.batches[4:] == [4]  # one left-padded generate for the four prompts
+    assert together == alone  # greedy: padding changes nothing
