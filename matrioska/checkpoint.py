@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import CheckpointError, OutputPathError
 
-__all__ = ["open_checkpointer", "is_postgres_url"]
+__all__ = ["open_checkpointer", "is_postgres_url", "prune_history"]
 
 
 def is_postgres_url(target: object) -> bool:
@@ -31,6 +31,42 @@ def open_checkpointer(target: str | os.PathLike[str]) -> tuple[Any, Callable[[],
 
     conn = _connect(Path(target))
     return SqliteSaver(conn), conn.close
+
+
+def prune_history(saver: Any, thread_id: str, keep: int, *, vacuum: bool = True) -> int:
+    """Delete a SQLite thread's checkpoints older than its `keep` latest (and their writes).
+
+    The SQLite saver stores every checkpoint whole, so a thread's history grows with the square
+    of its modules (each checkpoint holds every artifact so far); resuming needs only the
+    latest checkpoint and its pending writes, which are kept. Returns the checkpoints deleted;
+    other savers (PostgreSQL stores channel values by version) are left alone. `vacuum` gives
+    the freed pages back to the file system (a few ms; free pages are reused anyway, so a run
+    vacuums now and then and when it ends).
+    """
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    if not isinstance(saver, SqliteSaver) or keep < 1:
+        return 0
+    newest = (
+        "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
+        "ORDER BY checkpoint_id DESC LIMIT ?"
+    )
+    with saver.lock:
+        cursor = saver.conn.execute(
+            f"DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id NOT IN ({newest})",
+            (thread_id, thread_id, keep),
+        )
+        deleted = cursor.rowcount
+        saver.conn.execute(
+            f"DELETE FROM writes WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id NOT IN ({newest})",
+            (thread_id, thread_id, keep),
+        )
+        saver.conn.commit()
+        if vacuum:
+            # Give the freed pages back (databases created here use auto_vacuum=INCREMENTAL);
+            # executescript steps the pragma to completion, execute() would free one page.
+            saver.conn.executescript("PRAGMA incremental_vacuum;")
+    return deleted
 
 
 def _postgres(url: str) -> tuple[Any, Callable[[], None]]:
@@ -81,6 +117,12 @@ def _connect(path: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=60.0)
         conn.execute("PRAGMA busy_timeout=60000")
+        # WAL with synchronous=NORMAL: a commit survives the process being killed (the kill
+        # test proves it); only a power cut can lose the last commits. FULL would fsync on
+        # every checkpoint, a large share of the per-module overhead.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        # Lets pruned history shrink the file (takes effect only on a database not yet created).
+        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         deadline = time.monotonic() + 60.0
         while True:
             try:

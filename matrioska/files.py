@@ -21,6 +21,7 @@ import json
 import os
 import re
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,10 @@ class ContextManager:
         self.database = self.checkpoints_dir / DATABASE
         self.results_zip = self.base_path / RESULTS_ZIP
         self._written: dict[Path, str] = {}
+        # module id -> (index, path, path relative to base_path, sanitising note)
+        self._artifact_files: dict[str, tuple[int, Path, str, str]] = {}
+        self.summary_interval = 1.0
+        self._summaries_at = float("-inf")
         for folder in (self.artifacts_dir, self.checkpoints_dir):
             if folder.is_symlink():
                 raise OutputPathError(
@@ -96,23 +101,40 @@ class ContextManager:
             raise OutputPathError(f"refusing to write outside {str(self.artifacts_dir)!r}: {module_id!r}")
         return path
 
-    def sync(self, state: dict[str, Any], *, thread_id: str | None = None) -> None:
-        """Bring the files in line with a (partial) run state; unchanged files are not rewritten."""
+    def sync(self, state: dict[str, Any], *, thread_id: str | None = None, final: bool = True) -> None:
+        """Bring the files in line with a (partial) run state; unchanged files are not rewritten.
+
+        Artifacts are always brought up to date (each is written once, when it appears or
+        changes). The JSON summaries hold the whole plan and whiteboard, so rewriting them after
+        every module would cost time growing with the plan: with `final=False` (during a run)
+        they are rewritten at most every `summary_interval` seconds; the orchestrator syncs
+        with `final=True` when a run ends or stops.
+        """
+        positions = {module_id: i for i, module_id in enumerate(state.get("execution_order") or [], 1)}
+        for module_id, text in (state.get("artifacts") or {}).items():
+            index = positions.get(module_id, 0)
+            entry = self._artifact_files.get(module_id)
+            if entry is not None and entry[0] == index and self._written.get(entry[1]) is text:
+                continue  # this very text was written there already: no disk access
+            if entry is None or entry[0] != index:
+                path = self.artifact_path(index, module_id)
+                note = (
+                    f"module id {module_id!r} sanitised to file name {path.name!r}"
+                    if _safe_name(module_id) != module_id
+                    else ""
+                )
+                entry = self._artifact_files[module_id] = (index, path, path.relative_to(self.base_path).as_posix(), note)
+            self._write_text_if_changed(entry[1], text)
+        now = time.monotonic()
+        if not final and now - self._summaries_at < self.summary_interval:
+            return
+        self._summaries_at = now
         if state.get("architecture"):
             self._write_if_changed(self.checkpoints_dir / "architecture.json", state["architecture"])
         self._write_if_changed(self.checkpoints_dir / "shared_state.json", state.get("shared_state") or {})
-        order = state.get("execution_order") or []
-        files: dict[str, str] = {}
-        file_notes: list[str] = []
-        for module_id, text in (state.get("artifacts") or {}).items():
-            index = order.index(module_id) + 1 if module_id in order else 0
-            path = self.artifact_path(index, module_id)
-            files[module_id] = path.relative_to(self.base_path).as_posix()
-            if _safe_name(module_id) != module_id:
-                file_notes.append(f"module id {module_id!r} sanitised to file name {path.name!r}")
-            self._write_text_if_changed(path, text)
         if state.get("final_result"):
-            self._write(self.checkpoints_dir / "final_result.md", state["final_result"])
+            self._write_text_if_changed(self.checkpoints_dir / "final_result.md", state["final_result"])
+        artifacts = state.get("artifacts") or {}
         report = {
             "thread_id": thread_id,
             "task": state.get("task"),
@@ -120,8 +142,8 @@ class ContextManager:
             "plan_report": state.get("plan_report") or [],
             "module_reports": state.get("module_reports") or {},
             "integration_report": state.get("integration_report") or {},
-            "files": files,
-            "file_notes": file_notes,
+            "files": {mid: self._artifact_files[mid][2] for mid in artifacts if mid in self._artifact_files},
+            "file_notes": [self._artifact_files[mid][3] for mid in artifacts if self._artifact_files.get(mid, (0, 0, 0, ""))[3]],
         }
         self._write_if_changed(self.checkpoints_dir / "run_report.json", report)
 

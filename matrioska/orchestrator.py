@@ -26,7 +26,7 @@ from .errors import (
     RunFailedError,
     ThreadMismatchError,
 )
-from .checkpoint import open_checkpointer
+from .checkpoint import open_checkpointer, prune_history
 from .files import ContextManager
 from .nodes._common import message_text
 from .state import Architecture
@@ -46,6 +46,10 @@ class MatrioskaOrchestrator:
         roles: other models for some roles ("architect", "executor", "assembler"), as chat
             models or model strings; `llm` serves the roles not named.
         base_url: server address for `provider:model` strings (OpenAI-compatible, Ollama).
+        keep_checkpoints: SQLite keeps only a thread's latest checkpoints (1 by default, with its
+            pending writes: all a resume needs), so the database stays proportional to the
+            artifacts instead of growing with the square of the modules; None keeps the whole
+            history (time travel, `get_state_history`).
         max_parallel: run every module whose dependencies are finished in the same wave, at most
             this many at once (1, the default: one module after another).
         context_tokens: the model's context length, for the prompt budget (0: the local
@@ -75,6 +79,7 @@ class MatrioskaOrchestrator:
         base_url: str | None = None,
         context_tokens: int = 0,
         max_parallel: int = 1,
+        keep_checkpoints: int | None = 1,
     ) -> None:
         from .graph import DEFAULT_RECURSION_LIMIT, build_graph
 
@@ -94,6 +99,7 @@ class MatrioskaOrchestrator:
         self.max_plan_attempts = max_plan_attempts
         self.context_tokens = context_tokens
         self.max_parallel = max(1, int(max_parallel))
+        self.keep_checkpoints = keep_checkpoints
         self.assembler_notes = assembler_notes
         self._recursion_limit = DEFAULT_RECURSION_LIMIT
         if checkpointer and checkpoint_path:
@@ -183,6 +189,7 @@ class MatrioskaOrchestrator:
             assembler_notes=self.assembler_notes,
         )
         values: dict[str, Any] = dict(snapshot.values or {})
+        steps = 0
         try:
             # durability="sync": each step's checkpoint is on disk before the next step starts.
             # The default ("async") can lose the last finished module in a crash, and resuming
@@ -199,7 +206,10 @@ class MatrioskaOrchestrator:
                         notify({"event": "token", "node": meta.get("langgraph_node"), "text": message_text(message)})
                 else:
                     values = chunk
-                    self.files.sync(values, thread_id=thread_id)
+                    self.files.sync(values, thread_id=thread_id, final=False)
+                    if self.keep_checkpoints:
+                        steps += 1
+                        prune_history(self.checkpointer, thread_id, self.keep_checkpoints, vacuum=steps % 32 == 0)
         except MatrioskaError as exc:
             self._save_after_failure(thread_id)
             exc.thread_id = thread_id
@@ -218,6 +228,8 @@ class MatrioskaOrchestrator:
         self.files.sync(self.get_state(thread_id), thread_id=thread_id)
 
     def _finish(self, thread_id: str, values: dict[str, Any], notify: EventHandler) -> dict[str, Any]:
+        if self.keep_checkpoints:
+            prune_history(self.checkpointer, thread_id, self.keep_checkpoints)
         self.files.sync(values, thread_id=thread_id)
         results_zip = self.files.write_zip()
         notify({"event": "run_finished", "thread_id": thread_id, "results_zip": str(results_zip)})

@@ -313,3 +313,16 @@ def test_missing_update_is_re_asked_with_the_error_and_merged(tmp_path: Path) ->
     report = state["module_reports"]["html"]
     assert report["missing_keys"] == [] and report["dropped_keys"] == ["extra"]
     assert state["artifacts"]["html"] == "<html>only code, I forgot the update</html>"
+
+
+@pytest.mark.parametrize("keep, expected", [(1, 1), (None, 6)])
+def test_sqlite_history_is_pruned_to_the_latest_checkpoint_unless_kept(tmp_path: Path, keep, expected) -> None:
+    import sqlite3
+
+    with MatrioskaOrchestrator(ScriptedChatModel(respond=default_responder()), tmp_path, keep_checkpoints=keep) as o:
+        o.run("Create a library management system", thread_id="t")
+        assert o.get_state("t")["completed"] == ["html", "css", "auth"]
+    conn = sqlite3.connect(tmp_path / "matrioska_checkpoints" / "checkpoints.sqlite")
+    count = conn.execute("SELECT count(*) FROM checkpoints WHERE thread_id = 't'").fetchone()[0]
+    assert count == expected if keep else count >= expected
+    assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0 or keep is None

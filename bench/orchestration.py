@@ -1,0 +1,94 @@
+"""Orchestration overhead and checkpoint size, with an instant scripted model (no model time).
+
+- milliseconds of Matrioska + LangGraph + SQLite per module for plans of 10, 100 and 500 modules
+  (a chain: each module reads the key of the one before), and the growth from 10 to 500;
+- the checkpoint database's size against the total artifact bytes at 200 modules.
+
+    python bench/orchestration.py [--sizes 10 100 500] [--db-modules 200] [--artifact-bytes 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from matrioska import MatrioskaOrchestrator  # noqa: E402
+from scripted import ScriptedChatModel, is_assembler, module_id_of, module_reply  # noqa: E402
+
+
+def chain_plan(n: int) -> dict:
+    ids = [f"m{i:03d}" for i in range(n)]
+    return {
+        "project_name": "Chain",
+        "goal": "overhead benchmark",
+        "modules": [
+            {
+                "id": mid,
+                "dependencies": [ids[i - 1]] if i else [],
+                "shared_state_reads": [f"k{i - 1}"] if i else [],
+                "shared_state_writes": [f"k{i}"],
+            }
+            for i, mid in enumerate(ids)
+        ],
+    }
+
+
+def instant_model(artifact_bytes: int) -> ScriptedChatModel:
+    body = "x = 1\n" * (artifact_bytes // 6)
+
+    def respond(messages):
+        if is_assembler(messages):
+            return "notes"
+        module_id = module_id_of(messages)
+        return f"{module_id}.py\n```python\n{body}```\n" + module_reply(module_id, {f"k{int(module_id[1:])}": module_id}).split("\n", 3)[-1]
+
+    return ScriptedChatModel(respond=respond)
+
+
+def run(n: int, artifact_bytes: int, workdir: Path) -> tuple[float, int, int]:
+    """Seconds for a whole run, checkpoint database bytes, artifact bytes."""
+    base = workdir / f"run{n}"
+    with MatrioskaOrchestrator(instant_model(artifact_bytes), base, assembler_notes=False) as orchestrator:
+        start = time.perf_counter()
+        state = orchestrator.run("chain", thread_id=f"t{n}", architecture=chain_plan(n))
+        seconds = time.perf_counter() - start
+    database = sum(p.stat().st_size for p in (base / "matrioska_checkpoints").glob("checkpoints.sqlite*"))
+    artifacts = sum(len(text.encode()) for text in orchestrator_artifacts(state))
+    return seconds, database, artifacts
+
+
+def orchestrator_artifacts(state: dict) -> list[str]:
+    return list(state["artifacts"].values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 500])
+    parser.add_argument("--db-modules", type=int, default=200)
+    parser.add_argument("--artifact-bytes", type=int, default=3000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        run(5, args.artifact_bytes, workdir)  # warm up imports and caches
+        print(f"overhead per module (instant model, SQLite, {args.artifact_bytes}-byte artifacts)")
+        print(f"{'modules':>8}{'total s':>10}{'ms/module':>11}")
+        per_module = {}
+        for n in args.sizes:
+            seconds, _, _ = run(n, args.artifact_bytes, workdir)
+            per_module[n] = 1000 * seconds / n
+            print(f"{n:>8}{seconds:>10.2f}{per_module[n]:>11.2f}")
+        first, last = args.sizes[0], args.sizes[-1]
+        print(f"growth of ms/module from {first} to {last} modules: {per_module[last] / per_module[first]:.2f}x (1.0 = flat)")
+        _, database, artifacts = run(args.db_modules, args.artifact_bytes, workdir)
+        print(f"\ncheckpoint database at {args.db_modules} modules: {database / 1e6:.2f} MB for "
+              f"{artifacts / 1e6:.2f} MB of artifacts = {database / artifacts:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
