@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING, Any
 
 from .errors import ModelNotConfiguredError
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = ["Context", "resolve_llm", "ROLES", "MODEL_ENV_VAR", "DEFAULT_MODEL_ID"]
 
@@ -60,6 +61,8 @@ class Context:
 
 def resolve_llm(context: Context | None, role: str = "executor") -> BaseChatModel:
     """The chat model a node of `role` should call, or a clear error saying how to configure one."""
+    from langchain_core.language_models import BaseChatModel  # here: keeps `matrioska --help` fast
+
     context = context or Context()
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
