@@ -55,6 +55,10 @@ class Context:
     """Architect calls before an unparseable plan stops the run (each retry feeds the error back)."""
     max_update_retries: int = 1
     """Follow-up calls asking a module only for its missing shared-state keys (0 disables)."""
+    max_repairs: int = 2
+    """Re-runs of a module whose files fail validation or whose contracts break (errors fed back)."""
+    review: bool = False
+    """Stop after the plan for a human to approve, edit or re-plan it (an interrupt)."""
     assembler_notes: bool = True
     """Ask the model for short integration notes at assembly (the prompt holds no artifacts)."""
 

@@ -14,6 +14,7 @@ __all__ = [
     "EXECUTOR_SYSTEM_PROMPT",
     "EXECUTOR_USER_PROMPT",
     "EXECUTOR_UPDATE_RETRY_PROMPT",
+    "EXECUTOR_REPAIR_PROMPT",
     "ASSEMBLER_SYSTEM_PROMPT",
     "ASSEMBLER_USER_PROMPT",
 ]
@@ -136,6 +137,12 @@ Write the artifact now, then the SHARED_STATE_UPDATE line and its JSON object.""
 EXECUTOR_UPDATE_RETRY_PROMPT = """Your SHARED_STATE_UPDATE could not be used: {error}
 
 Reply with ONLY one JSON object with exactly these keys: {writes}. No code, no prose."""
+
+EXECUTOR_REPAIR_PROMPT = """Your module has problems:
+{problems}
+
+Answer again with the complete, corrected module: every file (one fenced block each, its file \
+name on the line before), then the SHARED_STATE_UPDATE line and its JSON object."""
 
 ASSEMBLER_SYSTEM_PROMPT = """You are MATRIOSKA's integrator. The modules of a project were built \
 separately and agree through a shared_state whiteboard. You do not see their code. From the \

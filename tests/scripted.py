@@ -106,9 +106,18 @@ MODULE_UPDATES: dict[str, dict[str, Any]] = {
 }
 
 
-def module_reply(module_id: str, update: dict[str, Any] | None = None) -> str:
+def module_reply(module_id: str, update: dict[str, Any] | None = None, uses: str = "") -> str:
+    """A module answer: one file that mentions what it publishes (and `uses`), then the update."""
     update = MODULE_UPDATES.get(module_id, {}) if update is None else update
-    return f"index_{module_id}.txt\n```\ncode of {module_id}\n```\n{UPDATE_MARKER} {json.dumps(update)}"
+    body = f"code of {module_id}\n{json.dumps(update)}\n{uses}".rstrip()
+    return f"index_{module_id}.txt\n```\n{body}\n```\n{UPDATE_MARKER} {json.dumps(update)}"
+
+
+def shared_context_of(messages: list[BaseMessage]) -> str:
+    """The shared-state values an executor prompt gave the module (what its code should use)."""
+    text = str(messages[1].content) if len(messages) > 1 else ""
+    match = re.search(r"SHARED CONTEXT \(the shared_state keys you read\):\n(.*?)\n\nKEYS YOU MUST PUBLISH", text, re.S)
+    return match.group(1) if match else ""
 
 
 def default_responder(plan: dict[str, Any] | None = None) -> Callable[[list[BaseMessage]], str]:
@@ -121,7 +130,7 @@ def default_responder(plan: dict[str, Any] | None = None) -> Callable[[list[Base
             return "Open index.html; it loads style.css and auth.js."
         module_id = module_id_of(messages)
         assert module_id is not None, messages[-1].content
-        return module_reply(module_id)
+        return module_reply(module_id, uses=shared_context_of(messages))
 
     return respond
 

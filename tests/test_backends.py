@@ -18,7 +18,15 @@ from matrioska.graph import build_graph
 from matrioska.models import is_provider_spec, load_chat_model
 from matrioska.structured import plan_schema, update_schema
 from openai_server import ScriptedOpenAIServer
-from scripted import MODULE_UPDATES, ScriptedChatModel, default_responder, is_architect, module_id_of, module_reply
+from scripted import (
+    MODULE_UPDATES,
+    ScriptedChatModel,
+    default_responder,
+    is_architect,
+    module_id_of,
+    module_reply,
+    shared_context_of,
+)
 
 TASK = "Create a library management system"
 
@@ -62,7 +70,7 @@ def test_missing_keys_are_re_asked_under_the_update_schema(tmp_path: Path) -> No
 
     def respond(messages):
         if module_id_of(messages) == "css" and "could not be used" not in str(messages[-1].content):
-            return module_reply("css", {"css_classes": ["card"]})  # color_scheme left out
+            return module_reply("css", {"css_classes": ["card"]}, uses=shared_context_of(messages))  # color_scheme left out
         if "could not be used" in str(messages[-1].content):
             return json.dumps({"color_scheme": "dark"})
         return base(messages)

@@ -16,6 +16,7 @@ EXPECTED = {
     "EXECUTOR_SYSTEM_PROMPT": set(),
     "EXECUTOR_USER_PROMPT": {"goal", "name", "module_id", "description", "inputs", "outputs", "rules", "manual", "shared_context", "writes"},
     "EXECUTOR_UPDATE_RETRY_PROMPT": {"error", "writes"},
+    "EXECUTOR_REPAIR_PROMPT": {"problems"},
     "ASSEMBLER_SYSTEM_PROMPT": set(),
     "ASSEMBLER_USER_PROMPT": {"project_name", "goal", "integration_rules", "modules", "shared_state"},
 }

@@ -8,6 +8,7 @@ the shared state, and what was dropped or left missing is reported.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
@@ -19,7 +20,8 @@ from ..budget import TokenCounter, prompt_budget
 from ..context import Context, resolve_llm
 from ..errors import RecursionBudgetError
 from ..parsing import UPDATE_MARKER, JSONExtractionError, ModuleReply, extract_json_object, parse_module_reply
-from ..prompts import EXECUTOR_SYSTEM_PROMPT, EXECUTOR_UPDATE_RETRY_PROMPT, EXECUTOR_USER_PROMPT
+from ..project import extract_files, module_problems
+from ..prompts import EXECUTOR_REPAIR_PROMPT, EXECUTOR_SYSTEM_PROMPT, EXECUTOR_UPDATE_RETRY_PROMPT, EXECUTOR_USER_PROMPT
 from ..state import Architecture, MatrioskaState, ModuleSpec
 from ..structured import constrained, update_schema
 from ._common import call_model, call_structured, emit, render_value
@@ -121,12 +123,21 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     counter = TokenCounter(llm)
     budget = prompt_budget(llm, context.context_tokens, context.max_new_tokens)
     messages, prompt_report = build_module_messages(architecture, spec, shared_state, counter=counter, budget=budget)
-    text = call_model(llm, messages)
-    reply = parse_module_reply(text, spec.shared_state_writes)
-    for attempt in range(1, max(0, context.max_update_retries) + 1):
-        if not reply.missing_keys:
+    read_values = {key: shared_state[key] for key in spec.shared_state_reads if key in shared_state}
+    attempts, history = 0, []
+    follow_up = messages
+    while True:
+        attempts += 1
+        text, reply = _answer(llm, follow_up, spec, context, runtime, counter, budget)
+        files = extract_files(reply.artifact, spec.id)
+        problems, checks = module_problems(spec, files, reply.update, read_values)
+        if not problems or attempts > max(0, context.max_repairs):
             break
-        _ask_for_missing_keys(llm, messages, text, reply, attempt, runtime, counter, budget)
+        # A bounded repair loop: the same hyperfocus prompt, the answer, and what is wrong with it.
+        history.append({"attempt": attempts, "problems": problems})
+        emit(runtime, "module_repair", module=spec.id, attempt=attempts, problems=problems)
+        listed = "\n".join(f"- {p}" for p in problems[:20])
+        follow_up = [*messages, AIMessage(_tail(text)), HumanMessage(EXECUTOR_REPAIR_PROMPT.format(problems=listed))]
     report = {
         "name": spec.label,
         "reads": [key for key in spec.shared_state_reads if key in shared_state],
@@ -137,6 +148,12 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "notes": reply.notes,
         "chars": len(reply.artifact),
         "empty_reply": not text,
+        "files": checks,
+        "problems": problems,
+        "attempts": attempts,
+        "repairs": history,
+        "model": model_name(llm),
+        "prompt_sha256": hashlib.sha256("\n\n".join(str(m.content) for m in follow_up).encode()).hexdigest(),
         **prompt_report,
     }
     emit(runtime, "module_finished", module=spec.id, **report)
@@ -147,6 +164,33 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "shared_state_writers": {key: spec.id for key in reply.update},
         "module_reports": {spec.id: report},
     }
+
+
+def _answer(
+    llm: Any, messages: list[Any], spec: ModuleSpec, context: Context, runtime: Any, counter: TokenCounter, budget: int
+) -> tuple[str, ModuleReply]:
+    """One answer of the module: the call, its parse, and the re-ask for missing keys."""
+    text = call_model(llm, messages)
+    reply = parse_module_reply(text, spec.shared_state_writes)
+    for attempt in range(1, max(0, context.max_update_retries) + 1):
+        if not reply.missing_keys:
+            break
+        _ask_for_missing_keys(llm, messages, text, reply, attempt, runtime, counter, budget)
+    return text, reply
+
+
+def _tail(text: str, limit: int = 4000) -> str:
+    """The end of an earlier answer, echoed in a follow-up (bounded)."""
+    return (text[-limit:] if len(text) > limit else text) or "(empty reply)"
+
+
+def model_name(llm: Any) -> str:
+    """A model's name for provenance: its model id or name, else its class."""
+    for attribute in ("model_id", "model_name", "model"):
+        value = getattr(llm, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(llm).__name__
 
 
 def _ask_for_missing_keys(

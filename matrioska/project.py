@@ -1,0 +1,359 @@
+"""From artifacts to a project: files in replies, validation by kind, identifier contracts.
+
+- `extract_files`: a module's reply may hold several files, one fenced block each, the path in
+  the fence's info string (```` ```js src/app.js ````) or on the line before the block
+  (`index.html`, `**index.html**`, `File: index.html`, `` `index.html` ``). Paths are relative
+  to the project folder and sanitised: never absolute, never `..`, no drive letters, no NUL.
+- `validate_file`: Python (`ast` + `compile`), JSON, HTML (balanced structure, duplicate ids),
+  JavaScript (`node --check` where Node exists), CSS (balanced braces). Nothing is executed.
+- `identifier_contracts`: values published in shared_state as identifiers (element ids,
+  function names, routes, CSS classes, storage keys) must occur in the files of the module
+  that wrote them and of every module that reads them.
+- `generated_files`: the entry point a web project needs (`index.html` linking the CSS and JS
+  in dependency order), a README, `requirements.txt` / `package.json` from the imports.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+__all__ = [
+    "ProjectFile",
+    "extract_files",
+    "safe_relpath",
+    "validate_file",
+    "identifier_contracts",
+    "module_problems",
+    "generated_files",
+]
+
+_EXTENSIONS = {
+    "python": "py", "py": "py", "javascript": "js", "js": "js", "html": "html", "css": "css", "json": "json",
+    "typescript": "ts", "ts": "ts", "bash": "sh", "sh": "sh", "yaml": "yaml", "yml": "yaml", "markdown": "md", "md": "md",
+    "sql": "sql", "jsx": "jsx", "tsx": "tsx", "text": "txt", "": "txt",
+}
+_FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
+_PATH_TOKEN = re.compile(r"[\w][\w./-]*\.[A-Za-z0-9]{1,8}")
+
+
+@dataclass
+class ProjectFile:
+    """One file of the generated project."""
+
+    path: str
+    content: str
+    module: str
+    notes: list[str] = field(default_factory=list)
+
+
+def safe_relpath(raw: str) -> str | None:
+    """A path relative to the project folder, or None when nothing usable is left."""
+    text = raw.replace("\\", "/").replace("\x00", "").strip().strip("`*\"'")
+    text = re.sub(r"^[A-Za-z]:", "", text)  # drive letters
+    parts = [p for p in PurePosixPath(text).parts if p not in ("", ".", "..", "/")]
+    parts = [re.sub(r"[^A-Za-z0-9_.@+-]", "_", p).lstrip(".")[:80] for p in parts]
+    parts = [p for p in parts if p]
+    return "/".join(parts[-8:]) if parts else None
+
+
+def _path_from(text: str) -> str | None:
+    match = _PATH_TOKEN.search(text)
+    return match.group(0) if match else None
+
+
+def extract_files(artifact: str, module_id: str) -> list[ProjectFile]:
+    """The files of one module's reply (see the module docstring)."""
+    files: list[ProjectFile] = []
+    seen: set[str] = set()
+    for number, match in enumerate(_FENCE.finditer(artifact or ""), 1):
+        info, body = match.group(1).strip(), match.group(2)
+        words = info.split()
+        language = words[0].lower() if words and "." not in words[0] and "/" not in words[0] else ""
+        candidate = next((w.split("=", 1)[-1] for w in words if "." in w or "/" in w), None)
+        if candidate is None:
+            before = artifact[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+            if len(before) <= 120:
+                candidate = _path_from(before)
+        notes: list[str] = []
+        path = safe_relpath(candidate) if candidate else None
+        if candidate and path != candidate.strip().strip("`*\"'"):
+            notes.append(f"path {candidate!r} sanitised to {path!r}")
+        if path is None:
+            if language == "json" and number > 1:
+                continue  # a trailing json block without a name is the shared-state update
+            path = f"{module_id}_{number}.{_EXTENSIONS.get(language, 'txt')}"
+            notes.append(f"block {number} had no file name; saved as {path!r}")
+        if path.lower() in seen:
+            path = f"{Path(path).stem}_{module_id}{Path(path).suffix}"
+            notes.append(f"a file of this module already had that name; saved as {path!r}")
+        seen.add(path.lower())
+        files.append(ProjectFile(path, body, module_id, notes))
+    return files
+
+
+class _HTMLChecker(HTMLParser):
+    _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr", "!doctype"}
+    _OPTIONAL_END = {"p", "li", "td", "th", "tr", "option", "dt", "dd", "thead", "tbody", "colgroup"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.ids: dict[str, int] = {}
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name == "id" and value:
+                self.ids[value] = self.ids.get(value, 0) + 1
+        if tag not in self._VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._VOID:
+            return
+        if tag not in self.stack:
+            self.problems.append(f"closing </{tag}> without an open <{tag}>")
+            return
+        while self.stack and self.stack[-1] != tag:
+            open_tag = self.stack.pop()
+            if open_tag not in self._OPTIONAL_END:
+                self.problems.append(f"<{open_tag}> is not closed before </{tag}>")
+        self.stack.pop()
+
+
+def validate_file(path: str, content: str) -> list[str]:
+    """Problems found in one file by its kind (empty when it looks valid)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".py":
+        try:
+            compile(ast.parse(content, filename=path), path, "exec")
+        except SyntaxError as exc:
+            return [f"Python syntax error line {exc.lineno}: {exc.msg}"]
+        return []
+    if suffix == ".json":
+        try:
+            json.loads(content)
+        except ValueError as exc:
+            return [f"invalid JSON: {exc}"]
+        return []
+    if suffix in (".html", ".htm"):
+        checker = _HTMLChecker()
+        checker.feed(content)
+        checker.close()
+        problems = list(checker.problems)
+        optional = {"html", "body", "head", *checker._OPTIONAL_END}
+        problems += [f"<{tag}> is never closed" for tag in checker.stack if tag not in optional]
+        problems += [f"duplicate id {name!r} ({count} elements)" for name, count in checker.ids.items() if count > 1]
+        return problems
+    if suffix in (".js", ".mjs", ".cjs"):
+        node = shutil.which("node")
+        if node is None:
+            return []
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / f"check{suffix}"
+            target.write_text(content, encoding="utf-8")
+            result = subprocess.run([node, "--check", str(target)], capture_output=True, text=True, timeout=30)
+        if result.returncode != 0:
+            lines = [line for line in result.stderr.splitlines() if "Error" in line]
+            return [f"JavaScript: {(lines or ['syntax error'])[0].strip()}"]
+        return []
+    if suffix == ".css":
+        depth = 0
+        for char in re.sub(r"/\*.*?\*/", "", content, flags=re.DOTALL):
+            depth += {"{": 1, "}": -1}.get(char, 0)
+            if depth < 0:
+                return ["CSS: '}' without an open '{'"]
+        return [f"CSS: {depth} unclosed '{{'"] if depth else []
+    return []
+
+
+# Which shared-state keys hold identifiers, by the words in the key's name.
+_KINDS = (
+    ("element id", re.compile(r"(^|_)(element|dom|html)?_?ids?($|_)|element", re.I)),
+    ("function name", re.compile(r"func|function|api|method|handler", re.I)),
+    ("route", re.compile(r"route|endpoint|path|url", re.I)),
+    ("CSS class", re.compile(r"class", re.I)),
+    ("storage key", re.compile(r"storage|local_?storage|session|cache", re.I)),
+)
+_IDENT = re.compile(r"^[A-Za-z_$][\w$-]*$")
+
+
+def identifier_kind(key: str) -> str | None:
+    for kind, pattern in _KINDS:
+        if pattern.search(key.replace("-", "_")):
+            return kind
+    return None
+
+
+def identifiers(value: Any) -> list[str]:
+    """The identifiers in a shared-state value: `#id` -> id, `.cls` -> cls, `f(a, b)` -> f, `/route`."""
+    items: list[Any] = value if isinstance(value, list) else list(value.keys()) if isinstance(value, dict) else [value]
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            continue
+        text = item.strip()
+        if text.startswith("/"):
+            token = text.split()[0]
+        else:
+            if re.search(r"\s", re.sub(r"\(.*$", "", text).strip()):
+                continue  # words, not an identifier
+            token = re.sub(r"\(.*$", "", text).strip().lstrip("#.") if text else ""
+            if "." in token:
+                token = token.rsplit(".", 1)[-1]
+            if not _IDENT.match(token or ""):
+                continue
+        if len(token) >= 2 and token not in out:
+            out.append(token)
+    return out
+
+
+def _occurs(token: str, texts: list[str]) -> bool:
+    pattern = re.compile(rf"(?<![\w$-]){re.escape(token)}(?![\w$-])")
+    return any(pattern.search(text) for text in texts)
+
+
+def identifier_contracts(
+    architecture: Any, shared_state: dict[str, Any], writers: dict[str, str], files: dict[str, list[ProjectFile]]
+) -> list[dict[str, Any]]:
+    """One row per (key, identifier, module that must use it): held or broken, and where."""
+    rows: list[dict[str, Any]] = []
+    readers: dict[str, list[str]] = {}
+    for spec in architecture.modules:
+        for key in spec.shared_state_reads:
+            readers.setdefault(key, []).append(spec.id)
+    for key, value in shared_state.items():
+        kind = identifier_kind(key)
+        if kind is None:
+            continue
+        writer = writers.get(key)
+        for token in identifiers(value):
+            for module, role in [(writer, "writer"), *[(r, "reader") for r in readers.get(key, [])]]:
+                if not module or module not in files:
+                    continue
+                module_files = files[module]
+                held = _occurs(token, [f.content for f in module_files])
+                rows.append(
+                    {
+                        "contract": f"{kind} {token!r} ({key})",
+                        "key": key,
+                        "identifier": token,
+                        "kind": kind,
+                        "module": module,
+                        "role": role,
+                        "status": "held" if held else "broken",
+                        "where": ", ".join(f.path for f in module_files) or "(no files)",
+                    }
+                )
+    return rows
+
+
+def module_problems(
+    spec: Any, files: list[ProjectFile], update: dict[str, Any], read_values: dict[str, Any]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """What is wrong with one module's answer, and its file checks.
+
+    Its files by kind; every key it declared it writes present and non-empty; the identifiers it
+    publishes occur in its own files and those it reads occur in its files too.
+    """
+    problems: list[str] = []
+    checks = []
+    for f in files:
+        found = validate_file(f.path, f.content)
+        checks.append({"path": f.path, "valid": not found, "problems": found})
+        problems += [f"{f.path}: {p}" for p in found]
+    for key in spec.shared_state_writes:
+        if update.get(key) in (None, "", [], {}):
+            problems.append(f"shared_state key {key!r} must be published with a non-empty value")
+    if files:
+        texts = [f.content for f in files]
+        for key, value, role in [*((k, v, "publish") for k, v in update.items()), *((k, v, "read") for k, v in read_values.items())]:
+            kind = identifier_kind(key)
+            if kind is None:
+                continue
+            for token in identifiers(value):
+                if not _occurs(token, texts):
+                    problems.append(
+                        f"the {kind} {token!r} you {role} in shared_state key {key!r} does not occur in your files"
+                    )
+    return problems, checks
+
+
+def _entry_point(project_name: str, files: list[ProjectFile]) -> str:
+    styles = [f.path for f in files if f.path.endswith(".css")]
+    scripts = [f.path for f in files if f.path.endswith((".js", ".mjs"))]
+    head = "\n".join(f'  <link rel="stylesheet" href="{p}">' for p in styles)
+    body = "\n".join(f'  <script src="{p}"></script>' for p in scripts)
+    return (
+        f"<!DOCTYPE html>\n<html>\n<head>\n  <meta charset=\"utf-8\">\n  <title>{project_name}</title>\n"
+        f"{head}\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def _python_requirements(files: list[ProjectFile]) -> list[str]:
+    local = {Path(f.path).stem for f in files if f.path.endswith(".py")}
+    found: set[str] = set()
+    for f in files:
+        if not f.path.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse(f.content)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in local:
+                    found.add(top)
+    return sorted(found)
+
+
+def _npm_dependencies(files: list[ProjectFile]) -> list[str]:
+    pattern = re.compile(r"""(?:require\(\s*|from\s+|import\s+)['"]([^'"./][^'"]*)['"]""")
+    found = {m.group(1).split("/")[0] if not m.group(1).startswith("@") else "/".join(m.group(1).split("/")[:2])
+             for f in files if f.path.endswith((".js", ".mjs", ".ts", ".jsx", ".tsx")) for m in pattern.finditer(f.content)}
+    return sorted(found)
+
+
+def generated_files(architecture: Any, order: list[str], files: list[ProjectFile]) -> dict[str, str]:
+    """Files the assembler adds: entry point, README, dependency manifests (only when needed)."""
+    paths = {f.path for f in files}
+    out: dict[str, str] = {}
+    web = any(p.endswith((".css", ".js")) for p in paths) and not any(p.endswith(".py") for p in paths)
+    if web and "index.html" not in paths:
+        out["index.html"] = _entry_point(architecture.project_name, files)
+    requirements = _python_requirements(files)
+    if requirements and "requirements.txt" not in paths:
+        out["requirements.txt"] = "\n".join(requirements) + "\n"
+    npm = _npm_dependencies(files)
+    if npm and "package.json" not in paths:
+        package = {"name": re.sub(r"[^a-z0-9-]+", "-", architecture.project_name.lower()).strip("-") or "project",
+                   "private": True, "dependencies": {name: "*" for name in npm}}
+        out["package.json"] = json.dumps(package, indent=2) + "\n"
+    if "README.md" not in paths:
+        lines = [f"# {architecture.project_name}", "", architecture.goal or "", "", "## Files", ""]
+        by_module: dict[str, list[str]] = {}
+        for f in files:
+            by_module.setdefault(f.module, []).append(f.path)
+        for module_id in order:
+            spec = architecture.module(module_id)
+            listed = ", ".join(f"`{p}`" for p in by_module.get(module_id, [])) or "(no files)"
+            lines.append(f"- **{spec.label}** ({module_id}): {listed}")
+        for path in out:
+            lines.append(f"- `{path}`: generated by Matrioska's assembler")
+        lines += ["", "Generated by Matrioska; see `matrioska_manifest.json` in the results zip for provenance.", ""]
+        out["README.md"] = "\n".join(lines)
+    return out
