@@ -7,7 +7,10 @@ base_path/matrioska_checkpoints/shared_state.json      the whiteboard
 base_path/matrioska_checkpoints/checkpoints.sqlite     LangGraph's checkpoints (resume)
 base_path/matrioska_checkpoints/final_result.md        the integrated result
 base_path/matrioska_checkpoints/run_report.json        plan repairs, module reports, contracts
-base_path/matrioska_results.zip                        both folders, for download
+base_path/matrioska_checkpoints/consistency_report.json one row per contract: held or broken, where
+base_path/matrioska_checkpoints/manifest.json          provenance of every file and shared-state key
+base_path/project/                                     the generated project tree (a git repo with --git)
+base_path/matrioska_results.zip                        all of the above, for download
 ```
 Every write goes to a temporary file first and is renamed into place, so a crash never leaves
 a half-written JSON file behind. The files are derived from the checkpointed state: rewriting
@@ -33,6 +36,9 @@ __all__ = ["ContextManager"]
 ARTIFACTS_DIR = "matrioska_artifacts"
 CHECKPOINTS_DIR = "matrioska_checkpoints"
 RESULTS_ZIP = "matrioska_results.zip"
+PROJECT_DIR = "project"
+MANIFEST = "manifest.json"
+CONSISTENCY = "consistency_report.json"
 DATABASE = "checkpoints.sqlite"
 
 
@@ -56,14 +62,16 @@ class ContextManager:
         self.base_path = Path(base_path).expanduser().resolve()
         self.artifacts_dir = self.base_path / ARTIFACTS_DIR
         self.checkpoints_dir = self.base_path / CHECKPOINTS_DIR
+        self.project_dir = self.base_path / PROJECT_DIR
         self.database = self.checkpoints_dir / DATABASE
         self.results_zip = self.base_path / RESULTS_ZIP
         self._written: dict[Path, str] = {}
         # module id -> (index, path, path relative to base_path, sanitising note)
         self._artifact_files: dict[str, tuple[int, Path, str, str]] = {}
         self.summary_interval = 1.0
+        self.git = False  # the orchestrator's --git: the project tree as a repository
         self._summaries_at = float("-inf")
-        for folder in (self.artifacts_dir, self.checkpoints_dir):
+        for folder in (self.artifacts_dir, self.checkpoints_dir, self.project_dir):
             if folder.is_symlink():
                 raise OutputPathError(
                     f"{str(folder)!r} is a symbolic link; Matrioska writes only inside {str(self.base_path)!r}. "
@@ -146,6 +154,86 @@ class ContextManager:
             "file_notes": [self._artifact_files[mid][3] for mid in artifacts if self._artifact_files.get(mid, (0, 0, 0, ""))[3]],
         }
         self._write_if_changed(self.checkpoints_dir / "run_report.json", report)
+        if final and state.get("final_result"):
+            self._write_project(state)
+
+    # -- the generated project --------------------------------------------------------------
+
+    def project_files(self, state: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """(path, content, module id or "assembler") for every file of the project, in order."""
+        from .project import extract_files
+
+        artifacts = state.get("artifacts") or {}
+        out = []
+        for module_id in state.get("execution_order") or list(artifacts):
+            out += [(f.path, f.content, module_id) for f in extract_files(artifacts.get(module_id) or "", module_id)]
+        out += [(path, text, "assembler") for path, text in (state.get("generated_files") or {}).items()]
+        return out
+
+    def _project_path(self, relative: str) -> Path:
+        path = (self.project_dir / relative).resolve()
+        if not path.is_relative_to(self.project_dir.resolve()) or path == self.project_dir.resolve():
+            raise OutputPathError(f"refusing to write outside {str(self.project_dir)!r}: {relative!r}")
+        for parent in reversed(path.relative_to(self.project_dir.resolve()).parents):
+            folder = self.project_dir / parent
+            if folder.is_symlink():
+                raise OutputPathError(f"{str(folder)!r} is a symbolic link; refusing to write through it")
+        return path
+
+    def write_project_file(self, relative: str, text: str) -> Path:
+        path = self._project_path(relative)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_text_if_changed(path, text)
+        return path
+
+    def _write_project(self, state: dict[str, Any]) -> None:
+        files = self.project_files(state)
+        if not self.git:
+            for relative, text, _ in files:
+                self.write_project_file(relative, text)
+        else:
+            self._write_git(state, files)
+        report = state.get("integration_report") or {}
+        self._write_if_changed(self.checkpoints_dir / CONSISTENCY, report.get("consistency") or [])
+        self._write_if_changed(self.checkpoints_dir / MANIFEST, manifest(state, files))
+
+    def _write_git(self, state: dict[str, Any], files: list[tuple[str, str, str]]) -> None:
+        """The project as a git repository: one commit per module (its name and the keys it wrote)."""
+        import shutil
+        import subprocess
+
+        git = shutil.which("git")
+        if git is None:
+            raise OutputPathError("--git needs the git command; install git or run without --git")
+        self.project_dir.mkdir(parents=True, exist_ok=True)
+
+        def run(*args: str) -> str:
+            command = [git, "-c", "user.name=Matrioska", "-c", "user.email=matrioska@localhost", "-c", "commit.gpgsign=false", *args]
+            done = subprocess.run(command, cwd=self.project_dir, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise OutputPathError(f"git {args[0]} failed in {str(self.project_dir)!r}: {done.stderr.strip()[:300]}")
+            return done.stdout
+
+        if not (self.project_dir / ".git").exists():
+            run("init", "-q")
+        reports = state.get("module_reports") or {}
+        architecture = state.get("architecture") or {}
+        names = {m.get("id"): m.get("name") or m.get("id") for m in architecture.get("modules") or []}
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for relative, text, module_id in files:
+            groups.setdefault(module_id, []).append((relative, text))
+        for module_id in [*(state.get("execution_order") or []), "assembler"]:
+            for relative, text in groups.get(module_id, []):
+                self.write_project_file(relative, text)
+            run("add", "-A")
+            if not run("status", "--porcelain").strip():
+                continue  # nothing new (a resumed run already committed this module)
+            if module_id == "assembler":
+                message = "assembler: " + ", ".join(path for path, _ in groups.get("assembler", []))
+            else:
+                written = (reports.get(module_id) or {}).get("written") or []
+                message = f"{names.get(module_id, module_id)} ({module_id}): wrote {', '.join(written) or 'no keys'}"
+            run("commit", "-q", "-m", message)
 
     def _write_if_changed(self, path: Path, value: Any) -> None:
         self._write_text_if_changed(path, json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
@@ -173,8 +261,12 @@ class ContextManager:
         os.close(fd)
         try:
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-                for folder in (self.artifacts_dir, self.checkpoints_dir):
+                for folder in (self.artifacts_dir, self.checkpoints_dir, self.project_dir):
+                    if not folder.is_dir():
+                        continue
                     for path in sorted(folder.rglob("*")):
+                        if ".git" in path.relative_to(folder).parts:
+                            continue
                         # links are skipped: a link could pull a file from outside into the zip
                         if path.is_symlink() or not path.is_file() or path.name.startswith("."):
                             continue
@@ -186,3 +278,31 @@ class ContextManager:
             Path(tmp).unlink(missing_ok=True)
             raise
         return self.results_zip
+
+
+def manifest(state: dict[str, Any], files: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """Provenance: for each file and shared-state key, the module, model, prompt hash, checks."""
+    reports = state.get("module_reports") or {}
+
+    def origin(module_id: str) -> dict[str, Any]:
+        report = reports.get(module_id) or {}
+        return {
+            "module": module_id,
+            "model": report.get("model"),
+            "prompt_sha256": report.get("prompt_sha256"),
+            "attempts": report.get("attempts"),
+        }
+
+    entries = {}
+    for relative, text, module_id in files:
+        checks = {c["path"]: c for c in (reports.get(module_id) or {}).get("files") or []}
+        check = checks.get(relative) or {}
+        entries[relative] = {
+            **origin(module_id),
+            "sha256": hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
+            "bytes": len(text.encode("utf-8", "surrogatepass")),
+            "valid": check.get("valid", True),
+            "problems": check.get("problems", []),
+        }
+    keys = {key: origin(module_id) for key, module_id in (state.get("shared_state_writers") or {}).items()}
+    return {"thread_task": state.get("task"), "files": entries, "shared_state": keys}

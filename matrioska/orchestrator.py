@@ -46,6 +46,9 @@ class MatrioskaOrchestrator:
         roles: other models for some roles ("architect", "executor", "assembler"), as chat
             models or model strings; `llm` serves the roles not named.
         base_url: server address for `provider:model` strings (OpenAI-compatible, Ollama).
+        max_repairs: re-runs of a module whose files fail validation or whose contracts break.
+        git: make `base_path/project` a git repository with one commit per module.
+        interrupt_after_architect: stop after the plan for review (`review()` continues).
         keep_checkpoints: SQLite keeps only a thread's latest checkpoints (1 by default, with its
             pending writes: all a resume needs), so the database stays proportional to the
             artifacts instead of growing with the square of the modules; None keeps the whole
@@ -80,6 +83,9 @@ class MatrioskaOrchestrator:
         context_tokens: int = 0,
         max_parallel: int = 1,
         keep_checkpoints: int | None = 1,
+        max_repairs: int = 2,
+        git: bool = False,
+        interrupt_after_architect: bool = False,
     ) -> None:
         from .graph import DEFAULT_RECURSION_LIMIT, build_graph
 
@@ -100,6 +106,9 @@ class MatrioskaOrchestrator:
         self.context_tokens = context_tokens
         self.max_parallel = max(1, int(max_parallel))
         self.keep_checkpoints = keep_checkpoints
+        self.max_repairs = max_repairs
+        self.files.git = git
+        self.interrupt_after_architect = interrupt_after_architect
         self.assembler_notes = assembler_notes
         self._recursion_limit = DEFAULT_RECURSION_LIMIT
         if checkpointer and checkpoint_path:
@@ -185,6 +194,8 @@ class MatrioskaOrchestrator:
             roles=self.roles,
             context_tokens=self.context_tokens,
             max_parallel=self.max_parallel,
+            max_repairs=self.max_repairs,
+            review=self.interrupt_after_architect,
             max_plan_attempts=self.max_plan_attempts,
             assembler_notes=self.assembler_notes,
         )

@@ -239,7 +239,7 @@ def identifier_contracts(
         writer = writers.get(key)
         for token in identifiers(value):
             for module, role in [(writer, "writer"), *[(r, "reader") for r in readers.get(key, [])]]:
-                if not module or module not in files:
+                if not module or not files.get(module):  # no code to check (a docs-only answer)
                     continue
                 module_files = files[module]
                 held = _occurs(token, [f.content for f in module_files])

@@ -178,6 +178,8 @@ class MatrioskaState(TypedDict, total=False):
     final_result: str
     """The integrated result written by the assembler."""
     integration_report: dict[str, Any]
-    """The assembler's contract check: key -> writer, readers, present."""
+    """The assembler's checks: key contracts, and the consistency report (one row per contract)."""
+    generated_files: dict[str, str]
+    """Files the assembler adds to the project: entry point, README, dependency manifests."""
     wave_module: str
     """Only in a wave's `Send` payload: the module that branch runs (never stored)."""

@@ -101,5 +101,5 @@ def test_zip_has_no_escaping_entries_and_skips_links(tmp_path: Path) -> None:
         names = archive.namelist()
         contents = b"".join(archive.read(n) for n in names)
     assert names and all(not n.startswith("/") and ".." not in n.split("/") and "\\" not in n for n in names)
-    assert all(n.split("/")[0] in ("matrioska_artifacts", "matrioska_checkpoints") for n in names)
+    assert all(n.split("/")[0] in ("matrioska_artifacts", "matrioska_checkpoints", "project") for n in names)
     assert b"do not ship" not in contents and b"nor this" not in contents

@@ -16,6 +16,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from ..context import Context, resolve_llm
+from ..project import extract_files, generated_files, identifier_contracts, validate_file
 from ..prompts import ASSEMBLER_SYSTEM_PROMPT, ASSEMBLER_USER_PROMPT
 from ..state import Architecture, MatrioskaState
 from ._common import call_model, emit, render_value
@@ -53,17 +54,71 @@ def assembler(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
     artifacts = state.get("artifacts") or {}
     emit(runtime, "phase", phase="assembly", modules=len(order))
     contracts = check_contracts(architecture, state)
+    files = {module_id: extract_files(artifacts.get(module_id) or "", module_id) for module_id in order}
+    consistency = consistency_rows(architecture, order, state, contracts, files)
+    generated = generated_files(architecture, order, [f for module_id in order for f in files[module_id]])
     context = runtime.context or Context()
     notes = ""
     if context.assembler_notes:
         notes = call_model(resolve_llm(context, "assembler"), _notes_messages(architecture, order, state))
-    final = _render(architecture, order, artifacts, state.get("shared_state") or {}, contracts, notes)
+    final = _render(architecture, order, artifacts, state.get("shared_state") or {}, contracts, notes, consistency)
     broken = sorted(key for key, row in contracts.items() if row["status"] == "broken")
-    emit(runtime, "assembled", chars=len(final), artifacts=len(artifacts), broken_contracts=broken)
+    emit(
+        runtime,
+        "assembled",
+        chars=len(final),
+        artifacts=len(artifacts),
+        broken_contracts=broken,
+        consistency=consistency,
+        files=sum(len(v) for v in files.values()) + len(generated),
+    )
     return {
         "final_result": final,
-        "integration_report": {"contracts": contracts, "broken": broken, "notes_empty": context.assembler_notes and not notes},
+        "generated_files": generated,
+        "integration_report": {
+            "contracts": contracts,
+            "broken": broken,
+            "consistency": consistency,
+            "held": sum(1 for row in consistency if row["status"] == "held"),
+            "broken_count": sum(1 for row in consistency if row["status"] == "broken"),
+            "notes_empty": context.assembler_notes and not notes,
+        },
     }
+
+
+def consistency_rows(
+    architecture: Architecture,
+    order: list[str],
+    state: MatrioskaState,
+    contracts: dict[str, dict[str, Any]],
+    files: dict[str, list[Any]],
+) -> list[dict[str, Any]]:
+    """The consistency report: one row per contract (held or broken, and where)."""
+    position = {module_id: i for i, module_id in enumerate(order)}
+    writers = state.get("shared_state_writers") or {}
+    rows: list[dict[str, Any]] = []
+    for key, row in contracts.items():
+        where = row["written_by"] or ", ".join(row["declared_writers"]) or "-"
+        rows.append(
+            {"contract": f"key {key!r} published, non-empty", "key": key, "status": row["status"], "where": where,
+             **({"problem": row["problem"]} if "problem" in row else {})}
+        )
+        writer = row["written_by"]
+        for reader in row["readers"]:
+            ran_before = writer is not None and position.get(writer, len(order)) < position.get(reader, -1)
+            rows.append(
+                {"contract": f"key {key!r} written before {reader!r} reads it", "key": key,
+                 "status": "held" if ran_before else "broken", "where": f"{writer or '-'} -> {reader}"}
+            )
+    rows += identifier_contracts(architecture, state.get("shared_state") or {}, writers, files)
+    for module_id in order:
+        for f in files[module_id]:
+            problems = validate_file(f.path, f.content)
+            rows.append(
+                {"contract": f"{f.path} is valid", "status": "broken" if problems else "held", "where": module_id,
+                 **({"problem": "; ".join(problems)} if problems else {})}
+            )
+    return rows
 
 
 def _notes_messages(architecture: Architecture, order: list[str], state: MatrioskaState) -> list[Any]:
@@ -99,6 +154,7 @@ def _render(
     shared_state: dict[str, Any],
     contracts: dict[str, dict[str, Any]],
     notes: str,
+    consistency: list[dict[str, Any]],
 ) -> str:
     out = [f"# {architecture.project_name}", "", architecture.goal, ""]
     if architecture.integration_rules:
@@ -110,6 +166,11 @@ def _render(
             f"| {key} | {row['written_by'] or ', '.join(row['declared_writers']) or '-'} "
             f"| {', '.join(row['readers']) or '-'} | {row['status']} |"
         )
+    broken = [row for row in consistency if row["status"] == "broken"]
+    out += ["", "## Consistency", "", f"{len(consistency) - len(broken)} contracts held, {len(broken)} broken.", ""]
+    if broken:
+        out += ["| contract | where | problem |", "|---|---|---|"]
+        out += [f"| {row['contract']} | {row['where']} | {row.get('problem', '')} |" for row in broken]
     out += ["", "## Modules", ""]
     for index, module_id in enumerate(order, 1):
         spec = architecture.module(module_id)
