@@ -63,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
             metavar="N",
             help="run independent modules in waves, N at once (default 1: sequential)",
         )
+        p.add_argument("--review", action="store_true", help="stop after the plan to approve, edit or re-plan it")
+        p.add_argument("--git", action="store_true", help="make the project folder a git repository, one commit per module")
+        p.add_argument(
+            "--repairs",
+            type=int,
+            default=2,
+            metavar="N",
+            help="re-runs of a module whose files fail validation or whose contracts break (default 2)",
+        )
         p.add_argument("--plan-attempts", type=int, default=3, help="architect attempts before giving up (default 3)")
         p.add_argument(
             "--retries", type=int, default=4, help="attempts per model call on timeouts/connection errors/OOM (default 4)"
@@ -203,6 +212,11 @@ class ProgressPrinter:
             parts.append(f"missing {e['missing_keys']}")
         self.p("      " + " / ".join(parts))
 
+    def on_module_repair(self, e: dict[str, Any]) -> None:
+        self._stop_counting()
+        self.p(f"      ! attempt {e['attempt']} has {len(e['problems'])} problem(s), re-running: {e['problems'][0]}")
+        self._start_counting(f"repair of {e['module']}", self.position)
+
     def on_assembled(self, e: dict[str, Any]) -> None:
         if e.get("broken_contracts"):
             self.p(f"  ! broken contracts: {e['broken_contracts']}")
@@ -223,6 +237,45 @@ def plan_table(modules: list[dict[str, Any]]) -> list[str]:
     return [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 
 
+def ask_review(pending: dict[str, Any], out: TextIO) -> dict[str, Any] | None:
+    """Ask the user about the plan on the terminal: approve, edit in $EDITOR, re-plan, or quit."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    print("PLAN REVIEW", file=out)
+    plan = pending.get("plan") or {}
+    modules = plan.get("modules") or []
+    for line in plan_table([
+        {"id": m["id"], "name": m.get("name") or m["id"], "dependencies": m.get("dependencies") or [],
+         "reads": m.get("shared_state_reads") or [], "writes": m.get("shared_state_writes") or []}
+        for m in modules
+    ]):
+        print("     " + line, file=out)
+    if pending.get("error"):
+        print(f"  ! {pending['error']}", file=out)
+    while True:
+        print("  [a]pprove, [e]dit in $EDITOR, [r]e-plan with a comment, [q]uit? ", end="", file=out, flush=True)
+        choice = sys.stdin.readline().strip().lower()[:1]
+        if choice in ("", "q"):
+            return None
+        if choice == "a":
+            return {"action": "approve"}
+        if choice == "r":
+            print("  comment for the architect: ", end="", file=out, flush=True)
+            return {"action": "replan", "comment": sys.stdin.readline().strip()}
+        if choice == "e":
+            editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or shutil.which("vi") or "vi"
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as handle:
+                json.dump(plan, handle, indent=2, ensure_ascii=False)
+            try:
+                subprocess.run([*editor.split(), handle.name], check=False)
+                text = Path(handle.name).read_text(encoding="utf-8")
+            finally:
+                Path(handle.name).unlink(missing_ok=True)
+            return {"action": "edit", "plan": text}
+
+
 def _print_final(out: TextIO, state: dict[str, Any]) -> None:
     architecture = state.get("architecture") or {}
     print("FINAL RESULT", file=out)
@@ -232,6 +285,14 @@ def _print_final(out: TextIO, state: dict[str, Any]) -> None:
         f"shared_state keys: {keys} — integrated result: {len(state.get('final_result') or '')} chars",
         file=out,
     )
+    report = state.get("integration_report") or {}
+    rows = report.get("consistency") or []
+    if rows:
+        broken = [row for row in rows if row["status"] == "broken"]
+        print(f"  consistency: {len(rows) - len(broken)} contracts held, {len(broken)} broken", file=out)
+        for row in broken[:20]:
+            problem = f" — {row['problem']}" if row.get("problem") else ""
+            print(f"    ✗ {row['contract']} @ {row['where']}{problem}", file=out)
     print(f"  results: {state['results_zip']}", file=out)
 
 
@@ -271,11 +332,20 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             max_parallel=args.parallel,
             max_plan_attempts=args.plan_attempts,
             retry_policy=retry,
+            max_repairs=args.repairs,
+            git=args.git,
+            interrupt_after_architect=args.review,
         ) as orchestrator:
             if args.command == "run":
                 state = orchestrator.run(args.task, args.thread, architecture=plan, on_event=printer)
             else:
                 state = orchestrator.resume(args.thread, on_event=printer)
+            while "pending_review" in state:
+                answer = ask_review(state["pending_review"], out)
+                if answer is None:
+                    print(f"plan review left open; {hint(state['thread_id'])}", file=out)
+                    return 0
+                state = orchestrator.review(state["thread_id"], on_event=printer, **answer)
         _print_final(out, state)
         return 0
     except MatrioskaError as exc:

@@ -15,7 +15,17 @@ from langgraph.types import RetryPolicy
 
 # Absolute imports: the LangGraph server loads this file by path (langgraph.json), outside the package.
 from matrioska.context import Context
-from matrioska.nodes import architect, assembler, executor, join, route_after_module, route_modules
+from matrioska.nodes import (
+    architect,
+    assembler,
+    executor,
+    join,
+    review,
+    route_after_module,
+    route_after_plan,
+    route_after_review,
+    route_modules,
+)
 from matrioska.retry import default_retry_policy
 from matrioska.state import MatrioskaInput, MatrioskaState
 
@@ -38,11 +48,14 @@ def build_graph(checkpointer: Any = None, *, retry_policy: RetryPolicy | None = 
     builder.add_node("executor", executor, retry_policy=retry)
     builder.add_node("assembler", assembler, retry_policy=retry)
     builder.add_node("join", join)
+    builder.add_node("review", review)
 
     builder.add_edge(START, "architect")
     # Sequential: executor -> executor ... -> assembler. Waves (Context.max_parallel > 1):
     # Send fan-out to executor, every branch -> join, join routes the next wave once.
-    builder.add_conditional_edges("architect", route_modules, ["executor", "assembler"])
+    # With Context.review the plan stops at `review` (an interrupt) until approved or edited.
+    builder.add_conditional_edges("architect", route_after_plan, ["review", "executor", "assembler"])
+    builder.add_conditional_edges("review", route_after_review, ["review", "architect", "executor", "assembler"])
     builder.add_conditional_edges("executor", route_after_module, ["executor", "join", "assembler"])
     builder.add_conditional_edges("join", route_modules, ["executor", "assembler"])
     builder.add_edge("assembler", END)

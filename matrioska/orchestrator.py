@@ -157,6 +157,33 @@ class MatrioskaOrchestrator:
             raise MatrioskaError(f"no run with thread id {thread_id!r} under {str(self.files.base_path)!r}")
         return self._drive(None, thread_id, on_event)
 
+    def review(
+        self,
+        thread_id: str,
+        action: str = "approve",
+        *,
+        plan: dict[str, Any] | str | None = None,
+        comment: str = "",
+        on_event: EventHandler | None = None,
+    ) -> dict[str, Any]:
+        """Answer a plan review (`interrupt_after_architect=True`) and continue the run.
+
+        `action` is "approve", "edit" (with `plan`: a dict, or JSON / YAML text) or "replan"
+        (with `comment`). The result is the final state, or again a state with
+        `pending_review` (an invalid edit, with its error; a new plan after a re-plan).
+        """
+        from langgraph.types import Command
+
+        snapshot = self.graph.get_state(self._config(thread_id))
+        if not getattr(snapshot, "interrupts", None):
+            raise MatrioskaError(f"run {thread_id!r} is not waiting for a plan review")
+        answer: dict[str, Any] = {"action": action}
+        if plan is not None:
+            answer["plan"] = plan
+        if comment:
+            answer["comment"] = comment
+        return self._drive(Command(resume=answer), thread_id, on_event)
+
     def get_state(self, thread_id: str) -> dict[str, Any]:
         """The stored state of a run ({} when the thread id is unknown)."""
         return dict(self.graph.get_state(self._config(thread_id)).values or {})
@@ -181,14 +208,14 @@ class MatrioskaOrchestrator:
             config["max_concurrency"] = self.max_parallel
         return config
 
-    def _drive(self, payload: dict[str, Any] | None, thread_id: str, on_event: EventHandler | None) -> dict[str, Any]:
+    def _drive(self, payload: Any, thread_id: str, on_event: EventHandler | None) -> dict[str, Any]:
         config = self._config(thread_id)
         notify = on_event or (lambda event: None)
         snapshot = self.graph.get_state(config)
         if payload is None and snapshot.values and not snapshot.next:
             notify({"event": "run_started", "thread_id": thread_id, "resumed": True, "finished": True})
             return self._finish(thread_id, dict(snapshot.values), notify)
-        notify({"event": "run_started", "thread_id": thread_id, "resumed": payload is None})
+        notify({"event": "run_started", "thread_id": thread_id, "resumed": not isinstance(payload, dict)})
         context = Context(
             llm=self.llm,
             roles=self.roles,
@@ -233,7 +260,15 @@ class MatrioskaOrchestrator:
             )
             error.thread_id = thread_id
             raise error from exc
-        return self._finish(thread_id, dict(self.graph.get_state(config).values), notify)
+        snapshot = self.graph.get_state(config)
+        pending = [i.value for i in getattr(snapshot, "interrupts", ()) or ()]
+        if pending:
+            # Stopped for the plan review: files are current, the run waits for `review()`.
+            values = dict(snapshot.values)
+            self.files.sync(values, thread_id=thread_id)
+            notify({"event": "review_requested", "thread_id": thread_id, **pending[0]})
+            return {**values, "thread_id": thread_id, "pending_review": pending[0]}
+        return self._finish(thread_id, dict(snapshot.values), notify)
 
     def _save_after_failure(self, thread_id: str) -> None:
         self.files.sync(self.get_state(thread_id), thread_id=thread_id)

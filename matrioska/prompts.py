@@ -11,6 +11,7 @@ __all__ = [
     "ARCHITECT_SCHEMA_SYSTEM_PROMPT",
     "ARCHITECT_USER_PROMPT",
     "ARCHITECT_RETRY_PROMPT",
+    "ARCHITECT_REVIEW_PROMPT",
     "EXECUTOR_SYSTEM_PROMPT",
     "EXECUTOR_USER_PROMPT",
     "EXECUTOR_UPDATE_RETRY_PROMPT",
@@ -100,6 +101,11 @@ and underscores."""
 ARCHITECT_USER_PROMPT = """Task: {task}
 
 Return the plan as one JSON object."""
+
+ARCHITECT_REVIEW_PROMPT = """
+
+A reviewer rejected your previous plan and asks: {comment}
+Plan again, taking the request into account."""
 
 ARCHITECT_RETRY_PROMPT = """Your previous answer could not be used: {error}
 

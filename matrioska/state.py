@@ -181,5 +181,11 @@ class MatrioskaState(TypedDict, total=False):
     """The assembler's checks: key contracts, and the consistency report (one row per contract)."""
     generated_files: dict[str, str]
     """Files the assembler adds to the project: entry point, README, dependency manifests."""
+    review: dict[str, Any]
+    """The plan review's outcome: status approved / edited / replan requested (with --review)."""
+    review_error: str | None
+    """Why the last review answer was refused (the review stops again)."""
+    review_comment: str
+    """The reviewer's comment for a re-plan; the architect reads it."""
     wave_module: str
     """Only in a wave's `Send` payload: the module that branch runs (never stored)."""

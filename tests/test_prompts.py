@@ -13,6 +13,7 @@ EXPECTED = {
     "ARCHITECT_SCHEMA_SYSTEM_PROMPT": set(),
     "ARCHITECT_USER_PROMPT": {"task"},
     "ARCHITECT_RETRY_PROMPT": {"error"},
+    "ARCHITECT_REVIEW_PROMPT": {"comment"},
     "EXECUTOR_SYSTEM_PROMPT": set(),
     "EXECUTOR_USER_PROMPT": {"goal", "name", "module_id", "description", "inputs", "outputs", "rules", "manual", "shared_context", "writes"},
     "EXECUTOR_UPDATE_RETRY_PROMPT": {"error", "writes"},

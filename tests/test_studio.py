@@ -110,3 +110,23 @@ def test_langgraph_dev_runs_the_exported_graph(server: str, tiny_model_dir: Path
     state = client.threads.get_state(thread["thread_id"])["values"]
     assert state["completed"] == ["html", "css", "auth"]
     assert state["final_result"].startswith("# Library Management System")
+
+    # Plan review through the server: the run stops at the `review` interrupt; a resume
+    # command approves the plan and the run finishes.
+    review_thread = client.threads.create()["thread_id"]
+    client.runs.wait(
+        review_thread,
+        "matrioska",
+        input={"task": "Library management system", "architecture": THREE_MODULE_PLAN},
+        context={**context, "review": True},
+    )
+    waiting = client.threads.get_state(review_thread)
+    assert waiting["next"] == ["review"]
+    interrupts = [i for task in waiting["tasks"] for i in task.get("interrupts") or []]
+    assert interrupts and interrupts[0]["value"]["kind"] == "plan_review"
+    assert not waiting["values"].get("completed")
+    client.runs.wait(
+        review_thread, "matrioska", command={"resume": {"action": "approve"}}, context={**context, "review": True}
+    )
+    done = client.threads.get_state(review_thread)["values"]
+    assert done["completed"] == ["html", "css", "auth"] and done["review"]["status"] == "approved"

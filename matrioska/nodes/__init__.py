@@ -3,6 +3,18 @@
 from .architect import architect
 from .assembler import assembler
 from .executor import executor
+from .review import review, route_after_plan, route_after_review
 from .routing import join, next_pending, route_after_module, route_modules
 
-__all__ = ["architect", "executor", "assembler", "join", "route_modules", "route_after_module", "next_pending"]
+__all__ = [
+    "architect",
+    "executor",
+    "assembler",
+    "join",
+    "review",
+    "route_after_plan",
+    "route_after_review",
+    "route_modules",
+    "route_after_module",
+    "next_pending",
+]

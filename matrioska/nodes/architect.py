@@ -19,6 +19,7 @@ from ..errors import EmptyTaskError, PlanError
 from ..parsing import architecture_from_dict, execution_order, parse_architecture, wave_conflicts
 from ..prompts import (
     ARCHITECT_RETRY_PROMPT,
+    ARCHITECT_REVIEW_PROMPT,
     ARCHITECT_SCHEMA_SYSTEM_PROMPT,
     ARCHITECT_SYSTEM_PROMPT,
     ARCHITECT_USER_PROMPT,
@@ -43,7 +44,7 @@ def architect(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
         architecture, notes = architecture_from_dict(dict(given))
         notes = ["plan supplied with the input; the architect model was not called", *notes]
     else:
-        architecture, notes = _plan_with_model(task, runtime)
+        architecture, notes = _plan_with_model(task, runtime, state.get("review_comment") or "")
     context = runtime.context or Context()
     if context.max_parallel > 1:
         conflicts = wave_conflicts(architecture)
@@ -75,7 +76,7 @@ def architect(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
     }
 
 
-def _plan_with_model(task: str, runtime: Runtime[Context]) -> tuple[Architecture, list[str]]:
+def _plan_with_model(task: str, runtime: Runtime[Context], comment: str = "") -> tuple[Architecture, list[str]]:
     context = runtime.context or Context()
     llm = resolve_llm(context, "architect")
     # A model that can generate under the plan's JSON schema always returns a well-formed plan;
@@ -85,7 +86,10 @@ def _plan_with_model(task: str, runtime: Runtime[Context]) -> tuple[Architecture
     attempts = max(1, int(context.max_plan_attempts))
     messages: list[BaseMessage] = [
         SystemMessage(system.format()),
-        HumanMessage(ARCHITECT_USER_PROMPT.format(task=task)),
+        HumanMessage(
+            ARCHITECT_USER_PROMPT.format(task=task)
+            + (ARCHITECT_REVIEW_PROMPT.format(comment=comment) if comment else "")
+        ),
     ]
     errors: list[str] = []
     for attempt in range(1, attempts + 1):

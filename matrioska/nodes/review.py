@@ -1,0 +1,101 @@
+"""Review node: a human approves, edits or re-plans the architect's plan (an interrupt).
+
+Runs only with `Context.review` (`--review`, `interrupt_after_architect=True`). The graph stops
+with an interrupt whose value holds the plan; it continues with `Command(resume=...)`:
+- `{"action": "approve"}` (or the string "approve"): run the plan as it is;
+- `{"action": "edit", "plan": <dict, or JSON / YAML text>}`: the edited plan is validated like
+  the architect's; an invalid edit stops again with the error, the plan unchanged;
+- `{"action": "replan", "comment": "..."}`: the architect plans again with the comment.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from ..context import Context
+from ..errors import PlanError
+from ..parsing import architecture_from_dict, execution_order, wave_conflicts
+from ..state import MatrioskaState
+from .routing import route_modules
+
+ACTIONS = ("approve", "edit", "replan")
+
+
+def _plan_from(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    text = str(value or "").strip()
+    try:
+        loaded = json.loads(text)
+    except ValueError:
+        try:
+            import yaml
+        except ImportError:
+            raise PlanError("the edited plan is not valid JSON (install PyYAML to edit it as YAML)") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise PlanError(f"the edited plan is neither JSON nor YAML: {exc}".splitlines()[0]) from None
+    if not isinstance(loaded, dict):
+        raise PlanError("the edited plan must be one object with project_name, goal and modules")
+    return loaded
+
+
+def review(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Stop for the plan's review; apply the answer."""
+    answer = interrupt(
+        {
+            "kind": "plan_review",
+            "plan": state.get("architecture"),
+            "execution_order": state.get("execution_order"),
+            "plan_report": state.get("plan_report") or [],
+            "error": state.get("review_error"),
+            "actions": list(ACTIONS),
+        }
+    )
+    if isinstance(answer, str):
+        answer = {"action": answer}
+    action = str((answer or {}).get("action", "")).lower()
+    if action == "approve":
+        return {"review": {"status": "approved"}, "review_error": None}
+    if action == "replan":
+        comment = str(answer.get("comment") or "").strip() or "(no comment)"
+        return {"architecture": None, "execution_order": [], "review_comment": comment, "review_error": None,
+                "review": {"status": "replan requested", "comment": comment}}
+    if action == "edit":
+        try:
+            architecture, notes = architecture_from_dict(_plan_from(answer.get("plan")))
+            context = runtime.context or Context()
+            conflicts = wave_conflicts(architecture) if context.max_parallel > 1 else []
+            if conflicts:
+                raise PlanError(conflicts[0], conflicts)
+        except PlanError as exc:
+            return {"review_error": f"edited plan rejected: {exc}"}
+        return {
+            "architecture": architecture.model_dump(mode="json"),
+            "execution_order": execution_order(architecture),
+            "plan_report": ["plan edited at review", *notes],
+            "review": {"status": "edited"},
+            "review_error": None,
+        }
+    return {"review_error": f"unknown review action {action!r}; use one of {', '.join(ACTIONS)}"}
+
+
+def route_after_plan(state: MatrioskaState, runtime: Any) -> Any:
+    """After the architect: the review when asked for (and not yet approved), else the modules."""
+    context = getattr(runtime, "context", None)
+    if getattr(context, "review", False) and (state.get("review") or {}).get("status") not in ("approved", "edited"):
+        return "review"
+    return route_modules(state, runtime)
+
+
+def route_after_review(state: MatrioskaState, runtime: Any) -> Any:
+    if state.get("review_error"):
+        return "review"
+    if not state.get("architecture"):
+        return "architect"
+    return route_modules(state, runtime)
