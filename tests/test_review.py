@@ -73,3 +73,27 @@ def test_cli_review_approves_from_the_prompt(tmp_path: Path, monkeypatch: pytest
     code = cli.main(["run", TASK, "--out", str(tmp_path), "--review"], stdout=out, stderr=err)
     assert code == 0, err.getvalue()
     assert "PLAN REVIEW" in out.getvalue() and "FINAL RESULT" in out.getvalue()
+
+
+def test_cli_review_edits_the_plan_in_the_editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    from matrioska import cli
+
+    editor = tmp_path / "editor.py"
+    editor.write_text(
+        "import json, sys\n"
+        "path = sys.argv[1]\n"
+        "plan = json.load(open(path))\n"
+        "plan['modules'] = [m for m in plan['modules'] if m['id'] != 'auth']\n"
+        "json.dump(plan, open(path, 'w'))\n"
+    )
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    monkeypatch.setattr(cli, "load_model", lambda args: (ScriptedChatModel(respond=default_responder()), {}))
+    monkeypatch.setattr("sys.stdin", io.StringIO("e\n"))
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["run", TASK, "--out", str(tmp_path / "out"), "--review"], stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    report = json.loads((tmp_path / "out" / "matrioska_checkpoints" / "run_report.json").read_text())
+    assert report["completed"] == ["html", "css"] and "plan edited at review" in report["plan_report"]
