@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -86,7 +87,44 @@ def _parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="continue a stopped run")
     model_options(resume)
     resume.add_argument("--thread", required=True, help="thread id printed when the run started")
+    for p in (run, resume):
+        p.add_argument("--serve", action="store_true", help="start the web monitor beside the run and print its address")
+        monitor_options(p)
+
+    serve = sub.add_parser("serve", help="the offline web monitor for the runs under --out")
+    serve.add_argument("--out", required=True, help="output folder whose runs to show")
+    serve.add_argument("--checkpointer", metavar="URL", help="postgresql://... when the runs live in PostgreSQL")
+    serve.add_argument("--model", help="a model to continue runs with (approve a review, resume); optional")
+    monitor_options(serve)
     return parser
+
+
+def monitor_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to bind the monitor to (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="monitor port (default 8765)")
+    p.add_argument("--token", help="access token (required, and generated when not given, off loopback)")
+
+
+def start_monitor(args: argparse.Namespace, out: TextIO, driver: Any) -> Any:
+    """Start the monitor in a background thread; print its address (and token off loopback)."""
+    import secrets
+
+    from .monitor import create_app, serve_in_thread
+    from .monitor.server import is_loopback
+
+    token = args.token
+    if not is_loopback(args.host) and not token:
+        token = secrets.token_urlsafe(24)
+    app = create_app(args.out, checkpointer=getattr(args, "checkpointer", None), token=token, driver=driver)
+    try:
+        server, _ = serve_in_thread(app, args.host, args.port)
+    except OSError as exc:
+        raise MatrioskaError(str(exc)) from None
+    address = f"http://{args.host}:{args.port}/" + (f"?token={token}" if token else "")
+    print(f"monitor: {address}", file=out, flush=True)
+    if token:
+        print(f"  access token (every request needs it): {token}", file=out, flush=True)
+    return server
 
 
 def load_model(args: argparse.Namespace) -> Any:
@@ -237,6 +275,27 @@ def plan_table(modules: list[dict[str, Any]]) -> list[str]:
     return [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 
 
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    """`matrioska serve`: the monitor in the foreground until Ctrl-C."""
+    import time as _time
+
+    from .monitor import Driver
+
+    orchestrator = None
+    if args.model:
+        from .models import load_chat_model
+        from .orchestrator import MatrioskaOrchestrator
+
+        orchestrator = MatrioskaOrchestrator(load_chat_model(args.model), args.out, checkpointer=args.checkpointer)
+    server = start_monitor(args, out, Driver(orchestrator))
+    try:
+        while not server.should_exit:
+            _time.sleep(0.5)
+    except KeyboardInterrupt:
+        server.should_exit = True
+    return 0
+
+
 def ask_review(pending: dict[str, Any], out: TextIO) -> dict[str, Any] | None:
     """Ask the user about the plan on the terminal: approve, edit in $EDITOR, re-plan, or quit."""
     import shutil
@@ -306,6 +365,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         return f"resume with: matrioska resume --out {args.out} --thread {thread_id}"
 
     try:
+        if args.command == "serve":
+            return _serve(args, out)
         plan = None
         if args.command == "run":
             if not args.task.strip():
@@ -336,12 +397,31 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             git=args.git,
             interrupt_after_architect=args.review,
         ) as orchestrator:
+            thread = args.thread or (uuid.uuid4().hex[:12] if args.command == "run" else args.thread)
+            answers = None
+            if args.serve:
+                from .monitor import Driver
+
+                driver = Driver(orchestrator)
+                answers = driver.attach(thread)
+                feed = driver.on_event(thread)
+                start_monitor(args, out, driver)
+                events = printer
+
+                def printer(event: dict[str, Any]) -> None:
+                    feed(event)
+                    events(event)
+
             if args.command == "run":
-                state = orchestrator.run(args.task, args.thread, architecture=plan, on_event=printer)
+                state = orchestrator.run(args.task, thread, architecture=plan, on_event=printer)
             else:
-                state = orchestrator.resume(args.thread, on_event=printer)
+                state = orchestrator.resume(thread, on_event=printer)
             while "pending_review" in state:
-                answer = ask_review(state["pending_review"], out)
+                if answers is not None:
+                    print("  waiting for the plan review in the monitor (or Ctrl-C)", file=out, flush=True)
+                    answer = answers.get()
+                else:
+                    answer = ask_review(state["pending_review"], out)
                 if answer is None:
                     print(f"plan review left open; {hint(state['thread_id'])}", file=out)
                     return 0

@@ -19,6 +19,7 @@ them from a resumed state is always safe.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,10 +27,11 @@ import re
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import OutputPathError
+from .errors import MatrioskaError, OutputPathError
 
 __all__ = ["ContextManager"]
 
@@ -234,6 +236,43 @@ class ContextManager:
                 written = (reports.get(module_id) or {}).get("written") or []
                 message = f"{names.get(module_id, module_id)} ({module_id}): wrote {', '.join(written) or 'no keys'}"
             run("commit", "-q", "-m", message)
+
+    def lock_path(self, thread_id: str) -> Path:
+        return self.checkpoints_dir / "locks" / f"{_safe_name(thread_id)}.lock"
+
+    @contextlib.contextmanager
+    def run_lock(self, thread_id: str) -> Iterator[None]:
+        """Held while this process drives `thread_id`: a second driver is refused, and the monitor
+        tells a running run from a stopped one (the OS drops the lock when a process dies, even
+        on SIGKILL)."""
+        import fcntl
+
+        path = self.lock_path(thread_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise MatrioskaError(f"run {thread_id!r} is already running in another process") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def is_running(self, thread_id: str) -> bool | None:
+        """Whether some process holds the run's lock (None: no lock file, nothing known)."""
+        import fcntl
+
+        path = self.lock_path(thread_id)
+        if not path.exists():
+            return None
+        with open(path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
 
     def _write_if_changed(self, path: Path, value: Any) -> None:
         self._write_text_if_changed(path, json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")

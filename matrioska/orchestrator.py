@@ -209,6 +209,10 @@ class MatrioskaOrchestrator:
         return config
 
     def _drive(self, payload: Any, thread_id: str, on_event: EventHandler | None) -> dict[str, Any]:
+        with self.files.run_lock(thread_id):
+            return self._drive_locked(payload, thread_id, on_event)
+
+    def _drive_locked(self, payload: Any, thread_id: str, on_event: EventHandler | None) -> dict[str, Any]:
         config = self._config(thread_id)
         notify = on_event or (lambda event: None)
         snapshot = self.graph.get_state(config)

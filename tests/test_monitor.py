@@ -1,0 +1,175 @@
+"""The offline web monitor: end to end in headless Chromium, injection, access token."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import BaseMessage
+
+from matrioska import MatrioskaOrchestrator
+from matrioska.monitor import Driver, create_app, serve_in_thread
+from matrioska.parsing import UPDATE_MARKER
+from scripted import ScriptedChatModel, default_responder, is_assembler, module_id_of
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+TASK = "Create a library management system"
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.fail("Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)")
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def slow_model(delay: float) -> ScriptedChatModel:
+    base = default_responder()
+
+    def respond(messages: list[BaseMessage]) -> str:
+        if module_id_of(messages):
+            time.sleep(delay)
+        return base(messages)
+
+    return ScriptedChatModel(respond=respond)
+
+
+@pytest.mark.slow
+def test_page_follows_a_run_approves_its_plan_and_shows_an_artifact(tmp_path: Path, browser) -> None:
+    orchestrator = MatrioskaOrchestrator(slow_model(0.6), tmp_path, interrupt_after_architect=True)
+    waiting = orchestrator.run(TASK, thread_id="web-1")
+    assert waiting["pending_review"]
+    port = _port()
+    server, _ = serve_in_thread(create_app(tmp_path, driver=Driver(orchestrator)), "127.0.0.1", port)
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector("#review:not([hidden])")
+        assert page.locator('g[data-module="html"]').get_attribute("data-status") == "waiting"
+        assert page.text_content("#run-status") == "review"
+        page.click("#approve")
+        # The graph updates as modules finish (server-sent events), without reloading the page.
+        page.wait_for_selector('g[data-module="html"][data-status="done"]', timeout=20_000)
+        statuses = {m: page.locator(f'g[data-module="{m}"]').get_attribute("data-status") for m in ("css", "auth")}
+        assert "waiting" in statuses.values() or "running" in statuses.values()
+        page.wait_for_selector('g[data-module="auth"][data-status="done"]', timeout=20_000)
+        page.wait_for_function("document.querySelector('#run-status').textContent === 'finished'", timeout=20_000)
+        page.click('button[data-module="css"]')
+        page.wait_for_selector("#viewer-body pre")
+        assert "code of css" in page.text_content("#viewer-body pre")
+        assert page.locator("#whiteboard tbody tr").count() == 6
+        assert page.locator('#zip:not([hidden])').count() == 1
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "monitor.png"), full_page=True)
+        assert (ARTIFACTS / "monitor.png").stat().st_size > 10_000
+    finally:
+        server.should_exit = True
+        orchestrator.close()
+
+
+def test_model_values_and_file_names_never_run_in_the_page(tmp_path: Path, browser) -> None:
+    evil = '<script>window.__pwned = 1</script>'
+
+    def respond(messages: list[BaseMessage]) -> str:
+        if is_assembler(messages):
+            return "notes"
+        update = {"element_ids": [evil, "javascript:window.__pwned=2"], "page_structure": evil}
+        body = '<img src=x onerror="window.__pwned=3">' + evil
+        return f'"><img src=x onerror=window.__pwned=4>.html\n```html\n{body}\n```\n{UPDATE_MARKER} {json.dumps(update)}'
+
+    plan = {"project_name": evil, "goal": "javascript:alert(1)", "modules": [
+        {"id": "html", "name": '<b onmouseover="window.__pwned=5">x</b>', "shared_state_writes": ["element_ids", "page_structure"]}]}
+    with MatrioskaOrchestrator(ScriptedChatModel(respond=respond), tmp_path, max_repairs=0) as orchestrator:
+        orchestrator.run(TASK, thread_id="evil", architecture=plan)
+    port = _port()
+    server, _ = serve_in_thread(create_app(tmp_path), "127.0.0.1", port)
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector("#whiteboard tbody tr")
+        page.click('button[data-module="html"]')
+        page.wait_for_selector("#viewer-body pre")
+        for button in page.locator("button[data-file]").all():
+            button.click()
+        page.hover('g[data-module="html"]')
+        time.sleep(0.5)
+        assert page.evaluate("window.__pwned") is None
+        assert evil in page.text_content("#run-title")  # shown as text
+        assert evil in page.text_content("#whiteboard")
+        assert page.locator('a[href^="javascript:"]').count() == 0
+        assert page.locator("img").count() == 0 and page.locator("b").count() == 0
+        assert page.locator("script").count() == 1  # app.js only
+    finally:
+        server.should_exit = True
+
+
+def test_a_non_loopback_bind_needs_the_printed_token(tmp_path: Path) -> None:
+    from matrioska import cli
+
+    with MatrioskaOrchestrator(ScriptedChatModel(respond=default_responder()), tmp_path) as orchestrator:
+        orchestrator.run(TASK, thread_id="t")
+    args = cli._parser().parse_args(["serve", "--out", str(tmp_path), "--host", "0.0.0.0", "--port", str(_port())])
+    out = io.StringIO()
+    server = cli.start_monitor(args, out, Driver())
+    try:
+        token = out.getvalue().split("access token (every request needs it): ")[1].split()[0]
+        base = f"http://127.0.0.1:{args.port}"
+        for path in ("/", "/api/runs", "/api/runs/t", "/static/app.js", "/api/zip"):
+            with pytest.raises(urllib.error.HTTPError) as denied:
+                urllib.request.urlopen(base + path)
+            assert denied.value.code == 401
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{base}/api/runs?token=wrong")
+        runs = json.loads(urllib.request.urlopen(f"{base}/api/runs?token={token}").read())
+        assert [r["thread_id"] for r in runs] == ["t"] and runs[0]["status"] == "finished"
+        request = urllib.request.Request(f"{base}/api/runs/t", headers={"Authorization": f"Bearer {token}"})
+        assert json.loads(urllib.request.urlopen(request).read())["modules"]
+    finally:
+        server.should_exit = True
+
+
+def test_a_crashed_run_shows_as_stopped_and_the_api_survives(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from scripted import flaky
+
+    with MatrioskaOrchestrator(flaky({"css": [ValueError("boom")]}), tmp_path) as orchestrator:
+        with pytest.raises(Exception):
+            orchestrator.run(TASK, thread_id="crash")
+    with TestClient(create_app(tmp_path)) as client:
+        run = client.get("/api/runs/crash").json()
+        assert run["status"] == "stopped"
+        assert {m["id"]: m["status"] for m in run["modules"]} == {"html": "done", "css": "failed", "auth": "waiting"}
+        assert client.post("/api/runs/crash/resume").status_code == 403  # no model to resume with
+        assert client.post("/api/runs/crash/review", json={"action": "approve"}).status_code == 409
+        assert client.get("/api/runs/nope").status_code == 404
+        headers = client.get("/").headers
+        assert "script-src 'self'" in headers["content-security-policy"]
