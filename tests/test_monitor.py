@@ -173,3 +173,32 @@ def test_a_crashed_run_shows_as_stopped_and_the_api_survives(tmp_path: Path) -> 
         assert client.get("/api/runs/nope").status_code == 404
         headers = client.get("/").headers
         assert "script-src 'self'" in headers["content-security-policy"]
+
+
+def test_run_with_serve_prints_the_address_and_takes_the_review_from_the_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matrioska import cli
+
+    monkeypatch.setattr(cli, "load_model", lambda args: (ScriptedChatModel(respond=default_responder()), {}))
+    port = _port()
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["run", TASK, "--out", str(tmp_path), "--review", "--serve", "--port", str(port), "--thread", "s1"]
+    result: list[int] = []
+    worker = threading.Thread(target=lambda: result.append(cli.main(argv, stdout=out, stderr=err)))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while "waiting for the plan review" not in out.getvalue():
+        assert time.monotonic() < deadline and worker.is_alive(), out.getvalue() + err.getvalue()
+        time.sleep(0.1)
+    assert f"monitor: http://127.0.0.1:{port}/" in out.getvalue()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/runs/s1/review",
+        data=json.dumps({"action": "approve"}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    assert json.loads(urllib.request.urlopen(request).read())["status"] == "sent to the running command"
+    worker.join(timeout=30)
+    assert result == [0], err.getvalue()
+    assert "FINAL RESULT" in out.getvalue()
