@@ -1,7 +1,9 @@
 """Orchestration overhead and checkpoint size, with an instant scripted model (no model time).
 
 - milliseconds of Matrioska + LangGraph + SQLite per module for plans of 10, 100 and 500 modules
-  (a chain: each module reads the key of the one before), and the growth from 10 to 500;
+  (a chain: each module reads the key of the one before), and the growth from 10 to 500; the
+  artifacts are plain text, so this is orchestration alone; a second row per size uses Python
+  files of the same size, which each module and the assembler also compile (validation);
 - the checkpoint database's size against the total artifact bytes at 200 modules.
 
     python bench/orchestration.py [--sizes 10 100 500] [--db-modules 200] [--artifact-bytes 3000]
@@ -39,22 +41,24 @@ def chain_plan(n: int) -> dict:
     }
 
 
-def instant_model(artifact_bytes: int) -> ScriptedChatModel:
+def instant_model(artifact_bytes: int, python: bool = False) -> ScriptedChatModel:
     body = "x = 1\n" * (artifact_bytes // 6)
+    name, language = ("py", "python") if python else ("txt", "text")
 
     def respond(messages):
         if is_assembler(messages):
             return "notes"
         module_id = module_id_of(messages)
-        return f"{module_id}.py\n```python\n{body}```\n" + module_reply(module_id, {f"k{int(module_id[1:])}": module_id}).split("\n", 3)[-1]
+        update = module_reply(module_id, {f"k{int(module_id[1:])}": module_id}).split("\n", 3)[-1]
+        return f"{module_id}.{name}\n```{language}\n{body}```\n" + update
 
     return ScriptedChatModel(respond=respond)
 
 
-def run(n: int, artifact_bytes: int, workdir: Path) -> tuple[float, int, int]:
+def run(n: int, artifact_bytes: int, workdir: Path, python: bool = False) -> tuple[float, int, int]:
     """Seconds for a whole run, checkpoint database bytes, artifact bytes."""
-    base = workdir / f"run{n}"
-    with MatrioskaOrchestrator(instant_model(artifact_bytes), base, assembler_notes=False) as orchestrator:
+    base = workdir / f"run{n}{'-py' if python else ''}"
+    with MatrioskaOrchestrator(instant_model(artifact_bytes, python), base, assembler_notes=False) as orchestrator:
         start = time.perf_counter()
         state = orchestrator.run("chain", thread_id=f"t{n}", architecture=chain_plan(n))
         seconds = time.perf_counter() - start
@@ -77,12 +81,13 @@ def main() -> None:
         workdir = Path(tmp)
         run(5, args.artifact_bytes, workdir)  # warm up imports and caches
         print(f"overhead per module (instant model, SQLite, {args.artifact_bytes}-byte artifacts)")
-        print(f"{'modules':>8}{'total s':>10}{'ms/module':>11}")
+        print(f"{'modules':>8}{'total s':>10}{'ms/module':>11}{'with .py validation':>22}")
         per_module = {}
         for n in args.sizes:
             seconds, _, _ = run(n, args.artifact_bytes, workdir)
+            validated, _, _ = run(n, args.artifact_bytes, workdir, python=True)
             per_module[n] = 1000 * seconds / n
-            print(f"{n:>8}{seconds:>10.2f}{per_module[n]:>11.2f}")
+            print(f"{n:>8}{seconds:>10.2f}{per_module[n]:>11.2f}{1000 * validated / n:>19.2f} ms")
         first, last = args.sizes[0], args.sizes[-1]
         print(f"growth of ms/module from {first} to {last} modules: {per_module[last] / per_module[first]:.2f}x (1.0 = flat)")
         _, database, artifacts = run(args.db_modules, args.artifact_bytes, workdir)

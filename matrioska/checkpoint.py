@@ -47,20 +47,16 @@ def prune_history(saver: Any, thread_id: str, keep: int, *, vacuum: bool = True)
 
     if not isinstance(saver, SqliteSaver) or keep < 1:
         return 0
-    newest = (
-        "SELECT checkpoint_id FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
-        "ORDER BY checkpoint_id DESC LIMIT ?"
+    # Strictly older than the keep-th newest: a range scan on the primary key, whatever the
+    # size of the history (NULL, so nothing, when there are fewer than `keep`).
+    older = (
+        "thread_id = ? AND checkpoint_ns = '' AND checkpoint_id < (SELECT checkpoint_id FROM checkpoints "
+        "WHERE thread_id = ? AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1 OFFSET ?)"
     )
     with saver.lock:
-        cursor = saver.conn.execute(
-            f"DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id NOT IN ({newest})",
-            (thread_id, thread_id, keep),
-        )
+        cursor = saver.conn.execute(f"DELETE FROM checkpoints WHERE {older}", (thread_id, thread_id, keep - 1))
         deleted = cursor.rowcount
-        saver.conn.execute(
-            f"DELETE FROM writes WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id NOT IN ({newest})",
-            (thread_id, thread_id, keep),
-        )
+        saver.conn.execute(f"DELETE FROM writes WHERE {older}", (thread_id, thread_id, keep - 1))
         saver.conn.commit()
         if vacuum:
             # Give the freed pages back (databases created here use auto_vacuum=INCREMENTAL);

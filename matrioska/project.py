@@ -136,9 +136,9 @@ def validate_file(path: str, content: str) -> list[str]:
     suffix = Path(path).suffix.lower()
     if suffix == ".py":
         try:
-            compile(ast.parse(content, filename=path), path, "exec")
-        except SyntaxError as exc:
-            return [f"Python syntax error line {exc.lineno}: {exc.msg}"]
+            compile(content, path, "exec", dont_inherit=True)  # parses (like py_compile); runs nothing
+        except (SyntaxError, ValueError) as exc:
+            return [f"Python syntax error line {getattr(exc, 'lineno', '?')}: {getattr(exc, 'msg', exc)}"]
         return []
     if suffix == ".json":
         try:

@@ -105,7 +105,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     # Steps left: one per module sequentially; a wave is two (its modules, then the join).
     steps = pending_count(state) if width == 1 else 2 * remaining_waves(state, width)
     _check_recursion_budget(config, steps)
-    architecture = Architecture.model_validate(state["architecture"])
+    architecture = _architecture(state["architecture"])
     spec = architecture.module(module_id)
     shared_state = state.get("shared_state") or {}
     order = state.get("execution_order") or []
@@ -164,6 +164,20 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "shared_state_writers": {key: spec.id for key in reply.update},
         "module_reports": {spec.id: report},
     }
+
+
+_PLAN_CACHE: list[tuple[Any, Architecture]] = []
+
+
+def _architecture(plan: dict[str, Any]) -> Architecture:
+    """The plan as a model; validated once per plan object, not once per module (500 modules
+    made this a per-step cost growing with the plan)."""
+    for cached, model in _PLAN_CACHE:
+        if cached is plan:
+            return model
+    model = Architecture.model_validate(plan)
+    _PLAN_CACHE[:] = [(plan, model), *_PLAN_CACHE[:3]]
+    return model
 
 
 def _answer(
