@@ -7,6 +7,7 @@ returns the LangGraph saver and a function that closes it. Every failure is a on
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import time
@@ -30,7 +31,98 @@ def open_checkpointer(target: str | os.PathLike[str]) -> tuple[Any, Callable[[],
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     conn = _connect(Path(target))
-    return SqliteSaver(conn), conn.close
+    serde = EntryBlobSerializer(conn)
+    saver = SqliteSaver(conn, serde=serde)
+    serde.lock = saver.lock
+    return saver, conn.close
+
+
+class EntryBlobSerializer:
+    """LangGraph's serializer, except that a checkpoint keeps the large entries of its growing
+    dict channels (artifacts, module reports, shared state) once, by content hash, in a side
+    table, and refers to them.
+
+    The SQLite saver writes every checkpoint whole: with artifacts inline, step k re-serialises
+    k artifacts, so time and bytes grow with the square of the modules. Here an entry is
+    serialised and stored once (recognised by identity on later steps), and a checkpoint holds
+    a short reference. The blobs are written in the same transaction as the checkpoint that
+    first refers to them, so a crash never leaves a reference without its blob.
+    """
+
+    CHANNELS = ("artifacts", "module_reports", "shared_state", "generated_files")
+    MIN_BYTES = 256
+    _REF = "__matrioska_blob__"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+        self.inner = JsonPlusSerializer()
+        self.conn = conn
+        self.lock: Any = None  # the saver's lock, set once the saver exists
+        self._seen: dict[int, tuple[Any, Any]] = {}  # id(value) -> (value, what the checkpoint holds)
+        self._loaded: dict[str, Any] = {}
+        conn.execute("CREATE TABLE IF NOT EXISTS matrioska_blobs (sha TEXT PRIMARY KEY, type TEXT, data BLOB)")
+        conn.commit()
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        values = obj.get("channel_values") if isinstance(obj, dict) else None
+        if isinstance(values, dict) and any(isinstance(values.get(c), dict) for c in self.CHANNELS):
+            values = dict(values)
+            for channel in self.CHANNELS:
+                if isinstance(values.get(channel), dict):
+                    values[channel] = {key: self._reference(v) for key, v in values[channel].items()}
+            obj = {**obj, "channel_values": values}
+        return self.inner.dumps_typed(obj)
+
+    def _reference(self, value: Any) -> Any:
+        known = self._seen.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        type_, data = self.inner.dumps_typed(value)
+        reference = value
+        if len(data) >= self.MIN_BYTES:
+            sha = hashlib.sha256(type_.encode() + b"\0" + data).hexdigest()
+            # Not committed here: the saver's commit of the checkpoint commits it too.
+            if self.lock is not None:
+                with self.lock:
+                    self.conn.execute("INSERT OR IGNORE INTO matrioska_blobs VALUES (?, ?, ?)", (sha, type_, data))
+            else:
+                self.conn.execute("INSERT OR IGNORE INTO matrioska_blobs VALUES (?, ?, ?)", (sha, type_, data))
+            reference = {self._REF: sha}
+        if len(self._seen) > 100_000:
+            self._seen.clear()
+        self._seen[id(value)] = (value, reference)
+        return reference
+
+    def loads_typed(self, data: tuple[str, bytes]) -> Any:
+        obj = self.inner.loads_typed(data)
+        values = obj.get("channel_values") if isinstance(obj, dict) else None
+        if isinstance(values, dict):
+            for channel in self.CHANNELS:
+                entries = values.get(channel)
+                if isinstance(entries, dict):
+                    values[channel] = {key: self._resolve(v) for key, v in entries.items()}
+        return obj
+
+    def _resolve(self, value: Any) -> Any:
+        if not (isinstance(value, dict) and len(value) == 1 and self._REF in value):
+            return value
+        sha = value[self._REF]
+        if sha not in self._loaded:
+            # Called by the saver while it holds its lock: read without taking it again.
+            row = self.conn.execute("SELECT type, data FROM matrioska_blobs WHERE sha = ?", (sha,)).fetchone()
+            if row is None:
+                raise CheckpointError(f"the checkpoint database lacks blob {sha[:12]}; it is damaged")
+            if len(self._loaded) > 10_000:
+                self._loaded.clear()
+            self._loaded[sha] = self.inner.loads_typed((row[0], row[1]))
+        return self._loaded[sha]
+
+    def dumps(self, obj: Any) -> bytes:  # the older SerializerProtocol methods
+        return self.inner.dumps(obj)
+
+    def loads(self, data: bytes) -> Any:
+        return self.inner.loads(data)
 
 
 def prune_history(saver: Any, thread_id: str, keep: int, *, vacuum: bool = True) -> int:

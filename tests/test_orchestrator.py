@@ -216,13 +216,23 @@ def test_unwritable_base_path_is_a_clear_error(tmp_path: Path, scripted: Scripte
 def test_state_survives_a_checkpoint_round_trip(tmp_path: Path, scripted: ScriptedChatModel) -> None:
     with MatrioskaOrchestrator(scripted, base_path=tmp_path) as orchestrator:
         state = orchestrator.run(TASK, thread_id="rt")
-    conn = sqlite3.connect(tmp_path / "matrioska_checkpoints" / "checkpoints.sqlite", check_same_thread=False)
+    from matrioska.checkpoint import open_checkpointer
+
+    saver, close = open_checkpointer(tmp_path / "matrioska_checkpoints" / "checkpoints.sqlite")
     try:
-        reread = build_graph(SqliteSaver(conn)).get_state({"configurable": {"thread_id": "rt"}}).values
+        reread = build_graph(saver).get_state({"configurable": {"thread_id": "rt"}}).values
     finally:
-        conn.close()
+        close()
     expected = {k: v for k, v in state.items() if k not in ("thread_id", "results_zip")}
     assert reread == expected
+    # Large entries are stored once, by reference, in the side table; a plain SqliteSaver sees refs.
+    conn = sqlite3.connect(tmp_path / "matrioska_checkpoints" / "checkpoints.sqlite")
+    try:
+        raw = build_graph(SqliteSaver(conn)).get_state({"configurable": {"thread_id": "rt"}}).values
+        blobs = conn.execute("SELECT count(*) FROM matrioska_blobs").fetchone()[0]
+    finally:
+        conn.close()
+    assert blobs >= 3 and all(set(v) == {"__matrioska_blob__"} for v in raw["module_reports"].values())
     assert json.loads(json.dumps(reread)) == reread  # plain JSON data all the way down
 
 
