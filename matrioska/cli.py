@@ -270,7 +270,7 @@ def plan_table(modules: list[dict[str, Any]]) -> list[str]:
     widths = [min(40, max(len(r[c]) for r in [header, *rows])) for c in range(len(header))]
 
     def line(cells: tuple[str, ...]) -> str:
-        return "  ".join((c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(cells, widths)).rstrip()
+        return "  ".join((c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
     return [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 

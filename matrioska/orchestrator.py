@@ -22,7 +22,6 @@ from .errors import (
     EmptyTaskError,
     MatrioskaError,
     ModelNotConfiguredError,
-    OutputPathError,
     RunFailedError,
     ThreadMismatchError,
 )

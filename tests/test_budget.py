@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage
 
-from matrioska import MatrioskaOrchestrator
 from matrioska.budget import TokenCounter, prompt_budget, shrink_value
 from matrioska.context import Context
 from matrioska.graph import build_graph

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import BaseMessage
 
-from matrioska import MatrioskaOrchestrator
+from matrioska import MatrioskaOrchestrator, RunFailedError
 from matrioska.monitor import Driver, create_app, serve_in_thread
 from matrioska.parsing import UPDATE_MARKER
 from scripted import ScriptedChatModel, default_responder, is_assembler, module_id_of
@@ -162,7 +162,7 @@ def test_a_crashed_run_shows_as_stopped_and_the_api_survives(tmp_path: Path) -> 
     from scripted import flaky
 
     with MatrioskaOrchestrator(flaky({"css": [ValueError("boom")]}), tmp_path) as orchestrator:
-        with pytest.raises(Exception):
+        with pytest.raises(RunFailedError):
             orchestrator.run(TASK, thread_id="crash")
     with TestClient(create_app(tmp_path)) as client:
         run = client.get("/api/runs/crash").json()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crash_worker import IDS, PLAN, responder
+from crash_worker import IDS, responder
 from matrioska import CheckpointError, MatrioskaOrchestrator
 from scripted import MODULE_UPDATES, ScriptedChatModel, default_responder
 
