@@ -39,10 +39,12 @@ FAN16 = plan_of({"root": [], **{f"w{i:02d}": ["root"] for i in range(16)}, "sink
 class Recorder:
     """A scripted model that sleeps per call and records concurrency and prompts."""
 
-    def __init__(self, delay: float = 0.0, fail: dict[str, Exception] | None = None) -> None:
-        self.delay, self.fail = delay, dict(fail or {})
+    def __init__(
+        self, delay: float = 0.0, fail: dict[str, Exception] | None = None, gather: int = 1, wide: set[str] = frozenset()
+    ) -> None:
+        self.delay, self.fail, self.gather, self.wide = delay, dict(fail or {}), gather, wide
         self.active = self.peak = 0
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
         self.prompts: dict[str, str] = {}
         self.model = ScriptedChatModel(respond=self.respond)
 
@@ -54,6 +56,11 @@ class Recorder:
             self.active += 1
             self.peak = max(self.peak, self.active)
             self.prompts[module_id] = str(messages[1].content)
+            self.lock.notify_all()
+            # Wait (briefly) for up to `gather` calls to be in flight together: proves how many
+            # can run at once without depending on thread start-up timing.
+            if module_id in self.wide:
+                self.lock.wait_for(lambda: self.active >= self.gather, timeout=2.0)
         try:
             time.sleep(self.delay)
             if module_id in self.fail:
@@ -75,14 +82,16 @@ def run(tmp_path: Path, plan: dict[str, Any], parallel: int, recorder: Recorder,
 
 @pytest.mark.parametrize("plan", [DIAMOND, FAN16], ids=["diamond", "fan16"])
 def test_waves_give_the_sequential_result_with_the_same_hyperfocus_prompts(tmp_path: Path, plan: dict) -> None:
-    sequential, parallel = Recorder(delay=0.05), Recorder(delay=0.05)
+    width = 2 if plan is DIAMOND else 8
+    wide = {"b", "c"} if plan is DIAMOND else {f"w{i:02d}" for i in range(16)}
+    sequential, parallel = Recorder(delay=0.05), Recorder(delay=0.05, gather=width, wide=wide)
     expected = run(tmp_path, plan, 1, sequential, "seq")
     state = run(tmp_path, plan, 8, parallel, "par")
     assert sorted(state["completed"]) == sorted(expected["completed"])
     assert state["artifacts"] == expected["artifacts"]
     assert state["shared_state"] == expected["shared_state"]
     assert parallel.prompts == sequential.prompts  # each module saw exactly what it saw sequentially
-    assert sequential.peak == 1 and parallel.peak == (2 if plan is DIAMOND else 8)
+    assert sequential.peak == 1 and parallel.peak == width
     assert sorted(parallel.calls) == sorted(sequential.calls)  # every module once
 
 
