@@ -97,9 +97,13 @@ def test_without_repairs_the_report_marks_the_contract_broken(tmp_path: Path) ->
     with MatrioskaOrchestrator(web_model([JS_WRONG]), tmp_path, max_repairs=0) as orchestrator:
         state = orchestrator.run("library page", architecture=WEB_PLAN)
     broken = [row for row in state["integration_report"]["consistency"] if row["status"] == "broken"]
-    assert [(row["identifier"], row["module"], row["where"]) for row in broken] == [("bookList", "js", "app.js")]
+    assert [(row["identifier"], row["module"], row["where"]) for row in broken] == [
+        ("bookList", "js", "app.js"),  # the published id is not used by the reader
+        ("booklist", "js", "app.js"),  # the id the script looks up is defined by no HTML
+    ]
+    assert broken[1]["problem"] == "no HTML file defines id='booklist'"
     assert state["module_reports"]["js"]["problems"]
-    assert "1 broken" in state["final_result"]
+    assert "2 broken" in state["final_result"]
 
 
 def test_a_python_syntax_error_is_repaired_on_the_second_attempt(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from ..context import Context, resolve_llm
-from ..project import extract_files, generated_files, identifier_contracts, validate_file
+from ..project import element_id_rows, extract_files, generated_files, identifier_contracts, validate_file
 from ..prompts import ASSEMBLER_SYSTEM_PROMPT, ASSEMBLER_USER_PROMPT
 from ..state import Architecture, MatrioskaState
 from ._common import call_model, emit, render_value
@@ -111,6 +111,7 @@ def consistency_rows(
                  "status": "held" if ran_before else "broken", "where": f"{writer or '-'} -> {reader}"}
             )
     rows += identifier_contracts(architecture, state.get("shared_state") or {}, writers, files)
+    rows += element_id_rows([f for module_id in order for f in files[module_id]])
     reports = state.get("module_reports") or {}
     for module_id in order:
         # The executor validated these very files; re-check only what it did not report.
