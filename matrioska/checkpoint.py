@@ -7,6 +7,7 @@ returns the LangGraph saver and a function that closes it. Every failure is a on
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -83,10 +84,7 @@ class EntryBlobSerializer:
         if len(data) >= self.MIN_BYTES:
             sha = hashlib.sha256(type_.encode() + b"\0" + data).hexdigest()
             # Not committed here: the saver's commit of the checkpoint commits it too.
-            if self.lock is not None:
-                with self.lock:
-                    self.conn.execute("INSERT OR IGNORE INTO matrioska_blobs VALUES (?, ?, ?)", (sha, type_, data))
-            else:
+            with self.lock or contextlib.nullcontext():
                 self.conn.execute("INSERT OR IGNORE INTO matrioska_blobs VALUES (?, ?, ?)", (sha, type_, data))
             reference = {self._REF: sha}
         if len(self._seen) > 100_000:

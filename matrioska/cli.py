@@ -277,8 +277,6 @@ def plan_table(modules: list[dict[str, Any]]) -> list[str]:
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
     """`matrioska serve`: the monitor in the foreground until Ctrl-C."""
-    import time as _time
-
     from .monitor import Driver
 
     orchestrator = None
@@ -290,7 +288,7 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
     server = start_monitor(args, out, Driver(orchestrator))
     try:
         while not server.should_exit:
-            _time.sleep(0.5)
+            time.sleep(0.5)
     except KeyboardInterrupt:
         server.should_exit = True
     return 0
@@ -397,7 +395,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             git=args.git,
             interrupt_after_architect=args.review,
         ) as orchestrator:
-            thread = args.thread or (uuid.uuid4().hex[:12] if args.command == "run" else args.thread)
+            thread = args.thread or uuid.uuid4().hex[:12]  # resume requires --thread
             answers = None
             if args.serve:
                 from .monitor import Driver

@@ -217,27 +217,24 @@ class LocalLLM(ChatHuggingFace):
         """
         return self.bind(json_schema=schema) if self.constrain_json else None
 
-    def _constrain(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Turn a `json_schema` call argument into logits processors for the pipeline."""
-        schema = kwargs.pop("json_schema", None)
-        if schema is None:
-            return kwargs
-        if self._constraint is None:
-            from .structured import JsonSchemaConstraint
-
-            self._constraint = JsonSchemaConstraint(self.tokenizer)
-        pipeline_kwargs = dict(kwargs.get("pipeline_kwargs") or {})
-        budget = int(pipeline_kwargs.get("max_new_tokens") or self.generation_kwargs.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS)
-        pipeline_kwargs["logits_processor"] = self._constraint.processors(schema, budget)
-        return {**kwargs, "pipeline_kwargs": pipeline_kwargs}
-
     def _request(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> GenerationRequest:
-        """Queue one generation on the model's worker (batched with concurrent compatible ones)."""
+        """Queue one generation on the model's worker (batched with concurrent compatible ones).
+
+        A `json_schema` call argument (see `with_json_schema`) becomes the request's logits
+        processors; such a request runs alone.
+        """
         from .batching import GenerationRequest, GenerationWorker
 
-        pipeline_kwargs = dict(self._constrain(kwargs).get("pipeline_kwargs") or {})
-        processors = pipeline_kwargs.pop("logits_processor", None)
-        settings = {**self.generation_kwargs, **pipeline_kwargs}
+        settings = {**self.generation_kwargs, **(kwargs.get("pipeline_kwargs") or {})}
+        processors = None
+        schema = kwargs.get("json_schema")
+        if schema is not None:
+            if self._constraint is None:
+                from .structured import JsonSchemaConstraint
+
+                self._constraint = JsonSchemaConstraint(self.tokenizer)
+            budget = int(settings.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS)
+            processors = self._constraint.processors(schema, budget)
         with _WORKER_LOCK:
             if self._worker is None:
                 pipe = self.llm.pipeline

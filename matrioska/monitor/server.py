@@ -299,10 +299,6 @@ def create_app(
         with lock:
             return reader.snapshot(thread_id)
 
-    def known(thread_id: str) -> bool:
-        with lock:
-            return thread_id in reader.threads()
-
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html")
 
@@ -316,9 +312,9 @@ def create_app(
 
     async def run(request: Request) -> Response:
         thread_id = request.path_params["thread_id"]
-        if not await asyncio.to_thread(known, thread_id):
+        snapshot = await asyncio.to_thread(read, thread_id)  # not listing every run to find one
+        if not snapshot.values:
             return JSONResponse({"error": f"no run {thread_id!r}"}, status_code=404)
-        snapshot = await asyncio.to_thread(read, thread_id)
         detail = run_detail(thread_id, snapshot, await asyncio.to_thread(active, thread_id), out)
         detail["rate"] = driver.rate(thread_id)
         return JSONResponse(detail)

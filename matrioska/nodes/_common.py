@@ -51,10 +51,10 @@ def emit(runtime: Any, event: str, **data: Any) -> None:
 def render_value(value: Any, limit: int | None = None, *, indent: int | None = None) -> str:
     """JSON of a value; past `limit` characters shortened structurally with a note inside it,
     so the text is always valid JSON (see `budget.shrink_value`)."""
-    value = json.loads(json.dumps(value, ensure_ascii=False, default=str))  # plain JSON types only
     if limit is not None:
-        value, _ = shrink_value(value, limit)
-    return json.dumps(value, ensure_ascii=False, indent=indent)
+        plain = json.loads(json.dumps(value, ensure_ascii=False, default=str))  # plain JSON types only
+        value, _ = shrink_value(plain, limit)
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
 
 
 def message_text(message: BaseMessage | str) -> str:

@@ -53,10 +53,12 @@ def build_module_messages(
     # Start every value at a length no prompt within the budget could hold anyway (no tokenizer
     # averages 8 characters a token), so counting never tokenizes megabytes.
     cap = VALUE_LIMIT if budget is None else budget * 8
-    limits: dict[str, int] = {key: cap for key, value in reads.items() if len(render_value(value)) > cap}
+    rendered = {key: render_value(value) for key, value in reads.items()}
+    limits: dict[str, int] = {key: cap for key, text in rendered.items() if len(text) > cap}
+    for key, limit in limits.items():
+        rendered[key] = render_value(reads[key], limit)
     messages: list[Any] = []
     for _ in range(_MAX_SHRINK_ROUNDS):
-        rendered = {key: render_value(value, limits.get(key)) for key, value in reads.items()}
         if counter is None or budget is None:
             return _module_messages(architecture, spec, rendered, absent), {}
         messages = _module_messages(architecture, spec, rendered, absent)
@@ -70,6 +72,7 @@ def build_module_messages(
             break
         key = max(shrinkable, key=lambda k: len(rendered[k]))
         limits[key] = max(48, min(len(rendered[key]) - over_chars, len(rendered[key]) // 2 + 1))
+        rendered[key] = render_value(reads[key], limits[key])  # only the value that changed
     used = counter.messages(messages) if counter is not None else 0
     return messages, {"prompt_tokens": used, "prompt_budget": budget, "shortened_keys": sorted(limits), "over_budget": True}
 
