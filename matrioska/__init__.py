@@ -20,6 +20,7 @@ from .errors import (
     PlanError,
     RecursionBudgetError,
     RunFailedError,
+    SandboxError,
     ThreadMismatchError,
 )
 from .state import Architecture, ModuleSpec
@@ -43,6 +44,7 @@ __all__ = [
     "ThreadMismatchError",
     "RecursionBudgetError",
     "RunFailedError",
+    "SandboxError",
 ]
 
 __version__ = "0.1.0"

@@ -74,6 +74,22 @@ def _parser() -> argparse.ArgumentParser:
             help="re-runs of a module whose files fail validation or whose contracts break (default 2)",
         )
         p.add_argument("--plan-attempts", type=int, default=3, help="architect attempts before giving up (default 3)")
+        p.add_argument("--no-verify", action="store_true", help="do not run the generated project (no verdict)")
+        p.add_argument(
+            "--sandbox",
+            choices=("auto", "bwrap", "none"),
+            default="auto",
+            help="where generated code runs: auto (bubblewrap when installed, else nothing runs), bwrap, "
+            "or none (unsandboxed, at your own risk)",
+        )
+        p.add_argument("--verify-timeout", type=float, default=120, metavar="S", help="seconds per check command (default 120)")
+        p.add_argument(
+            "--fix-rounds",
+            type=int,
+            default=2,
+            metavar="N",
+            help="rounds of sending runtime failures back to the modules that own them (default 2)",
+        )
         p.add_argument(
             "--retries", type=int, default=4, help="attempts per model call on timeouts/connection errors/OOM (default 4)"
         )
@@ -219,6 +235,8 @@ class ProgressPrinter:
         elif e["phase"] == "assembly":
             self.p("PHASE 3: ASSEMBLY")
             self.p(f"  integrating {e['modules']} artifacts...")
+        elif e["phase"] == "verification":
+            self.p(f"PHASE 4: VERIFICATION (running the project; sandbox: {e['sandbox']})")
 
     def on_plan_retry(self, e: dict[str, Any]) -> None:
         self.p(f"  ! plan attempt {e['attempt']}/{e['of']} unusable: {e['error']}")
@@ -254,6 +272,24 @@ class ProgressPrinter:
         self._stop_counting()
         self.p(f"      ! attempt {e['attempt']} has {len(e['problems'])} problem(s), re-running: {e['problems'][0]}")
         self._start_counting(f"repair of {e['module']}", self.position)
+
+    def on_verification_skipped(self, e: dict[str, Any]) -> None:
+        self.p(f"  ! not verified: {e['reason']}")
+
+    def on_sandbox_warning(self, e: dict[str, Any]) -> None:
+        self.p(f"  ! {e['message']}")
+
+    def on_check_finished(self, e: dict[str, Any]) -> None:
+        mark = {True: "✓", False: "✗", None: "-"}[e.get("ok")]
+        where = f" -> {', '.join(e['modules'])}" if e.get("modules") else ""
+        self.p(f"  {mark} {e['kind']}: {e['command']} ({e['seconds']:.1f} s){where}")
+
+    def on_fix_round(self, e: dict[str, Any]) -> None:
+        self.p(f"FIX ROUND {e['round']}/{e['of']}: sending the failures back to {e['modules']}")
+
+    def on_module_fix(self, e: dict[str, Any]) -> None:
+        first = (e.get("evidence") or "").strip().splitlines()
+        self.p(f"  {e['module']}: fixing " + (first[0][:120] if first else ""))
 
     def on_assembled(self, e: dict[str, Any]) -> None:
         if e.get("broken_contracts"):
@@ -350,7 +386,28 @@ def _print_final(out: TextIO, state: dict[str, Any]) -> None:
         for row in broken[:20]:
             problem = f" — {row['problem']}" if row.get("problem") else ""
             print(f"    ✗ {row['contract']} @ {row['where']}{problem}", file=out)
+    _print_verdict(out, state.get("verification") or {})
     print(f"  results: {state['results_zip']}", file=out)
+
+
+def _print_verdict(out: TextIO, verification: dict[str, Any]) -> None:
+    """The honest verdict: works, DOES NOT WORK (and why), or not verified (and why)."""
+    if not verification:
+        return
+    works = verification.get("works")
+    rounds = verification.get("rounds", 0)
+    if works is True:
+        print(f"  verdict: WORKS ({len(verification.get('checks') or [])} checks passed, {rounds} fix round(s))", file=out)
+    elif works is None:
+        print(f"  verdict: not verified — {verification.get('reason') or 'nothing could be run'}", file=out)
+    else:
+        failed = [c for c in verification.get("checks") or [] if c.get("ok") is False]
+        print(f"  verdict: DOES NOT WORK ({len(failed)} check(s) failed after {rounds} fix round(s))", file=out)
+        from .verify import headline
+
+        for check in failed[:5]:
+            print(f"    ✗ {check['command']}: {headline(check.get('output') or '')[:200]}", file=out)
+        print("    details: matrioska_checkpoints/verification.json", file=out)
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
@@ -394,6 +451,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             max_repairs=args.repairs,
             git=args.git,
             interrupt_after_architect=args.review,
+            verify=not args.no_verify,
+            sandbox=args.sandbox,
+            verify_timeout=args.verify_timeout,
+            fix_rounds=args.fix_rounds,
         ) as orchestrator:
             thread = args.thread or uuid.uuid4().hex[:12]  # resume requires --thread
             answers = None
@@ -425,7 +486,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
                     return 0
                 state = orchestrator.review(state["thread_id"], on_event=printer, **answer)
         _print_final(out, state)
-        return 0
+        # 3: the project was built but does not work (files kept; verification.json says why).
+        return 3 if (state.get("verification") or {}).get("works") is False else 0
     except MatrioskaError as exc:
         print(f"error: {exc}", file=err)
         if exc.thread_id:

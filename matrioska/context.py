@@ -61,6 +61,16 @@ class Context:
     """Stop after the plan for a human to approve, edit or re-plan it (an interrupt)."""
     assembler_notes: bool = True
     """Ask the model for short integration notes at assembly (the prompt holds no artifacts)."""
+    verify: bool = True
+    """Run the assembled project (imports, tests, entry point, the page in a browser) in the sandbox."""
+    sandbox: str = "auto"
+    """"auto" (bubblewrap when installed, else nothing is run), "bwrap", or "none" (unsandboxed)."""
+    verify_timeout: float = 120.0
+    """Seconds each verification command may run before its whole process group is killed."""
+    fix_rounds: int = 2
+    """Rounds of sending runtime failures back to the modules that own them, then re-checking."""
+    verify_dir: str = ""
+    """Where the project's Python requirements are installed as wheels ("" : a temporary folder)."""
 
 
 def resolve_llm(context: Context | None, role: str = "executor") -> BaseChatModel:

@@ -19,6 +19,7 @@ __all__ = [
     "ThreadMismatchError",
     "RecursionBudgetError",
     "RunFailedError",
+    "SandboxError",
 ]
 
 
@@ -67,3 +68,7 @@ class RecursionBudgetError(MatrioskaError, RuntimeError):
 
 class RunFailedError(MatrioskaError, RuntimeError):
     """A persisted run stopped on an unexpected exception; its state is saved."""
+
+
+class SandboxError(MatrioskaError, ValueError):
+    """The sandbox asked for cannot be used (unknown mode, `bwrap` without bubblewrap)."""

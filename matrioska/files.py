@@ -9,6 +9,8 @@ base_path/matrioska_checkpoints/final_result.md        the integrated result
 base_path/matrioska_checkpoints/run_report.json        plan repairs, module reports, contracts
 base_path/matrioska_checkpoints/consistency_report.json one row per contract: held or broken, where
 base_path/matrioska_checkpoints/manifest.json          provenance of every file and shared-state key
+base_path/matrioska_checkpoints/verification.json      the verdict of running the project, its checks
+base_path/matrioska_checkpoints/pyenv/                 the project's requirements as wheels (not zipped)
 base_path/project/                                     the generated project tree (a git repo with --git)
 base_path/matrioska_results.zip                        all of the above, for download
 ```
@@ -41,6 +43,8 @@ RESULTS_ZIP = "matrioska_results.zip"
 PROJECT_DIR = "project"
 MANIFEST = "manifest.json"
 CONSISTENCY = "consistency_report.json"
+VERIFICATION = "verification.json"
+PYTHON_ENV = "pyenv"
 DATABASE = "checkpoints.sqlite"
 
 
@@ -67,6 +71,7 @@ class ContextManager:
         self.project_dir = self.base_path / PROJECT_DIR
         self.database = self.checkpoints_dir / DATABASE
         self.results_zip = self.base_path / RESULTS_ZIP
+        self.python_env_dir = self.checkpoints_dir / PYTHON_ENV
         self._written: dict[Path, str] = {}
         # module id -> (index, path, path relative to base_path, sanitising note)
         self._artifact_files: dict[str, tuple[int, Path, str, str]] = {}
@@ -155,6 +160,9 @@ class ContextManager:
             "files": {mid: self._artifact_files[mid][2] for mid in artifacts if mid in self._artifact_files},
             "file_notes": [self._artifact_files[mid][3] for mid in artifacts if self._artifact_files.get(mid, (0, 0, 0, ""))[3]],
         }
+        if state.get("verification"):
+            report["verification"] = state["verification"]
+            self._write_if_changed(self.checkpoints_dir / VERIFICATION, state["verification"])
         self._write_if_changed(self.checkpoints_dir / "run_report.json", report)
         if final and state.get("final_result"):
             self._write_project(state)
@@ -163,14 +171,9 @@ class ContextManager:
 
     def project_files(self, state: dict[str, Any]) -> list[tuple[str, str, str]]:
         """(path, content, module id or "assembler") for every file of the project, in order."""
-        from .project import extract_files
+        from .project import project_files
 
-        artifacts = state.get("artifacts") or {}
-        out = []
-        for module_id in state.get("execution_order") or list(artifacts):
-            out += [(f.path, f.content, module_id) for f in extract_files(artifacts.get(module_id) or "", module_id)]
-        out += [(path, text, "assembler") for path, text in (state.get("generated_files") or {}).items()]
-        return out
+        return [(f.path, f.content, f.module) for f in project_files(state)]
 
     def _project_path(self, relative: str) -> Path:
         path = (self.project_dir / relative).resolve()
@@ -304,7 +307,8 @@ class ContextManager:
                     if not folder.is_dir():
                         continue
                     for path in sorted(folder.rglob("*")):
-                        if ".git" in path.relative_to(folder).parts:
+                        parts = path.relative_to(folder).parts
+                        if ".git" in parts or (folder == self.checkpoints_dir and parts[0] == PYTHON_ENV):
                             continue
                         # links are skipped: a link could pull a file from outside into the zip
                         if path.is_symlink() or not path.is_file() or path.name.startswith("."):
@@ -344,4 +348,11 @@ def manifest(state: dict[str, Any], files: list[tuple[str, str, str]]) -> dict[s
             "problems": check.get("problems", []),
         }
     keys = {key: origin(module_id) for key, module_id in (state.get("shared_state_writers") or {}).items()}
-    return {"thread_task": state.get("task"), "files": entries, "shared_state": keys}
+    verification = state.get("verification") or {}
+    verdict = {
+        "works": verification.get("works"),
+        "reason": verification.get("reason"),
+        "rounds": verification.get("rounds", 0),
+        "checks": [{k: c.get(k) for k in ("kind", "command", "ok", "modules")} for c in verification.get("checks") or []],
+    } if verification else None
+    return {"thread_task": state.get("task"), "files": entries, "shared_state": keys, "verification": verdict}

@@ -1,4 +1,4 @@
-"""The Matrioska graph: architect -> executor (looped per module, or in parallel waves) -> assembler.
+"""The Matrioska graph: architect -> executor (looped per module, or in parallel waves) -> assembler -> verify.
 
 Wiring only. `build_graph(checkpointer)` compiles it; the module-level `graph` is compiled
 without a checkpointer for LangGraph Studio / `langgraph dev` (the server brings its own) and
@@ -24,7 +24,9 @@ from matrioska.nodes import (
     route_after_module,
     route_after_plan,
     route_after_review,
+    route_after_verify,
     route_modules,
+    verify,
 )
 from matrioska.retry import default_retry_policy
 from matrioska.state import MatrioskaInput, MatrioskaState
@@ -49,6 +51,7 @@ def build_graph(checkpointer: Any = None, *, retry_policy: RetryPolicy | None = 
     builder.add_node("assembler", assembler, retry_policy=retry)
     builder.add_node("join", join)
     builder.add_node("review", review)
+    builder.add_node("verify", verify)
 
     builder.add_edge(START, "architect")
     # Sequential: executor -> executor ... -> assembler. Waves (Context.max_parallel > 1):
@@ -58,7 +61,10 @@ def build_graph(checkpointer: Any = None, *, retry_policy: RetryPolicy | None = 
     builder.add_conditional_edges("review", route_after_review, ["review", "architect", "executor", "assembler"])
     builder.add_conditional_edges("executor", route_after_module, ["executor", "join", "assembler"])
     builder.add_conditional_edges("join", route_modules, ["executor", "assembler"])
-    builder.add_edge("assembler", END)
+    builder.add_edge("assembler", "verify")
+    # The project runs in the sandbox; a failure goes back to the module(s) that own it (a fix
+    # round through the executor, then assembler and verify again), at most Context.fix_rounds.
+    builder.add_conditional_edges("verify", route_after_verify, ["executor", END])
     compiled = builder.compile(checkpointer=checkpointer, name="matrioska")
     return compiled.with_config(recursion_limit=DEFAULT_RECURSION_LIMIT)  # type: ignore[return-value]
 

@@ -48,6 +48,12 @@ class MatrioskaOrchestrator:
         max_repairs: re-runs of a module whose files fail validation or whose contracts break.
         git: make `base_path/project` a git repository with one commit per module.
         interrupt_after_architect: stop after the plan for review (`review()` continues).
+        verify: run the assembled project (imports, tests, entry point, the page in headless
+            Chromium) and send runtime failures back to the modules that own them.
+        sandbox: "auto" (bubblewrap when installed; without it nothing generated is executed and
+            the verdict says so), "bwrap" (required), or "none" (unsandboxed, with a warning).
+        verify_timeout: seconds per verification command (its process group is killed past it).
+        fix_rounds: rounds of runtime fixes before the verdict is final.
         keep_checkpoints: SQLite keeps only a thread's latest checkpoints (1 by default, with its
             pending writes: all a resume needs), so the database stays proportional to the
             artifacts instead of growing with the square of the modules; None keeps the whole
@@ -85,6 +91,10 @@ class MatrioskaOrchestrator:
         max_repairs: int = 2,
         git: bool = False,
         interrupt_after_architect: bool = False,
+        verify: bool = True,
+        sandbox: str = "auto",
+        verify_timeout: float = 120,
+        fix_rounds: int = 2,
     ) -> None:
         from .graph import DEFAULT_RECURSION_LIMIT, build_graph
 
@@ -109,6 +119,12 @@ class MatrioskaOrchestrator:
         self.files.git = git
         self.interrupt_after_architect = interrupt_after_architect
         self.assembler_notes = assembler_notes
+        self.verify, self.sandbox = verify, sandbox
+        self.verify_timeout, self.fix_rounds = float(verify_timeout), max(0, int(fix_rounds))
+        if verify:
+            from .sandbox import resolve_sandbox
+
+            resolve_sandbox(sandbox)  # an unknown mode, or "bwrap" without bubblewrap: fail before the run
         self._recursion_limit = DEFAULT_RECURSION_LIMIT
         if checkpointer and checkpoint_path:
             raise MatrioskaError("pass either checkpointer (a postgres:// URL) or checkpoint_path (SQLite), not both")
@@ -228,6 +244,11 @@ class MatrioskaOrchestrator:
             review=self.interrupt_after_architect,
             max_plan_attempts=self.max_plan_attempts,
             assembler_notes=self.assembler_notes,
+            verify=self.verify,
+            sandbox=self.sandbox,
+            verify_timeout=self.verify_timeout,
+            fix_rounds=self.fix_rounds,
+            verify_dir=str(self.files.python_env_dir),
         )
         values: dict[str, Any] = dict(snapshot.values or {})
         steps = 0

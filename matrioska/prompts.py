@@ -16,6 +16,7 @@ __all__ = [
     "EXECUTOR_USER_PROMPT",
     "EXECUTOR_UPDATE_RETRY_PROMPT",
     "EXECUTOR_REPAIR_PROMPT",
+    "EXECUTOR_RUNTIME_FIX_PROMPT",
     "ASSEMBLER_SYSTEM_PROMPT",
     "ASSEMBLER_USER_PROMPT",
 ]
@@ -149,6 +150,19 @@ EXECUTOR_REPAIR_PROMPT = """Your module has problems:
 
 Answer again with the complete, corrected module: every file (one fenced block each, its file \
 name on the line before), then the SHARED_STATE_UPDATE line and its JSON object."""
+
+EXECUTOR_RUNTIME_FIX_PROMPT = """The project was assembled and RUN, and it does not work: the failure \
+below points into YOUR module's files.
+
+FAILED CHECK:
+{evidence}
+
+YOUR CURRENT FILES:
+{files}
+
+Find the cause in your files and fix it. Answer again with your complete, corrected module: every \
+file you own (one fenced block each, its file name on the line before), then the \
+SHARED_STATE_UPDATE line and its JSON object."""
 
 ASSEMBLER_SYSTEM_PROMPT = """You are MATRIOSKA's integrator. The modules of a project were built \
 separately and agree through a shared_state whiteboard. You do not see their code. From the \

@@ -189,3 +189,14 @@ class MatrioskaState(TypedDict, total=False):
     """The reviewer's comment for a re-plan; the architect reads it."""
     wave_module: str
     """Only in a wave's `Send` payload: the module that branch runs (never stored)."""
+    verification: dict[str, Any]
+    """The verdict of running the project: `works` (true / false / null when nothing could run),
+    `checks` ({kind, command, ok, output}), `rounds` (fix rounds used) and `failures` (per module)."""
+    fix_queue: list[str]
+    """Modules still to re-run in the current fix round, in execution order (empty otherwise)."""
+    fix_evidence: dict[str, str]
+    """Module id -> the runtime failure that points into its files, for its fix round."""
+    fix_round: int
+    """Fix rounds started so far (bounded by `Context.fix_rounds`)."""
+    fix_seen: list[str]
+    """Modules already re-run (or queued) in the current fix round: none runs twice in one."""

@@ -87,6 +87,8 @@ def test_page_follows_a_run_approves_its_plan_and_shows_an_artifact(tmp_path: Pa
         assert "code of css" in page.text_content("#viewer-body pre")
         assert page.locator("#whiteboard tbody tr").count() == 6
         assert page.locator('#zip:not([hidden])').count() == 1
+        # nothing runnable in this project (text files): the page says so instead of "works"
+        assert page.text_content("#verdict").startswith("verdict: not verified")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "monitor.png"), full_page=True)
         assert (ARTIFACTS / "monitor.png").stat().st_size > 10_000

@@ -18,6 +18,7 @@ EXPECTED = {
     "EXECUTOR_USER_PROMPT": {"goal", "name", "module_id", "description", "inputs", "outputs", "rules", "manual", "shared_context", "writes"},
     "EXECUTOR_UPDATE_RETRY_PROMPT": {"error", "writes"},
     "EXECUTOR_REPAIR_PROMPT": {"problems"},
+    "EXECUTOR_RUNTIME_FIX_PROMPT": {"evidence", "files"},
     "ASSEMBLER_SYSTEM_PROMPT": set(),
     "ASSEMBLER_USER_PROMPT": {"project_name", "goal", "integration_rules", "modules", "shared_state"},
 }

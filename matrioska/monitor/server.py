@@ -175,6 +175,24 @@ def run_summary(thread_id: str, snapshot: Any, active: bool | None) -> dict[str,
     }
 
 
+def _verification(verification: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The verdict of running the project, for the run page (outputs trimmed to their tail)."""
+    if not verification:
+        return None
+    return {
+        "works": verification.get("works"),
+        "status": verification.get("status"),
+        "reason": verification.get("reason") or "",
+        "rounds": verification.get("rounds", 0),
+        "sandbox": verification.get("sandbox"),
+        "checks": [
+            {"kind": c.get("kind"), "command": c.get("command"), "ok": c.get("ok"), "modules": c.get("modules") or [],
+             "output": (c.get("output") or "")[-1500:]}
+            for c in verification.get("checks") or []
+        ],
+    }
+
+
 def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) -> dict[str, Any]:
     from ..project import extract_files
 
@@ -234,6 +252,7 @@ def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) ->
         "artifacts": [{"module": mid, "chars": len(artifacts[mid])} for mid in order if mid in artifacts],
         "files": files,
         "consistency": (values.get("integration_report") or {}).get("consistency") or [],
+        "verification": _verification(values.get("verification")),
         "pending_review": pending[0] if pending else None,
         "zip": (out / "matrioska_results.zip").exists(),
     }

@@ -5,6 +5,7 @@ from .assembler import assembler
 from .executor import executor
 from .review import review, route_after_plan, route_after_review
 from .routing import join, next_pending, route_after_module, route_modules
+from .verify import route_after_verify, verify
 
 __all__ = [
     "architect",
@@ -17,4 +18,6 @@ __all__ = [
     "route_modules",
     "route_after_module",
     "next_pending",
+    "verify",
+    "route_after_verify",
 ]

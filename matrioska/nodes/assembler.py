@@ -59,7 +59,10 @@ def assembler(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
     generated = generated_files(architecture, order, [f for module_id in order for f in files[module_id]])
     context = runtime.context or Context()
     notes = ""
-    if context.assembler_notes:
+    earlier = state.get("integration_report") or {}
+    if state.get("verification") and "notes" in earlier:
+        notes = earlier["notes"]  # a fix round: the plan and its contracts did not change
+    elif context.assembler_notes:
         notes = call_model(resolve_llm(context, "assembler"), _notes_messages(architecture, order, state))
     final = _render(architecture, order, artifacts, state.get("shared_state") or {}, contracts, notes, consistency)
     broken = sorted(key for key, row in contracts.items() if row["status"] == "broken")
@@ -82,6 +85,7 @@ def assembler(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
             "held": sum(1 for row in consistency if row["status"] == "held"),
             "broken_count": sum(1 for row in consistency if row["status"] == "broken"),
             "notes_empty": context.assembler_notes and not notes,
+            "notes": notes,
         },
     }
 

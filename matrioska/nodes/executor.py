@@ -21,7 +21,13 @@ from ..context import Context, resolve_llm
 from ..errors import RecursionBudgetError
 from ..parsing import UPDATE_MARKER, JSONExtractionError, ModuleReply, extract_json_object, parse_module_reply
 from ..project import extract_files, module_problems
-from ..prompts import EXECUTOR_REPAIR_PROMPT, EXECUTOR_SYSTEM_PROMPT, EXECUTOR_UPDATE_RETRY_PROMPT, EXECUTOR_USER_PROMPT
+from ..prompts import (
+    EXECUTOR_REPAIR_PROMPT,
+    EXECUTOR_RUNTIME_FIX_PROMPT,
+    EXECUTOR_SYSTEM_PROMPT,
+    EXECUTOR_UPDATE_RETRY_PROMPT,
+    EXECUTOR_USER_PROMPT,
+)
 from ..state import Architecture, MatrioskaState, ModuleSpec
 from ..structured import constrained, update_schema
 from ._common import call_model, call_structured, emit, render_value
@@ -101,12 +107,15 @@ def _module_messages(architecture: Architecture, spec: ModuleSpec, rendered: dic
 
 def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, Any]:
     """Run the next pending module; return its artifact, update and report."""
-    module_id = state.get("wave_module") or next_pending(state)
+    fix_queue = list(state.get("fix_queue") or [])
+    fixing = bool(fix_queue) and not state.get("wave_module")
+    module_id = state.get("wave_module") or (fix_queue[0] if fixing else next_pending(state))
     if module_id is None:  # routing never sends us here without work; stay harmless anyway
         return {}
     width = max_parallel_of(runtime)
     # Steps left: one per module sequentially; a wave is two (its modules, then the join).
     steps = pending_count(state) if width == 1 else 2 * remaining_waves(state, width)
+    steps += len(fix_queue) + 1 if fixing else 1  # and the verify node
     _check_recursion_budget(config, steps)
     architecture = _architecture(state["architecture"])
     spec = architecture.module(module_id)
@@ -126,6 +135,13 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     counter = TokenCounter(llm)
     budget = prompt_budget(llm, context.context_tokens, context.max_new_tokens)
     messages, prompt_report = build_module_messages(architecture, spec, shared_state, counter=counter, budget=budget)
+    evidence = (state.get("fix_evidence") or {}).get(spec.id) if fixing else None
+    if evidence:
+        # A fix round: the same hyperfocus prompt, then the runtime failure and this module's own
+        # current files (never another module's artifact).
+        own = extract_files((state.get("artifacts") or {}).get(spec.id) or "", spec.id)
+        messages = [*messages, HumanMessage(EXECUTOR_RUNTIME_FIX_PROMPT.format(evidence=evidence, files=_render_files(own)))]
+        emit(runtime, "module_fix", module=spec.id, round=state.get("fix_round") or 0, evidence=evidence[:600])
     read_values = {key: shared_state[key] for key in spec.shared_state_reads if key in shared_state}
     attempts, history = 0, []
     follow_up = messages
@@ -159,14 +175,47 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "prompt_sha256": hashlib.sha256("\n\n".join(str(m.content) for m in follow_up).encode()).hexdigest(),
         **prompt_report,
     }
+    previous = (state.get("module_reports") or {}).get(spec.id) or {}
+    fixes = list(previous.get("runtime_fixes") or [])
+    if fixing:
+        fixes.append({"round": state.get("fix_round") or 0, "evidence": (evidence or "")[:2000],
+                      "reason": "runtime failure" if evidence else "a module it reads from changed"})
+    if fixes:
+        report["runtime_fixes"] = fixes
     emit(runtime, "module_finished", module=spec.id, **report)
+    update: dict[str, Any] = {}
+    if fixing:
+        update = _next_fixes(state, architecture, spec, reply.update, fix_queue[1:])
     return {
+        **update,
         "completed": [spec.id],
         "artifacts": {spec.id: reply.artifact},
         "shared_state": reply.update,
         "shared_state_writers": {key: spec.id for key in reply.update},
         "module_reports": {spec.id: report},
     }
+
+
+def _render_files(files: list[Any], limit: int = 8000) -> str:
+    """A module's own files for its fix prompt, each in a fenced block (bounded)."""
+    if not files:
+        return "(you wrote no files)"
+    text = "\n\n".join(f"{f.path}\n```\n{f.content}\n```" for f in files)
+    return text if len(text) <= limit else text[:limit] + "\n[... your files are longer; the rest left out ...]"
+
+
+def _next_fixes(
+    state: MatrioskaState, architecture: Architecture, spec: ModuleSpec, update: dict[str, Any], rest: list[str]
+) -> dict[str, Any]:
+    """The fix queue after this module: readers of the keys it re-published with new values are
+    re-run after it (once a round), in execution order."""
+    shared_state = state.get("shared_state") or {}
+    changed = {key for key, value in update.items() if shared_state.get(key) != value}
+    seen = list(state.get("fix_seen") or [])
+    readers = [m.id for m in architecture.modules if m.id not in seen and changed & set(m.shared_state_reads)]
+    order = state.get("execution_order") or []
+    queue = sorted(dict.fromkeys([*rest, *readers]), key=lambda m: order.index(m) if m in order else len(order))
+    return {"fix_queue": queue, "fix_seen": [*seen, *readers]}
 
 
 _PLAN_CACHE: list[tuple[Any, Architecture]] = []

@@ -78,7 +78,10 @@ def route_modules(state: MatrioskaState, runtime: Any) -> str | list[Send]:
 
 
 def route_after_module(state: MatrioskaState, runtime: Any) -> str | list[Send]:
-    """After one module: the next one (sequential), or the wave's join (parallel)."""
+    """After one module: the next one (sequential), or the wave's join (parallel); in a fix
+    round, the next module queued for it (one at a time), then the assembler."""
+    if state.get("fix_queue"):
+        return "executor"
     if max_parallel_of(runtime) > 1:
         return "join"
     return route_modules(state, runtime)

@@ -66,6 +66,7 @@ async function refresh() {
   drawWhiteboard(run.shared_state);
   drawFiles(run);
   drawConsistency(run.consistency);
+  drawVerification(run.verification);
   drawReview(run.pending_review);
 }
 
@@ -205,6 +206,30 @@ function drawConsistency(rows) {
   for (const row of rows) {
     const tr = el("tr", null, row.status === "broken" ? "broken" : "");
     tr.append(el("td", row.contract), el("td", row.status), el("td", row.where), el("td", row.problem || ""));
+    body.appendChild(tr);
+  }
+}
+
+function drawVerification(result) {
+  const verdict = $("verdict");
+  const body = $("checks").tBodies[0];
+  body.replaceChildren();
+  if (!result) {
+    verdict.textContent = "not run yet";
+    verdict.dataset.works = "";
+    return;
+  }
+  const words = { true: "works", false: "does not work", null: "not verified" };
+  const pending = result.status === "fixing" ? ` (fix round ${result.rounds + 1} in progress)` : "";
+  verdict.textContent = `verdict: ${words[String(result.works)]}${pending}; fix rounds used: ${result.rounds}` +
+    (result.reason ? ` (${result.reason})` : "");
+  verdict.dataset.works = String(result.works);
+  for (const check of result.checks) {
+    const tr = el("tr", null, check.ok === false ? "broken" : "");
+    const output = el("td");
+    output.appendChild(el("pre", check.output));
+    const status = check.ok === true ? "passed" : check.ok === false ? "FAILED" : "skipped";
+    tr.append(el("td", check.kind), el("td", check.command), el("td", status), el("td", check.modules.join(", ")), output);
     body.appendChild(tr);
   }
 }

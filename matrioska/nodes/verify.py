@@ -1,0 +1,137 @@
+"""Verify node: run the assembled project in the sandbox and decide what happens next.
+
+It writes nothing of the user's: the project is copied into a throwaway folder and checked
+there (see `verify.py`). When the project does not work and rounds are left, the modules that
+own the failures are queued for a fix round with their evidence (the executor re-runs them, in
+hyperfocus, then the assembler and this node run again); otherwise the verdict is final and goes
+into the consistency report and the integrated result.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.graph import END
+from langgraph.runtime import Runtime
+
+from ..context import Context
+from ..project import project_files
+from ..sandbox import resolve_sandbox
+from ..state import MatrioskaState
+from ..verify import headline, verify_project
+from ._common import emit
+
+_EVIDENCE_LIMIT = 6000
+
+
+def verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Run the checks; queue a fix round or settle the verdict."""
+    context = runtime.context or Context()
+    rounds = int(state.get("fix_round") or 0)
+    previous = state.get("verification") or {}
+    history = list(previous.get("history") or [])
+    if not context.verify:
+        return _settle(state, {"works": None, "reason": "verification switched off (--no-verify)", "checks": [],
+                               "failures": [], "notes": [], "rounds": rounds, "history": history})
+    sandbox, note = resolve_sandbox(context.sandbox, timeout=float(context.verify_timeout))
+    if sandbox is None:
+        emit(runtime, "verification_skipped", reason=note)
+        return _settle(state, {"works": None, "reason": note, "checks": [], "failures": [], "notes": [note],
+                               "rounds": rounds, "history": history, "sandbox": None})
+    if note:
+        emit(runtime, "sandbox_warning", message=note)
+    files = project_files(state)
+    emit(runtime, "phase", phase="verification", files=len(files), round=rounds, sandbox=sandbox.describe())
+    result = verify_project(
+        {f.path: f.content for f in files},
+        {f.path: f.module for f in files},
+        sandbox,
+        deps_root=context.verify_dir or None,
+        emit=lambda event, **data: emit(runtime, event, **data),
+    )
+    result.update(rounds=rounds, sandbox=sandbox.mode, history=history)
+    if note:
+        result["notes"].insert(0, note)
+    if not result["checks"]:
+        result["reason"] = result["notes"][-1] if result["notes"] else "nothing to run"
+    order = state.get("execution_order") or []
+    failing = [m for m in order if any(f["module"] == m for f in result["failures"])]
+    if result["works"] is False and failing and rounds < max(0, context.fix_rounds):
+        history.append(_summary(result))
+        evidence = {m: _evidence([f for f in result["failures"] if f["module"] == m]) for m in failing}
+        emit(runtime, "fix_round", round=rounds + 1, of=context.fix_rounds, modules=failing)
+        return {
+            "verification": {**result, "status": "fixing"},
+            "fix_queue": failing,
+            "fix_seen": failing,
+            "fix_evidence": evidence,
+            "fix_round": rounds + 1,
+        }
+    if result["works"] is False and not failing:
+        result["notes"].append("no failure points into a module's files (only generated files): nothing to send back")
+    return _settle(state, result)
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "round": result.get("rounds", 0),
+        "works": result.get("works"),
+        "failed": [c["command"] for c in result.get("checks") or [] if c.get("ok") is False],
+        "modules": sorted({f["module"] for f in result.get("failures") or []}),
+    }
+
+
+def _evidence(failures: list[dict[str, Any]]) -> str:
+    parts = [f"$ {f['command']}\n{f['evidence']}" for f in failures]
+    text = "\n\n".join(dict.fromkeys(parts))
+    return text if len(text) <= _EVIDENCE_LIMIT else text[:_EVIDENCE_LIMIT] + "\n[... more output left out ...]"
+
+
+def _settle(state: MatrioskaState, result: dict[str, Any]) -> dict[str, Any]:
+    """The final verdict: in the state, the consistency report and the integrated result."""
+    result = {**result, "status": "final", "history": [*result.get("history", []), _summary(result)]}
+    report = dict(state.get("integration_report") or {})
+    rows = [row for row in report.get("consistency") or [] if row.get("kind") != "runs"]
+    for check in result["checks"]:
+        if check["ok"] is None:
+            continue
+        rows.append({
+            "contract": f"runs: {check['command']}",
+            "kind": "runs",
+            "status": "held" if check["ok"] else "broken",
+            "where": ", ".join(check.get("modules") or []) or "-",
+            **({} if check["ok"] else {"problem": headline(check["output"])}),
+        })
+    report["consistency"] = rows
+    report["held"] = sum(1 for row in rows if row["status"] == "held")
+    report["broken_count"] = sum(1 for row in rows if row["status"] == "broken")
+    report["works"] = result["works"]
+    final = (state.get("final_result") or "").split("\n## Verification\n", 1)[0].rstrip("\n")
+    return {
+        "verification": result,
+        "fix_queue": [],
+        "integration_report": report,
+        "final_result": final + "\n\n" + render_verdict(result),
+    }
+
+
+def render_verdict(result: dict[str, Any]) -> str:
+    """The verdict as Markdown, for the integrated result."""
+    works = result.get("works")
+    headline = {True: "**works**", False: "**does not work**", None: "**not verified**"}[works]
+    lines = ["## Verification", "", f"Verdict: {headline}" + (f" — {result['reason']}" if result.get("reason") else "")]
+    lines.append(f"Fix rounds used: {result.get('rounds', 0)}")
+    if result.get("checks"):
+        lines += ["", "| check | command | result |", "|---|---|---|"]
+        for check in result["checks"]:
+            status = {True: "passed", False: "FAILED", None: "skipped"}[check["ok"]]
+            lines.append(f"| {check['kind']} | `{check['command']}` | {status} |")
+    for check in result.get("checks") or []:
+        if check["ok"] is False:
+            lines += ["", f"### `{check['command']}`", "", "```", check["output"][-2000:], "```"]
+    return "\n".join(lines) + "\n"
+
+
+def route_after_verify(state: MatrioskaState) -> Literal["executor", "__end__"]:
+    """A fix round re-runs the queued modules; a settled verdict ends the run."""
+    return "executor" if state.get("fix_queue") else END

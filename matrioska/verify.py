@@ -1,0 +1,514 @@
+"""Checks that run the generated project, and who owns each failure.
+
+After assembly the project is copied into a throwaway folder and run, by kind, always through
+the `Sandbox` (see `sandbox.py`):
+
+- Python: every module imports (one process, each import's traceback kept); `pytest` runs the
+  generated tests; the entry point (`__main__.py`, a console script in `pyproject.toml`, the file
+  the project's README names, or a root `main.py` / `cli.py` / `app.py` with a `__main__` guard)
+  runs with `--help` when it parses arguments, else as is. Third-party requirements are installed
+  as wheels only (`--only-binary=:all:`: no package's build code runs) into a folder of the run,
+  never into the user's environment, and reused while the requirements stay the same.
+- Web page: served on 127.0.0.1 and opened in headless Chromium (`webcheck.py`): page errors,
+  console errors, failed loads of the project's own files, element ids the scripts look up that
+  the live DOM lacks; any other origin is aborted.
+- JavaScript with tests: the `package.json` test script, or `node --test` on `*.test.js` files.
+
+Every failure is attributed to the module that owns the file it points into (the innermost frame
+of a traceback inside the project, the script a browser error comes from), so the graph can send
+the evidence back to exactly that module.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .sandbox import CommandResult, Sandbox
+
+__all__ = ["verify_project", "attribute", "python_tests", "entry_points", "import_names", "headline"]
+
+OUTPUT_LIMIT = 4000  # characters of a check's output kept in the verdict
+_MARK = "@@MATRIOSKA-IMPORTS@@"
+_IMPORT_SCRIPT = """
+import contextlib, importlib, io, json, sys, traceback
+sys.argv = ["import-check"]
+results = {}
+for name in NAMES:
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            importlib.import_module(name)
+        results[name] = None
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            results[name] = ("importing it ran a program that exited with %r (put module-level program code "
+                             "under if __name__ == '__main__':)\\n" % (exc.code,)) + buffer.getvalue()[-1500:]
+        else:
+            results[name] = None
+    except BaseException:
+        results[name] = traceback.format_exc()[-3000:]
+print(MARK + json.dumps(results))
+"""
+_ARGS_MARKERS = re.compile(r"\bargparse\b|\bsys\.argv\b|\bclick\b|\btyper\b|\boptparse\b|\bfire\.Fire\b")
+_INTERACTIVE_MARKERS = re.compile(r"\binput\(|serve_forever|\.run\(\s*(host|port|debug)|uvicorn\.run|app\.run\(|mainloop\(")
+_FRAME = re.compile(
+    r'File "(?P<a>[^"]+)", line \d+'  # Python traceback
+    r"|^(?P<b>[\w./\\-]+\.py):\d+:"  # pytest --tb=short
+    r"|(?:https?://127\.0\.0\.1:\d+/|file://)?(?P<c>[\w./-]+\.(?:m?js|cjs|html?)):\d+(?::\d+)?",  # node / browser
+    re.M,
+)
+_PYTEST_SECTION = re.compile(r"^_{3,} (.+?) _{3,}$", re.M)
+
+
+@dataclass
+class Failure:
+    """One failed check as it concerns one module."""
+
+    module: str
+    kind: str
+    command: str
+    evidence: str
+
+
+def _is_test(path: str) -> bool:
+    name = PurePosixPath(path).name
+    parts = PurePosixPath(path).parts
+    return path.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py") or "tests" in parts[:-1])
+
+
+def python_tests(paths: list[str]) -> list[str]:
+    """The generated test files (pytest's naming)."""
+    return [p for p in paths if _is_test(p) and PurePosixPath(p).name != "conftest.py"]
+
+
+def _source_roots(paths: list[str]) -> list[str]:
+    """Folders to import from: the project root, and `src/` in a src layout."""
+    return ["src", "."] if any(p.startswith("src/") and p.endswith(".py") for p in paths) else ["."]
+
+
+def import_names(paths: list[str]) -> dict[str, str]:
+    """Dotted import name -> file, for every importable non-test Python file."""
+    roots = _source_roots(paths)
+    names: dict[str, str] = {}
+    for path in sorted(paths):
+        pure = PurePosixPath(path)
+        if pure.suffix != ".py" or _is_test(path) or pure.name in ("conftest.py", "setup.py", "__main__.py"):
+            continue
+        relative = pure
+        if roots[0] == "src" and pure.parts[0] == "src":
+            relative = PurePosixPath(*pure.parts[1:])
+        parts = list(relative.with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if parts and all(part.isidentifier() for part in parts):
+            names[".".join(parts)] = path
+    return names
+
+
+def entry_points(files: dict[str, str]) -> list[tuple[list[str], str, str]]:
+    """(argv after the interpreter, file, how it was found) for the project's entry points."""
+    found: list[tuple[list[str], str, str]] = []
+    mains = sorted(p for p in files if PurePosixPath(p).name == "__main__.py")
+    for path in mains:
+        package = PurePosixPath(path).parent
+        if str(package) == ".":
+            found.append((["__main__.py"], path, "__main__.py"))
+        else:
+            parts = package.parts[1:] if package.parts[0] == "src" else package.parts
+            found.append((["-m", ".".join(parts)], path, "__main__.py"))
+    pyproject = files.get("pyproject.toml", "")
+    if pyproject:
+        import tomllib
+
+        try:
+            scripts = tomllib.loads(pyproject).get("project", {}).get("scripts", {})
+        except (tomllib.TOMLDecodeError, AttributeError):
+            scripts = {}
+        modules = import_names(list(files))
+        for name, target in sorted(scripts.items()):
+            module, _, function = str(target).partition(":")
+            code = f"import sys; from {module} import {function or 'main'} as m; sys.argv[0] = {name!r}; sys.exit(m())"
+            found.append((["-c", code], modules.get(module, "pyproject.toml"), f"console script {name}"))
+    readme = files.get("README.md", "")
+    for match in re.finditer(r"python3?\s+(-m\s+[\w.]+|[\w./-]+\.py)", readme):
+        target = match.group(1)
+        if target.startswith("-m"):
+            module = target.split()[-1]
+            path = import_names(list(files)).get(module) or next(
+                (p for p in mains if PurePosixPath(p).parent.as_posix().replace("/", ".").endswith(module)), None
+            )
+            if path and not any(argv[:2] == ["-m", module] for argv, _, _ in found):
+                found.append((["-m", module], path, "named in README.md"))
+        elif target in files and not any(f == target for _, f, _ in found):
+            found.append(([target], target, "named in README.md"))
+    if not found:
+        for name in ("main.py", "cli.py", "app.py", "run.py"):
+            for path in (name, f"src/{name}"):
+                if path in files and "__main__" in files[path]:
+                    found.append(([path], path, f"{name} with a __main__ guard"))
+    return found[:3]
+
+
+def attribute(text: str, owners: dict[str, str], root: str, default: str | None = None) -> str | None:
+    """The module owning the innermost frame of `text` that points into the project."""
+    owner = default
+    prefix = root.rstrip("/") + "/"
+    for match in _FRAME.finditer(text):
+        raw = (match.group("a") or match.group("b") or match.group("c") or "").replace("\\", "/")
+        if raw.startswith(prefix):
+            raw = raw[len(prefix):]
+        raw = raw.removeprefix("./")
+        if raw in owners:
+            owner = owners[raw]
+    return owner
+
+
+_HEADLINES = (r"^E\s+\S", r"^\w*(Error|Exception)\b", r"^\[(killed|stopped)", r"^FAILED ", r"(?i)\b(error|failed)\b")
+
+
+def headline(output: str) -> str:
+    """The one line of a check's output that says most about why it failed."""
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    for pattern in _HEADLINES:
+        found = [line for line in lines if re.search(pattern, line)]
+        if found:
+            return found[-1][:300]
+    return lines[-1][:300] if lines else "failed (no output)"
+
+
+def _trim(text: str, limit: int = OUTPUT_LIMIT) -> str:
+    if len(text) <= limit:
+        return text
+    head = limit // 4
+    return f"{text[:head]}\n[... {len(text) - limit} characters left out ...]\n{text[-(limit - head):]}"
+
+
+class _Run:
+    """One verification: a fresh copy of the project per check, events, results."""
+
+    def __init__(
+        self,
+        files: dict[str, str],
+        owners: dict[str, str],
+        sandbox: Sandbox,
+        deps_root: Path,
+        emit: Callable[..., None],
+    ) -> None:
+        self.files, self.owners, self.sandbox, self.deps_root, self.emit = files, owners, sandbox, deps_root, emit
+        self.scratch = Path(tempfile.mkdtemp(prefix="matrioska-verify-"))
+        os.chmod(self.scratch, 0o755)
+        self.root = self.scratch / "project"
+        self.checks: list[dict[str, Any]] = []
+        self.failures: list[Failure] = []
+        self.notes: list[str] = []
+        self.env: dict[str, str] = {}
+        self.readable: list[str] = []
+
+    def fresh_copy(self) -> Path:
+        """The project written anew (a check never sees what an earlier one left behind)."""
+        if self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+        self.root.mkdir()
+        for relative, text in self.files.items():
+            target = (self.root / relative).resolve()
+            if not target.is_relative_to(self.root.resolve()):
+                continue  # paths are sanitised already; stay safe anyway
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        return self.root
+
+    def close(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def record(self, kind: str, command: str, ok: bool | None, output: str, duration: float, **extra: Any) -> dict[str, Any]:
+        check = {"kind": kind, "command": command, "ok": ok, "output": _trim(output), "seconds": round(duration, 2), **extra}
+        self.checks.append(check)
+        self.emit("check_finished", **{k: v for k, v in check.items() if k != "output"}, output=check["output"][-600:])
+        return check
+
+    def run(self, kind: str, argv: list[str], display: str) -> CommandResult:
+        self.emit("check_started", kind=kind, command=display)
+        root = self.fresh_copy()
+        return self.sandbox.run(argv, root, env=self.env, readable=self.readable, display=display)
+
+    def fail(self, kind: str, command: str, text: str, default: str | None) -> list[str]:
+        """Attribute a failure's text (per pytest section when there are several)."""
+        sections = _split_sections(text) if kind == "pytest" else [text]
+        modules: list[str] = []
+        for section in sections:
+            owner = attribute(section, self.owners, str(self.root), default)
+            if owner is None:
+                continue
+            modules.append(owner)
+            self.failures.append(Failure(owner, kind, command, _trim(section, 3000)))
+        return sorted(set(modules))
+
+
+def _split_sections(output: str) -> list[str]:
+    """pytest's output, one piece per failing test or collection error (or the whole of it)."""
+    starts = [m.start() for m in _PYTEST_SECTION.finditer(output)]
+    if not starts:
+        return [output]
+    pieces = [output[a:b] for a, b in zip(starts, [*starts[1:], len(output)], strict=True)]
+    return [piece for piece in pieces if not piece.lstrip("_ ").startswith(("warnings summary", "short test summary"))] or [output]
+
+
+def verify_project(
+    files: dict[str, str],
+    owners: dict[str, str],
+    sandbox: Sandbox,
+    *,
+    deps_root: str | os.PathLike[str] | None = None,
+    emit: Callable[..., None] | None = None,
+) -> dict[str, Any]:
+    """Run every check that applies to the project; the verdict and the failures per module.
+
+    `files` maps project paths to their text, `owners` maps them to the module that wrote them.
+    Returns `{"works", "checks", "failures": [{module, kind, command, evidence}], "notes"}`;
+    `works` is None when nothing could be run.
+    """
+    say = emit or (lambda *_a, **_k: None)
+    deps = Path(deps_root) if deps_root else Path(tempfile.gettempdir()) / "matrioska-pydeps"
+    run = _Run(files, owners, sandbox, deps, lambda event, **data: say(event, **data))
+    try:
+        paths = list(files)
+        if any(p.endswith(".py") for p in paths):
+            _python_checks(run, paths)
+        pages = [p for p in paths if p.lower().endswith((".html", ".htm"))]
+        if pages:
+            _web_checks(run, pages)
+        _node_checks(run, paths)
+    finally:
+        run.close()
+    ran = [c for c in run.checks if c["ok"] is not None]
+    works: bool | None = None
+    if ran:
+        works = all(c["ok"] for c in ran)
+    if not run.checks:
+        run.notes.append("nothing to run: the project has no Python, web page or JavaScript tests")
+    return {
+        "works": works,
+        "checks": run.checks,
+        "failures": [f.__dict__ for f in run.failures],
+        "notes": run.notes,
+    }
+
+
+# -- Python ------------------------------------------------------------------------------------
+
+
+def _python_checks(run: _Run, paths: list[str]) -> None:
+    python = sys.executable
+    roots = _source_roots(paths)
+    if not _prepare_dependencies(run, paths):
+        return
+    pythonpath = [str(run.root / r) if r != "." else str(run.root) for r in roots]
+    if run.env.get("PYTHONPATH"):
+        pythonpath.append(run.env["PYTHONPATH"])
+    run.env["PYTHONPATH"] = os.pathsep.join(pythonpath)
+
+    names = import_names(paths)
+    if names:
+        script = _IMPORT_SCRIPT.replace("NAMES", repr(sorted(names))).replace("MARK", repr(_MARK))
+        shown = f"python -c 'import {', '.join(sorted(names))}'"
+        result = run.run("python-import", [python, "-c", script], shown)
+        broken: dict[str, str] = {}
+        if _MARK in result.output:
+            try:
+                broken = {n: t for n, t in json.loads(result.output.split(_MARK, 1)[1].strip().splitlines()[0]).items() if t}
+            except (ValueError, IndexError):
+                broken = {}
+            ok = not broken
+            output = "\n\n".join(f"import {n} failed:\n{t}" for n, t in broken.items()) or "every module imports"
+        else:
+            ok, output = False, result.output or "the import check ended without a result"
+        check = run.record("python-import", shown, ok, output, result.duration)
+        if broken:
+            modules = []
+            for name, text in broken.items():
+                modules += run.fail("python-import", f"python -c 'import {name}'", f"import {name} failed:\n{text}",
+                                    run.owners.get(names[name]))
+            check["modules"] = sorted(set(modules))
+        elif not ok:
+            check["modules"] = run.fail("python-import", shown, output, None)
+
+    tests = python_tests(paths)
+    if tests:
+        argv = [python, "-m", "pytest", "-q", "--tb=short", "-p", "no:cacheprovider", "-o", "addopts=", "--color=no"]
+        shown = "python -m pytest -q --tb=short"
+        result = run.run("pytest", argv, shown)
+        ok = result.ok
+        output = result.output
+        if result.returncode == 5:
+            ok, output = False, f"pytest collected no tests from {', '.join(tests)}\n{output}"
+        check = run.record("pytest", shown, ok, output, result.duration)
+        if not ok:
+            default = run.owners.get(tests[0]) if len(tests) == 1 else None
+            check["modules"] = run.fail("pytest", shown, output, default)
+
+    files = run.files
+    for argv, path, how in entry_points(files):
+        text = files.get(path, "")
+        if _ARGS_MARKERS.search(text) or how.startswith("console script"):
+            argv = [*argv, "--help"]
+        elif _INTERACTIVE_MARKERS.search(text):
+            run.notes.append(f"entry point {path} ({how}) waits for input or serves; imported, not run")
+            continue
+        shown = "python " + " ".join(a if " " not in a else repr(a) for a in argv)
+        result = run.run("entry-point", [python, *argv], shown)
+        check = run.record("entry-point", shown, result.ok, result.output or "(no output)", result.duration, found=how)
+        if not result.ok:
+            check["modules"] = run.fail("entry-point", shown, result.output, run.owners.get(path))
+
+
+def _requirements(files: dict[str, str], paths: list[str]) -> list[str]:
+    names: list[str] = []
+    for line in files.get("requirements.txt", "").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        names.append(line)
+    if python_tests(paths) and "pytest" not in [re.split(r"[<>=!~\[; ]", n)[0].lower() for n in names]:
+        names.append("pytest")
+    return names
+
+
+def _available(requirement: str) -> bool:
+    """Whether the interpreter that runs the checks already has it (then nothing is installed)."""
+    name = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].strip()
+    if not name:
+        return True
+    try:
+        importlib.metadata.distribution(name)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    module = name.replace("-", "_")
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _prepare_dependencies(run: _Run, paths: list[str]) -> bool:
+    """Install what the project requires and this interpreter lacks: wheels only, into the run's
+    own folder (reused while the list is the same). False when that failed (recorded)."""
+    missing = [r for r in _requirements(run.files, paths) if not _available(r)]
+    if not missing:
+        return True
+    import hashlib
+
+    key = hashlib.sha256("\n".join(sorted(missing)).encode()).hexdigest()[:16]
+    target = run.deps_root / key
+    shown = "pip install --only-binary=:all: " + " ".join(missing)
+    if not (target / ".complete").exists():
+        run.emit("check_started", kind="python-deps", command=shown)
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
+                   "--only-binary=:all:", "--target", str(target), *missing]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=max(60.0, run.sandbox.timeout * 2))
+            ok, output = done.returncode == 0, (done.stdout + done.stderr).strip()
+        except subprocess.TimeoutExpired:
+            ok, output = False, "pip did not finish in time (no network?)"
+        if not ok:
+            output = (f"the project's requirements could not be installed as wheels ({', '.join(missing)}): "
+                      f"offline, or no wheel for this platform; use the standard library instead where you can\n{output}")
+            check = run.record("python-deps", shown, False, output, time.monotonic() - started)
+            owner = run.owners.get("requirements.txt")
+            if owner == "assembler" or owner is None:
+                # the assembler listed what the modules import: send it to the modules importing it
+                wanted = {re.split(r"[<>=!~\[; ]", m, maxsplit=1)[0].lower().replace("-", "_") for m in missing}
+                modules = sorted({run.owners[p] for p, t in run.files.items() if p.endswith(".py") and run.owners.get(p)
+                                  and any(re.search(rf"^\s*(import|from)\s+{re.escape(w)}\b", t, re.M) for w in wanted)})
+            else:
+                modules = [owner]
+            for module in modules:
+                run.failures.append(Failure(module, "python-deps", shown, _trim(output, 3000)))
+            check["modules"] = modules
+            shutil.rmtree(target, ignore_errors=True)
+            return False
+        (target / ".complete").write_text("\n".join(missing), encoding="utf-8")
+        run.record("python-deps", shown, True, "installed", time.monotonic() - started)
+    run.env["PYTHONPATH"] = str(target)
+    run.readable.append(str(target))
+    return True
+
+
+# -- web pages ---------------------------------------------------------------------------------
+
+
+def _web_checks(run: _Run, pages: list[str]) -> None:
+    from .webcheck import WebCheckUnavailable, check_pages
+
+    chosen = [p for p in pages if PurePosixPath(p).name.lower() == "index.html"] or pages
+    chosen = sorted(chosen, key=lambda p: (p.count("/"), p))[:5]
+    shown = "chromium (headless) " + " ".join(chosen)
+    run.emit("check_started", kind="web-page", command=shown)
+    root = run.fresh_copy()
+    started = time.monotonic()
+    try:
+        results = check_pages(root, chosen, timeout=min(60.0, run.sandbox.timeout))
+    except WebCheckUnavailable as exc:
+        run.record("web-page", shown, None, f"skipped: {exc}", time.monotonic() - started)
+        run.notes.append(f"web page not opened: {exc}")
+        return
+    for result in results:
+        command = f"open {result.page} in headless Chromium"
+        check = run.record("web-page", command, result.ok, result.output(), result.duration)
+        if result.ok:
+            continue
+        by_module: dict[str, list[str]] = {}
+        for problem in result.problems:
+            owner = run.owners.get(problem.source or "") or run.owners.get(result.page)
+            if owner:
+                by_module.setdefault(owner, []).append(f"- [{problem.kind}] {problem.message}")
+        for module, lines in by_module.items():
+            run.failures.append(Failure(module, "web-page", command, _trim("\n".join(lines), 3000)))
+        check["modules"] = sorted(by_module)
+
+
+# -- JavaScript tests --------------------------------------------------------------------------
+
+
+def _node_checks(run: _Run, paths: list[str]) -> None:
+    node = shutil.which("node")
+    script = ""
+    try:
+        package = json.loads(run.files.get("package.json", "") or "{}")
+        script = str(((package.get("scripts") or {}) if isinstance(package, dict) else {}).get("test") or "")
+    except ValueError:
+        package = {}
+    if "no test specified" in script:
+        script = ""
+    tests = [p for p in paths if re.search(r"(\.test|\.spec)\.[cm]?js$", p) or (p.startswith("test/") and p.endswith(".js"))]
+    if not script and not tests:
+        return
+    if node is None:
+        run.record("js-test", "node --test", None, "skipped: Node.js is not installed", 0.0)
+        run.notes.append("JavaScript tests not run: install Node.js")
+        return
+    if script:
+        npm = shutil.which("npm")
+        argv, shown = ([npm, "test", "--silent"], "npm test") if npm else (["sh", "-c", script], script)
+    else:
+        argv, shown = [node, "--test", *tests], "node --test " + " ".join(tests)
+    result = run.run("js-test", argv, shown)
+    check = run.record("js-test", shown, result.ok, result.output, result.duration)
+    if not result.ok:
+        check["modules"] = run.fail("js-test", shown, result.output, run.owners.get(tests[0]) if tests else None)

@@ -1,0 +1,381 @@
+"""Projects that run: the assembled project is executed in the sandbox, runtime failures go back
+to the module that owns them, and the verdict is honest (verification.json, exit status 3)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import BaseMessage
+
+from matrioska import MatrioskaOrchestrator, SandboxError
+from matrioska.cli import main
+from matrioska.parsing import UPDATE_MARKER
+from matrioska.sandbox import NO_BWRAP_REASON, UNSANDBOXED_WARNING, Sandbox, resolve_sandbox
+from matrioska.verify import attribute, entry_points, import_names, verify_project
+from scripted import ScriptedChatModel, is_assembler, module_id_of
+
+HAVE_BWRAP = shutil.which("bwrap") is not None
+needs_bwrap = pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap is not installed (apt-get install bubblewrap)")
+
+PY_PLAN = {
+    "project_name": "Todo",
+    "goal": "A command-line todo list with pytest tests",
+    "modules": [
+        {"id": "core", "name": "Todo core", "shared_state_writes": ["api_functions"]},
+        {"id": "cli", "name": "Entry point", "dependencies": ["core"], "shared_state_reads": ["api_functions"]},
+        {"id": "tests", "name": "Tests", "dependencies": ["core"], "shared_state_reads": ["api_functions"]},
+    ],
+}
+
+CORE_BUGGY = '''"""Todo storage."""
+
+TODOS: list[str] = []
+
+
+def add(text):
+    TODOS.append(text)
+    return todo_id
+'''
+CORE_FIXED = CORE_BUGGY.replace("return todo_id", "return len(TODOS)")
+CLI = '''import argparse
+
+from todo import add
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="todo")
+    parser.add_argument("text", nargs="?")
+    args = parser.parse_args(argv)
+    if args.text:
+        print(add(args.text))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+'''
+TESTS = '''from todo import add
+
+
+def test_add_returns_the_new_count():
+    assert add("milk") == 1
+'''
+
+
+def answer(path: str, lang: str, body: str, update: dict[str, Any]) -> str:
+    return f"Here it is.\n\n{path}\n```{lang}\n{body}```\n{UPDATE_MARKER} {json.dumps(update)}"
+
+
+def python_model(fixed_only_with_evidence: bool = True) -> ScriptedChatModel:
+    def respond(messages: list[BaseMessage]) -> str:
+        if is_assembler(messages):
+            return "Run python main.py."
+        module = module_id_of(messages)
+        last = str(messages[-1].content)
+        if module == "core":
+            evidence = "FAILED CHECK" in last and "NameError" in last and "todo_id" in last
+            body = CORE_FIXED if evidence or not fixed_only_with_evidence else CORE_BUGGY
+            return answer("todo.py", "python", body, {"api_functions": ["add(text)"]})
+        if module == "cli":
+            return answer("main.py", "python", CLI, {})
+        return answer("tests/test_todo.py", "python", TESTS, {})
+
+    return ScriptedChatModel(respond=respond)
+
+
+@needs_bwrap
+def test_a_runtime_name_error_is_sent_to_its_module_and_fixed(tmp_path: Path) -> None:
+    model = python_model()
+    events: list[dict[str, Any]] = []
+    with MatrioskaOrchestrator(model, tmp_path, verify_timeout=60) as orchestrator:
+        state = orchestrator.run("todo list", architecture=PY_PLAN, on_event=events.append)
+    verification = state["verification"]
+    assert verification["works"] is True, verification
+    assert verification["rounds"] == 1
+    kinds = {c["kind"] for c in verification["checks"] if c["ok"]}
+    assert {"python-import", "pytest", "entry-point"} <= kinds
+    first = verification["history"][0]
+    assert first["works"] is False and first["modules"] == ["core"]
+
+    # The fix prompt held the runtime evidence and the module's own file, no other module's code.
+    fix_prompts = [m for m in model.calls if module_id_of(m) == "core" and "FAILED CHECK" in str(m[-1].content)]
+    assert len(fix_prompts) == 1
+    prompt = "\n".join(str(m.content) for m in fix_prompts[0])
+    assert "NameError" in prompt and "todo_id" in prompt and "test_add_returns_the_new_count" in prompt
+    assert "return todo_id" in prompt  # its own current file
+    assert "argparse" not in prompt and "def test_add" not in prompt.replace("test_add_returns", "")
+
+    written = json.loads((tmp_path / "matrioska_checkpoints" / "verification.json").read_text())
+    assert written["works"] is True and written["rounds"] == 1
+    assert (tmp_path / "project" / "todo.py").read_text() == CORE_FIXED
+    manifest = json.loads((tmp_path / "matrioska_checkpoints" / "manifest.json").read_text())
+    assert manifest["verification"]["works"] is True
+    rows = [r for r in state["integration_report"]["consistency"] if r.get("kind") == "runs"]
+    assert rows and all(r["status"] == "held" for r in rows)
+    assert "## Verification" in state["final_result"] and "**works**" in state["final_result"]
+    assert state["module_reports"]["core"]["runtime_fixes"][0]["round"] == 1
+    names = [e["event"] for e in events]
+    assert "check_started" in names and "check_finished" in names and "fix_round" in names
+
+
+@needs_bwrap
+def test_a_project_never_fixed_exits_3_with_its_files_and_the_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(PY_PLAN))
+    out = tmp_path / "out"
+
+    def never_fixed(messages: list[BaseMessage]) -> str:
+        if module_id_of(messages) == "core":
+            return answer("todo.py", "python", CORE_BUGGY, {"api_functions": ["add(text)"]})
+        return python_model().respond(messages)
+
+    scripted = ScriptedChatModel(respond=never_fixed)
+    monkeypatch.setattr("matrioska.cli.load_model", lambda args: (scripted, {}))
+    stdout, stderr = _Capture(), _Capture()
+    code = main(["run", "todo list", "--out", str(out), "--plan", str(plan), "--fix-rounds", "1"], stdout=stdout, stderr=stderr)
+    assert code == 3, stdout.text + stderr.text
+    verification = json.loads((out / "matrioska_checkpoints" / "verification.json").read_text())
+    assert verification["works"] is False and verification["rounds"] == 1
+    failed = [c for c in verification["checks"] if c["ok"] is False]
+    assert failed and any("NameError" in c["output"] for c in failed)
+    assert verification["failures"][0]["module"] == "core"
+    assert (out / "project" / "todo.py").exists() and (out / "matrioska_results.zip").exists()
+    assert "DOES NOT WORK" in stdout.text and "NameError" in stdout.text
+
+
+class _Capture:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+@needs_bwrap
+def test_a_run_stopped_in_a_fix_round_resumes_there(tmp_path: Path) -> None:
+    from matrioska import RunFailedError
+
+    base = python_model()
+    crash = {"armed": True}
+
+    def respond(messages: list[BaseMessage]) -> str:
+        if crash["armed"] and module_id_of(messages) == "core" and "FAILED CHECK" in str(messages[-1].content):
+            crash["armed"] = False
+            raise RuntimeError("power cut during the fix round")
+        return base.respond(messages)
+
+    model = ScriptedChatModel(respond=respond)
+    with MatrioskaOrchestrator(model, tmp_path, verify_timeout=60) as orchestrator:
+        with pytest.raises(RunFailedError) as stopped:
+            orchestrator.run("todo list", thread_id="t", architecture=PY_PLAN)
+        assert stopped.value.thread_id == "t"
+        saved = orchestrator.get_state("t")
+        assert saved["fix_queue"] == ["core"] and saved["verification"]["status"] == "fixing"
+        model.calls.clear()
+        state = orchestrator.resume("t")
+    assert state["verification"]["works"] is True and state["verification"]["rounds"] == 1
+    modules = [module_id_of(m) for m in model.calls if module_id_of(m)]
+    assert modules == ["core"]  # only the fix itself ran again; cli and tests were kept
+
+
+def test_without_bubblewrap_auto_runs_nothing_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("matrioska.sandbox.shutil.which", lambda name: None)
+    sandbox, note = resolve_sandbox("auto")
+    assert sandbox is None and note == NO_BWRAP_REASON and "apt-get install bubblewrap" in note
+    with pytest.raises(SandboxError, match="bubblewrap"):
+        resolve_sandbox("bwrap")
+    with pytest.raises(SandboxError, match="unknown sandbox"):
+        resolve_sandbox("docker")
+    marker = tmp_path / "ran"
+    model = python_model()
+    events: list[dict[str, Any]] = []
+    with MatrioskaOrchestrator(model, tmp_path / "out") as orchestrator:
+        state = orchestrator.run("todo list", architecture=PY_PLAN, on_event=events.append)
+    assert state["verification"]["works"] is None
+    assert state["verification"]["reason"] == NO_BWRAP_REASON and state["verification"]["checks"] == []
+    assert any(e["event"] == "verification_skipped" for e in events)
+    assert not marker.exists()
+
+
+def test_sandbox_none_runs_unsandboxed_with_its_warning(tmp_path: Path) -> None:
+    sandbox, note = resolve_sandbox("none", timeout=20)
+    assert sandbox is not None and sandbox.mode == "none" and note == UNSANDBOXED_WARNING
+    result = verify_project({"todo.py": CORE_FIXED, "tests/test_todo.py": TESTS}, {"todo.py": "core", "tests/test_todo.py": "tests"}, sandbox)
+    assert result["works"] is True, result
+
+
+def test_nothing_runnable_is_works_null(tmp_path: Path) -> None:
+    sandbox = Sandbox(mode="none", timeout=10)
+    result = verify_project({"README.md": "# hi", "notes.txt": "x"}, {"README.md": "docs", "notes.txt": "docs"}, sandbox)
+    assert result["works"] is None and result["checks"] == []
+    assert "nothing to run" in result["notes"][-1]
+
+
+def test_attribution_takes_the_innermost_project_frame() -> None:
+    owners = {"todo.py": "core", "tests/test_todo.py": "tests", "app.js": "js"}
+    trace = (
+        'Traceback (most recent call last):\n  File "/tmp/x/project/tests/test_todo.py", line 4, in test_add\n'
+        '  File "/tmp/x/project/todo.py", line 8, in add\n  File "/usr/lib/python3.11/json/__init__.py", line 3\n'
+        "NameError: name 'todo_id' is not defined"
+    )
+    assert attribute(trace, owners, "/tmp/x/project") == "core"
+    assert attribute("tests/test_todo.py:4: in test_add\n    assert add(1) == 2\nE   assert 1 == 2", owners, "/r") == "tests"
+    assert attribute("ReferenceError at http://127.0.0.1:4000/app.js:3:5", owners, "/r") == "js"
+    assert attribute("nothing here", owners, "/r", default="tests") == "tests"
+
+
+def test_entry_points_and_import_names() -> None:
+    files = {
+        "src/pkg/__init__.py": "", "src/pkg/core.py": "", "src/pkg/__main__.py": "import argparse",
+        "tests/test_core.py": "", "my-script.py": "",
+    }
+    assert import_names(list(files)) == {"pkg": "src/pkg/__init__.py", "pkg.core": "src/pkg/core.py"}
+    assert entry_points(files)[0][:2] == (["-m", "pkg"], "src/pkg/__main__.py")
+    readme = {"app.py": "print(1)", "README.md": "Run `python app.py` to start."}
+    assert entry_points(readme)[0][:2] == (["app.py"], "app.py")
+    assert entry_points({"main.py": "if __name__ == '__main__':\n    pass\n"})[0][0] == ["main.py"]
+
+
+# -- escapes -------------------------------------------------------------------------------------
+
+
+@needs_bwrap
+def test_generated_code_cannot_escape_the_sandbox(tmp_path: Path) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    received: list[bytes] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+                received.append(conn.recv(100) or b"connected")
+            except OSError:
+                pass
+
+    threading.Thread(target=accept, daemon=True).start()
+    home_marker = Path.home() / f"matrioska-escape-{port}"
+    tmp_marker = Path("/tmp") / f"matrioska-escape-{port}"
+    escapes = {
+        "test_network.py": f"import socket\ndef test_net():\n    s = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    s.sendall(b'leak')\n",
+        "test_writes.py": f"def test_tmp():\n    open({str(tmp_marker)!r}, 'w').write('x')\n"
+                          f"def test_home():\n    open({str(home_marker)!r}, 'w').write('x')\n",
+        "test_reads_home.py": "import os\ndef test_read():\n    assert not os.path.expanduser('~').startswith('/root')\n"
+                              "    assert os.listdir('/root') == []\n",
+        "test_secrets.py": "import os\ndef test_env():\n    assert 'OPENAI_API_KEY' not in os.environ\n    assert False, 'ran'\n",
+        "busy.py": "while True:\n    pass\n",
+        "fork.py": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
+        "spam.py": "import sys\nwhile True:\n    try:\n        sys.stdout.write('x' * 65536)\n    except OSError:\n        pass\n",
+    }
+    owners = dict.fromkeys(escapes, "evil")
+    sandbox, _ = resolve_sandbox("bwrap", timeout=4)
+    assert sandbox is not None
+    import os
+
+    os.environ["OPENAI_API_KEY"] = "sk-secret"
+    try:
+        started = time.monotonic()
+        result = verify_project(escapes, owners, sandbox)
+        elapsed = time.monotonic() - started
+    finally:
+        os.environ.pop("OPENAI_API_KEY", None)
+        stop.set()
+        listener.close()
+    assert received == []
+    assert not home_marker.exists() and not tmp_marker.exists()
+    assert result["works"] is False
+    by_kind = {c["kind"]: c for c in result["checks"]}
+    imports = by_kind["python-import"]
+    assert imports["ok"] is False and "no exit within 4 s" in imports["output"]
+    pytest_check = by_kind["pytest"]
+    assert pytest_check["ok"] is False
+    assert "test_env" in pytest_check["output"] and "'ran'" in pytest_check["output"]  # secrets scrubbed, it ran
+    assert len(pytest_check["output"]) <= 5000
+    assert elapsed < 40
+    # each piece separately: busy loop, fork loop and endless output are all stopped
+    for name in ("busy.py", "fork.py", "spam.py"):
+        alone = sandbox.run([sys.executable, name], _project(tmp_path / name, {name: escapes[name]}))
+        assert not alone.ok and alone.killed in ("timeout", "output limit"), (name, alone)
+        assert len(alone.output) < 8000
+
+
+def _project(folder: Path, files: dict[str, str]) -> Path:
+    import os
+
+    folder.mkdir(parents=True)
+    os.chmod(folder, 0o755)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+# -- a web page ----------------------------------------------------------------------------------
+
+WEB_PLAN = {
+    "project_name": "Counter",
+    "goal": "A counter page",
+    "modules": [
+        {"id": "page", "name": "Page", "shared_state_writes": ["element_ids"]},
+        {"id": "script", "name": "Behaviour", "dependencies": ["page"], "shared_state_reads": ["element_ids"]},
+    ],
+}
+PAGE = '<!DOCTYPE html>\n<html>\n<head><title>Counter</title></head>\n<body>\n<button id="inc">+</button>\n<span id="count">0</span>\n<script src="app.js"></script>\n</body>\n</html>\n'
+SCRIPT_BUGGY = "const button = document.getElementById('inc');\nbutton.addEventListener('click', increment);\ncounter.textContent = '0';\n"
+SCRIPT_FIXED = (
+    "const button = document.getElementById('inc');\nconst counter = document.getElementById('count');\n"
+    "function increment() { counter.textContent = String(Number(counter.textContent) + 1); }\n"
+    "button.addEventListener('click', increment);\n"
+)
+
+
+def web_model() -> ScriptedChatModel:
+    def respond(messages: list[BaseMessage]) -> str:
+        if is_assembler(messages):
+            return "Open index.html."
+        if module_id_of(messages) == "page":
+            return answer("index.html", "html", PAGE, {"element_ids": ["#inc", "#count"]})
+        last = str(messages[-1].content)
+        evidence = "FAILED CHECK" in last and "ReferenceError" in last and "app.js" in last
+        return answer("app.js", "javascript", SCRIPT_FIXED if evidence else SCRIPT_BUGGY, {})
+
+    return ScriptedChatModel(respond=respond)
+
+
+@needs_bwrap
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_a_reference_error_on_page_load_is_sent_to_the_script_and_fixed(tmp_path: Path) -> None:
+    model = web_model()
+    with MatrioskaOrchestrator(model, tmp_path, verify_timeout=30) as orchestrator:
+        state = orchestrator.run("counter page", architecture=WEB_PLAN)
+    verification = state["verification"]
+    assert verification["works"] is True, verification
+    assert verification["rounds"] == 1 and verification["history"][0]["modules"] == ["script"]
+    fix = [m for m in model.calls if module_id_of(m) == "script" and "FAILED CHECK" in str(m[-1].content)]
+    assert len(fix) == 1
+    prompt = "\n".join(str(m.content) for m in fix[0])
+    assert "ReferenceError" in prompt and "counter" in prompt and "app.js" in prompt
+    assert "<button" not in prompt  # the page module's file is not in the script's prompt
+    assert [c["kind"] for c in verification["checks"]] == ["web-page"]
