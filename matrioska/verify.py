@@ -64,12 +64,8 @@ print(MARK + json.dumps(results))
 """
 _ARGS_MARKERS = re.compile(r"\bargparse\b|\bsys\.argv\b|\bclick\b|\btyper\b|\boptparse\b|\bfire\.Fire\b")
 _INTERACTIVE_MARKERS = re.compile(r"\binput\(|serve_forever|\.run\(\s*(host|port|debug)|uvicorn\.run|app\.run\(|mainloop\(")
-_FRAME = re.compile(
-    r'File "(?P<a>[^"]+)", line \d+'  # Python traceback
-    r"|^(?P<b>[\w./\\-]+\.py):\d+:"  # pytest --tb=short
-    r"|(?:https?://127\.0\.0\.1:\d+/|file://)?(?P<c>[\w./-]+\.(?:m?js|cjs|html?)):\d+(?::\d+)?",  # node / browser
-    re.M,
-)
+_PY_FRAME = re.compile(r'File "(?P<path>[^"]+)", line \d+|^(?P<short>[\w./\\-]+\.py):\d+:', re.M)
+_JS_FRAME = re.compile(r"(?:https?://127\.0\.0\.1:\d+/|file://)?(?P<path>[\w./-]+\.(?:m?js|cjs|html?)):\d+(?::\d+)?")
 _PYTEST_SECTION = re.compile(r"^_{3,} (.+?) _{3,}$", re.M)
 
 
@@ -163,17 +159,30 @@ def entry_points(files: dict[str, str]) -> list[tuple[list[str], str, str]]:
 
 
 def attribute(text: str, owners: dict[str, str], root: str, default: str | None = None) -> str | None:
-    """The module owning the innermost frame of `text` that points into the project."""
-    owner = default
+    """The module owning the innermost frame of `text` that points into the project.
+
+    Python tracebacks list the innermost frame last; JavaScript stacks list it first (a test
+    runner's `location:` line, which names the test, counts only when nothing else does).
+    """
     prefix = root.rstrip("/") + "/"
-    for match in _FRAME.finditer(text):
-        raw = (match.group("a") or match.group("b") or match.group("c") or "").replace("\\", "/")
-        if raw.startswith(prefix):
-            raw = raw[len(prefix):]
+
+    def project_path(raw: str) -> str | None:
+        raw = raw.replace("\\", "/")
+        raw = raw[len(prefix):] if raw.startswith(prefix) else raw
         raw = raw.removeprefix("./")
-        if raw in owners:
-            owner = owners[raw]
-    return owner
+        return raw if raw in owners else None
+
+    python = [p for m in _PY_FRAME.finditer(text) if (p := project_path(m.group("path") or m.group("short") or ""))]
+    if python:
+        return owners[python[-1]]
+    located, stack = [], []
+    for line in text.splitlines():
+        for match in _JS_FRAME.finditer(line):
+            path = project_path(match.group("path"))
+            if path:
+                (located if line.strip().startswith("location:") else stack).append(path)
+    found = stack or located
+    return owners[found[0]] if found else default
 
 
 _HEADLINES = (r"^E\s+\S", r"^\w*(Error|Exception)\b", r"^\[(killed|stopped)", r"^FAILED ", r"(?i)\b(error|failed)\b")

@@ -379,3 +379,42 @@ def test_a_reference_error_on_page_load_is_sent_to_the_script_and_fixed(tmp_path
     assert "ReferenceError" in prompt and "counter" in prompt and "app.js" in prompt
     assert "<button" not in prompt  # the page module's file is not in the script's prompt
     assert [c["kind"] for c in verification["checks"]] == ["web-page"]
+
+
+@needs_bwrap
+def test_a_requirement_that_cannot_be_had_is_a_failed_check_sent_to_its_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # offline: pip may look nowhere
+    sandbox, _ = resolve_sandbox("bwrap", timeout=30)
+    assert sandbox is not None
+    files = {"app.py": "import surely_not_installed_pkg\n", "requirements.txt": "surely-not-installed-pkg==1.0\n"}
+    owners = {"app.py": "core", "requirements.txt": "deps"}
+    result = verify_project(files, owners, sandbox, deps_root=tmp_path / "pyenv")
+    assert result["works"] is False
+    check = result["checks"][0]
+    assert check["kind"] == "python-deps" and check["ok"] is False and check["modules"] == ["deps"]
+    assert "could not be installed as wheels" in check["output"] and "standard library" in check["output"]
+    assert not any((tmp_path / "pyenv").glob("*/surely*"))  # nothing half-installed is kept
+    # written by the assembler (from the imports): the module that imports it gets the failure
+    owners["requirements.txt"] = "assembler"
+    result = verify_project(files, owners, sandbox, deps_root=tmp_path / "pyenv")
+    assert [f["module"] for f in result["failures"]] == ["core"]
+
+
+@needs_bwrap
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_javascript_tests_run_with_node_and_failures_point_at_the_code(tmp_path: Path) -> None:
+    sandbox, _ = resolve_sandbox("bwrap", timeout=30)
+    assert sandbox is not None
+    code = "function sum(a, b) {\n  return a + c;\n}\nmodule.exports = { sum };\n"
+    test = "const test = require('node:test');\nconst assert = require('node:assert');\nconst { sum } = require('./sum.js');\n" \
+           "test('adds', () => {\n  assert.strictEqual(sum(1, 2), 3);\n});\n"
+    files = {"sum.js": code, "sum.test.js": test}
+    owners = {"sum.js": "math", "sum.test.js": "tests"}
+    result = verify_project(files, owners, sandbox)
+    check = next(c for c in result["checks"] if c["kind"] == "js-test")
+    assert check["ok"] is False and check["command"] == "node --test sum.test.js"
+    assert check["modules"] == ["math"] and "ReferenceError" in check["output"]
+    files["sum.js"] = code.replace("a + c", "a + b")
+    assert verify_project(files, owners, sandbox)["works"] is True
