@@ -52,7 +52,7 @@ def _timed(fn):
 def plan_validity(llm: LocalLLM, seeds: int) -> None:
     import torch
 
-    free_msgs = [SystemMessage(ARCHITECT_SYSTEM_PROMPT.format()), HumanMessage(ARCHITECT_USER_PROMPT.format(task=TASK))]
+    free_msgs = [SystemMessage(ARCHITECT_SYSTEM_PROMPT.format()), HumanMessage(ARCHITECT_USER_PROMPT.format(task=TASK, guide=""))]
     schema_msgs = [SystemMessage(ARCHITECT_SCHEMA_SYSTEM_PROMPT.format()), free_msgs[1]]
     bound = constrained(llm, plan_schema())
     rows = {"unconstrained": (llm, free_msgs), "constrained": (bound, schema_msgs)}

@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--no-4bit", action="store_true", help="load full-precision weights instead of nf4")
         p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
         p.add_argument(
+            "--dtype",
+            default="auto",
+            choices=("auto", "bfloat16", "float16", "float32"),
+            help="weights' dtype with --no-4bit (default auto: float16 on CUDA, bfloat16 on a CPU)",
+        )
+        p.add_argument(
             "--no-json-schema",
             action="store_true",
             help="do not constrain the local model's plan and updates to their JSON schemas (parse and repair instead)",
@@ -157,6 +163,7 @@ def load_model(args: argparse.Namespace) -> Any:
             base_url=args.base_url,
             load_in_4bit=not args.no_4bit,
             device=args.device,
+            dtype=args.dtype,
             max_new_tokens=args.max_new_tokens,
             constrain_json=not args.no_json_schema,
         )
@@ -261,7 +268,13 @@ class ProgressPrinter:
 
     def on_module_finished(self, e: dict[str, Any]) -> None:
         rate = self._stop_counting()
-        parts = [f"✓ generated ({e['chars']} chars{', ' + rate if rate else ''})", f"wrote {e['written']}"]
+        files = e.get("file_count", 0)
+        problems = e.get("problems") or []
+        mark = "✗" if problems or not files else "✓"
+        detail = f"{e['chars']} chars, {files} file(s){', ' + rate if rate else ''}"
+        parts = [f"{mark} generated ({detail})", f"wrote {e['written']}"]
+        if problems:
+            parts.append(f"{len(problems)} problem(s) left: {problems[0][:120]}")
         if e.get("dropped_keys"):
             parts.append(f"dropped undeclared {e['dropped_keys']}")
         if e.get("missing_keys"):

@@ -40,6 +40,8 @@ class PlanError(MatrioskaError, ValueError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems: list[str] = list(problems or [])
+        self.rejected_plans: list[dict[str, object]] = []
+        """The architect's replies that were rejected, with why (kept in run_report.json)."""
 
 
 class ModelLoadError(MatrioskaError, RuntimeError):

@@ -155,6 +155,7 @@ class ContextManager:
             "task": state.get("task"),
             "completed": state.get("completed") or [],
             "plan_report": state.get("plan_report") or [],
+            "rejected_plans": state.get("rejected_plans") or [],
             "module_reports": state.get("module_reports") or {},
             "integration_report": state.get("integration_report") or {},
             "files": {mid: self._artifact_files[mid][2] for mid in artifacts if mid in self._artifact_files},
@@ -355,4 +356,10 @@ def manifest(state: dict[str, Any], files: list[tuple[str, str, str]]) -> dict[s
         "rounds": verification.get("rounds", 0),
         "checks": [{k: c.get(k) for k in ("kind", "command", "ok", "modules")} for c in verification.get("checks") or []],
     } if verification else None
-    return {"thread_task": state.get("task"), "files": entries, "shared_state": keys, "verification": verdict}
+    written = {relative for relative, _, _ in files}
+    planned = {
+        m.get("id"): [{"path": p, "written": p in written} for p in m.get("files") or []]
+        for m in (state.get("architecture") or {}).get("modules") or []
+    }
+    return {"thread_task": state.get("task"), "planned_tree": planned, "files": entries, "shared_state": keys,
+            "verification": verdict}

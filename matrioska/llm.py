@@ -80,6 +80,21 @@ def _pick_device(device: str) -> str:
     return device
 
 
+_DTYPES = ("auto", "bfloat16", "float16", "float32")
+
+
+def _pick_dtype(dtype: str, device: str) -> Any:
+    """The weights' dtype without 4-bit: `auto` is float16 on CUDA and bfloat16 on a CPU (measured
+    on 2 cores with Qwen2.5-Coder-0.5B: 7.6 tokens/s in bf16 against 3.3 in fp32)."""
+    import torch
+
+    if dtype not in _DTYPES:
+        raise ModelLoadError(f"unknown dtype {dtype!r}; use one of {', '.join(_DTYPES)}")
+    if dtype == "auto":
+        return torch.float16 if device.startswith("cuda") else torch.bfloat16
+    return getattr(torch, dtype)
+
+
 def _generation_kwargs(max_new_tokens: int, temperature: float, top_p: float, do_sample: bool) -> dict[str, Any]:
     generation: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": do_sample}
     if do_sample:
@@ -96,6 +111,7 @@ def _build_pipeline(
     temperature: float,
     top_p: float,
     do_sample: bool,
+    dtype: str = "auto",
 ) -> tuple[Any, Any]:
     """Tokenizer and text-generation pipeline for a model directory."""
     import torch
@@ -118,7 +134,7 @@ def _build_pipeline(
             bnb_4bit_compute_dtype=torch.float16,
         )
     else:
-        model_kwargs["dtype"] = torch.float16 if device.startswith("cuda") else torch.float32
+        model_kwargs["dtype"] = _pick_dtype(dtype, device)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, **model_kwargs)
@@ -153,6 +169,8 @@ class LocalLLM(ChatHuggingFace):
             local directory holding the weights and tokenizer.
         load_in_4bit: quantise to nf4 with double quantisation (float16 compute) at load.
         device: "auto" (CUDA when available), "cpu" or "cuda".
+        dtype: the weights' dtype without 4-bit: "auto" (float16 on CUDA, bfloat16 on a CPU),
+            "bfloat16", "float16" or "float32".
         max_new_tokens, temperature, top_p, do_sample: generation settings (the seed's defaults).
         constrain_json: generate the plan and shared-state updates under their JSON schemas
             (outlines-core); off, they are parsed, repaired and re-asked like any chat model's.
@@ -181,6 +199,7 @@ class LocalLLM(ChatHuggingFace):
         temperature: float = DEFAULT_TEMPERATURE,
         top_p: float = DEFAULT_TOP_P,
         do_sample: bool = True,
+        dtype: str = "auto",
         **kwargs: Any,
     ) -> None:
         source = _resolve_source(str(model))
@@ -192,6 +211,7 @@ class LocalLLM(ChatHuggingFace):
             temperature=temperature,
             top_p=top_p,
             do_sample=do_sample,
+            dtype=dtype,
         )
         hf_llm = HuggingFacePipeline(pipeline=pipe, model_id=str(model))
         super().__init__(

@@ -273,7 +273,7 @@ class MatrioskaOrchestrator:
                         steps += 1
                         prune_history(self.checkpointer, thread_id, self.keep_checkpoints, vacuum=steps % 32 == 0)
         except MatrioskaError as exc:
-            self._save_after_failure(thread_id)
+            self._save_after_failure(thread_id, getattr(exc, "rejected_plans", None))
             exc.thread_id = thread_id
             raise
         except Exception as exc:
@@ -294,8 +294,11 @@ class MatrioskaOrchestrator:
             return {**values, "thread_id": thread_id, "pending_review": pending[0]}
         return self._finish(thread_id, dict(snapshot.values), notify)
 
-    def _save_after_failure(self, thread_id: str) -> None:
-        self.files.sync(self.get_state(thread_id), thread_id=thread_id)
+    def _save_after_failure(self, thread_id: str, rejected_plans: list[dict[str, Any]] | None = None) -> None:
+        state = self.get_state(thread_id)
+        if rejected_plans:  # the plans the model proposed, for the user to read
+            state = {**state, "rejected_plans": rejected_plans}
+        self.files.sync(state, thread_id=thread_id)
 
     def _finish(self, thread_id: str, values: dict[str, Any], notify: EventHandler) -> dict[str, Any]:
         if self.keep_checkpoints:

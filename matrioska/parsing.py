@@ -127,8 +127,25 @@ def extract_json_object(text: str) -> tuple[dict[str, Any], list[str]]:
 
 
 def _slug(text: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", text.strip().lower()).strip("_")
-    return slug or "module"
+    from .shapes import ascii_identifier
+
+    return ascii_identifier(text)
+
+
+def _ascii_names(module: dict[str, Any], label: Any, notes: list[str]) -> None:
+    """Ids and shared-state keys stay ASCII identifiers, whatever the task's language."""
+    raw = str(module.get("id", "")).strip()
+    if raw and not raw.isascii():
+        module["id"] = _slug(raw)
+        notes.append(f"module id {raw!r} written as {module['id']!r}")
+    for field_name in ("shared_state_reads", "shared_state_writes"):
+        values = module.get(field_name)
+        if isinstance(values, list):
+            fixed = [_slug(v) if isinstance(v, str) and not v.isascii() else v for v in values]
+            for old, new in zip(values, fixed, strict=True):
+                if old != new:
+                    notes.append(f"module {label!r}: key {old!r} written as {new!r}")
+            module[field_name] = fixed
 
 
 def _normalise_plan_dict(obj: dict[str, Any], notes: list[str]) -> dict[str, Any]:
@@ -171,6 +188,7 @@ def _normalise_plan_dict(obj: dict[str, Any], notes: list[str]) -> dict[str, Any
             if alias in module and key not in module:
                 module[key] = module.pop(alias)
         label = module.get("id", index + 1)
+        _ascii_names(module, label, notes)
         for key in ("id", *MODULE_TEXT_FIELDS):
             if module.get(key) is not None and not isinstance(module[key], str):
                 notes.append(f"module {label!r}: {key} was {type(module[key]).__name__}, converted to text")
@@ -204,16 +222,18 @@ def _describe_validation_error(error: ValidationError) -> list[str]:
     return problems
 
 
-def parse_architecture(text: str) -> tuple[Architecture, list[str]]:
+def parse_architecture(text: str, *, break_data_cycles: bool = True) -> tuple[Architecture, list[str]]:
     """Parse and validate an architect reply: (plan, repair notes) or `PlanError`."""
     try:
         obj, notes = extract_json_object(text)
     except JSONExtractionError as exc:
         raise PlanError(f"the plan is not JSON: {exc}", [str(exc)]) from None
-    return architecture_from_dict(obj, notes)
+    return architecture_from_dict(obj, notes, break_data_cycles=break_data_cycles)
 
 
-def architecture_from_dict(obj: dict[str, Any], notes: list[str] | None = None) -> tuple[Architecture, list[str]]:
+def architecture_from_dict(
+    obj: dict[str, Any], notes: list[str] | None = None, *, break_data_cycles: bool = True
+) -> tuple[Architecture, list[str]]:
     """Normalise, type-check and validate a plan given as a dict."""
     notes = list(notes or [])
     flat = _normalise_plan_dict(obj, notes)
@@ -229,35 +249,54 @@ def architecture_from_dict(obj: dict[str, Any], notes: list[str] | None = None) 
     except ValidationError as exc:
         problems = _describe_validation_error(exc)
         raise PlanError("the plan does not match the schema: " + "; ".join(problems), problems) from None
-    architecture, more = validate_architecture(architecture)
+    architecture, more = validate_architecture(architecture, break_data_cycles=break_data_cycles)
     return architecture, notes + more
 
 
-def validate_architecture(architecture: Architecture) -> tuple[Architecture, list[str]]:
+def validate_architecture(
+    architecture: Architecture, *, break_data_cycles: bool = True
+) -> tuple[Architecture, list[str]]:
     """Check the plan as a whole; repair what has one obvious fix, raise `PlanError` otherwise.
 
     Repairs (each reported): exact duplicate modules dropped; self-dependencies dropped;
     dependencies written as a module's name mapped to its id; dependencies on modules that do
-    not exist dropped; a read key whose writer the reader does not depend on gets that
-    dependency; a read key nobody writes is dropped from the reads. Errors: two different
-    modules with one id, a dependency cycle.
+    not exist dropped; a read key nobody writes dropped from the reads; files outside the
+    project sanitised, a file two modules claim kept by the first. Dependencies follow the data
+    flow: the writer of a key comes before its readers, and a declared dependency that
+    contradicts the data flow or closes a cycle is dropped. A true data cycle (A reads B's key
+    and B reads A's) is broken at one read, its reader told the value is absent; with
+    `break_data_cycles=False` it raises `PlanError` naming the cycle instead (the architect
+    re-asks once). Error: two different modules with one id.
     """
     notes: list[str] = []
+    modules = _unique_modules(architecture, notes)
+    _resolve_dependencies(modules, notes)
+    data = _resolve_reads(modules, notes)
+    _assign_files(modules, notes)
+    _break_data_cycles(modules, data, notes, allowed=break_data_cycles)
+    _order_dependencies(modules, data, notes)
+    return architecture.model_copy(update={"modules": modules}), notes
+
+
+def _unique_modules(architecture: Architecture, notes: list[str]) -> list[ModuleSpec]:
     problems: list[str] = []
     modules: list[ModuleSpec] = []
     seen: dict[str, ModuleSpec] = {}
     for spec in architecture.modules:
         if spec.id in seen:
-            if seen[spec.id].model_dump() == spec.model_dump():
+            if seen[spec.id].model_dump() != spec.model_dump():
+                problems.append(f"duplicate module id {spec.id!r} used by two different modules")
+            else:
                 notes.append(f"duplicate module {spec.id!r} dropped (identical copy)")
-                continue
-            problems.append(f"duplicate module id {spec.id!r} used by two different modules")
             continue
         seen[spec.id] = spec
         modules.append(spec.model_copy(deep=True))
     if problems:
         raise PlanError("the plan is inconsistent: " + "; ".join(problems), problems)
+    return modules
 
+
+def _resolve_dependencies(modules: list[ModuleSpec], notes: list[str]) -> None:
     ids = {m.id for m in modules}
     by_name = {m.name.strip().lower(): m.id for m in modules if m.name}
     by_slug = {_slug(m.id): m.id for m in modules}
@@ -276,6 +315,9 @@ def validate_architecture(architecture: Architecture) -> tuple[Architecture, lis
                     deps.append(target)
         spec.dependencies = deps
 
+
+def _resolve_reads(modules: list[ModuleSpec], notes: list[str]) -> dict[str, dict[str, str]]:
+    """Reads matched to written keys; returns reader -> {key: the writer it reads from}."""
     writers: dict[str, list[str]] = {}
     for spec in modules:
         for key in spec.shared_state_writes:
@@ -283,6 +325,7 @@ def validate_architecture(architecture: Architecture) -> tuple[Architecture, lis
     for key, who in writers.items():
         if len(who) > 1:
             notes.append(f"warning: key {key!r} is written by {who}; the later module's value wins")
+    data: dict[str, dict[str, str]] = {}
     for spec in modules:
         reads: list[str] = []
         for key in spec.shared_state_reads:
@@ -299,62 +342,119 @@ def validate_architecture(architecture: Architecture) -> tuple[Architecture, lis
             if key in reads:
                 continue
             reads.append(key)
-            if not any(_depends_on(modules, spec.id, w) for w in candidates):
-                spec.dependencies.append(candidates[0])
-                notes.append(f"module {spec.id!r}: reads {key!r}; added dependency on its writer {candidates[0]!r}")
+            # the writer it depends on already, else the first one
+            declared = [w for w in candidates if w in spec.dependencies]
+            data.setdefault(spec.id, {})[key] = (declared or candidates)[0]
         spec.shared_state_reads = reads
-
-    cycle = _find_cycle(modules)
-    if cycle:
-        message = "dependency cycle: " + " -> ".join(cycle)
-        raise PlanError(f"the plan is inconsistent: {message}", [message])
-    return architecture.model_copy(update={"modules": modules}), notes
+    return data
 
 
-def _key_norm(key: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", key.lower())
+def _assign_files(modules: list[ModuleSpec], notes: list[str]) -> None:
+    """Files relative to the project, each owned by one module (the first that claims it)."""
+    from .project import safe_relpath
+
+    owners: dict[str, str] = {}
+    for spec in modules:
+        kept: list[str] = []
+        for raw in spec.files:
+            path = safe_relpath(raw)
+            if path is None:
+                notes.append(f"module {spec.id!r}: file {raw!r} is not a usable path; dropped")
+                continue
+            if path != raw.strip():
+                notes.append(f"module {spec.id!r}: file {raw!r} sanitised to {path!r}")
+            owner = owners.get(path.lower())
+            if owner is not None and owner != spec.id:
+                notes.append(f"module {spec.id!r}: file {path!r} is owned by {owner!r}; dropped from {spec.id!r}")
+                continue
+            owners[path.lower()] = spec.id
+            if path not in kept:
+                kept.append(path)
+        spec.files = kept
 
 
-def _depends_on(modules: list[ModuleSpec], module_id: str, target: str) -> bool:
-    """Whether `module_id` depends on `target`, directly or through others."""
-    by_id = {m.id: m for m in modules}
-    stack, seen = [module_id], set()
+def _reaches(edges: dict[str, set[str]], start: str, target: str) -> bool:
+    """Whether `start` depends on `target` through `edges` (module -> what it depends on)."""
+    stack, seen = [start], {start}
     while stack:
-        current = stack.pop()
-        for dep in by_id[current].dependencies:
+        for dep in edges.get(stack.pop(), ()):
             if dep == target:
                 return True
-            if dep not in seen and dep in by_id:
+            if dep not in seen:
                 seen.add(dep)
                 stack.append(dep)
     return False
 
 
-def _find_cycle(modules: list[ModuleSpec]) -> list[str] | None:
+def _break_data_cycles(
+    modules: list[ModuleSpec], data: dict[str, dict[str, str]], notes: list[str], *, allowed: bool
+) -> None:
+    """A read whose writer (transitively) reads the reader's own keys closes a data cycle: name
+    it (`PlanError`, to re-ask) or break it at the read of the module listed first."""
+    position = {m.id: i for i, m in enumerate(modules)}
     by_id = {m.id: m for m in modules}
-    state: dict[str, int] = {}
-    for root in by_id:
-        if state.get(root):
+    while True:
+        edges = {reader: set(keys.values()) for reader, keys in data.items()}
+        cycle = next(
+            ((reader, key, writer) for reader in sorted(data, key=position.__getitem__)
+             for key, writer in data[reader].items() if _reaches(edges, writer, reader)),
+            None,
+        )
+        if cycle is None:
+            return
+        reader, key, writer = cycle
+        description = (f"data cycle: {reader!r} reads {key!r} written by {writer!r}, and {writer!r} "
+                       f"(directly or through others) reads what {reader!r} writes")
+        if not allowed:
+            raise PlanError(
+                f"the plan has a {description}; make one of them depend on the other only, and move "
+                "the shared key to the module that comes first",
+                [description],
+            )
+        # Break at a read that goes backwards in the architect's order (a module listed earlier
+        # reading from one listed later), else at this one.
+        backwards = [(r, k, w) for r in data for k, w in data[r].items()
+                     if position[w] > position[r] and _reaches(edges, w, r)]
+        reader, key, writer = min(backwards, key=lambda t: position[t[0]]) if backwards else cycle
+        del data[reader][key]
+        spec = by_id[reader]
+        spec.shared_state_reads = [k for k in spec.shared_state_reads if k != key]
+        spec.rules = (spec.rules + "\n" if spec.rules else "") + (
+            f"The shared_state key {key!r} (written by {writer!r}) is not available to you: reading it would "
+            "close a dependency cycle. Do not rely on it."
+        )
+        notes.append(f"{description}; broken: {reader!r} no longer reads {key!r} (it is told the value is absent)")
+
+
+def _order_dependencies(modules: list[ModuleSpec], data: dict[str, dict[str, str]], notes: list[str]) -> None:
+    """Dependencies = the data flow plus every declared edge that neither contradicts it nor
+    closes a cycle (kept in the architect's order; the others dropped and reported)."""
+    edges: dict[str, set[str]] = {m.id: set(data.get(m.id, {}).values()) for m in modules}
+    position = {m.id: i for i, m in enumerate(modules)}
+    # Edges to modules listed earlier first: when two edges close a cycle, the one that points
+    # forward in the architect's list is the one dropped.
+    declared = [(spec, dep) for spec in modules for dep in spec.dependencies]
+    declared.sort(key=lambda pair: position[pair[1]] > position[pair[0].id])
+    for spec, dep in declared:
+        if dep in edges[spec.id]:
             continue
-        stack: list[tuple[str, int]] = [(root, 0)]
-        path: list[str] = []
-        while stack:
-            node, index = stack.pop()
-            if index == 0:
-                state[node] = 1
-                path.append(node)
-            deps = by_id[node].dependencies
-            if index < len(deps):
-                stack.append((node, index + 1))
-                dep = deps[index]
-                if state.get(dep) == 1:
-                    return path[path.index(dep) :] + [dep]
-                if not state.get(dep):
-                    stack.append((dep, 0))
-            else:
-                state[node] = 2
-                path.pop()
-    return None
+        if _reaches(edges, dep, spec.id):
+            flow = "contradicts the data flow" if _reaches(
+                {m: set(data.get(m, {}).values()) for m in edges}, dep, spec.id) else "closes a cycle"
+            notes.append(f"module {spec.id!r}: dependency on {dep!r} dropped ({flow})")
+            continue
+        edges[spec.id].add(dep)
+    for spec in modules:
+        kept = [d for d in spec.dependencies if d in edges[spec.id]]
+        added = sorted(edges[spec.id] - set(kept), key=[m.id for m in modules].index)
+        for dep in added:
+            key = next(k for k, w in data.get(spec.id, {}).items() if w == dep)
+            notes.append(f"module {spec.id!r}: reads {key!r}; added dependency on its writer {dep!r}")
+        spec.dependencies = kept + added
+
+
+def _key_norm(key: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", key.lower())
 
 
 def execution_order(architecture: Architecture) -> list[str]:

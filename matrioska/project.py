@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import unicodedata
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
@@ -61,6 +62,7 @@ class ProjectFile:
 def safe_relpath(raw: str) -> str | None:
     """A path relative to the project folder, or None when nothing usable is left."""
     text = raw.replace("\\", "/").replace("\x00", "").strip().strip("`*\"'")
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))  # relatório -> relatorio
     text = re.sub(r"^[A-Za-z]:", "", text)  # drive letters
     parts = [p for p in PurePosixPath(text).parts if p not in ("", ".", "..", "/")]
     parts = [re.sub(r"[^A-Za-z0-9_.@+-]", "_", p).lstrip(".")[:80] for p in parts]
@@ -73,14 +75,21 @@ def _path_from(text: str) -> str | None:
     return match.group(0) if match else None
 
 
-def extract_files(artifact: str, module_id: str) -> list[ProjectFile]:
-    """The files of one module's reply (see the module docstring)."""
+def extract_files(artifact: str, module_id: str, declared: list[str] | None = None) -> list[ProjectFile]:
+    """The files of one module's reply (see the module docstring).
+
+    A block with no usable file name takes the module's next declared file (`declared`, from
+    the plan) whose extension fits its language, else a name from its language; a language
+    label on the block's first line (``javascript``, ``css_styling:``) is not kept in the file.
+    """
     files: list[ProjectFile] = []
     seen: set[str] = set()
     for number, match in enumerate(_FENCE.finditer(artifact or ""), 1):
         info, body = match.group(1).strip(), match.group(2)
         words = info.split()
         language = words[0].lower() if words and "." not in words[0] and "/" not in words[0] else ""
+        if not info:
+            body, language = _strip_label(body)
         candidate = next((w.split("=", 1)[-1] for w in words if "." in w or "/" in w), None)
         if candidate is None:
             before = artifact[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
@@ -91,16 +100,49 @@ def extract_files(artifact: str, module_id: str) -> list[ProjectFile]:
         if candidate and path != candidate.strip().strip("`*\"'"):
             notes.append(f"path {candidate!r} sanitised to {path!r}")
         if path is None:
-            if language == "json" and number > 1:
+            if language == "json" and number > 1 and not any(d.endswith(".json") for d in declared or []):
                 continue  # a trailing json block without a name is the shared-state update
-            path = f"{module_id}_{number}.{_EXTENSIONS.get(language, 'txt')}"
-            notes.append(f"block {number} had no file name; saved as {path!r}")
+            path = _declared_for(language, declared or [], seen)
+            if path is not None:
+                notes.append(f"block {number} had no file name; saved as the declared file {path!r}")
+            else:
+                path = f"{module_id}_{number}.{_EXTENSIONS.get(language, 'txt')}"
+                notes.append(f"block {number} had no file name; saved as {path!r}")
         if path.lower() in seen:
             path = f"{Path(path).stem}_{module_id}{Path(path).suffix}"
             notes.append(f"a file of this module already had that name; saved as {path!r}")
         seen.add(path.lower())
         files.append(ProjectFile(path, body, module_id, notes))
+    if not files and declared and len(declared) == 1 and (artifact or "").strip() and "```" not in artifact:
+        # No fence at all, one file owned: the reply is that file (checked like any other).
+        text = artifact.strip("\n") + "\n"
+        files.append(ProjectFile(declared[0], text, module_id, ["no fenced block; the whole reply saved as the declared file"]))
     return files
+
+
+_LABEL = re.compile(r"^\s*([A-Za-z][\w+-]{0,20})\s*:?\s*\n")
+
+
+def _strip_label(body: str) -> tuple[str, str]:
+    """A stray language label on a block's first line (``javascript``, ``css_styling:``): the
+    body without it, and the language it names ("" when the first line is code)."""
+    match = _LABEL.match(body)
+    if not match:
+        return body, ""
+    word = match.group(1).lower()
+    language = next((name for name in _EXTENSIONS if name and (word == name or word.startswith(name + "_"))), "")
+    return (body[match.end():], language) if language else (body, "")
+
+
+def _declared_for(language: str, declared: list[str], seen: set[str]) -> str | None:
+    """The next declared file not yet written whose extension fits `language` (any, when the
+    language is unknown and exactly one declared file is left)."""
+    left = [d for d in declared if d.lower() not in seen]
+    extension = _EXTENSIONS.get(language, "") if language else ""
+    if extension:
+        fitting = [d for d in left if Path(d).suffix.lower().lstrip(".") in (extension, "htm" if extension == "html" else extension)]
+        return fitting[0] if fitting else None
+    return left[0] if len(left) == 1 else None
 
 
 class _HTMLChecker(HTMLParser):
@@ -296,15 +338,34 @@ def element_id_rows(files: list[ProjectFile]) -> list[dict[str, Any]]:
 
 
 def module_problems(
-    spec: Any, files: list[ProjectFile], update: dict[str, Any], read_values: dict[str, Any]
+    spec: Any,
+    files: list[ProjectFile],
+    update: dict[str, Any],
+    read_values: dict[str, Any],
+    *,
+    prompt: str = "",
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """What is wrong with one module's answer, and its file checks.
 
-    Its files by kind; every key it declared it writes present and non-empty; the identifiers it
-    publishes occur in its own files and those it reads occur in its files too.
+    It has files (not none, not an echo of its prompt) and every file it declared in the plan;
+    its files pass their checks by kind; every key it declared it writes is present and
+    non-empty; the identifiers it publishes occur in its own files and those it reads occur in
+    its files too.
     """
     problems: list[str] = []
     checks = []
+    if not files:
+        problems.append(
+            "your answer contains no file: write your module's code, one fenced block per file "
+            "(```), the file's path on the line before each block"
+        )
+    elif prompt and all(_is_echo(f.content, prompt) for f in files):
+        problems.append("your files only repeat the task and instructions you were given: write the module's code itself")
+    written = {f.path.lower() for f in files}
+    for path in getattr(spec, "files", None) or []:
+        if path.lower() not in written:
+            problems.append(f"the file {path!r} your module owns is missing: write it in its own fenced block, "
+                            f"its path {path} on the line before the block")
     for f in files:
         found = validate_file(f.path, f.content)
         checks.append({"path": f.path, "valid": not found, "problems": found})
@@ -324,6 +385,16 @@ def module_problems(
                         f"the {kind} {token!r} you {role} in shared_state key {key!r} does not occur in your files"
                     )
     return problems, checks
+
+
+def _is_echo(content: str, prompt: str) -> bool:
+    """Whether a file is only (a part of) the prompt given back: nearly every line of it occurs
+    in the prompt. Empty files count as echoes too (they carry nothing)."""
+    lines = [line.strip() for line in content.splitlines() if len(line.strip()) > 3]
+    if not lines:
+        return not content.strip()
+    in_prompt = sum(1 for line in lines if line in prompt)
+    return in_prompt / len(lines) >= 0.8
 
 
 def _entry_point(project_name: str, files: list[ProjectFile]) -> str:
@@ -387,8 +458,9 @@ def generated_files(architecture: Any, order: list[str], files: list[ProjectFile
             by_module.setdefault(f.module, []).append(f.path)
         for module_id in order:
             spec = architecture.module(module_id)
-            listed = ", ".join(f"`{p}`" for p in by_module.get(module_id, [])) or "(no files)"
-            lines.append(f"- **{spec.label}** ({module_id}): {listed}")
+            written = by_module.get(module_id, [])
+            listed = [f"`{p}`" for p in written] + [f"`{p}` (planned, missing)" for p in spec.files if p not in written]
+            lines.append(f"- **{spec.label}** ({module_id}): {', '.join(listed) or '(no files)'}")
         for path in out:
             lines.append(f"- `{path}`: generated by Matrioska's assembler")
         lines += ["", "Generated by Matrioska; see `matrioska_checkpoints/manifest.json` in the results zip for provenance.", ""]
@@ -401,7 +473,8 @@ def project_files(state: dict[str, Any]) -> list[ProjectFile]:
     order, then what the assembler added (module "assembler")."""
     artifacts = state.get("artifacts") or {}
     out: list[ProjectFile] = []
+    declared = {m.get("id"): m.get("files") or [] for m in (state.get("architecture") or {}).get("modules") or []}
     for module_id in state.get("execution_order") or list(artifacts):
-        out += extract_files(artifacts.get(module_id) or "", module_id)
+        out += extract_files(artifacts.get(module_id) or "", module_id, declared.get(module_id))
     out += [ProjectFile(path, text, "assembler") for path, text in (state.get("generated_files") or {}).items()]
     return out

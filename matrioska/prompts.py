@@ -28,8 +28,11 @@ reads. Modules communicate only through shared_state, a JSON whiteboard.
 
 Define:
 1. The overall objective (goal) of the project.
-2. The specialised modules (usually 3 to 8), each with a unique short id, and the ids of the \
-modules it depends on. A module may only depend on modules that exist; no cycles.
+2. The specialised modules (usually 3 to 8), each with a unique short id (ASCII letters, digits, \
+underscores), the files it owns (relative paths such as "index.html" or "tests/test_core.py"; \
+every file belongs to exactly one module) and the ids of the modules it depends on. List the \
+modules in build order: a module may depend only on modules listed BEFORE it. Make a module \
+depend on what its code uses (tests on what they test, the entry point on the core).
 3. The shared_state contracts: for every key, which module writes it (shared_state_writes) and \
 which modules read it (shared_state_reads). Every key that is read must be written by a module \
 the reader depends on. Good keys carry identifiers other modules must agree on: element ids, \
@@ -51,7 +54,8 @@ _MODULE_EXAMPLE = """{{
   "dependencies": [],
   "rules": "Module-specific rules",
   "shared_state_reads": [],
-  "shared_state_writes": ["element_ids"]{manual}
+  "shared_state_writes": ["element_ids"],
+  "files": ["index.html"]{manual}
 }}"""
 
 
@@ -100,7 +104,7 @@ and underscores."""
 )
 
 ARCHITECT_USER_PROMPT = """Task: {task}
-
+{guide}
 Return the plan as one JSON object."""
 
 ARCHITECT_REVIEW_PROMPT = """
@@ -138,6 +142,8 @@ SHARED CONTEXT (the shared_state keys you read):
 {shared_context}
 
 KEYS YOU MUST PUBLISH in SHARED_STATE_UPDATE: {writes}
+
+FILES YOU WRITE: {files}
 
 Write the artifact now, then the SHARED_STATE_UPDATE line and its JSON object."""
 

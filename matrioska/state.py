@@ -52,7 +52,7 @@ def _as_list(value: Any) -> Any:
 
 # ModuleSpec fields that accept the type slips above; parsing reports each slip it sees.
 MODULE_TEXT_FIELDS = ("name", "description", "inputs", "outputs", "rules", "manual")
-MODULE_LIST_FIELDS = ("dependencies", "shared_state_reads", "shared_state_writes")
+MODULE_LIST_FIELDS = ("dependencies", "shared_state_reads", "shared_state_writes", "files")
 
 
 class ModuleSpec(BaseModel):
@@ -78,6 +78,8 @@ class ModuleSpec(BaseModel):
     """Shared-state keys this module sees (and the only ones)."""
     shared_state_writes: list[str] = Field(default_factory=list)
     """Shared-state keys this module must publish; any other key it writes is dropped."""
+    files: list[str] = Field(default_factory=list)
+    """The project files this module owns (relative paths); no two modules own the same file."""
     manual: str = ""
     """The architect's specific manual (instructions) for this module."""
 
@@ -163,6 +165,8 @@ class MatrioskaState(TypedDict, total=False):
     """The validated plan, `Architecture.model_dump(mode="json")`."""
     plan_report: list[str]
     """Repairs applied to the plan and warnings about it, one line each."""
+    rejected_plans: list[dict[str, Any]]
+    """Plans the architect proposed and that were rejected: attempt, error, the reply (trimmed)."""
     execution_order: list[str]
     """Module ids in dependency order; the executor loop walks this list."""
     completed: Annotated[list[str], append_unique]

@@ -32,6 +32,7 @@ __all__ = [
 # accepts any non-empty string, these only keep generated names short and code-friendly.
 MODULE_ID_PATTERN = "[a-z][a-z0-9_]{0,39}"
 KEY_PATTERN = "[A-Za-z_][A-Za-z0-9_]{0,47}"
+FILE_PATTERN = "[A-Za-z0-9_][A-Za-z0-9_./-]{0,79}"
 # Short titles are bounded; long texts are not (a bound of hundreds of characters makes the
 # automaton tens of times larger: measured 16 s instead of 0.5 s to compile at 32k tokens).
 _TITLE_MAX = 80
@@ -43,6 +44,7 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "dependencies": {"type": "array", "items": {"type": "string", "pattern": MODULE_ID_PATTERN}},
     "shared_state_reads": {"type": "array", "items": {"type": "string", "pattern": KEY_PATTERN}},
     "shared_state_writes": {"type": "array", "items": {"type": "string", "pattern": KEY_PATTERN}},
+    "files": {"type": "array", "items": {"type": "string", "pattern": FILE_PATTERN}, "minItems": 1},
 }
 _TEXT = {"type": "string"}
 

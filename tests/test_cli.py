@@ -103,7 +103,7 @@ def test_console_script_runs_the_tiny_4bit_model_end_to_end(tmp_path: Path, tiny
     assert result.returncode == 0, result.stderr
     assert "FINAL RESULT" in result.stdout
     assert len(list((out / "matrioska_artifacts").iterdir())) == 3
-    assert re.search(r"generated \(\d+ chars, \d+ tokens, [\d.]+ tok/s\)", result.stdout)  # streamed live
+    assert re.search(r"generated \(\d+ chars, \d+ file\(s\), \d+ tokens, [\d.]+ tok/s\)", result.stdout)  # streamed live
 
 
 def test_console_script_missing_model_path_is_one_line(tmp_path: Path) -> None:
@@ -126,7 +126,10 @@ def test_live_progress_shows_a_bar_tokens_and_rate_per_module() -> None:
     for _ in range(5):
         printer.drawn = 0.0  # redraw on every token for the test
         printer({"event": "token", "node": "executor", "text": "x"})
-    printer({"event": "module_finished", "module": "css", "chars": 10, "written": ["k"], "notes": []})
+    printer({"event": "module_finished", "module": "css", "chars": 10, "written": ["k"], "notes": [], "file_count": 1})
     text = out.getvalue()
     assert "\r" in text and "[█████░░░░░░░░░░░░░░░] 2/4 CSS: 5 tokens" in text and "tok/s" in text
-    assert "✓ generated (10 chars, 5 tokens," in text
+    assert "✓ generated (10 chars, 1 file(s), 5 tokens," in text
+    printer({"event": "module_finished", "module": "js", "chars": 0, "written": [], "notes": [], "file_count": 0,
+             "problems": ["your answer contains no file: write it"]})
+    assert "✗ generated (0 chars, 0 file(s)" in out.getvalue() and "1 problem(s) left" in out.getvalue()

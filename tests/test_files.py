@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from matrioska import MatrioskaOrchestrator, OutputPathError
+from matrioska.shapes import ascii_identifier
 from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 HOSTILE_IDS = [
@@ -45,7 +46,8 @@ def test_hostile_module_ids_stay_inside_the_artifacts_folder(tmp_path: Path) -> 
     base = tmp_path / "out"
     with MatrioskaOrchestrator(echo_model(), base) as orchestrator:
         state = orchestrator.run("task", architecture=hostile_plan())
-    assert state["completed"] == HOSTILE_IDS
+    # non-ASCII ids are written as ASCII identifiers ("Módulo ünïcode" -> "modulo_unicode")
+    assert state["completed"] == [i if i.isascii() else ascii_identifier(i) for i in HOSTILE_IDS]
     new_files = _all_files(tmp_path) - outside_before
     assert all(base in p.parents for p in new_files), [p for p in new_files if base not in p.parents]
     artifacts = sorted((base / "matrioska_artifacts").iterdir())

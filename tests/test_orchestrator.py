@@ -198,13 +198,20 @@ def test_plan_accepted_on_second_attempt(tmp_path: Path) -> None:
         if is_architect(messages):
             count["n"] += 1
             if count["n"] == 1:
-                return '{"project_name": "X", "modules": [{"id": "a", "dependencies": ["b"]}, {"id": "b", "dependencies": ["a"]}]}'
+                # a true data cycle: named back to the model once
+                return json.dumps({"project_name": "X", "modules": [
+                    {"id": "a", "shared_state_writes": ["x"], "shared_state_reads": ["y"]},
+                    {"id": "b", "shared_state_writes": ["y"], "shared_state_reads": ["x"]}]})
         return base(messages)
 
-    with MatrioskaOrchestrator(ScriptedChatModel(respond=respond), base_path=tmp_path) as orchestrator:
+    model = ScriptedChatModel(respond=respond)
+    with MatrioskaOrchestrator(model, base_path=tmp_path) as orchestrator:
         state = orchestrator.run(TASK)
     assert count["n"] == 2
     assert state["plan_report"][0] == "plan accepted on attempt 2 of 3"
+    assert "data cycle: 'a' reads 'y' written by 'b'" in str(model.calls[1][-1].content)
+    rejected = json.loads((tmp_path / "matrioska_checkpoints" / "run_report.json").read_text())["rejected_plans"]
+    assert [r["attempt"] for r in rejected] == [1] and '"id": "a"' in rejected[0]["reply"]
 
 
 def test_unwritable_base_path_is_a_clear_error(tmp_path: Path, scripted: ScriptedChatModel) -> None:
@@ -315,9 +322,10 @@ def test_missing_update_is_re_asked_with_the_error_and_merged(tmp_path: Path) ->
         return base(messages)
 
     model = ScriptedChatModel(respond=respond)
-    with MatrioskaOrchestrator(model, base_path=tmp_path) as orchestrator:
+    with MatrioskaOrchestrator(model, base_path=tmp_path, max_repairs=0) as orchestrator:  # no fenced file: a problem
         state = orchestrator.run(TASK)
     assert executor_calls(model).count("html") == 2
+    assert "your answer contains no file" in state["module_reports"]["html"]["problems"][0]
     retry = next(c for c in model.calls if is_update_retry(c))
     assert "no SHARED_STATE_UPDATE: section" in str(retry[-1].content)
     assert "element_ids, page_structure" in str(retry[-1].content)

@@ -13,7 +13,9 @@ from matrioska.parsing import (
     extract_json_object,
     parse_architecture,
     parse_module_reply,
+    validate_architecture,
 )
+from matrioska.state import Architecture
 from scripted import THREE_MODULE_PLAN
 
 
@@ -81,10 +83,11 @@ def test_dependency_repairs() -> None:
     assert "self-dependency dropped" in joined
 
 
-def test_cycle_is_an_error_naming_the_cycle() -> None:
-    with pytest.raises(PlanError, match="cycle: .*a -> b -> a|cycle: .*b -> a -> b") as info:
-        architecture_from_dict(flat(mod("a", ["b"]), mod("b", ["a"])))
-    assert info.value.problems
+def test_a_dependency_cycle_is_repaired_keeping_the_edge_that_points_back_in_the_list() -> None:
+    plan, notes = architecture_from_dict(flat(mod("dashboard", ["book_list"]), mod("book_list", ["dashboard"])))
+    assert plan.module("book_list").dependencies == ["dashboard"] and plan.module("dashboard").dependencies == []
+    assert "module 'dashboard': dependency on 'book_list' dropped (closes a cycle)" in notes
+    assert execution_order(plan) == ["dashboard", "book_list"]
 
 
 def test_read_without_writer_is_dropped_and_missing_dependency_added() -> None:
@@ -100,9 +103,32 @@ def test_read_without_writer_is_dropped_and_missing_dependency_added() -> None:
     assert "'elementIds' matched to written key 'element_ids'" in joined
 
 
-def test_reader_before_writer_in_a_cycle_is_an_error() -> None:
-    with pytest.raises(PlanError, match="cycle"):
-        architecture_from_dict(flat(mod("a", ["b"], writes=["x"]), mod("b", reads=["x"])))
+def test_a_dependency_against_the_data_flow_is_dropped() -> None:
+    plan, notes = architecture_from_dict(flat(mod("a", ["b"], writes=["x"]), mod("b", reads=["x"])))
+    assert plan.module("a").dependencies == [] and plan.module("b").dependencies == ["a"]
+    assert "module 'a': dependency on 'b' dropped (contradicts the data flow)" in notes
+
+
+def test_a_true_data_cycle_is_named_or_broken_at_one_read() -> None:
+    cyclic = flat(mod("a", writes=["x"], reads=["y"]), mod("b", writes=["y"], reads=["x"]))
+    with pytest.raises(PlanError, match="data cycle: 'a' reads 'y' written by 'b'"):
+        validate_architecture(Architecture.model_validate(cyclic), break_data_cycles=False)
+    plan, notes = architecture_from_dict(cyclic)  # the default breaks it
+    assert plan.module("a").shared_state_reads == [] and plan.module("b").shared_state_reads == ["x"]
+    assert plan.module("b").dependencies == ["a"]
+    assert "not available to you" in plan.module("a").rules and "'y'" in plan.module("a").rules
+    assert any("broken: 'a' no longer reads 'y'" in n for n in notes)
+    assert execution_order(plan) == ["a", "b"]
+
+
+def test_files_are_sanitised_and_owned_by_one_module() -> None:
+    a = {**mod("a"), "files": ["index.html", "/etc/passwd", "../up.js", "app.js"]}
+    b = {**mod("b"), "files": "app.js, style.css"}
+    plan, notes = architecture_from_dict(flat(a, b))
+    assert plan.module("a").files == ["index.html", "etc/passwd", "up.js", "app.js"]
+    assert plan.module("b").files == ["style.css"]
+    assert "module 'b': file 'app.js' is owned by 'a'; dropped from 'b'" in notes
+    assert any("'/etc/passwd' sanitised to 'etc/passwd'" in n for n in notes)
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,11 @@ from matrioska import prompts
 EXPECTED = {
     "ARCHITECT_SYSTEM_PROMPT": set(),
     "ARCHITECT_SCHEMA_SYSTEM_PROMPT": set(),
-    "ARCHITECT_USER_PROMPT": {"task"},
+    "ARCHITECT_USER_PROMPT": {"task", "guide"},
     "ARCHITECT_RETRY_PROMPT": {"error"},
     "ARCHITECT_REVIEW_PROMPT": {"comment"},
     "EXECUTOR_SYSTEM_PROMPT": set(),
-    "EXECUTOR_USER_PROMPT": {"goal", "name", "module_id", "description", "inputs", "outputs", "rules", "manual", "shared_context", "writes"},
+    "EXECUTOR_USER_PROMPT": {"goal", "name", "module_id", "description", "inputs", "outputs", "rules", "manual", "shared_context", "writes", "files"},
     "EXECUTOR_UPDATE_RETRY_PROMPT": {"error", "writes"},
     "EXECUTOR_REPAIR_PROMPT": {"problems"},
     "EXECUTOR_RUNTIME_FIX_PROMPT": {"evidence", "files"},

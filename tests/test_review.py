@@ -39,9 +39,10 @@ def test_an_edited_plan_is_validated_and_used(tmp_path: Path) -> None:
     with orchestrator(tmp_path, model) as o:
         o.run(TASK, thread_id="e")
         bad = copy.deepcopy(THREE_MODULE_PLAN["general_manual"])
-        bad["modules"][0]["dependencies"] = ["auth"]  # html <- auth <- html: a cycle
+        bad["modules"][1]["id"] = "html"  # two different modules with one id: no repair possible
         rejected = o.review("e", "edit", plan=json.dumps(bad))
-        assert "edited plan rejected" in rejected["pending_review"]["error"] and "cycle" in rejected["pending_review"]["error"]
+        error = rejected["pending_review"]["error"]
+        assert "edited plan rejected" in error and "duplicate module id 'html'" in error
         edited = copy.deepcopy(THREE_MODULE_PLAN["general_manual"])
         edited["modules"] = edited["modules"][:2]  # drop the auth module
         done = o.review("e", "edit", plan=edited)

@@ -22,7 +22,7 @@ from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder
 
 PLAN_MESSAGES = [
     SystemMessage(ARCHITECT_SCHEMA_SYSTEM_PROMPT.format()),
-    HumanMessage(ARCHITECT_USER_PROMPT.format(task="A library management system with a dashboard")),
+    HumanMessage(ARCHITECT_USER_PROMPT.format(task="A library management system with a dashboard", guide="")),
 ]
 
 

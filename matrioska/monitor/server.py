@@ -238,10 +238,11 @@ def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) ->
         for key, value in (values.get("shared_state") or {}).items()
     ]
     artifacts = values.get("artifacts") or {}
+    declared = {m.get("id"): m.get("files") or [] for m in plan.get("modules") or []}
     files = [
         {"path": f.path, "module": mid}
         for mid in order
-        for f in extract_files(artifacts.get(mid) or "", mid)
+        for f in extract_files(artifacts.get(mid) or "", mid, declared.get(mid))
     ] + [{"path": path, "module": "assembler"} for path in (values.get("generated_files") or {})]
     pending = [i.value for i in getattr(snapshot, "interrupts", ()) or ()]
     return {
@@ -349,7 +350,9 @@ def create_app(
         text = (values.get("artifacts") or {}).get(module_id)
         if text is None:
             return JSONResponse({"error": f"no artifact for {module_id!r}"}, status_code=404)
-        files = [{"path": f.path, "content": f.content} for f in extract_files(text, module_id)]
+        modules = ((values.get("architecture") or {}).get("modules")) or []
+        declared = next((m.get("files") or [] for m in modules if m.get("id") == module_id), [])
+        files = [{"path": f.path, "content": f.content} for f in extract_files(text, module_id, declared)]
         return JSONResponse({"module": module_id, "text": text, "files": files})
 
     async def events(request: Request) -> Response:

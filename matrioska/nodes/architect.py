@@ -16,7 +16,14 @@ from langgraph.runtime import Runtime
 
 from ..context import Context, resolve_llm
 from ..errors import EmptyTaskError, PlanError
-from ..parsing import architecture_from_dict, execution_order, parse_architecture, wave_conflicts
+from ..parsing import (
+    architecture_from_dict,
+    execution_order,
+    parse_architecture,
+    validate_architecture,
+    wave_conflicts,
+)
+from ..shapes import guide_for, repair_shape
 from ..prompts import (
     ARCHITECT_RETRY_PROMPT,
     ARCHITECT_REVIEW_PROMPT,
@@ -31,6 +38,8 @@ from ._common import call_structured, emit
 # A failed reply is echoed back to the model on retry; keep the echo short so retries do not
 # push the prompt past a 7B model's context.
 _ECHO_LIMIT = 2000
+# How much of a rejected reply the run's records keep.
+_KEEP_LIMIT = 8000
 
 
 def architect(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -40,11 +49,16 @@ def architect(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
         raise EmptyTaskError("the task is empty; describe what to build")
     emit(runtime, "phase", phase="architecture", task=task)
     given = state.get("architecture")
+    rejected: list[dict[str, Any]] = []
     if given:
         architecture, notes = architecture_from_dict(dict(given))
         notes = ["plan supplied with the input; the architect model was not called", *notes]
     else:
-        architecture, notes = _plan_with_model(task, runtime, state.get("review_comment") or "")
+        architecture, notes, rejected = _plan_with_model(task, runtime, state.get("review_comment") or "")
+        architecture, added = repair_shape(architecture, task)
+        if added:
+            architecture, more = validate_architecture(architecture)
+            notes += added + more
     context = runtime.context or Context()
     if context.max_parallel > 1:
         conflicts = wave_conflicts(architecture)
@@ -73,10 +87,14 @@ def architect(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
         "architecture": architecture.model_dump(mode="json"),
         "execution_order": order,
         "plan_report": notes,
+        "rejected_plans": rejected,
     }
 
 
-def _plan_with_model(task: str, runtime: Runtime[Context], comment: str = "") -> tuple[Architecture, list[str]]:
+def _plan_with_model(
+    task: str, runtime: Runtime[Context], comment: str = ""
+) -> tuple[Architecture, list[str], list[dict[str, Any]]]:
+    """The model's plan: (plan, repair notes, the replies rejected on the way)."""
     context = runtime.context or Context()
     llm = resolve_llm(context, "architect")
     # A model that can generate under the plan's JSON schema always returns a well-formed plan;
@@ -87,17 +105,20 @@ def _plan_with_model(task: str, runtime: Runtime[Context], comment: str = "") ->
     messages: list[BaseMessage] = [
         SystemMessage(system.format()),
         HumanMessage(
-            ARCHITECT_USER_PROMPT.format(task=task)
+            ARCHITECT_USER_PROMPT.format(task=task, guide=_guide(task))
             + (ARCHITECT_REVIEW_PROMPT.format(comment=comment) if comment else "")
         ),
     ]
     errors: list[str] = []
+    rejected: list[dict[str, Any]] = []
     for attempt in range(1, attempts + 1):
         text = call_structured(llm, schema_llm, messages, runtime)
         try:
-            architecture, notes = parse_architecture(text)
+            # A true data cycle is named back to the model once; after that it is broken at one read.
+            architecture, notes = parse_architecture(text, break_data_cycles=attempt > 1 or attempts == 1)
         except PlanError as exc:
             errors.append(f"attempt {attempt}: {exc}")
+            rejected.append({"attempt": attempt, "error": str(exc), "reply": text[:_KEEP_LIMIT]})
             emit(runtime, "plan_retry", attempt=attempt, of=attempts, error=str(exc))
             echo = text[:_ECHO_LIMIT] + (" ...[cut]" if len(text) > _ECHO_LIMIT else "")
             messages = messages[:2] + [
@@ -107,8 +128,15 @@ def _plan_with_model(task: str, runtime: Runtime[Context], comment: str = "") ->
             continue
         if attempt > 1:
             notes.insert(0, f"plan accepted on attempt {attempt} of {attempts}")
-        return architecture, notes
-    raise PlanError(
+        return architecture, notes, rejected
+    error = PlanError(
         f"no usable plan after {attempts} attempt(s); last problem: {errors[-1].split(': ', 1)[-1]}",
         errors,
     )
+    error.rejected_plans = rejected
+    raise error
+
+
+def _guide(task: str) -> str:
+    guide = guide_for(task)
+    return f"\n{guide}\n" if guide else ""

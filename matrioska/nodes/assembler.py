@@ -54,7 +54,10 @@ def assembler(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
     artifacts = state.get("artifacts") or {}
     emit(runtime, "phase", phase="assembly", modules=len(order))
     contracts = check_contracts(architecture, state)
-    files = {module_id: extract_files(artifacts.get(module_id) or "", module_id) for module_id in order}
+    files = {
+        module_id: extract_files(artifacts.get(module_id) or "", module_id, architecture.module(module_id).files)
+        for module_id in order
+    }
     consistency = consistency_rows(architecture, order, state, contracts, files)
     generated = generated_files(architecture, order, [f for module_id in order for f in files[module_id]])
     context = runtime.context or Context()

@@ -101,6 +101,11 @@ def _module_messages(architecture: Architecture, spec: ModuleSpec, rendered: dic
         manual=spec.manual or "(no specific manual)",
         shared_context=shared_context.strip(),
         writes=", ".join(spec.shared_state_writes) or "(none: publish an empty object {})",
+        files=(
+            ", ".join(spec.files) + " (exactly these: each in its own fenced block, its path on the line before)"
+            if spec.files
+            else "(name them yourself: one fenced block per file, its path on the line before)"
+        ),
     )
     return [SystemMessage(EXECUTOR_SYSTEM_PROMPT), HumanMessage(user)]
 
@@ -135,11 +140,12 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     counter = TokenCounter(llm)
     budget = prompt_budget(llm, context.context_tokens, context.max_new_tokens)
     messages, prompt_report = build_module_messages(architecture, spec, shared_state, counter=counter, budget=budget)
+    prompt_text = _prompt_text(messages)  # what an echo would repeat (not the module's own files)
     evidence = (state.get("fix_evidence") or {}).get(spec.id) if fixing else None
     if evidence:
         # A fix round: the same hyperfocus prompt, then the runtime failure and this module's own
         # current files (never another module's artifact).
-        own = extract_files((state.get("artifacts") or {}).get(spec.id) or "", spec.id)
+        own = extract_files((state.get("artifacts") or {}).get(spec.id) or "", spec.id, spec.files)
         messages = [*messages, HumanMessage(EXECUTOR_RUNTIME_FIX_PROMPT.format(evidence=evidence, files=_render_files(own)))]
         emit(runtime, "module_fix", module=spec.id, round=state.get("fix_round") or 0, evidence=evidence[:600])
     read_values = {key: shared_state[key] for key in spec.shared_state_reads if key in shared_state}
@@ -148,8 +154,8 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     while True:
         attempts += 1
         text, reply = _answer(llm, follow_up, spec, context, runtime, counter, budget)
-        files = extract_files(reply.artifact, spec.id)
-        problems, checks = module_problems(spec, files, reply.update, read_values)
+        files = extract_files(reply.artifact, spec.id, spec.files)
+        problems, checks = module_problems(spec, files, reply.update, read_values, prompt=prompt_text)
         if not problems or attempts > max(0, context.max_repairs):
             break
         # A bounded repair loop: the same hyperfocus prompt, the answer, and what is wrong with it.
@@ -168,6 +174,8 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "chars": len(reply.artifact),
         "empty_reply": not text,
         "files": checks,
+        "file_count": len(files),
+        "extra_files": sorted({f.path for f in files} - set(spec.files)) if spec.files else [],
         "problems": problems,
         "attempts": attempts,
         "repairs": history,
@@ -194,6 +202,10 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "shared_state_writers": {key: spec.id for key in reply.update},
         "module_reports": {spec.id: report},
     }
+
+
+def _prompt_text(messages: list[Any]) -> str:
+    return "\n".join(str(m.content) for m in messages)
 
 
 def _render_files(files: list[Any], limit: int = 8000) -> str:

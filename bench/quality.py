@@ -1,0 +1,442 @@
+"""Quality benchmark: real tasks through a real model, judged by acceptance checks of our own.
+
+Eight tasks of different kinds (web pages, Python command-line tools and libraries, data reports,
+a small HTTP API, two of them written in Portuguese). Each generated project is judged by checks
+written here, independent of Matrioska's own verdict: pages opened in headless Chromium and
+clicked, functions called with known answers, entry points run on a sample file, generated tests
+run. Everything generated runs through the sandbox (`matrioska/sandbox.py`, loaded from this
+checkout by path, so the same checks can judge an older Matrioska given with `--matrioska`).
+
+    python bench/quality.py --model /path/to/qwen2.5-coder-0.5b --no-4bit
+    python bench/quality.py --model openai:qwen-0.5b --base-url http://127.0.0.1:8011/v1 --jobs 8
+    python bench/quality.py ... --tasks web-counter,py-isbn --json out.json --md out.md
+
+Prints per task: plan ok, modules, files, Matrioska's verdict, acceptance checks passed/total,
+model calls, generated tokens, wall time; writes a JSON file and a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import importlib.util
+import inspect
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SAMPLE_CSV = "product,quantity,price\napple,3,2.5\npear,2,1.0\napple,1,2.5\n"
+SAMPLE_CSV_PT = "produto,quantidade,preco\nmaca,3,2.5\npera,2,1.0\nmaca,1,2.5\n"
+
+TASKS: dict[str, str] = {
+    "web-counter": "A web page with a button that increments a counter shown on the page (HTML, CSS and JavaScript)",
+    "web-todo-pt": "Uma página web com uma lista de tarefas: um campo de texto e um botão para adicionar tarefas à lista",
+    "py-todo-cli": "A command-line todo list in Python (add, list, done) stored in a JSON file, with pytest tests",
+    "py-isbn": "A Python library that validates ISBN-10 and ISBN-13 numbers, with a command-line entry point and pytest tests",
+    "py-temperature": "A Python library for temperature conversion between Celsius, Fahrenheit and Kelvin, with pytest tests",
+    "data-report": "A sales report in Python from a CSV file with columns product, quantity, price: total revenue per "
+    "product printed as a table; the CSV path is a command-line argument; with pytest tests",
+    "data-report-pt": "Um relatório de vendas em Python a partir de um arquivo CSV com colunas produto, quantidade, preco: "
+    "a receita total por produto; o caminho do CSV é um argumento de linha de comando; com testes pytest",
+    "http-api": "A small HTTP API in Python using only the standard library, to create and list notes as JSON, with pytest tests",
+}
+
+
+def _load(name: str) -> Any:
+    """A module of this checkout by path (the checks stay the same whatever Matrioska runs)."""
+    spec = importlib.util.spec_from_file_location(f"quality_{name}", ROOT / "matrioska" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- acceptance checks -----------------------------------------------------------------------------
+
+Check = tuple[str, bool, str]
+
+
+class Judge:
+    """Runs generated code in the sandbox, on a scratch copy of the project."""
+
+    def __init__(self, project: Path, timeout: float = 60.0) -> None:
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            raise SystemExit("quality: the acceptance checks run generated code in bubblewrap; install it (apt-get install bubblewrap)")
+        self.sandbox = _load("sandbox").Sandbox(mode="bwrap", timeout=timeout, bwrap=bwrap)
+        self.project = project
+        self.scratch = Path(tempfile.mkdtemp(prefix="quality-"))
+        os.chmod(self.scratch, 0o755)
+
+    def copy(self) -> Path:
+        target = self.scratch / "project"
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(self.project, target, ignore=shutil.ignore_patterns(".git"))
+        return target
+
+    def python(self, code: str, *args: str, files: dict[str, str] | None = None) -> tuple[bool, str]:
+        work = self.copy()
+        for name, text in (files or {}).items():
+            (work / name).write_text(text)
+        env = {"PYTHONPATH": os.pathsep.join([str(work), str(work / "src")])}
+        result = self.sandbox.run([sys.executable, "-c", code, *args], work, env=env)
+        return result.ok, result.output[-600:]
+
+    def command(self, argv: list[str], files: dict[str, str] | None = None) -> tuple[bool, str]:
+        work = self.copy()
+        for name, text in (files or {}).items():
+            (work / name).write_text(text)
+        env = {"PYTHONPATH": os.pathsep.join([str(work), str(work / "src")])}
+        result = self.sandbox.run(argv, work, env=env)
+        return result.ok, result.output[-600:]
+
+    def close(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _py_files(project: Path) -> list[str]:
+    return sorted(p.relative_to(project).as_posix() for p in project.rglob("*.py") if ".git" not in p.parts)
+
+
+def _tests(project: Path) -> list[str]:
+    return [p for p in _py_files(project) if Path(p).name.startswith("test_") or p.startswith("tests/")]
+
+
+def check_pytest(judge: Judge) -> Check:
+    tests = _tests(judge.project)
+    if not tests:
+        return "generated tests exist and pass", False, "no test files"
+    ok, output = judge.command([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts="])
+    return "generated tests exist and pass", ok, output.strip().splitlines()[-1] if output.strip() else ""
+
+
+def _entry(project: Path) -> list[str] | None:
+    for name in ("__main__.py", "main.py", "cli.py", "app.py", "report.py", "run.py"):
+        hits = sorted(p for p in _py_files(project) if Path(p).name == name)
+        if hits:
+            path = hits[0]
+            if name == "__main__.py" and "/" in path:
+                return ["-m", path.rsplit("/", 1)[0].removeprefix("src/").replace("/", ".")]
+            return [path]
+    return None
+
+
+def check_help(judge: Judge) -> Check:
+    entry = _entry(judge.project)
+    if entry is None:
+        return "an entry point runs with --help", False, "no entry point file"
+    ok, output = judge.command([sys.executable, *entry, "--help"])
+    return "an entry point runs with --help", ok, output[-200:]
+
+
+_CALL_ANY = """
+import importlib, inspect, json, os, sys
+targets = json.loads(sys.argv[1]); cases = json.loads(sys.argv[2]); words = json.loads(sys.argv[3])
+for name in targets:
+    try:
+        module = importlib.import_module(name)
+    except BaseException:
+        continue
+    for attr, fn in vars(module).items():
+        if not callable(fn) or attr.startswith("_") or not any(w in attr.lower() for w in words):
+            continue
+        candidates = [fn]
+        if inspect.isclass(fn):
+            try:
+                obj = fn()
+            except BaseException:
+                continue
+            candidates = [getattr(obj, a) for a in dir(obj) if not a.startswith("_") and callable(getattr(obj, a))
+                          and any(w in a.lower() for w in words)]
+        for c in candidates:
+            try:
+                if all(abs(float(c(*args)) - float(want)) < 0.01 if isinstance(want, (int, float)) and not isinstance(want, bool)
+                       else bool(c(*args)) == want for args, want in cases):
+                    print("FOUND", name, attr, flush=True)
+                    os._exit(0)
+            except BaseException:
+                pass
+sys.exit(1)
+"""
+
+
+def check_call(judge: Judge, label: str, words: list[str], cases: list[tuple[list[Any], Any]]) -> Check:
+    modules = [p[:-3].removeprefix("src/").replace("/", ".") for p in _py_files(judge.project)
+               if not Path(p).name.startswith(("test_", "__")) and not p.startswith("tests/")]
+    ok, output = judge.python(_CALL_ANY, json.dumps(modules), json.dumps(cases), json.dumps(words))
+    return label, ok, output.strip()[-200:]
+
+
+def check_report(judge: Judge, csv_text: str, expect: list[str]) -> Check:
+    entry = _entry(judge.project)
+    label = "the report runs on a sample CSV and shows the totals"
+    if entry is None:
+        return label, False, "no entry point file"
+    ok, output = judge.command([sys.executable, *entry, "sample.csv"], files={"sample.csv": csv_text})
+    found = ok and all(e in output for e in expect)
+    return label, found, output[-300:]
+
+
+def check_imports(judge: Judge) -> Check:
+    modules = [p[:-3].removeprefix("src/").replace("/", ".") for p in _py_files(judge.project)
+               if not Path(p).name.startswith("test_") and not p.startswith("tests/") and Path(p).name != "__main__.py"]
+    code = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
+    ok, output = judge.python(code, *modules)
+    return "every module imports", ok and bool(modules), output[-200:] or ("no modules" if not modules else "")
+
+
+def check_page(judge: Judge, interact: str) -> list[Check]:
+    """The page loads without errors, and an interaction changes it (`interact`: counter / todo)."""
+    webcheck = _load("webcheck")
+    index = judge.project / "index.html"
+    if not index.exists():
+        pages = sorted(judge.project.rglob("*.html"))
+        if not pages:
+            return [("a page exists and loads without errors", False, "no HTML file"), ("clicking works", False, "no page")]
+        index = pages[0]
+    page = index.relative_to(judge.project).as_posix()
+    results = webcheck.check_pages(judge.copy(), [page], timeout=20)
+    loads = ("a page exists and loads without errors", results[0].ok, results[0].output()[-300:])
+    return [loads, _interaction(judge, page, interact, webcheck)]
+
+
+def _interaction(judge: Judge, page: str, interact: str, webcheck: Any) -> Check:
+    import http.server
+    import socketserver
+
+    from playwright.sync_api import sync_playwright
+
+    root = judge.copy()
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **k)  # noqa: E731
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *a, **k: None  # type: ignore[method-assign]
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/{page}"
+        label = "clicking the button updates the counter" if interact == "counter" else "adding a task adds it to the list"
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=webcheck.find_chromium(), args=webcheck.CHROMIUM_ARGS)
+                try:
+                    tab = browser.new_page()
+                    tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url.rsplit("/", 1)[0])
+                              else route.abort())
+                    tab.goto(url, timeout=15000)
+                    tab.wait_for_timeout(300)
+                    if interact == "counter":
+                        before = tab.inner_text("body")
+                        tab.locator("button").first.click(timeout=3000)
+                        tab.wait_for_timeout(300)
+                        after = tab.inner_text("body")
+                        digits = re.findall(r"\d+", after)
+                        return label, after != before and bool(digits), f"{before[-60:]!r} -> {after[-60:]!r}"
+                    before = tab.locator("li").count()
+                    tab.locator("input").first.fill("comprar pão", timeout=3000)
+                    tab.locator("button").first.click(timeout=3000)
+                    tab.wait_for_timeout(300)
+                    after = tab.locator("li").count()
+                    text = tab.inner_text("body")
+                    return label, after > before and "comprar" in text, f"li {before} -> {after}"
+                finally:
+                    browser.close()
+        except Exception as exc:  # noqa: BLE001 - a broken page is a failed check, not a crash
+            return label, False, f"{type(exc).__name__}: {str(exc)[:200]}"
+        finally:
+            server.shutdown()
+
+
+ACCEPTANCE: dict[str, Callable[[Judge], list[Check]]] = {
+    "web-counter": lambda j: check_page(j, "counter"),
+    "web-todo-pt": lambda j: check_page(j, "todo"),
+    "py-todo-cli": lambda j: [check_imports(j), check_help(j), check_pytest(j)],
+    "py-isbn": lambda j: [
+        check_call(j, "a function tells valid ISBN-10 from invalid", ["isbn", "valid", "check"],
+                   [(["0306406152"], True), (["0306406153"], False)]),
+        check_call(j, "a function tells valid ISBN-13 from invalid", ["isbn", "valid", "check"],
+                   [(["9780306406157"], True), (["9780306406158"], False)]),
+        check_help(j),
+        check_pytest(j),
+    ],
+    "py-temperature": lambda j: [
+        check_call(j, "Celsius to Fahrenheit: 100 -> 212", ["fahrenheit", "c_to_f", "c2f"], [([100], 212), ([0], 32)]),
+        check_call(j, "Fahrenheit to Celsius: 212 -> 100", ["celsius", "f_to_c", "f2c"], [([212], 100), ([32], 0)]),
+        check_pytest(j),
+    ],
+    "data-report": lambda j: [check_report(j, SAMPLE_CSV, ["apple", "10"]), check_imports(j), check_pytest(j)],
+    "data-report-pt": lambda j: [check_report(j, SAMPLE_CSV_PT, ["maca", "10"]), check_imports(j), check_pytest(j)],
+    "http-api": lambda j: [check_imports(j), check_pytest(j)],
+}
+
+
+# How many checks each task has (the total when no project came out at all).
+CHECK_COUNTS = {"web-counter": 2, "web-todo-pt": 2, "py-todo-cli": 3, "py-isbn": 4, "py-temperature": 3,
+                "data-report": 3, "data-report-pt": 3, "http-api": 2}
+
+
+# -- running ----------------------------------------------------------------------------------------
+
+
+class Counter:
+    """A LangChain callback handler counting model calls and generated tokens."""
+
+    def __init__(self) -> None:
+        from langchain_core.callbacks import BaseCallbackHandler
+
+        counter = self
+
+        class Handler(BaseCallbackHandler):
+            def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+                counter.add(response)
+
+        self.handler = Handler()
+        self.lock = threading.Lock()
+        self.calls = 0
+        self.tokens = 0
+        self.estimated = False
+
+    def add(self, response: Any) -> None:
+        with self.lock:
+            self.calls += 1
+            for generations in response.generations:
+                for generation in generations:
+                    usage = getattr(getattr(generation, "message", None), "usage_metadata", None) or {}
+                    if usage.get("output_tokens"):
+                        self.tokens += int(usage["output_tokens"])
+                    else:
+                        self.tokens += max(1, len(generation.text) // 4)
+                        self.estimated = True
+
+
+def run_task(task_id: str, args: argparse.Namespace, make_llm: Callable[[], Any], say: Callable[[str], None]) -> dict[str, Any]:
+    from matrioska import MatrioskaOrchestrator, MatrioskaError
+
+    out = Path(args.out) / task_id
+    shutil.rmtree(out, ignore_errors=True)
+    counter = Counter()
+    llm = make_llm()
+    llm.callbacks = [counter.handler]
+    options = {"max_parallel": args.parallel}
+    accepted = inspect.signature(MatrioskaOrchestrator).parameters
+    if "verify_timeout" in accepted:
+        options.update(verify_timeout=60)
+    row: dict[str, Any] = {"task": task_id, "plan_ok": False, "modules": 0, "files": 0, "verdict": None, "error": ""}
+    started = time.monotonic()
+
+    def on_event(event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "plan_ready":
+            say(f"{task_id}: plan with {len(event['modules'])} modules")
+        elif kind == "module_finished":
+            say(f"{task_id}: module {event['module']} done ({event.get('chars')} chars)")
+        elif kind == "check_finished":
+            say(f"{task_id}: check {event['kind']} {'ok' if event.get('ok') else 'FAILED'}")
+
+    state: dict[str, Any] = {}
+    try:
+        with MatrioskaOrchestrator(llm, out, **options) as orchestrator:
+            state = orchestrator.run(TASKS[task_id], on_event=on_event)
+    except MatrioskaError as exc:
+        row["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+    except Exception as exc:  # noqa: BLE001 - the benchmark reports a crash as a row
+        row["error"] = f"crash {type(exc).__name__}: {str(exc)[:200]}"
+    row["wall_s"] = round(time.monotonic() - started, 1)
+    row["calls"], row["tokens"], row["tokens_estimated"] = counter.calls, counter.tokens, counter.estimated
+    if state.get("architecture"):
+        row["plan_ok"] = True
+        row["modules"] = len(state["architecture"].get("modules") or [])
+    project = out / "project"
+    row["files"] = sum(1 for p in project.rglob("*") if p.is_file() and ".git" not in p.parts) if project.exists() else 0
+    row["verdict"] = (state.get("verification") or {}).get("works", "n/a") if state else None
+    checks: list[Check] = []
+    if project.exists():
+        judge = Judge(project)
+        try:
+            checks = ACCEPTANCE[task_id](judge)
+        finally:
+            judge.close()
+    row["acceptance"] = [{"check": c[0], "ok": c[1], "detail": c[2]} for c in checks]
+    row["passed"] = sum(1 for c in checks if c[1])
+    row["total"] = len(checks) or CHECK_COUNTS[task_id]
+    say(f"{task_id}: finished in {row['wall_s']} s, acceptance {row['passed']}/{row['total']}")
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="a model string (local folder, hub id, provider:model)")
+    parser.add_argument("--base-url", help="server address for provider:model")
+    parser.add_argument("--no-4bit", action="store_true")
+    parser.add_argument("--max-new-tokens", type=int, default=1200)
+    parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated task ids")
+    parser.add_argument("--jobs", type=int, default=1, help="tasks run at once (a server batches them)")
+    parser.add_argument("--parallel", type=int, default=1, help="max_parallel inside each run")
+    parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "matrioska-quality"))
+    parser.add_argument("--json", dest="json_path", help="write the rows as JSON here")
+    parser.add_argument("--md", dest="md_path", help="write a Markdown table here")
+    parser.add_argument("--matrioska", help="the checkout whose Matrioska runs the tasks (default: this one)")
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(args.matrioska).resolve() if args.matrioska else ROOT))
+    from matrioska.models import load_chat_model
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise SystemExit(f"unknown task(s) {unknown}; choose from {list(TASKS)}")
+    lock = threading.Lock()
+    started = time.monotonic()
+
+    def say(text: str) -> None:
+        with lock:
+            print(f"[{time.monotonic() - started:7.1f}s] {text}", flush=True)
+
+    shared: dict[str, Any] = {}
+
+    def make_llm() -> Any:
+        if args.model.split(":", 1)[0] in ("openai", "ollama", "anthropic"):
+            from matrioska.models import load_chat_model as load
+
+            llm = load(args.model, base_url=args.base_url)
+            for attribute in ("max_tokens", "num_predict"):
+                if hasattr(llm, attribute):
+                    setattr(llm, attribute, args.max_new_tokens)
+            return llm
+        if "llm" not in shared:  # one local model shared by every task (its worker batches them)
+            shared["llm"] = load_chat_model(args.model, load_in_4bit=not args.no_4bit, max_new_tokens=args.max_new_tokens)
+        return shared["llm"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        rows = list(pool.map(lambda t: run_task(t, args, make_llm, say), tasks))
+    header = "| task | plan ok | modules | files | verdict | acceptance | calls | tokens | wall s |"
+    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        tokens = f"{'~' if r['tokens_estimated'] else ''}{r['tokens']}"
+        lines.append(f"| {r['task']} | {'yes' if r['plan_ok'] else 'no'} | {r['modules']} | {r['files']} | {r['verdict']} "
+                     f"| {r['passed']}/{r['total']} | {r['calls']} | {tokens} | {r['wall_s']} |")
+    passed, total = sum(r["passed"] for r in rows), sum(r["total"] for r in rows)
+    lines.append(f"\nAcceptance checks passed: {passed}/{total}; plans accepted: {sum(r['plan_ok'] for r in rows)}/{len(rows)}; "
+                 f"verdict works: {sum(r['verdict'] is True for r in rows)}/{len(rows)}")
+    table = "\n".join(lines)
+    print(table)
+    for r in rows:
+        if r["error"]:
+            print(f"  {r['task']}: {r['error']}")
+        for c in r["acceptance"]:
+            print(f"  {r['task']}: {'✓' if c['ok'] else '✗'} {c['check']} {'' if c['ok'] else '— ' + c['detail'][-120:]}")
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps({"model": args.model, "rows": rows}, indent=2))
+    if args.md_path:
+        Path(args.md_path).write_text(f"Model: `{args.model}`\n\n{table}\n")
+
+
+if __name__ == "__main__":
+    main()
