@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--max-new-tokens", type=int, default=4000, help="generation budget per call (default 4000)")
         p.add_argument(
+            "--temperature",
+            type=float,
+            default=None,
+            help="sampling temperature (default: the model's; 0 is greedy, repeatable decoding)",
+        )
+        p.add_argument(
             "--context-tokens",
             type=int,
             default=0,
@@ -157,9 +163,21 @@ def load_model(args: argparse.Namespace) -> Any:
     """
     from .models import load_chat_model
 
+    sampling: dict[str, Any] = {}
+    if args.temperature is not None:
+        sampling["temperature"] = args.temperature
+    if args.temperature == 0:
+        sampling["do_sample"] = False  # LocalLLM: greedy
+
     def load(spec: str) -> Any:
+        from .models import is_provider_spec
+
+        extra = dict(sampling)
+        if is_provider_spec(spec):
+            extra.pop("do_sample", None)
         return load_chat_model(
             spec,
+            **extra,
             base_url=args.base_url,
             load_in_4bit=not args.no_4bit,
             device=args.device,

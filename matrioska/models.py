@@ -51,7 +51,9 @@ def check_reachable(url: str, *, timeout: float = 3.0) -> None:
         ) from None
 
 
-def _provider_model(provider: str, name: str, *, base_url: str | None, temperature: float | None) -> BaseChatModel:
+def _provider_model(
+    provider: str, name: str, *, base_url: str | None, temperature: float | None, max_new_tokens: int | None = None
+) -> BaseChatModel:
     try:
         from langchain.chat_models import init_chat_model
     except ImportError:
@@ -59,6 +61,10 @@ def _provider_model(provider: str, name: str, *, base_url: str | None, temperatu
     kwargs: dict[str, Any] = {}
     if temperature is not None:
         kwargs["temperature"] = temperature
+    if max_new_tokens:
+        # The generation budget reaches every backend: without it a server may generate to the
+        # end of its context (minutes on a small machine).
+        kwargs["num_predict" if provider == "ollama" else "max_tokens"] = int(max_new_tokens)
     if base_url:
         kwargs["base_url"] = base_url
         if provider == "openai" and not os.environ.get("OPENAI_API_KEY"):
@@ -104,7 +110,13 @@ def load_chat_model(
         raise ModelLoadError("empty model name; pass a hub id, a local model directory or provider:model")
     match = _PROVIDER_RE.match(spec)
     if match and is_provider_spec(spec):
-        return _provider_model(match.group(1), match.group(2), base_url=base_url, temperature=temperature)
+        return _provider_model(
+            match.group(1),
+            match.group(2),
+            base_url=base_url,
+            temperature=temperature,
+            max_new_tokens=local_kwargs.get("max_new_tokens"),
+        )
     if base_url:
         raise ModelLoadError(
             f"--base-url is for provider:model strings (e.g. openai:{spec}); {spec!r} is loaded locally"

@@ -65,6 +65,14 @@ def test_whole_graph_over_an_openai_compatible_server(tmp_path: Path, server: Sc
     assert all("response_format" not in request for request in server.requests[1:])
 
 
+def test_the_generation_budget_reaches_the_server(server: ScriptedOpenAIServer) -> None:
+    llm = load_chat_model("openai:scripted", base_url=server.base_url, max_new_tokens=321)
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    llm.invoke([SystemMessage("You are MATRIOSKA's integrator."), HumanMessage("notes, please")])
+    assert server.requests[-1].get("max_tokens") == 321 or server.requests[-1].get("max_completion_tokens") == 321
+
+
 def test_missing_keys_are_re_asked_under_the_update_schema(tmp_path: Path) -> None:
     base = default_responder()
 

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The real-model stage of CI: the real Qwen2.5-Coder-0.5B-Instruct (assembled from the package
+# index by scripts/small_model.py) runs one short task end to end through the `matrioska`
+# command, in process on the CPU, and what must hold for any model is checked: the run ends with
+# a verdict (exit 0 or 3) and no traceback, the plan was validated, every module wrote files,
+# and the speeds the command printed are plausible.
+#
+#   scripts/real_model_ci.sh            (from the repository root, inside the project's venv)
+#
+# The model folder is cached in $MATRIOSKA_CACHE/qwen2.5-coder-0.5b (default ~/.cache/matrioska)
+# and rebuilt on a fresh machine (~2 minutes). The whole stage is bounded by
+# $MATRIOSKA_REAL_TIMEOUT seconds (default 900).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+CACHE=${MATRIOSKA_CACHE:-$HOME/.cache/matrioska}
+MODEL_DIR=$CACHE/qwen2.5-coder-0.5b
+LIMIT=${MATRIOSKA_REAL_TIMEOUT:-900}
+WORK=$(mktemp -d /tmp/matrioska-real.XXXXXX)
+mkdir -p "$CACHE"
+
+python scripts/small_model.py "$MODEL_DIR"
+echo "real-model stage: model ready after $(( $(date +%s) - started )) s"
+
+set +e
+timeout "$LIMIT" matrioska run \
+    "A Python function that reverses the words of a sentence, with pytest tests" \
+    --out "$WORK/out" --model "$MODEL_DIR" --no-4bit --device cpu \
+    --temperature 0 --max-new-tokens 400 --plan-attempts 3 --repairs 1 --fix-rounds 1 --verify-timeout 60 >"$WORK/run.log" 2>&1
+code=$?
+set -e
+cat "$WORK/run.log"
+python - "$WORK" "$code" <<'PY'
+import json, re, sys
+from pathlib import Path
+
+work, code = Path(sys.argv[1]), int(sys.argv[2])
+log = (work / "run.log").read_text()
+checkpoints = work / "out" / "matrioska_checkpoints"
+problems = []
+if code == 124:
+    problems.append("the run did not finish within the stage's time limit")
+elif code not in (0, 3):
+    problems.append(f"exit status {code} (0: works or nothing to run, 3: does not work)")
+if "Traceback" in log:
+    problems.append("a traceback was printed")
+if not (checkpoints / "architecture.json").exists():
+    problems.append("no validated plan (architecture.json)")
+verification_file = checkpoints / "verification.json"
+verification = json.loads(verification_file.read_text()) if verification_file.exists() else None
+if verification is None or "works" not in verification:
+    problems.append("no verdict (verification.json)")
+report_file = checkpoints / "run_report.json"
+report = json.loads(report_file.read_text()) if report_file.exists() else {}
+empty = [m for m, r in (report.get("module_reports") or {}).items() if not r.get("file_count")]
+if empty:
+    problems.append(f"modules without files: {empty}")
+rates = [float(x) for x in re.findall(r"([\d.]+) tok/s", log)]
+if any(r > 200 for r in rates):
+    problems.append(f"implausible speeds printed for a 0.5B model on a CPU: {rates}")
+print(f"real-model stage: exit {code}, works={verification and verification.get('works')}, "
+      f"modules={len(report.get('module_reports') or {})}, speeds={rates}")
+if problems:
+    print("real-model stage FAILED: " + "; ".join(problems))
+    sys.exit(1)
+PY
+echo "real-model stage: passed in $(( $(date +%s) - started )) s"
