@@ -411,7 +411,9 @@ def main() -> None:
                     setattr(llm, attribute, args.max_new_tokens)
             return llm
         if "llm" not in shared:  # one local model shared by every task (its worker batches them)
-            shared["llm"] = load_chat_model(args.model, load_in_4bit=not args.no_4bit, max_new_tokens=args.max_new_tokens)
+            shared["llm"] = load_chat_model(
+                args.model, load_in_4bit=not args.no_4bit, max_new_tokens=args.max_new_tokens, do_sample=False, device="cpu"
+            )  # greedy: the same model gives the same plan whatever checkout runs it
         return shared["llm"]
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

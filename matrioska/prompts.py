@@ -103,9 +103,9 @@ Module ids are lowercase letters, digits and underscores; shared_state keys are 
 and underscores."""
 )
 
-ARCHITECT_USER_PROMPT = """Task: {task}
-{guide}
-Return the plan as one JSON object."""
+ARCHITECT_USER_PROMPT = """{guide}Task: {task}
+
+Return the plan for THIS task as one JSON object."""
 
 ARCHITECT_REVIEW_PROMPT = """
 

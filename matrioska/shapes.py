@@ -32,7 +32,7 @@ _WEB_GUIDE = """PROJECT SHAPE: a web page (static files, opened in a browser, no
 Good modules: "page" (index.html: the structure; it publishes the element ids in shared_state \
 key element_ids), "styles" (style.css; reads element_ids), "app" (app.js: the behaviour; reads \
 element_ids; it looks elements up only by those ids). index.html links style.css and app.js.
-Example:
+The shape of such a plan, for ANOTHER task (do not copy its names; plan YOUR task):
 {"project_name": "Counter", "goal": "A page with a button that counts clicks", "modules": [
  {"id": "page", "files": ["index.html"], "dependencies": [], "shared_state_writes": ["element_ids"]},
  {"id": "styles", "files": ["style.css"], "dependencies": ["page"], "shared_state_reads": ["element_ids"]},
@@ -42,7 +42,7 @@ _API_GUIDE = """PROJECT SHAPE: a small HTTP API in Python (standard library http
 Good modules: "storage" (storage.py: load and save the data), "routes" (app.py: the endpoints; \
 reads storage_functions; runs the server under if __name__ == "__main__"), "tests" \
 (tests/test_app.py: pytest tests that call the handlers or storage directly, no network).
-Example:
+The shape of such a plan, for ANOTHER task (do not copy its names; plan YOUR task):
 {"project_name": "Notes API", "goal": "Create and list notes over HTTP", "modules": [
  {"id": "storage", "files": ["storage.py"], "dependencies": [], "shared_state_writes": ["storage_functions"]},
  {"id": "routes", "files": ["app.py"], "dependencies": ["storage"], "shared_state_reads": ["storage_functions"], "shared_state_writes": ["routes"]},
@@ -53,7 +53,7 @@ Good modules: "reader" (reader.py: reads the input file into a list of dicts), "
 (transform.py: the computations; reads reader_functions), "report" (report.py: prints or writes \
 the report; entry point with argparse and if __name__ == "__main__"), "tests" (tests/test_transform.py \
 with a small inline sample). The data file path is a command-line argument.
-Example:
+The shape of such a plan, for ANOTHER task (do not copy its names; plan YOUR task):
 {"project_name": "Sales Report", "goal": "Totals per product from a CSV file", "modules": [
  {"id": "reader", "files": ["reader.py"], "dependencies": [], "shared_state_writes": ["reader_functions"]},
  {"id": "transform", "files": ["transform.py"], "dependencies": ["reader"], "shared_state_reads": ["reader_functions"], "shared_state_writes": ["transform_functions"]},
@@ -65,7 +65,7 @@ Good modules: "storage" or "core" (the data and logic, e.g. todo.py; publishes i
 names in shared_state key api_functions), "cli" (main.py: argparse sub-commands calling the core; \
 if __name__ == "__main__"), "tests" (tests/test_core.py: pytest tests of the core). One module per \
 layer, not one per command.
-Example:
+The shape of such a plan, for ANOTHER task (do not copy its names; plan YOUR task):
 {"project_name": "Todo CLI", "goal": "Add, list and complete todo items from the command line", "modules": [
  {"id": "core", "files": ["todo.py"], "dependencies": [], "shared_state_writes": ["api_functions"]},
  {"id": "cli", "files": ["main.py"], "dependencies": ["core"], "shared_state_reads": ["api_functions"]},

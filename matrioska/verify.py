@@ -322,8 +322,7 @@ def verify_project(
 def _python_checks(run: _Run, paths: list[str]) -> None:
     python = sys.executable
     roots = _source_roots(paths)
-    if not _prepare_dependencies(run, paths):
-        return
+    _prepare_dependencies(run, paths)
     pythonpath = [str(run.root / r) if r != "." else str(run.root) for r in roots]
     if run.env.get("PYTHONPATH"):
         pythonpath.append(run.env["PYTHONPATH"])
@@ -412,51 +411,67 @@ def _available(requirement: str) -> bool:
         return False
 
 
-def _prepare_dependencies(run: _Run, paths: list[str]) -> bool:
+def _prepare_dependencies(run: _Run, paths: list[str]) -> None:
     """Install what the project requires and this interpreter lacks: wheels only, into the run's
-    own folder (reused while the list is the same). False when that failed (recorded)."""
+    own folder (one folder per requirement, reused across rounds). A requirement that cannot be
+    had is a failed check with that reason; the other checks still run (an import of it then
+    fails where it is used, which is the evidence its module needs)."""
     missing = [r for r in _requirements(run.files, paths) if not _available(r)]
     if not missing:
-        return True
+        return
     import hashlib
 
-    key = hashlib.sha256("\n".join(sorted(missing)).encode()).hexdigest()[:16]
-    target = run.deps_root / key
     shown = "pip install --only-binary=:all: " + " ".join(missing)
-    if not (target / ".complete").exists():
-        run.emit("check_started", kind="python-deps", command=shown)
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True, exist_ok=True)
-        started = time.monotonic()
-        command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
-                   "--only-binary=:all:", "--target", str(target), *missing]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=max(60.0, run.sandbox.timeout * 2))
-            ok, output = done.returncode == 0, (done.stdout + done.stderr).strip()
-        except subprocess.TimeoutExpired:
-            ok, output = False, "pip did not finish in time (no network?)"
-        if not ok:
-            output = (f"the project's requirements could not be installed as wheels ({', '.join(missing)}): "
-                      f"offline, or no wheel for this platform; use the standard library instead where you can\n{output}")
-            check = run.record("python-deps", shown, False, output, time.monotonic() - started)
-            owner = run.owners.get("requirements.txt")
-            if owner == "assembler" or owner is None:
-                # the assembler listed what the modules import: send it to the modules importing it
-                wanted = {re.split(r"[<>=!~\[; ]", m, maxsplit=1)[0].lower().replace("-", "_") for m in missing}
-                modules = sorted({run.owners[p] for p, t in run.files.items() if p.endswith(".py") and run.owners.get(p)
-                                  and any(re.search(rf"^\s*(import|from)\s+{re.escape(w)}\b", t, re.M) for w in wanted)})
-            else:
-                modules = [owner]
-            for module in modules:
-                run.failures.append(Failure(module, "python-deps", shown, _trim(output, 3000)))
-            check["modules"] = modules
-            shutil.rmtree(target, ignore_errors=True)
-            return False
-        (target / ".complete").write_text("\n".join(missing), encoding="utf-8")
+    run.emit("check_started", kind="python-deps", command=shown)
+    started = time.monotonic()
+    failed: dict[str, str] = {}
+    for requirement in missing:
+        target = run.deps_root / hashlib.sha256(requirement.encode()).hexdigest()[:16]
+        if not (target / ".complete").exists():
+            error = _pip_install(requirement, target, max(60.0, run.sandbox.timeout * 2))
+            if error is not None:
+                failed[requirement] = error
+                continue
+        run.env["PYTHONPATH"] = os.pathsep.join(filter(None, [run.env.get("PYTHONPATH", ""), str(target)]))
+        run.readable.append(str(target))
+    if not failed:
         run.record("python-deps", shown, True, "installed", time.monotonic() - started)
-    run.env["PYTHONPATH"] = str(target)
-    run.readable.append(str(target))
-    return True
+        return
+    output = (f"the project's requirements could not be installed as wheels ({', '.join(failed)}): offline, no "
+              "such package, or no wheel for this platform; use the standard library instead where you can, and "
+              "import the project's own modules by their file names\n" + "\n".join(failed.values()))
+    check = run.record("python-deps", shown, False, output, time.monotonic() - started)
+    owner = run.owners.get("requirements.txt")
+    if owner == "assembler" or owner is None:
+        # the assembler listed what the modules import: send it to the modules importing it
+        wanted = {re.split(r"[<>=!~\[; ]", m, maxsplit=1)[0].lower().replace("-", "_") for m in failed}
+        modules = sorted({run.owners[p] for p, t in run.files.items() if p.endswith(".py") and run.owners.get(p)
+                          and any(re.search(rf"^\s*(import|from)\s+{re.escape(w)}\b", t, re.M) for w in wanted)})
+    else:
+        modules = [owner]
+    for module in modules:
+        run.failures.append(Failure(module, "python-deps", shown, _trim(output, 3000)))
+    check["modules"] = modules
+
+
+def _pip_install(requirement: str, target: Path, timeout: float) -> str | None:
+    """One requirement as wheels into `target`; the error text, or None when installed."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
+               "--only-binary=:all:", "--target", str(target), requirement]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        error = f"{requirement}: pip did not finish within {timeout:g} s (no network?)"
+    else:
+        if done.returncode == 0:
+            (target / ".complete").write_text(requirement, encoding="utf-8")
+            return None
+        lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+        error = f"{requirement}: " + " ".join(lines[-2:])[:400]
+    shutil.rmtree(target, ignore_errors=True)
+    return error
 
 
 # -- web pages ---------------------------------------------------------------------------------

@@ -139,4 +139,4 @@ def _plan_with_model(
 
 def _guide(task: str) -> str:
     guide = guide_for(task)
-    return f"\n{guide}\n" if guide else ""
+    return f"{guide}\n\n" if guide else ""
