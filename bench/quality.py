@@ -367,7 +367,8 @@ def run_task(task_id: str, args: argparse.Namespace, make_llm: Callable[[], Any]
     row["acceptance"] = [{"check": c[0], "ok": c[1], "detail": c[2]} for c in checks]
     row["passed"] = sum(1 for c in checks if c[1])
     row["total"] = len(checks) or CHECK_COUNTS[task_id]
-    say(f"{task_id}: finished in {row['wall_s']} s, acceptance {row['passed']}/{row['total']}")
+    say(f"{task_id}: finished in {row['wall_s']} s, acceptance {row['passed']}/{row['total']}"
+        + (f" — {row['error']}" if row["error"] else ""))
     return row
 
 

@@ -421,3 +421,27 @@ def test_javascript_tests_run_with_node_and_failures_point_at_the_code(tmp_path:
     assert check["modules"] == ["math"] and "ReferenceError" in check["output"]
     files["sum.js"] = code.replace("a + c", "a + b")
     assert verify_project(files, owners, sandbox)["works"] is True
+
+
+@needs_bwrap
+def test_readers_of_a_key_a_fixed_module_re_published_are_re_run_after_it(tmp_path: Path) -> None:
+    base = python_model()
+
+    def respond(messages: list[BaseMessage]) -> str:
+        last = str(messages[-1].content)
+        if module_id_of(messages) == "core" and "FAILED CHECK" in last:
+            return answer("todo.py", "python", CORE_FIXED + "\n\ndef count():\n    return len(TODOS)\n",
+                          {"api_functions": ["add(text)", "count()"]})
+        return base.respond(messages)
+
+    model = ScriptedChatModel(respond=respond)
+    with MatrioskaOrchestrator(model, tmp_path, verify_timeout=60) as orchestrator:
+        state = orchestrator.run("todo list", architecture=PY_PLAN)
+    assert state["verification"]["works"] is True
+    calls = [module_id_of(m) for m in model.calls if module_id_of(m)]
+    # the round: core fixed, then its readers, in execution order (each with its own repairs)
+    assert list(dict.fromkeys(calls[3:])) == ["core", "cli", "tests"]
+    for reader in ("cli", "tests"):
+        fixes = state["module_reports"][reader]["runtime_fixes"]
+        assert fixes == [{"round": 1, "evidence": "", "reason": "a module it reads from changed"}]
+    assert state["shared_state"]["api_functions"] == ["add(text)", "count()"]
