@@ -401,8 +401,13 @@ def main() -> None:
             print(f"[{time.monotonic() - started:7.1f}s] {text}", flush=True)
 
     shared: dict[str, Any] = {}
+    loading = threading.Lock()  # transformers' lazy imports are not safe to race
 
     def make_llm() -> Any:
+        with loading:
+            return _make_llm()
+
+    def _make_llm() -> Any:
         if args.model.split(":", 1)[0] in ("openai", "ollama", "anthropic"):
             from matrioska.models import load_chat_model as load
 

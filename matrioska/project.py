@@ -141,7 +141,10 @@ def _declared_for(language: str, declared: list[str], seen: set[str]) -> str | N
     extension = _EXTENSIONS.get(language, "") if language else ""
     if extension:
         fitting = [d for d in left if Path(d).suffix.lower().lstrip(".") in (extension, "htm" if extension == "html" else extension)]
-        return fitting[0] if fitting else None
+        if fitting:
+            return fitting[0]
+        bare = [d for d in left if not Path(d).suffix]  # the plan named it without an extension
+        return f"{bare[0]}.{extension}" if bare else None
     return left[0] if len(left) == 1 else None
 
 
@@ -362,8 +365,11 @@ def module_problems(
     elif prompt and all(_is_echo(f.content, prompt) for f in files):
         problems.append("your files only repeat the task and instructions you were given: write the module's code itself")
     written = {f.path.lower() for f in files}
+    stems = {str(PurePosixPath(p).with_suffix("")) for p in written}
     for path in getattr(spec, "files", None) or []:
-        if path.lower() not in written:
+        # a plan that named a file without its extension ("app") is satisfied by "app.js"
+        bare = not PurePosixPath(path).suffix and path.lower() in stems
+        if path.lower() not in written and not bare:
             problems.append(f"the file {path!r} your module owns is missing: write it in its own fenced block, "
                             f"its path {path} on the line before the block")
     for f in files:

@@ -189,3 +189,12 @@ def test_the_architect_gets_the_guide_and_a_portuguese_plan_gets_ascii_names(tmp
     assert ids == ["leitor", "relatorio", "testes", "principal"] and all(i.isascii() for i in ids)
     assert state["architecture"]["modules"][1]["files"] == ["relatorio.py"]
     assert state["shared_state"] == {"funcoes": ["ler(caminho)"]}
+
+
+def test_a_file_planned_without_its_extension_is_satisfied_by_the_written_one() -> None:
+    from matrioska.project import module_problems
+    from matrioska.state import ModuleSpec
+
+    files = extract_files("```js\nlet a = 1;\n```", "app", ["app"])
+    assert [f.path for f in files] == ["app.js"]
+    assert module_problems(ModuleSpec(id="app", files=["app"]), files, {}, {})[0] == []
