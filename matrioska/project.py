@@ -81,10 +81,16 @@ def extract_files(artifact: str, module_id: str, declared: list[str] | None = No
     A block with no usable file name takes the module's next declared file (`declared`, from
     the plan) whose extension fits its language, else a name from its language; a language
     label on the block's first line (``javascript``, ``css_styling:``) is not kept in the file.
+    A reply cut off inside a block (the token budget ran out) keeps that block to its end.
     """
     files: list[ProjectFile] = []
     seen: set[str] = set()
-    for number, match in enumerate(_FENCE.finditer(artifact or ""), 1):
+    text = artifact or ""
+    cut = len(re.findall(r"^```", text, re.MULTILINE)) % 2 == 1
+    if cut:
+        text = text.rstrip("\n") + "\n```"
+    artifact = text
+    for number, match in enumerate(_FENCE.finditer(text), 1):
         info, body = match.group(1).strip(), match.group(2)
         words = info.split()
         language = words[0].lower() if words and "." not in words[0] and "/" not in words[0] else ""
@@ -113,6 +119,8 @@ def extract_files(artifact: str, module_id: str, declared: list[str] | None = No
             notes.append(f"a file of this module already had that name; saved as {path!r}")
         seen.add(path.lower())
         files.append(ProjectFile(path, body, module_id, notes))
+    if cut and files:
+        files[-1].notes.append("the reply ended inside this block (cut off at the token budget?); kept to its end")
     if not files and declared and len(declared) == 1 and (artifact or "").strip() and "```" not in artifact:
         # No fence at all, one file owned: the reply is that file (checked like any other).
         text = artifact.strip("\n") + "\n"

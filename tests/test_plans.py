@@ -198,3 +198,9 @@ def test_a_file_planned_without_its_extension_is_satisfied_by_the_written_one() 
     files = extract_files("```js\nlet a = 1;\n```", "app", ["app"])
     assert [f.path for f in files] == ["app.js"]
     assert module_problems(ModuleSpec(id="app", files=["app"]), files, {}, {})[0] == []
+
+
+def test_a_reply_cut_off_inside_a_block_keeps_that_block() -> None:
+    files = extract_files("reverse.py\n```python\ndef reverse(s):\n    return s[::-1]\n# and then the budget ran ou", "core", [])
+    assert [f.path for f in files] == ["reverse.py"] and files[0].content.startswith("def reverse(s):")
+    assert "cut off" in files[0].notes[-1]
