@@ -382,6 +382,8 @@ def module_problems(
                             f"its path {path} on the line before the block")
     for f in files:
         found = validate_file(f.path, f.content)
+        if f.path.endswith((".py", ".js", ".mjs")) and f.content.strip() and not _code_lines(f.content):
+            found = [*found, "the file holds only comments: write the code itself"]
         checks.append({"path": f.path, "valid": not found, "problems": found})
         problems += [f"{f.path}: {p}" for p in found]
     for key in spec.shared_state_writes:
@@ -401,10 +403,19 @@ def module_problems(
     return problems, checks
 
 
+_COMMENT = re.compile(r"^\s*(#+|//+|/\*+|\*+/?|<!--|-->)\s*|\s*(\*/|-->)\s*$")
+
+
+def _code_lines(content: str) -> list[str]:
+    """The lines of a Python or JavaScript file that are not blank and not comments."""
+    return [line for line in content.splitlines() if line.strip() and not re.match(r"\s*(#|//|/\*|\*)", line)]
+
+
 def _is_echo(content: str, prompt: str) -> bool:
-    """Whether a file is only (a part of) the prompt given back: nearly every line of it occurs
-    in the prompt. Empty files count as echoes too (they carry nothing)."""
-    lines = [line.strip() for line in content.splitlines() if len(line.strip()) > 3]
+    """Whether a file is only (a part of) the prompt given back: nearly every line of it, comment
+    markers aside, occurs in the prompt. Empty files count as echoes too (they carry nothing)."""
+    lines = [_COMMENT.sub("", line).strip() for line in content.splitlines()]
+    lines = [line for line in lines if len(line) > 3]
     if not lines:
         return not content.strip()
     in_prompt = sum(1 for line in lines if line in prompt)

@@ -204,3 +204,15 @@ def test_a_reply_cut_off_inside_a_block_keeps_that_block() -> None:
     files = extract_files("reverse.py\n```python\ndef reverse(s):\n    return s[::-1]\n# and then the budget ran ou", "core", [])
     assert [f.path for f in files] == ["reverse.py"] and files[0].content.startswith("def reverse(s):")
     assert "cut off" in files[0].notes[-1]
+
+
+def test_a_file_of_comments_echoing_the_prompt_is_a_problem() -> None:
+    from matrioska.project import ProjectFile, module_problems
+    from matrioska.state import ModuleSpec
+
+    prompt = "YOUR MODULE: core\nDescription: Reverses the words of a sentence\nInputs: Sentence to reverse"
+    echo = "# Description: Reverses the words of a sentence\n# Inputs: Sentence to reverse\n" * 3
+    problems, _ = module_problems(ModuleSpec(id="core"), [ProjectFile("core.py", echo, "core")], {}, {}, prompt=prompt)
+    assert any("only repeat" in p for p in problems) and any("only comments" in p for p in problems)
+    code = "def reverse(s):\n    return ' '.join(reversed(s.split()))\n"
+    assert module_problems(ModuleSpec(id="core"), [ProjectFile("core.py", code, "core")], {}, {}, prompt=prompt)[0] == []
