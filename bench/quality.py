@@ -86,12 +86,7 @@ class Judge:
         return target
 
     def python(self, code: str, *args: str, files: dict[str, str] | None = None) -> tuple[bool, str]:
-        work = self.copy()
-        for name, text in (files or {}).items():
-            (work / name).write_text(text)
-        env = {"PYTHONPATH": os.pathsep.join([str(work), str(work / "src")])}
-        result = self.sandbox.run([sys.executable, "-c", code, *args], work, env=env)
-        return result.ok, result.output[-600:]
+        return self.command([sys.executable, "-c", code, *args], files=files)
 
     def command(self, argv: list[str], files: dict[str, str] | None = None) -> tuple[bool, str]:
         work = self.copy()

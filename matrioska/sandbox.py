@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Sandbox", "CommandResult", "resolve_sandbox", "SANDBOX_MODES", "NO_BWRAP_REASON", "UNSANDBOXED_WARNING"]
@@ -87,8 +87,6 @@ class Sandbox:
     """Largest file a command may write, its captured output included (RLIMIT_FSIZE)."""
     bwrap: str = "bwrap"
     """The bubblewrap executable."""
-    ro_binds: list[str] = field(default_factory=list)
-    """Extra host folders the command may read (the Python environment that runs the checks)."""
 
     def describe(self) -> str:
         return "bubblewrap" if self.mode == "bwrap" else "none (unsandboxed)"
@@ -206,7 +204,7 @@ class Sandbox:
             out.extend([flag, folder, folder])
 
         # What the checks need to read, bound back (same path) after the masks above.
-        needed = [*self.ro_binds, *readable, sys.prefix, sys.base_prefix, sys.exec_prefix]
+        needed = [*readable, sys.prefix, sys.base_prefix, sys.exec_prefix]
         for folder in dict.fromkeys(str(Path(p).resolve()) for p in needed):
             if Path(folder).exists() and not work.is_relative_to(folder):
                 bind("--ro-bind", folder)

@@ -167,7 +167,7 @@ def repair_shape(architecture: Any, task: str) -> tuple[Any, list[str]]:
     if shape == "web" and not any(f.lower().endswith((".html", ".htm")) for f in files):
         page = ModuleSpec(
             id=unique("page"), name="Page", description="The HTML page: structure and element ids",
-            files=["index.html"] if "index.html" not in files else [f"{unique('page')}.html"],
+            files=["index.html"],  # no HTML file is planned, so the name is free
             shared_state_writes=["page_element_ids"],
             manual="Write index.html. Give every element the scripts use an id; publish them in page_element_ids. "
             "Link every .css file in <head> and every .js file at the end of <body>: "
@@ -177,6 +177,7 @@ def repair_shape(architecture: Any, task: str) -> tuple[Any, list[str]]:
         notes.append(f"the web plan had no HTML page; added module {page.id!r} ({page.files[0]})")
     if shape in ("python", "data", "api"):
         python = _python_modules(modules)
+        added_tests = False
         core = [m for m in python if not any(_is_test_file(f) for f in m.files)]
         if python and not any(_is_test_file(f) for f in files):
             target = core[0] if core else python[0]
@@ -189,6 +190,7 @@ def repair_shape(architecture: Any, task: str) -> tuple[Any, list[str]]:
                 "no network, no files outside a tmp_path.",
             )
             modules.append(tests)
+            added_tests = True
             notes.append(f"the {SHAPES[shape].name} plan had no tests; added module {tests.id!r} ({tests.files[0]})")
         entry_names = ("__main__.py", "main.py", "cli.py", "app.py", "run.py", "report.py", "server.py")
         if core and not any(PurePosixPath(f).name in entry_names for f in files):
@@ -199,7 +201,7 @@ def repair_shape(architecture: Any, task: str) -> tuple[Any, list[str]]:
                 manual="Write main.py: argparse with --help, calling the other modules' functions; "
                 'run it under if __name__ == "__main__":.',
             )
-            modules.insert(len(modules) - (1 if notes and "tests" in notes[-1] else 0), entry)
+            modules.insert(len(modules) - 1 if added_tests else len(modules), entry)  # before the added tests
             notes.append(f"the {SHAPES[shape].name} plan had no entry point; added module {entry.id!r} (main.py)")
     if not notes:
         return architecture, []

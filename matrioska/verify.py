@@ -125,6 +125,7 @@ def entry_points(files: dict[str, str]) -> list[tuple[list[str], str, str]]:
         else:
             parts = package.parts[1:] if package.parts[0] == "src" else package.parts
             found.append((["-m", ".".join(parts)], path, "__main__.py"))
+    modules = import_names(list(files))
     pyproject = files.get("pyproject.toml", "")
     if pyproject:
         import tomllib
@@ -133,7 +134,6 @@ def entry_points(files: dict[str, str]) -> list[tuple[list[str], str, str]]:
             scripts = tomllib.loads(pyproject).get("project", {}).get("scripts", {})
         except (tomllib.TOMLDecodeError, AttributeError):
             scripts = {}
-        modules = import_names(list(files))
         for name, target in sorted(scripts.items()):
             module, _, function = str(target).partition(":")
             code = f"import sys; from {module} import {function or 'main'} as m; sys.argv[0] = {name!r}; sys.exit(m())"
@@ -143,7 +143,7 @@ def entry_points(files: dict[str, str]) -> list[tuple[list[str], str, str]]:
         target = match.group(1)
         if target.startswith("-m"):
             module = target.split()[-1]
-            path = import_names(list(files)).get(module) or next(
+            path = modules.get(module) or next(
                 (p for p in mains if PurePosixPath(p).parent.as_posix().replace("/", ".").endswith(module)), None
             )
             if path and not any(argv[:2] == ["-m", module] for argv, _, _ in found):
@@ -291,7 +291,7 @@ def verify_project(
     """
     say = emit or (lambda *_a, **_k: None)
     deps = Path(deps_root) if deps_root else Path(tempfile.gettempdir()) / "matrioska-pydeps"
-    run = _Run(files, owners, sandbox, deps, lambda event, **data: say(event, **data))
+    run = _Run(files, owners, sandbox, deps, say)
     try:
         paths = list(files)
         if any(p.endswith(".py") for p in paths):
@@ -382,6 +382,11 @@ def _python_checks(run: _Run, paths: list[str]) -> None:
             check["modules"] = run.fail("entry-point", shown, result.output, run.owners.get(path))
 
 
+def _requirement_name(requirement: str) -> str:
+    """The distribution name of a requirements line ("Flask>=3; python_version>'3'" -> "Flask")."""
+    return re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0]
+
+
 def _requirements(files: dict[str, str], paths: list[str]) -> list[str]:
     names: list[str] = []
     for line in files.get("requirements.txt", "").splitlines():
@@ -389,14 +394,14 @@ def _requirements(files: dict[str, str], paths: list[str]) -> list[str]:
         if not line or line.startswith("-"):
             continue
         names.append(line)
-    if python_tests(paths) and "pytest" not in [re.split(r"[<>=!~\[; ]", n)[0].lower() for n in names]:
+    if python_tests(paths) and "pytest" not in [_requirement_name(n).lower() for n in names]:
         names.append("pytest")
     return names
 
 
 def _available(requirement: str) -> bool:
     """Whether the interpreter that runs the checks already has it (then nothing is installed)."""
-    name = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].strip()
+    name = _requirement_name(requirement)
     if not name:
         return True
     try:
@@ -444,7 +449,7 @@ def _prepare_dependencies(run: _Run, paths: list[str]) -> None:
     owner = run.owners.get("requirements.txt")
     if owner == "assembler" or owner is None:
         # the assembler listed what the modules import: send it to the modules importing it
-        wanted = {re.split(r"[<>=!~\[; ]", m, maxsplit=1)[0].lower().replace("-", "_") for m in failed}
+        wanted = {_requirement_name(m).lower().replace("-", "_") for m in failed}
         modules = sorted({run.owners[p] for p, t in run.files.items() if p.endswith(".py") and run.owners.get(p)
                           and any(re.search(rf"^\s*(import|from)\s+{re.escape(w)}\b", t, re.M) for w in wanted)})
     else:
@@ -517,7 +522,7 @@ def _node_checks(run: _Run, paths: list[str]) -> None:
         package = json.loads(run.files.get("package.json", "") or "{}")
         script = str(((package.get("scripts") or {}) if isinstance(package, dict) else {}).get("test") or "")
     except ValueError:
-        package = {}
+        pass  # an invalid package.json is the static check's finding
     if "no test specified" in script:
         script = ""
     tests = [p for p in paths if re.search(r"(\.test|\.spec)\.[cm]?js$", p) or (p.startswith("test/") and p.endswith(".js"))]

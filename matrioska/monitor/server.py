@@ -194,7 +194,7 @@ def _verification(verification: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) -> dict[str, Any]:
-    from ..project import extract_files
+    from ..project import project_files
 
     values = snapshot.values or {}
     summary = run_summary(thread_id, snapshot, active)
@@ -238,12 +238,7 @@ def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) ->
         for key, value in (values.get("shared_state") or {}).items()
     ]
     artifacts = values.get("artifacts") or {}
-    declared = {m.get("id"): m.get("files") or [] for m in plan.get("modules") or []}
-    files = [
-        {"path": f.path, "module": mid}
-        for mid in order
-        for f in extract_files(artifacts.get(mid) or "", mid, declared.get(mid))
-    ] + [{"path": path, "module": "assembler"} for path in (values.get("generated_files") or {})]
+    files = [{"path": f.path, "module": f.module} for f in project_files(values)]
     pending = [i.value for i in getattr(snapshot, "interrupts", ()) or ()]
     return {
         **summary,
