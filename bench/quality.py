@@ -12,7 +12,8 @@ checkout by path, so the same checks can judge an older Matrioska given with `--
     python bench/quality.py ... --tasks web-counter,py-isbn --json out.json --md out.md
 
 Prints per task: plan ok, modules, files, Matrioska's verdict, acceptance checks passed/total,
-model calls, generated tokens, wall time; writes a JSON file and a Markdown table.
+cross-module references resolved/total (by this checkout's checker, whatever Matrioska ran),
+interface tokens added per module, model calls, generated tokens, wall time; writes a JSON file and a Markdown table.
 """
 
 from __future__ import annotations
@@ -312,6 +313,36 @@ class Counter:
                         self.estimated = True
 
 
+class _File:
+    def __init__(self, path: str, content: str, module: str) -> None:
+        self.path, self.content, self.module = path, content, module
+
+
+def cross_module_references(out: Path) -> dict[str, Any]:
+    """References between the modules' files, resolved by this checkout's checker (so an older
+    Matrioska's project is judged the same way): resolved / total, and the broken ones."""
+    manifest_path = out / "matrioska_checkpoints" / "manifest.json"
+    project = out / "project"
+    if not manifest_path.exists() or not project.exists():
+        return {"resolved": 0, "total": 0, "broken": []}
+    interfaces = _load("interfaces")
+    manifest = json.loads(manifest_path.read_text())
+    by_module: dict[str, list[_File]] = {}
+    for relative, entry in (manifest.get("files") or {}).items():
+        path = project / relative
+        if path.is_file() and entry.get("valid", True):
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            module = entry.get("module") or "?"
+            by_module.setdefault(module, []).append(_File(relative, text, module))
+    faces = {m: interfaces.module_interface(m, files) for m, files in by_module.items()}
+    rows = [row for m, files in by_module.items() for row in interfaces.check_references(m, files, faces)]
+    return {"resolved": sum(1 for r in rows if r["status"] == "held"), "total": len(rows),
+            "broken": [f"{r['where']}: {r['reference']}: {r.get('problem', '')}"[:200] for r in rows if r["status"] == "broken"]}
+
+
 def run_task(task_id: str, args: argparse.Namespace, make_llm: Callable[[], Any], say: Callable[[str], None]) -> dict[str, Any]:
     from matrioska import MatrioskaOrchestrator, MatrioskaError
 
@@ -359,6 +390,10 @@ def run_task(task_id: str, args: argparse.Namespace, make_llm: Callable[[], Any]
             checks = ACCEPTANCE[task_id](judge)
         finally:
             judge.close()
+    row["references"] = cross_module_references(out)
+    reports = (state.get("module_reports") or {}).values() if state else []
+    added = [r["interface_tokens"] for r in reports if r.get("interface_tokens")]
+    row["interface_tokens"] = round(sum(added) / len(added), 1) if added else 0
     row["acceptance"] = [{"check": c[0], "ok": c[1], "detail": c[2]} for c in checks]
     row["passed"] = sum(1 for c in checks if c[1])
     row["total"] = len(checks) or CHECK_COUNTS[task_id]
@@ -419,13 +454,18 @@ def main() -> None:
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         rows = list(pool.map(lambda t: run_task(t, args, make_llm, say), tasks))
-    header = "| task | plan ok | modules | files | verdict | acceptance | calls | tokens | wall s |"
-    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
+    header = "| task | plan ok | modules | files | verdict | acceptance | references | interface tokens | calls | tokens | wall s |"
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         tokens = f"{'~' if r['tokens_estimated'] else ''}{r['tokens']}"
+        refs = r["references"]
         lines.append(f"| {r['task']} | {'yes' if r['plan_ok'] else 'no'} | {r['modules']} | {r['files']} | {r['verdict']} "
-                     f"| {r['passed']}/{r['total']} | {r['calls']} | {tokens} | {r['wall_s']} |")
+                     f"| {r['passed']}/{r['total']} | {refs['resolved']}/{refs['total']} | {r['interface_tokens']} "
+                     f"| {r['calls']} | {tokens} | {r['wall_s']} |")
     passed, total = sum(r["passed"] for r in rows), sum(r["total"] for r in rows)
+    resolved, references = sum(r["references"]["resolved"] for r in rows), sum(r["references"]["total"] for r in rows)
+    lines.append(f"\nCross-module references resolved: {resolved}/{references} (checked by this checkout's "
+                 "matrioska/interfaces.py); interface tokens: mean prompt tokens added per module that has dependencies")
     lines.append(f"\nAcceptance checks passed: {passed}/{total}; plans accepted: {sum(r['plan_ok'] for r in rows)}/{len(rows)}; "
                  f"verdict works: {sum(r['verdict'] is True for r in rows)}/{len(rows)}")
     table = "\n".join(lines)
@@ -433,6 +473,8 @@ def main() -> None:
     for r in rows:
         if r["error"]:
             print(f"  {r['task']}: {r['error']}")
+        for broken in r["references"]["broken"]:
+            print(f"  {r['task']}: ✗ reference {broken}")
         for c in r["acceptance"]:
             print(f"  {r['task']}: {'✓' if c['ok'] else '✗'} {c['check']} {'' if c['ok'] else '— ' + c['detail'][-120:]}")
     if args.json_path:

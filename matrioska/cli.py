@@ -316,7 +316,8 @@ class ProgressPrinter:
         self.p(f"  {mark} {e['kind']}: {e['command']} ({e['seconds']:.1f} s){where}")
 
     def on_fix_round(self, e: dict[str, Any]) -> None:
-        self.p(f"FIX ROUND {e['round']}/{e['of']}: sending the failures back to {e['modules']}")
+        what = "the references that do not resolve" if e.get("reason") == "references" else "the failures"
+        self.p(f"FIX ROUND {e['round']}/{e['of']}: sending {what} back to {e['modules']}")
 
     def on_module_fix(self, e: dict[str, Any]) -> None:
         first = (e.get("evidence") or "").strip().splitlines()
@@ -414,6 +415,9 @@ def _print_final(out: TextIO, state: dict[str, Any]) -> None:
     if rows:
         broken = [row for row in rows if row["status"] == "broken"]
         print(f"  consistency: {len(rows) - len(broken)} contracts held, {len(broken)} broken", file=out)
+        references = report.get("references") or {}
+        if references.get("total"):
+            print(f"  cross-module references: {references['resolved']}/{references['total']} resolved", file=out)
         for row in broken[:20]:
             problem = f" — {row['problem']}" if row.get("problem") else ""
             print(f"    ✗ {row['contract']} @ {row['where']}{problem}", file=out)

@@ -361,5 +361,9 @@ def manifest(state: dict[str, Any], files: list[tuple[str, str, str]]) -> dict[s
         m.get("id"): [{"path": p, "written": p in written} for p in m.get("files") or []]
         for m in (state.get("architecture") or {}).get("modules") or []
     }
+    from .interfaces import render_interface
+
+    interfaces = {module_id: {"text": render_interface(face), "problems": face.get("problems") or []}
+                  for module_id, face in (state.get("interfaces") or {}).items()}
     return {"thread_task": state.get("task"), "planned_tree": planned, "files": entries, "shared_state": keys,
-            "verification": verdict}
+            "interfaces": interfaces, "verification": verdict}

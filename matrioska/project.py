@@ -35,7 +35,6 @@ __all__ = [
     "validate_file",
     "identifier_contracts",
     "module_problems",
-    "element_id_rows",
     "generated_files",
     "project_files",
 ]
@@ -310,41 +309,6 @@ def identifier_contracts(
                         "where": ", ".join(f.path for f in module_files) or "(no files)",
                     }
                 )
-    return rows
-
-
-_HTML_ID = re.compile(r"""\bid\s*=\s*["']([^"']+)["']""", re.I)
-_JS_ID_USE = re.compile(r"""getElementById\(\s*["']([^"']+)["']\s*\)|querySelector(?:All)?\(\s*["']#([\w-]+)["']\s*\)""")
-_JS_ID_SET = re.compile(r"""\.id\s*=\s*["']([^"']+)["']|setAttribute\(\s*["']id["']\s*,\s*["']([^"']+)["']""")
-
-
-def element_id_rows(files: list[ProjectFile]) -> list[dict[str, Any]]:
-    """Element ids the JavaScript looks up that no HTML file (nor the script itself) defines.
-
-    Only for projects with HTML files; one row per (script, id) looked up.
-    """
-    html = [f for f in files if f.path.endswith((".html", ".htm"))]
-    if not html:
-        return []
-    defined = {m for f in html for m in _HTML_ID.findall(f.content)}
-    rows = []
-    for f in files:
-        if not f.path.endswith((".js", ".mjs")):
-            continue
-        defined_here = {a or b for a, b in _JS_ID_SET.findall(f.content)}
-        used = sorted({a or b for a, b in _JS_ID_USE.findall(f.content)})
-        for name in used:
-            ok = name in defined or name in defined_here
-            rows.append(
-                {
-                    "contract": f"element id {name!r} used by {f.path} exists in the HTML",
-                    "identifier": name,
-                    "module": f.module,
-                    "status": "held" if ok else "broken",
-                    "where": f.path,
-                    **({} if ok else {"problem": f"no HTML file defines id={name!r}"}),
-                }
-            )
     return rows
 
 

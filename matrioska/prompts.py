@@ -141,6 +141,10 @@ MANUAL:
 SHARED CONTEXT (the shared_state keys you read):
 {shared_context}
 
+INTERFACES YOU BUILD AGAINST (what the modules you depend on already wrote; their code is not \
+shown: import, call and look up exactly these names, paths and parameters):
+{interfaces}
+
 KEYS YOU MUST PUBLISH in SHARED_STATE_UPDATE: {writes}
 
 FILES YOU WRITE: {files}
@@ -157,12 +161,12 @@ EXECUTOR_REPAIR_PROMPT = """Your module has problems:
 Answer again with the complete, corrected module: every file (one fenced block each, its file \
 name on the line before), then the SHARED_STATE_UPDATE line and its JSON object."""
 
-EXECUTOR_RUNTIME_FIX_PROMPT = """The project was assembled and RUN, and it does not work: the failure \
+EXECUTOR_RUNTIME_FIX_PROMPT = """The project was assembled and checked, and it does not work: the failure \
 below points into YOUR module's files.
 
 FAILED CHECK:
 {evidence}
-
+{interfaces}
 YOUR CURRENT FILES:
 {files}
 

@@ -177,6 +177,9 @@ class MatrioskaState(TypedDict, total=False):
     """Key -> id of the module that last wrote it."""
     artifacts: Annotated[dict[str, str], merge_dicts]
     """Module id -> the module's artifact text."""
+    interfaces: Annotated[dict[str, dict[str, Any]], merge_dicts]
+    """Module id -> the interface extracted from its files (`interfaces.module_interface`): what
+    the modules that depend on it build against, and what their references are checked against."""
     module_reports: Annotated[dict[str, dict[str, Any]], merge_dicts]
     """Module id -> what happened: keys read, written, dropped, missing, characters."""
     final_result: str

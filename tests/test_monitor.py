@@ -84,7 +84,8 @@ def test_page_follows_a_run_approves_its_plan_and_shows_an_artifact(tmp_path: Pa
         page.wait_for_function("document.querySelector('#run-status').textContent === 'finished'", timeout=20_000)
         page.click('button[data-module="css"]')
         page.wait_for_selector("#viewer-body pre")
-        assert "code of css" in page.text_content("#viewer-body pre")
+        assert "code of css" in page.text_content("#viewer-body pre:last-child")
+        assert "index_css.txt" in page.text_content("#viewer-body pre.interface")  # its interface, above the code
         assert page.locator("#whiteboard tbody tr").count() == 6
         assert page.locator('#zip:not([hidden])').count() == 1
         # nothing runnable in this project (text files): the page says so instead of "works"

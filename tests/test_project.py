@@ -101,7 +101,7 @@ def test_without_repairs_the_report_marks_the_contract_broken(tmp_path: Path) ->
         ("bookList", "js", "app.js"),  # the published id is not used by the reader
         ("booklist", "js", "app.js"),  # the id the script looks up is defined by no HTML
     ]
-    assert broken[1]["problem"] == "no HTML file defines id='booklist'"
+    assert broken[1]["problem"] == "no HTML file defines id='booklist'; the ids that exist: bookList, loginForm"
     assert state["module_reports"]["js"]["problems"]
     assert "2 broken" in state["final_result"]
 

@@ -15,10 +15,10 @@ EXPECTED = {
     "ARCHITECT_RETRY_PROMPT": {"error"},
     "ARCHITECT_REVIEW_PROMPT": {"comment"},
     "EXECUTOR_SYSTEM_PROMPT": set(),
-    "EXECUTOR_USER_PROMPT": {"goal", "name", "module_id", "description", "inputs", "outputs", "rules", "manual", "shared_context", "writes", "files"},
+    "EXECUTOR_USER_PROMPT": {"goal", "name", "module_id", "description", "inputs", "outputs", "rules", "manual", "shared_context", "interfaces", "writes", "files"},
     "EXECUTOR_UPDATE_RETRY_PROMPT": {"error", "writes"},
     "EXECUTOR_REPAIR_PROMPT": {"problems"},
-    "EXECUTOR_RUNTIME_FIX_PROMPT": {"evidence", "files"},
+    "EXECUTOR_RUNTIME_FIX_PROMPT": {"evidence", "interfaces", "files"},
     "ASSEMBLER_SYSTEM_PROMPT": set(),
     "ASSEMBLER_USER_PROMPT": {"project_name", "goal", "integration_rules", "modules", "shared_state"},
 }

@@ -194,6 +194,7 @@ def _verification(verification: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) -> dict[str, Any]:
+    from ..interfaces import render_interface
     from ..project import project_files
 
     values = snapshot.values or {}
@@ -201,6 +202,7 @@ def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) ->
     plan = values.get("architecture") or {}
     completed = set(values.get("completed") or [])
     reports = values.get("module_reports") or {}
+    faces = values.get("interfaces") or {}
     order = values.get("execution_order") or [m.get("id") for m in plan.get("modules") or []]
     running = next((m for m in order if m not in completed), None) if summary["status"] == "running" else None
     stopped_at = next((m for m in order if m not in completed), None) if summary["status"] == "stopped" else None
@@ -226,6 +228,7 @@ def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) ->
                 "status": status,
                 "attempts": report.get("attempts"),
                 "problems": report.get("problems") or [],
+                "interface": render_interface(faces[mid]) if mid in faces else None,
             }
         )
     writers = values.get("shared_state_writers") or {}
@@ -335,6 +338,7 @@ def create_app(
         return JSONResponse(detail)
 
     async def artifact(request: Request) -> Response:
+        from ..interfaces import render_interface
         from ..project import extract_files
 
         thread_id, module_id = request.path_params["thread_id"], request.path_params["module_id"]
@@ -348,7 +352,9 @@ def create_app(
         modules = ((values.get("architecture") or {}).get("modules")) or []
         declared = next((m.get("files") or [] for m in modules if m.get("id") == module_id), [])
         files = [{"path": f.path, "content": f.content} for f in extract_files(text, module_id, declared)]
-        return JSONResponse({"module": module_id, "text": text, "files": files})
+        face = (values.get("interfaces") or {}).get(module_id)
+        return JSONResponse({"module": module_id, "text": text, "files": files,
+                             "interface": render_interface(face) if face else None})
 
     async def events(request: Request) -> Response:
         thread_id = request.path_params["thread_id"]

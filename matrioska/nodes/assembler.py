@@ -16,7 +16,8 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from ..context import Context, resolve_llm
-from ..project import element_id_rows, extract_files, generated_files, identifier_contracts, validate_file
+from ..interfaces import check_references, collisions, module_interface
+from ..project import extract_files, generated_files, identifier_contracts, validate_file
 from ..prompts import ASSEMBLER_SYSTEM_PROMPT, ASSEMBLER_USER_PROMPT
 from ..state import Architecture, MatrioskaState
 from ._common import call_model, emit, render_value
@@ -58,8 +59,9 @@ def assembler(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
         module_id: extract_files(artifacts.get(module_id) or "", module_id, architecture.module(module_id).files)
         for module_id in order
     }
-    consistency = consistency_rows(architecture, order, state, contracts, files)
     generated = generated_files(architecture, order, [f for module_id in order for f in files[module_id]])
+    consistency = consistency_rows(architecture, order, state, contracts, files, generated)
+    references = [row for row in consistency if row.get("kind") == "reference"]
     context = runtime.context or Context()
     notes = ""
     earlier = state.get("integration_report") or {}
@@ -87,6 +89,7 @@ def assembler(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
             "consistency": consistency,
             "held": sum(1 for row in consistency if row["status"] == "held"),
             "broken_count": sum(1 for row in consistency if row["status"] == "broken"),
+            "references": {"total": len(references), "resolved": sum(1 for r in references if r["status"] == "held")},
             "notes_empty": context.assembler_notes and not notes,
             "notes": notes,
         },
@@ -99,8 +102,10 @@ def consistency_rows(
     state: MatrioskaState,
     contracts: dict[str, dict[str, Any]],
     files: dict[str, list[Any]],
+    generated: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """The consistency report: one row per contract (held or broken, and where)."""
+    """The consistency report: one row per contract (held or broken, and where), the
+    cross-module references among them (`kind: "reference"`)."""
     position = {module_id: i for i, module_id in enumerate(order)}
     writers = state.get("shared_state_writers") or {}
     rows: list[dict[str, Any]] = []
@@ -118,7 +123,7 @@ def consistency_rows(
                  "status": "held" if ran_before else "broken", "where": f"{writer or '-'} -> {reader}"}
             )
     rows += identifier_contracts(architecture, state.get("shared_state") or {}, writers, files)
-    rows += element_id_rows([f for module_id in order for f in files[module_id]])
+    rows += reference_rows(architecture, order, files, state.get("module_reports") or {}, generated or {})
     reports = state.get("module_reports") or {}
     for module_id in order:
         # The executor validated these very files; re-check only what it did not report.
@@ -130,6 +135,33 @@ def consistency_rows(
                  **({"problem": "; ".join(problems)} if problems else {})}
             )
     return rows
+
+
+def reference_rows(
+    architecture: Architecture,
+    order: list[str],
+    files: dict[str, list[Any]],
+    reports: dict[str, dict[str, Any]],
+    generated: dict[str, str],
+) -> list[dict[str, Any]]:
+    """Every module's references into the others, resolved against interfaces extracted from the
+    files as they are now (valid files only), the names two modules both define, and a
+    dependency on a module that produced no file."""
+    valid: dict[str, list[Any]] = {}
+    for module_id in order:
+        bad = {c["path"] for c in (reports.get(module_id) or {}).get("files") or [] if not c.get("valid", True)}
+        valid[module_id] = [f for f in files[module_id] if f.path not in bad]
+    faces = {module_id: module_interface(module_id, valid[module_id]) for module_id in order}
+    rows: list[dict[str, Any]] = []
+    for module_id in order:
+        rows += check_references(module_id, valid[module_id], faces, generated=generated)
+        for dependency in architecture.module(module_id).dependencies:
+            if dependency in files and not files[dependency]:
+                rows.append({"contract": f"module {dependency!r}, which {module_id!r} depends on, has files",
+                             "kind": "dependency", "module": dependency,
+                             "target": dependency, "status": "broken", "where": module_id,
+                             "problem": f"module {dependency!r} produced no files: {module_id!r} has nothing of it to use"})
+    return rows + collisions(faces, order)
 
 
 def _notes_messages(architecture: Architecture, order: list[str], state: MatrioskaState) -> list[Any]:

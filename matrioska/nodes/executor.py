@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
@@ -20,6 +21,7 @@ from ..budget import TokenCounter, prompt_budget
 from ..context import Context, resolve_llm
 from ..errors import RecursionBudgetError
 from ..parsing import UPDATE_MARKER, JSONExtractionError, ModuleReply, extract_json_object, parse_module_reply
+from ..interfaces import INTERFACE_CHARS, check_references, module_interface, render_interface
 from ..project import extract_files, module_problems
 from ..prompts import (
     EXECUTOR_REPAIR_PROMPT,
@@ -46,13 +48,15 @@ def build_module_messages(
     *,
     counter: TokenCounter | None = None,
     budget: int | None = None,
+    interfaces: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
-    """The hyperfocus prompt of one module (goal, own spec and manual, declared reads only), and
-    a report of its size.
+    """The hyperfocus prompt of one module (goal, own spec and manual, declared reads only, the
+    interfaces of the modules it depends on), and a report of its size.
 
-    With a token `counter` and `budget`, the shared-state values it reads are shortened,
-    largest first, until the whole prompt fits: each shortened value stays valid JSON and says
-    what it left out, and the report names the keys shortened.
+    With a token `counter` and `budget`, the shared-state values it reads and the interfaces are
+    shortened, largest first, until the whole prompt fits: each shortened value stays valid JSON
+    and says what it left out, an interface keeps its first lines per file; the report names
+    what was shortened.
     """
     reads = {key: shared_state[key] for key in spec.shared_state_reads if key in shared_state}
     absent = [key for key in spec.shared_state_reads if key not in shared_state]
@@ -63,27 +67,50 @@ def build_module_messages(
     limits: dict[str, int] = {key: cap for key, text in rendered.items() if len(text) > cap}
     for key, limit in limits.items():
         rendered[key] = render_value(reads[key], limit)
+    # The interfaces of its direct dependencies, each under its own budget to start with.
+    dependencies = {m: (interfaces or {}).get(m) for m in spec.dependencies}
+    faces = {m: _interface_text(m, face, INTERFACE_CHARS) for m, face in dependencies.items()}
+    face_limits: dict[str, int] = {}
+
+    def shrink(name: str, over_chars: int) -> None:
+        if name in rendered:
+            limits[name] = max(48, min(len(rendered[name]) - over_chars, len(rendered[name]) // 2 + 1))
+            rendered[name] = render_value(reads[name], limits[name])  # only the value that changed
+        else:
+            module = name.removeprefix("interface:")
+            face_limits[module] = max(120, min(len(faces[module]) - over_chars, len(faces[module]) // 2 + 1))
+            faces[module] = _interface_text(module, dependencies[module], face_limits[module])
+
     messages: list[Any] = []
+    report: dict[str, Any] = {}
     for _ in range(_MAX_SHRINK_ROUNDS):
+        messages = _module_messages(architecture, spec, rendered, absent, faces)
         if counter is None or budget is None:
-            return _module_messages(architecture, spec, rendered, absent), {}
-        messages = _module_messages(architecture, spec, rendered, absent)
+            return messages, {}
         used = counter.messages(messages)
+        report = {"prompt_tokens": used, "prompt_budget": budget, "shortened_keys": sorted(limits),
+                  "interface_tokens": counter.text("\n".join(faces.values())) if faces else 0,
+                  **({"shortened_interfaces": sorted(face_limits)} if face_limits else {})}
         if used <= budget:
-            return messages, {"prompt_tokens": used, "prompt_budget": budget, "shortened_keys": sorted(limits)}
+            return messages, report
         chars = sum(len(str(m.content)) for m in messages)
         over_chars = math.ceil((used - budget) * chars / max(used, 1)) + 16
-        shrinkable = [key for key in rendered if len(rendered[key]) > 64]
-        if not shrinkable:
+        sizes = {key: len(text) for key, text in rendered.items() if len(text) > 64}
+        sizes.update({f"interface:{m}": len(text) for m, text in faces.items() if len(text) > 160})
+        if not sizes:
             break
-        key = max(shrinkable, key=lambda k: len(rendered[k]))
-        limits[key] = max(48, min(len(rendered[key]) - over_chars, len(rendered[key]) // 2 + 1))
-        rendered[key] = render_value(reads[key], limits[key])  # only the value that changed
-    used = counter.messages(messages) if counter is not None else 0
-    return messages, {"prompt_tokens": used, "prompt_budget": budget, "shortened_keys": sorted(limits), "over_budget": True}
+        shrink(max(sizes, key=lambda k: sizes[k]), over_chars)
+    return messages, {**report, "over_budget": True}
+
+def _interface_text(module_id: str, interface: dict[str, Any] | None, limit: int) -> str:
+    if interface is None:
+        return f"module {module_id}: (not built yet: nothing of it to use)"
+    return f"module {module_id}:\n{render_interface(interface, limit)}"
 
 
-def _module_messages(architecture: Architecture, spec: ModuleSpec, rendered: dict[str, str], absent: list[str]) -> list[Any]:
+def _module_messages(
+    architecture: Architecture, spec: ModuleSpec, rendered: dict[str, str], absent: list[str], faces: dict[str, str]
+) -> list[Any]:
     if spec.shared_state_reads:
         shared_context = "\n".join(f"{key} = {text}" for key, text in rendered.items())
         if absent:
@@ -100,6 +127,7 @@ def _module_messages(architecture: Architecture, spec: ModuleSpec, rendered: dic
         rules=spec.rules or "(none)",
         manual=spec.manual or "(no specific manual)",
         shared_context=shared_context.strip(),
+        interfaces="\n\n".join(faces.values()) or "(none: this module depends on no other module)",
         writes=", ".join(spec.shared_state_writes) or "(none: publish an empty object {})",
         files=(
             ", ".join(spec.files) + " (exactly these: each in its own fenced block, its path on the line before)"
@@ -139,16 +167,24 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     llm = resolve_llm(context)
     counter = TokenCounter(llm)
     budget = prompt_budget(llm, context.context_tokens, context.max_new_tokens)
-    messages, prompt_report = build_module_messages(architecture, spec, shared_state, counter=counter, budget=budget)
+    interfaces = state.get("interfaces") or {}
+    messages, prompt_report = build_module_messages(
+        architecture, spec, shared_state, counter=counter, budget=budget, interfaces=interfaces
+    )
     prompt_text = _prompt_text(messages)  # what an echo would repeat (not the module's own files)
     evidence = (state.get("fix_evidence") or {}).get(spec.id) if fixing else None
     if evidence:
-        # A fix round: the same hyperfocus prompt, then the runtime failure and this module's own
-        # current files (never another module's artifact).
+        # A fix round: the same hyperfocus prompt, then the failure, the interfaces of the other
+        # modules it names, and this module's own current files (never another module's code).
         own = extract_files((state.get("artifacts") or {}).get(spec.id) or "", spec.id, spec.files)
-        messages = [*messages, HumanMessage(EXECUTOR_RUNTIME_FIX_PROMPT.format(evidence=evidence, files=_render_files(own)))]
+        pointed = _pointed_interfaces(evidence, spec, interfaces)
+        messages = [*messages, HumanMessage(EXECUTOR_RUNTIME_FIX_PROMPT.format(
+            evidence=evidence, interfaces=pointed, files=_render_files(own)))]
         emit(runtime, "module_fix", module=spec.id, round=state.get("fix_round") or 0, evidence=evidence[:600])
     read_values = {key: shared_state[key] for key in spec.shared_state_reads if key in shared_state}
+    completed = set(state.get("completed") or [])
+    pending = {p for m in architecture.modules if m.id != spec.id and m.id not in completed for p in m.files}
+    others = {m: face for m, face in interfaces.items() if m != spec.id}
     attempts, history = 0, []
     follow_up = messages
     while True:
@@ -156,6 +192,9 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         text, reply = _answer(llm, follow_up, spec, context, runtime, counter, budget)
         files = extract_files(reply.artifact, spec.id, spec.files)
         problems, checks = module_problems(spec, files, reply.update, read_values, prompt=prompt_text)
+        valid = [f for f, check in zip(files, checks) if check["valid"]]
+        references = check_references(spec.id, valid, others, pending_paths=pending)
+        problems += [f"{row['where']}: {row['reference']}: {row['problem']}" for row in references if row["status"] == "broken"]
         if not problems or attempts > max(0, context.max_repairs):
             break
         # A bounded repair loop: the same hyperfocus prompt, the answer, and what is wrong with it.
@@ -179,6 +218,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "problems": problems,
         "attempts": attempts,
         "repairs": history,
+        "references": {"checked": len(references), "broken": sum(1 for r in references if r["status"] == "broken")},
         "model": model_name(llm),
         "prompt_sha256": hashlib.sha256("\n\n".join(str(m.content) for m in follow_up).encode()).hexdigest(),
         **prompt_report,
@@ -191,11 +231,15 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     if fixes:
         report["runtime_fixes"] = fixes
     emit(runtime, "module_finished", module=spec.id, **report)
+    face = module_interface(spec.id, valid)
+    face["problems"] = [*(f"{c['path']} has problems: it has no interface until it is repaired"
+                          for c in checks if not c["valid"]), *face["problems"]]
     update: dict[str, Any] = {}
     if fixing:
-        update = _next_fixes(state, architecture, spec, reply.update, fix_queue[1:])
+        update = _next_fixes(state, architecture, spec, reply.update, fix_queue[1:], face)
     return {
         **update,
+        "interfaces": {spec.id: face},
         "completed": [spec.id],
         "artifacts": {spec.id: reply.artifact},
         "shared_state": reply.update,
@@ -216,15 +260,39 @@ def _render_files(files: list[Any], limit: int = 8000) -> str:
     return text if len(text) <= limit else text[:limit] + "\n[... your files are longer; the rest left out ...]"
 
 
+def _pointed_interfaces(evidence: str, spec: ModuleSpec, interfaces: dict[str, dict[str, Any]]) -> str:
+    """The interfaces of the other modules a failure names (a file path or a Python module of
+    theirs) and that the module's prompt does not already carry, as a prompt section."""
+    named = []
+    for module_id, face in interfaces.items():
+        if module_id == spec.id or module_id in spec.dependencies:
+            continue
+        names = [e["path"] for e in face.get("files") or []]
+        names += [i for e in face.get("files") or [] for i in (e.get("imports") or [])[:1]]
+        if any(re.search(rf"(?<![\w/.]){re.escape(n)}(?![\w])", evidence) for n in names if n):
+            named.append(f"module {module_id}:\n{render_interface(face, INTERFACE_CHARS // 2)}")
+    if not named:
+        return ""
+    return "\nINTERFACES OF THE OTHER MODULES IT NAMES (use exactly these names):\n" + "\n\n".join(named) + "\n"
+
+
 def _next_fixes(
-    state: MatrioskaState, architecture: Architecture, spec: ModuleSpec, update: dict[str, Any], rest: list[str]
+    state: MatrioskaState, architecture: Architecture, spec: ModuleSpec, update: dict[str, Any], rest: list[str],
+    face: dict[str, Any],
 ) -> dict[str, Any]:
-    """The fix queue after this module: readers of the keys it re-published with new values are
-    re-run after it (once a round), in execution order."""
+    """The fix queue after this module: readers of the keys it re-published with new values, and
+    the modules built against its interface when that changed, are re-run after it (once a
+    round), in execution order."""
     shared_state = state.get("shared_state") or {}
     changed = {key for key, value in update.items() if shared_state.get(key) != value}
     seen = list(state.get("fix_seen") or [])
     readers = [m.id for m in architecture.modules if m.id not in seen and changed & set(m.shared_state_reads)]
+    old = (state.get("interfaces") or {}).get(spec.id)
+    if old is not None and old.get("files") != face.get("files"):
+        rows = (state.get("integration_report") or {}).get("consistency") or []
+        users = {row["module"] for row in rows if row.get("kind") == "reference" and row.get("target") == spec.id}
+        readers += [m.id for m in architecture.modules
+                    if m.id not in seen and m.id not in readers and (spec.id in m.dependencies or m.id in users)]
     order = state.get("execution_order") or []
     queue = sorted(dict.fromkeys([*rest, *readers]), key=lambda m: order.index(m) if m in order else len(order))
     return {"fix_queue": queue, "fix_seen": [*seen, *readers]}

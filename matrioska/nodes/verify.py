@@ -30,14 +30,31 @@ def verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
     rounds = int(state.get("fix_round") or 0)
     previous = state.get("verification") or {}
     history = list(previous.get("history") or [])
+    order = state.get("execution_order") or []
+    broken = _broken_references(state, order)
+    if broken and rounds < max(0, context.fix_rounds):
+        # Static, before anything runs: names one module uses of another that do not exist.
+        failing = [m for m in order if m in broken]
+        history.append({"round": rounds, "works": False, "failed": ["cross-module references"], "modules": failing})
+        emit(runtime, "fix_round", round=rounds + 1, of=context.fix_rounds, modules=failing, reason="references")
+        return {
+            "verification": {"works": False, "status": "fixing", "checks": [], "notes": [], "rounds": rounds,
+                             "history": history, "failures": _reference_failures(broken)},
+            "fix_queue": failing,
+            "fix_seen": failing,
+            "fix_evidence": {m: _evidence(_reference_failures({m: broken[m]})) for m in failing},
+            "fix_round": rounds + 1,
+        }
     if not context.verify:
-        return _settle(state, {"works": None, "reason": "verification switched off (--no-verify)", "checks": [],
-                               "failures": [], "notes": [], "rounds": rounds, "history": history})
+        return _settle(state, _with_references({"works": None, "reason": "verification switched off (--no-verify)",
+                                                "checks": [], "failures": [], "notes": [], "rounds": rounds,
+                                                "history": history}, broken))
     sandbox, note = resolve_sandbox(context.sandbox, timeout=float(context.verify_timeout))
     if sandbox is None:
         emit(runtime, "verification_skipped", reason=note)
-        return _settle(state, {"works": None, "reason": note, "checks": [], "failures": [], "notes": [note],
-                               "rounds": rounds, "history": history, "sandbox": None})
+        return _settle(state, _with_references({"works": None, "reason": note, "checks": [], "failures": [],
+                                                "notes": [note], "rounds": rounds, "history": history,
+                                                "sandbox": None}, broken))
     if note:
         emit(runtime, "sandbox_warning", message=note)
     files = project_files(state)
@@ -54,7 +71,7 @@ def verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
         result["notes"].insert(0, note)
     if not result["checks"]:
         result["reason"] = result["notes"][-1] if result["notes"] else "nothing to run"
-    order = state.get("execution_order") or []
+    result = _with_references(result, broken)
     failing = [m for m in order if any(f["module"] == m for f in result["failures"])]
     if result["works"] is False and failing and rounds < max(0, context.fix_rounds):
         history.append(_summary(result))
@@ -70,6 +87,39 @@ def verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
     if result["works"] is False and not failing:
         result["notes"].append("no failure points into a module's files (only generated files): nothing to send back")
     return _settle(state, result)
+
+
+def _broken_references(state: MatrioskaState, order: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Module id -> its broken cross-module references in the consistency report."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in (state.get("integration_report") or {}).get("consistency") or []:
+        if row.get("kind") == "reference" and row.get("status") == "broken" and row.get("module") in order:
+            out.setdefault(row["module"], []).append(row)
+    return out
+
+
+def _reference_failures(broken: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [
+        {"module": module_id, "command": "cross-module reference check (before running)",
+         "evidence": "\n".join(f"- {r['where']}: {r.get('reference', r['contract'])}: {r.get('problem', '')}" for r in rows)}
+        for module_id, rows in broken.items()
+    ]
+
+
+def _with_references(result: dict[str, Any], broken: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """A verdict that also counts the references that do not resolve: they fail when run."""
+    if not broken:
+        return result
+    count = sum(len(rows) for rows in broken.values())
+    reason = f"{count} cross-module reference(s) do not resolve (see the consistency report)"
+    return {
+        **result,
+        "works": False,
+        "reason": reason if result.get("works") is not False else result.get("reason"),
+        "failures": [*result.get("failures", []), *_reference_failures(broken)],
+        "notes": [*result.get("notes", []), reason],
+        "references_broken": count,
+    }
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -121,6 +171,8 @@ def render_verdict(result: dict[str, Any]) -> str:
     headline = {True: "**works**", False: "**does not work**", None: "**not verified**"}[works]
     lines = ["## Verification", "", f"Verdict: {headline}" + (f" — {result['reason']}" if result.get("reason") else "")]
     lines.append(f"Fix rounds used: {result.get('rounds', 0)}")
+    if result.get("references_broken"):
+        lines.append(f"Cross-module references that do not resolve: {result['references_broken']}")
     if result.get("checks"):
         lines += ["", "| check | command | result |", "|---|---|---|"]
         for check in result["checks"]:

@@ -129,7 +129,7 @@ function drawGraph(modules) {
     state.setAttribute("x", p.x + 8); state.setAttribute("y", p.y + 29);
     state.textContent = m.status + (m.attempts > 1 ? ` (${m.attempts} attempts)` : "");
     const title = document.createElementNS(NS, "title");
-    title.textContent = `${m.id}\nreads: ${m.reads.join(", ")}\nwrites: ${m.writes.join(", ")}${m.problems.length ? "\n" + m.problems.join("\n") : ""}`;
+    title.textContent = `${m.id}\nreads: ${m.reads.join(", ")}\nwrites: ${m.writes.join(", ")}${m.problems.length ? "\n" + m.problems.join("\n") : ""}${m.interface ? "\ninterface:\n" + m.interface : ""}`;
     group.append(rect, label, state, title);
     svg.appendChild(group);
   }
@@ -196,6 +196,13 @@ async function openArtifact(module, path) {
     body.appendChild(highlight(file ? file.content : ""));
   } else {
     $("viewer-title").textContent = `artifact of ${module}`;
+    if (data.interface) {
+      body.appendChild(el("h3", "Interface (what the modules that depend on it build against)"));
+      const face = el("pre", data.interface);
+      face.className = "interface";
+      body.appendChild(face);
+      body.appendChild(el("h3", "Artifact"));
+    }
     body.appendChild(highlight(data.text));
   }
 }
