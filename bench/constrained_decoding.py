@@ -28,6 +28,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from langchain_core.messages import HumanMessage, SystemMessage  # noqa: E402
 
+from matrioska import kinds
 from matrioska import LocalLLM, PlanError  # noqa: E402
 from matrioska.parsing import parse_architecture, parse_module_reply  # noqa: E402
 from matrioska.prompts import (  # noqa: E402
@@ -52,8 +53,8 @@ def _timed(fn):
 def plan_validity(llm: LocalLLM, seeds: int) -> None:
     import torch
 
-    free_msgs = [SystemMessage(ARCHITECT_SYSTEM_PROMPT.format()), HumanMessage(ARCHITECT_USER_PROMPT.format(task=TASK, guide=""))]
-    schema_msgs = [SystemMessage(ARCHITECT_SCHEMA_SYSTEM_PROMPT.format()), free_msgs[1]]
+    free_msgs = [SystemMessage(ARCHITECT_SYSTEM_PROMPT.format(kinds=kinds.describe())), HumanMessage(ARCHITECT_USER_PROMPT.format(task=TASK, guide=""))]
+    schema_msgs = [SystemMessage(ARCHITECT_SCHEMA_SYSTEM_PROMPT.format(kinds=kinds.describe())), free_msgs[1]]
     bound = constrained(llm, plan_schema())
     rows = {"unconstrained": (llm, free_msgs), "constrained": (bound, schema_msgs)}
     print(f"\n1. plan validity, tiny random Mistral nf4, {seeds} seeds, max_new_tokens={llm.generation_kwargs['max_new_tokens']}")

@@ -441,7 +441,7 @@ def main() -> None:
         if args.model.split(":", 1)[0] in ("openai", "ollama", "anthropic"):
             from matrioska.models import load_chat_model as load
 
-            llm = load(args.model, base_url=args.base_url)
+            llm = load(args.model, base_url=args.base_url, temperature=0)  # greedy: comparable runs
             for attribute in ("max_tokens", "num_predict"):
                 if hasattr(llm, attribute):
                     setattr(llm, attribute, args.max_new_tokens)

@@ -124,7 +124,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--checkpointer", metavar="URL", help="postgresql://... when the runs live in PostgreSQL")
     serve.add_argument("--model", help="a model to continue runs with (approve a review, resume); optional")
     monitor_options(serve)
+    sub.add_parser("kinds", help="list the installed module kinds (built-in and plugins)")
     return parser
+
+
+def _kinds(out: TextIO, err: TextIO) -> int:
+    """`matrioska kinds`: name, description and the package each kind came from."""
+    from . import kinds
+
+    installed = kinds.installed()
+    width = max(len(item.name) for item in installed)
+    for item in installed:
+        print(f"{item.name:<{width}}  {item.description}  [{item.source}]", file=out)
+    for problem in kinds.load_problems():
+        print(f"! {problem}", file=err)
+    return 0
 
 
 def monitor_options(p: argparse.ArgumentParser) -> None:
@@ -457,6 +471,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     try:
         if args.command == "serve":
             return _serve(args, out)
+        if args.command == "kinds":
+            return _kinds(out, err)
         plan = None
         if args.command == "run":
             if not args.task.strip():
@@ -467,6 +483,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
                 except (OSError, ValueError) as exc:
                     raise PlanError(f"cannot read the plan file {args.plan!r}: {exc}") from None
         ContextManager(args.out)  # an unwritable --out fails here, before a model is loaded
+        from . import kinds
+
+        for problem in kinds.load_problems():  # a broken kind plugin: one line, the run goes on
+            print(f"! {problem}", file=err)
         llm, roles = load_model(args)
         from .orchestrator import MatrioskaOrchestrator
 

@@ -24,14 +24,15 @@ Everything here is plain JSON data (the interfaces are checkpointed in the run's
 from __future__ import annotations
 
 import ast
-import json
 import posixpath
 import re
 import sys
-from collections.abc import Callable, Iterable
-from html.parser import HTMLParser
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
+
+from .kinds.javascript import _JS_COMMENT, _export_names
+from .kinds.python import _bound_names, python_import_names
 
 __all__ = [
     "INTERFACE_CHARS",
@@ -40,418 +41,23 @@ __all__ = [
     "render_interface",
     "check_references",
     "python_import_names",
-    "EXTRACTORS",
     "collisions",
 ]
 
 INTERFACE_CHARS = 2400
 """A module's interface in a dependent's prompt, at most (about 600 tokens)."""
-_SIGNATURE_CHARS = 140
-_DOC_CHARS = 90
-_LIST_ITEMS = 40
 
 
 # --------------------------------------------------------------------------- extraction
 
 
-def _first_line(doc: str | None) -> str:
-    line = (doc or "").strip().splitlines()[0].strip() if (doc or "").strip() else ""
-    return line[:_DOC_CHARS]
-
-
-def _signature(args: ast.arguments, *, drop_first: bool = False) -> dict[str, Any]:
-    """A callable's parameters: text, and what a call must / may pass."""
-    positional = [*args.posonlyargs, *args.args]
-    defaults = len(args.defaults)
-    if drop_first and positional:
-        positional = positional[1:]
-        trimmed = ast.arguments(
-            posonlyargs=args.posonlyargs[1:] if args.posonlyargs else [],
-            args=args.args if args.posonlyargs else args.args[1:],
-            vararg=args.vararg, kwonlyargs=args.kwonlyargs, kw_defaults=args.kw_defaults,
-            kwarg=args.kwarg, defaults=args.defaults,
-        )
-    else:
-        trimmed = args
-    try:
-        text = ast.unparse(trimmed)
-    except Exception:  # pragma: no cover - unparse of a parsed tree does not fail
-        text = ", ".join(a.arg for a in positional)
-    names = [a.arg for a in positional]
-    required = names[: max(0, len(names) - defaults)]
-    keyword_names = [a.arg for a in args.args[(1 if drop_first and not args.posonlyargs else 0):]]
-    keyword_names += [a.arg for a in args.kwonlyargs]
-    return {
-        "params": text if len(text) <= _SIGNATURE_CHARS else text[: _SIGNATURE_CHARS - 3] + "...",
-        "positional": names,
-        "required": required,
-        "max": None if args.vararg else len(names),
-        "keywords": None if args.kwarg else keyword_names,
-        "required_keywords": [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None],
-    }
-
-
-def _returns(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    if node.returns is None:
-        return ""
-    text = ast.unparse(node.returns)
-    return f" -> {text}" if len(text) <= 40 else ""
-
-
-def _function(node: ast.FunctionDef | ast.AsyncFunctionDef, *, method: bool = False) -> dict[str, Any]:
-    static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list)
-    return {
-        "name": node.name,
-        **_signature(node.args, drop_first=method and not static),
-        "returns": _returns(node),
-        "async": isinstance(node, ast.AsyncFunctionDef),
-        "doc": _first_line(ast.get_docstring(node)),
-    }
-
-
-def _dataclass_fields(node: ast.ClassDef) -> dict[str, Any] | None:
-    decorated = any(
-        (isinstance(d, ast.Name) and d.id == "dataclass")
-        or (isinstance(d, ast.Attribute) and d.attr == "dataclass")
-        or (isinstance(d, ast.Call) and getattr(d.func, "id", getattr(d.func, "attr", "")) == "dataclass")
-        for d in node.decorator_list
-    )
-    if not decorated:
-        return None
-    names, required, seen_default = [], [], False
-    for stmt in node.body:
-        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            annotation = ast.unparse(stmt.annotation)
-            if "ClassVar" in annotation:
-                continue
-            names.append(stmt.target.id)
-            if stmt.value is None and not seen_default:
-                required.append(stmt.target.id)
-            else:
-                seen_default = True
-    return {"params": ", ".join(names), "positional": names, "required": required, "max": len(names),
-            "keywords": names, "required_keywords": []}
-
-
-def _class(node: ast.ClassDef) -> dict[str, Any]:
-    methods = [s for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    init = next((m for m in methods if m.name == "__init__"), None)
-    custom_new = any(m.name == "__new__" for m in methods)
-    signature: dict[str, Any]
-    if init is not None and not custom_new:
-        signature = _signature(init.args, drop_first=True)
-    elif (fields := _dataclass_fields(node)) is not None:
-        signature = fields
-    elif not node.bases and not node.keywords and not custom_new:
-        signature = {"params": "", "positional": [], "required": [], "max": 0, "keywords": [], "required_keywords": []}
-    else:  # inherited constructor: unknown here
-        signature = {"params": "...", "positional": [], "required": [], "max": None, "keywords": None, "required_keywords": []}
-    return {
-        "name": node.name,
-        **signature,
-        "bases": [ast.unparse(b) for b in node.bases][:4],
-        "doc": _first_line(ast.get_docstring(node)),
-        "methods": [_function(m, method=True) for m in methods if not m.name.startswith("_")],
-        "attributes": sorted({t.id for s in node.body if isinstance(s, (ast.Assign, ast.AnnAssign))
-                              for t in (s.targets if isinstance(s, ast.Assign) else [s.target]) if isinstance(t, ast.Name)}),
-    }
-
-
-def _top_level(body: list[ast.stmt]) -> Iterable[ast.stmt]:
-    """Module-level statements, also inside top-level if / try / with blocks."""
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, ast.If) and not _is_main_guard(stmt):
-            yield from _top_level(stmt.body)
-            yield from _top_level(stmt.orelse)
-        elif isinstance(stmt, ast.Try):
-            for block in (stmt.body, stmt.orelse, stmt.finalbody, *[h.body for h in stmt.handlers]):
-                yield from _top_level(block)
-        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-            yield from _top_level(stmt.body)
-
-
-def _is_main_guard(stmt: ast.stmt) -> bool:
-    return (isinstance(stmt, ast.If) and isinstance(stmt.test, ast.Compare)
-            and "__name__" in ast.unparse(stmt.test) and "__main__" in ast.unparse(stmt.test))
-
-
-def _bound_names(target: ast.expr) -> list[str]:
-    if isinstance(target, ast.Name):
-        return [target.id]
-    if isinstance(target, (ast.Tuple, ast.List)):
-        return [n for elt in target.elts for n in _bound_names(elt)]
-    if isinstance(target, ast.Starred):
-        return _bound_names(target.value)
-    return []
-
-
-def python_import_names(path: str) -> list[str]:
-    """The dotted names a Python file may be imported as: `src/pkg/mod.py` -> `src.pkg.mod`,
-    `pkg.mod`, `mod`; a package's `__init__.py` -> its folder's names."""
-    parts = list(PurePosixPath(path).with_suffix("").parts)
-    if parts and parts[-1] == "__init__":
-        parts = parts[:-1]
-    return [".".join(parts[i:]) for i in range(len(parts)) if all(p.isidentifier() for p in parts[i:])]
-
-
-def _python(path: str, content: str) -> dict[str, Any] | None:
-    try:
-        tree = ast.parse(content)
-    except (SyntaxError, ValueError):
-        return None
-    functions, classes, constants, names = [], [], [], set()
-    dynamic = False
-    for stmt in _top_level(tree.body):
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            names.add(stmt.name)
-            dynamic = dynamic or stmt.name == "__getattr__"
-            if not stmt.name.startswith("_"):
-                functions.append(_function(stmt))
-        elif isinstance(stmt, ast.ClassDef):
-            names.add(stmt.name)
-            if not stmt.name.startswith("_"):
-                classes.append(_class(stmt))
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            for name in (n for t in targets for n in _bound_names(t)):
-                names.add(name)
-                if re.fullmatch(r"[A-Z][A-Z0-9_]*", name) and name not in constants:
-                    constants.append(name)
-        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            for alias in stmt.names:
-                if alias.name == "*":
-                    dynamic = True
-                else:
-                    names.add(alias.asname or alias.name.split(".")[0])
-    main = any(_is_main_guard(stmt) for stmt in tree.body)
-    commands, options = [], []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
-            first = node.args[0]
-            if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
-                continue
-            if node.func.attr == "add_parser" and first.value not in commands:
-                commands.append(first.value)
-            elif node.func.attr == "add_argument" and first.value not in options:
-                options.append(first.value)
-    return {
-        "path": path,
-        "kind": "python",
-        "imports": python_import_names(path),
-        "doc": _first_line(ast.get_docstring(tree)),
-        "functions": functions,
-        "classes": classes,
-        "constants": constants[:_LIST_ITEMS],
-        "names": sorted(names),
-        "dynamic": dynamic,
-        "main": main,
-        "commands": commands[:_LIST_ITEMS],
-        "options": options[:_LIST_ITEMS],
-    }
-
-
-_JS_COMMENT = re.compile(r"/\*.*?\*/|(?<![:\\'\"\w])//[^\n]*", re.DOTALL)
-_JS_FUNC = re.compile(r"^(export\s+(?:default\s+)?)?(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)\s*\(([^)]*)\)", re.M)
-_JS_ARROW = re.compile(
-    r"^(export\s+)?(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:async\s+)?"
-    r"(?:function\b[^(]*\(([^)]*)\)|\(([^)]*)\)\s*=>|([A-Za-z_$][\w$]*)\s*=>)", re.M)
-_JS_CLASS = re.compile(r"^(export\s+(?:default\s+)?)?class\s+([A-Za-z_$][\w$]*)", re.M)
-_JS_VAR = re.compile(r"^(export\s+)?(const|let|var)\s+([A-Za-z_$][\w$]*)", re.M)
-_JS_WINDOW = re.compile(r"^\s*(?:window|globalThis)\.([A-Za-z_$][\w$]*)\s*=", re.M)
-_JS_EXPORT_LIST = re.compile(r"^export\s*\{([^}]*)\}", re.M)
-_CJS_OBJECT = re.compile(r"module\.exports\s*=\s*\{([^}]*)\}")
-_CJS_NAME = re.compile(r"(?:module\.)?exports\.([A-Za-z_$][\w$]*)\s*=")
-_CJS_SINGLE = re.compile(r"module\.exports\s*=\s*([A-Za-z_$][\w$]*)\s*;?\s*$", re.M)
-_JS_ID_USE = re.compile(r"""getElementById\(\s*["'`]([^"'`$]+)["'`]\s*\)|querySelector(?:All)?\(\s*["'`]#([\w-]+)["'`]\s*\)""")
-_JS_ID_SET = re.compile(r"""\.id\s*=\s*["'`]([^"'`]+)["'`]|setAttribute\(\s*["']id["']\s*,\s*["'`]([^"'`]+)["'`]\s*\)""")
-_HTML_ID = re.compile(r"""\bid\s*=\s*\\?["']([^"'\\]+)\\?["']""", re.I)
-
-
-def _export_names(clause: str) -> list[str]:
-    out = []
-    for part in clause.split(","):
-        words = part.split()
-        if not words:
-            continue
-        name = words[-1] if len(words) >= 3 and words[-2] == "as" else words[0]
-        if re.fullmatch(r"[A-Za-z_$][\w$]*", name):
-            out.append(name)
-    return out
-
-
-def _javascript(path: str, content: str) -> dict[str, Any]:
-    code = _JS_COMMENT.sub("", content)
-    functions: dict[str, str] = {}
-    exports: list[str] = []
-    for match in _JS_FUNC.finditer(code):
-        functions.setdefault(match.group(2), " ".join(match.group(3).split()))
-        if match.group(1):
-            exports.append("default" if "default" in match.group(1) else match.group(2))
-    for match in _JS_ARROW.finditer(code):
-        params = next((g for g in match.group(3, 4, 5) if g is not None), "")
-        functions.setdefault(match.group(2), " ".join(params.split()))
-        if match.group(1):
-            exports.append(match.group(2))
-    classes = []
-    for match in _JS_CLASS.finditer(code):
-        classes.append(match.group(2))
-        if match.group(1):
-            exports.append("default" if "default" in match.group(1) else match.group(2))
-    variables = []
-    for match in _JS_VAR.finditer(code):
-        if match.group(3) not in functions:
-            variables.append(match.group(3))
-        if match.group(1):
-            exports.append(match.group(3))
-    window = sorted(set(_JS_WINDOW.findall(code)))
-    for match in _JS_EXPORT_LIST.finditer(code):
-        exports += _export_names(match.group(1))
-    if re.search(r"^export\s+default\b", code, re.M):
-        exports.append("default")
-    commonjs = False
-    for match in _CJS_OBJECT.finditer(code):
-        commonjs = True
-        for part in match.group(1).split(","):
-            name = part.split(":")[0].strip()
-            name = re.sub(r"\(.*", "", name).strip().removeprefix("async ").strip()
-            if re.fullmatch(r"[A-Za-z_$][\w$]*", name):
-                exports.append(name)
-    for name in _CJS_NAME.findall(code):
-        commonjs = True
-        exports.append(name)
-    single = _CJS_SINGLE.findall(code)
-    if single:
-        commonjs = True
-        exports.append("default")
-    module = bool(re.search(r"^\s*(import\s[^(]|export\s)", code, re.M))
-    has_exports = module and bool(exports) or commonjs
-    return {
-        "path": path,
-        "kind": "javascript",
-        "functions": [{"name": n, "params": p} for n, p in functions.items()],
-        "classes": classes,
-        "globals": variables[:_LIST_ITEMS],
-        "window": window,
-        "exports": sorted(set(exports)) if has_exports else None,
-        "module": module,
-        "ids_used": sorted({a or b for a, b in _JS_ID_USE.findall(code)}),
-        "ids_set": sorted({a or b for a, b in _JS_ID_SET.findall(code)} | set(_HTML_ID.findall(code))),
-    }
-
-
-class _HTMLInterface(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.ids: list[str] = []
-        self.fields: list[str] = []
-        self.scripts: list[str] = []
-        self.styles: list[str] = []
-        self.handlers: list[str] = []
-        self.inline: list[str] = []
-        self._in_script = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: (v or "") for k, v in attrs}
-        if values.get("id") and values["id"] not in self.ids:
-            self.ids.append(values["id"])
-        if tag in ("input", "select", "textarea"):
-            label = values.get("name") or values.get("id") or ""
-            kind = values.get("type") or tag
-            if label:
-                self.fields.append(f"{label} ({kind})")
-        if tag == "script":
-            self._in_script = not values.get("src")
-            if values.get("src"):
-                self.scripts.append(values["src"])
-        if tag == "link" and "stylesheet" in values.get("rel", "").lower() and values.get("href"):
-            self.styles.append(values["href"])
-        for name, value in attrs:
-            if name.startswith("on") and value:
-                self.handlers.append(value)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script":
-            self._in_script = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_script:
-            self.inline.append(data)
-
-
-def _html(path: str, content: str) -> dict[str, Any]:
-    parser = _HTMLInterface()
-    try:
-        parser.feed(content)
-        parser.close()
-    except Exception:  # HTMLParser is lenient; a failure here is no reason to lose the rest
-        pass
-    inline = _javascript(path, "\n".join(parser.inline)) if parser.inline else None
-    return {
-        "path": path,
-        "kind": "html",
-        "ids": parser.ids[: _LIST_ITEMS * 2],
-        "fields": parser.fields[:_LIST_ITEMS],
-        "scripts": parser.scripts,
-        "styles": parser.styles,
-        "handlers": parser.handlers[:_LIST_ITEMS],
-        "inline_functions": [f["name"] for f in inline["functions"]] + (inline["globals"] + inline["window"]) if inline else [],
-        "inline_ids_used": inline["ids_used"] if inline else [],
-    }
-
-
-def _css(path: str, content: str) -> dict[str, Any]:
-    selectors = " ".join(re.findall(r"([^{}]+)\{", re.sub(r"/\*.*?\*/", "", content, flags=re.DOTALL)))
-    selectors = re.sub(r"""(["']).*?\1""", "", selectors)
-    ids = sorted(set(re.findall(r"#([A-Za-z_][\w-]*)", selectors)))
-    classes = sorted(set(re.findall(r"\.([A-Za-z_][\w-]*)", selectors)))
-    return {"path": path, "kind": "css", "ids": ids[: _LIST_ITEMS * 2], "classes": classes[: _LIST_ITEMS * 2]}
-
-
-def _shape(value: Any, depth: int = 0) -> str:
-    if isinstance(value, dict):
-        if depth >= 2 or not value:
-            return "{...}" if value else "{}"
-        items = list(value.items())[:12]
-        inner = ", ".join(f"{k}: {_shape(v, depth + 1)}" for k, v in items)
-        return "{" + inner + (", ..." if len(value) > 12 else "") + "}"
-    if isinstance(value, list):
-        return f"[{len(value)} x {_shape(value[0], depth + 1)}]" if value else "[]"
-    return type(value).__name__ if value is not None else "null"
-
-
-def _json(path: str, content: str) -> dict[str, Any] | None:
-    try:
-        value = json.loads(content)
-    except ValueError:
-        return None
-    return {"path": path, "kind": "json", "shape": _shape(value)[:400]}
-
-
-def _csv(path: str, content: str) -> dict[str, Any]:
-    header = (content.strip().splitlines() or [""])[0]
-    return {"path": path, "kind": "data", "shape": f"columns: {header[:200]}"}
-
-
-Extractor = Callable[[str, str], "dict[str, Any] | None"]
-EXTRACTORS: dict[str, Extractor] = {
-    ".py": _python,
-    ".js": _javascript, ".mjs": _javascript, ".cjs": _javascript,
-    ".html": _html, ".htm": _html,
-    ".css": _css,
-    ".json": _json,
-    ".csv": _csv,
-}
-"""Interface extractors by file suffix; a file of any other kind contributes its name only."""
-
-
 def file_interface(path: str, content: str) -> dict[str, Any] | None:
-    """The interface of one file, or None when it does not parse (it has none until repaired)."""
-    extractor = EXTRACTORS.get(PurePosixPath(path).suffix.lower())
-    if extractor is None:
-        return {"path": path, "kind": "file"}
+    """The interface of one file by its kind (see `matrioska.kinds`), or None when it does not
+    parse (it has none until repaired)."""
+    from . import kinds
+
     try:
-        return extractor(path, content)
+        return kinds.interface(path, content)
     except RecursionError:  # a pathological file: no interface rather than a crash
         return None
 
@@ -526,6 +132,8 @@ def _file_lines(entry: dict[str, Any]) -> list[str]:
         return [f"{path} (CSS)", *_listed(entry, kind)]
     if kind in ("json", "data"):
         return [f"{path} ({entry['shape']})"]
+    if entry.get("text"):  # a plugin kind's interface: its own short text
+        return [f"{path} ({kind})", *("  " + line for line in str(entry["text"]).splitlines() if line.strip())]
     return [path]
 
 

@@ -273,6 +273,7 @@ def validate_architecture(
     _resolve_dependencies(modules, notes)
     data = _resolve_reads(modules, notes)
     _assign_files(modules, notes)
+    _assign_kinds(modules, notes)
     _break_data_cycles(modules, data, notes, allowed=break_data_cycles)
     _order_dependencies(modules, data, notes)
     return architecture.model_copy(update={"modules": modules}), notes
@@ -347,6 +348,26 @@ def _resolve_reads(modules: list[ModuleSpec], notes: list[str]) -> dict[str, dic
             data.setdefault(spec.id, {})[key] = (declared or candidates)[0]
         spec.shared_state_reads = reads
     return data
+
+
+def _assign_kinds(modules: list[ModuleSpec], notes: list[str]) -> None:
+    """Every module gets an installed kind: the one it names when that kind claims one of its
+    files (or it has none), else the kind its files infer (each replacement reported)."""
+    from . import kinds
+
+    installed = set(kinds.names())
+    for spec in modules:
+        named = spec.kind.strip().lower()
+        claims = named in installed and (not spec.files or any(
+            any(k.name == named for k in kinds.kinds_for(path)) for path in spec.files))
+        if claims:
+            spec.kind = named
+            continue
+        inferred = kinds.infer(spec.files) or ""
+        if named and inferred and named != inferred:
+            reason = "is not an installed kind" if named not in installed else "claims none of its files"
+            notes.append(f"module {spec.id!r}: kind {named!r} {reason}; {inferred!r} from its files")
+        spec.kind = inferred if inferred else (named if named in installed else "")
 
 
 def _assign_files(modules: list[ModuleSpec], notes: list[str]) -> None:

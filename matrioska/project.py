@@ -4,29 +4,25 @@
   the fence's info string (```` ```js src/app.js ````) or on the line before the block
   (`index.html`, `**index.html**`, `File: index.html`, `` `index.html` ``). Paths are relative
   to the project folder and sanitised: never absolute, never `..`, no drive letters, no NUL.
-- `validate_file`: Python (`ast` + `compile`), JSON, HTML (balanced structure, duplicate ids),
-  JavaScript (`node --check` where Node exists), CSS (balanced braces). Nothing is executed.
+- `validate_file`: the problems the kinds that claim a file find in it (`matrioska.kinds`: Python
+  compiles, JSON parses, HTML is balanced without duplicate ids, JavaScript passes
+  `node --check`, CSS braces balance, a test file holds a test, plugins). Nothing is executed.
 - `identifier_contracts`: values published in shared_state as identifiers (element ids,
   function names, routes, CSS classes, storage keys) must occur in the files of the module
   that wrote them and of every module that reads them.
-- `generated_files`: the entry point a web project needs (`index.html` linking the CSS and JS
-  in dependency order), a README, `requirements.txt` / `package.json` from the imports.
+- `generated_files`: a README, and what the kinds add (an `index.html` linking the CSS and JS in
+  dependency order for a web project, `requirements.txt` / `package.json` from the imports).
 """
 
 from __future__ import annotations
 
-import ast
-import json
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
 import unicodedata
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from . import kinds
 
 __all__ = [
     "ProjectFile",
@@ -155,80 +151,10 @@ def _declared_for(language: str, declared: list[str], seen: set[str]) -> str | N
     return left[0] if len(left) == 1 else None
 
 
-class _HTMLChecker(HTMLParser):
-    _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr", "!doctype"}
-    _OPTIONAL_END = {"p", "li", "td", "th", "tr", "option", "dt", "dd", "thead", "tbody", "colgroup"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.stack: list[str] = []
-        self.ids: dict[str, int] = {}
-        self.problems: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if name == "id" and value:
-                self.ids[value] = self.ids.get(value, 0) + 1
-        if tag not in self._VOID:
-            self.stack.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._VOID:
-            return
-        if tag not in self.stack:
-            self.problems.append(f"closing </{tag}> without an open <{tag}>")
-            return
-        while self.stack and self.stack[-1] != tag:
-            open_tag = self.stack.pop()
-            if open_tag not in self._OPTIONAL_END:
-                self.problems.append(f"<{open_tag}> is not closed before </{tag}>")
-        self.stack.pop()
-
-
 def validate_file(path: str, content: str) -> list[str]:
-    """Problems found in one file by its kind (empty when it looks valid)."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".py":
-        try:
-            compile(content, path, "exec", dont_inherit=True)  # parses (like py_compile); runs nothing
-        except (SyntaxError, ValueError) as exc:
-            return [f"Python syntax error line {getattr(exc, 'lineno', '?')}: {getattr(exc, 'msg', exc)}"]
-        return []
-    if suffix == ".json":
-        try:
-            json.loads(content)
-        except ValueError as exc:
-            return [f"invalid JSON: {exc}"]
-        return []
-    if suffix in (".html", ".htm"):
-        checker = _HTMLChecker()
-        checker.feed(content)
-        checker.close()
-        problems = list(checker.problems)
-        optional = {"html", "body", "head", *checker._OPTIONAL_END}
-        problems += [f"<{tag}> is never closed" for tag in checker.stack if tag not in optional]
-        problems += [f"duplicate id {name!r} ({count} elements)" for name, count in checker.ids.items() if count > 1]
-        return problems
-    if suffix in (".js", ".mjs", ".cjs"):
-        node = shutil.which("node")
-        if node is None:
-            return []
-        with tempfile.TemporaryDirectory() as tmp:
-            target = Path(tmp) / f"check{suffix}"
-            target.write_text(content, encoding="utf-8")
-            result = subprocess.run([node, "--check", str(target)], capture_output=True, text=True, timeout=30)
-        if result.returncode != 0:
-            lines = [line for line in result.stderr.splitlines() if "Error" in line]
-            return [f"JavaScript: {(lines or ['syntax error'])[0].strip()}"]
-        return []
-    if suffix == ".css":
-        depth = 0
-        for char in re.sub(r"/\*.*?\*/", "", content, flags=re.DOTALL):
-            depth += {"{": 1, "}": -1}.get(char, 0)
-            if depth < 0:
-                return ["CSS: '}' without an open '{'"]
-        return [f"CSS: {depth} unclosed '{{'"] if depth else []
-    return []
+    """Problems found in one file by the kinds that claim it (empty when it looks valid); see
+    `matrioska.kinds`. Nothing is executed."""
+    return kinds.validate(path, content)
 
 
 # Which shared-state keys hold identifiers, by the words in the key's name.
@@ -386,60 +312,10 @@ def _is_echo(content: str, prompt: str) -> bool:
     return in_prompt / len(lines) >= 0.8
 
 
-def _entry_point(project_name: str, files: list[ProjectFile]) -> str:
-    styles = [f.path for f in files if f.path.endswith(".css")]
-    scripts = [f.path for f in files if f.path.endswith((".js", ".mjs"))]
-    head = "\n".join(f'  <link rel="stylesheet" href="{p}">' for p in styles)
-    body = "\n".join(f'  <script src="{p}"></script>' for p in scripts)
-    return (
-        f"<!DOCTYPE html>\n<html>\n<head>\n  <meta charset=\"utf-8\">\n  <title>{project_name}</title>\n"
-        f"{head}\n</head>\n<body>\n{body}\n</body>\n</html>\n"
-    )
-
-
-def _python_requirements(files: list[ProjectFile]) -> list[str]:
-    local = {Path(f.path).stem for f in files if f.path.endswith(".py")}
-    found: set[str] = set()
-    for f in files:
-        if not f.path.endswith(".py"):
-            continue
-        try:
-            tree = ast.parse(f.content)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names = [node.module]
-            for name in names:
-                top = name.split(".")[0]
-                if top not in sys.stdlib_module_names and top not in local:
-                    found.add(top)
-    return sorted(found)
-
-
-def _npm_dependencies(files: list[ProjectFile]) -> list[str]:
-    pattern = re.compile(r"""(?:require\(\s*|from\s+|import\s+)['"]([^'"./][^'"]*)['"]""")
-    found = {m.group(1).split("/")[0] if not m.group(1).startswith("@") else "/".join(m.group(1).split("/")[:2])
-             for f in files if f.path.endswith((".js", ".mjs", ".ts", ".jsx", ".tsx")) for m in pattern.finditer(f.content)}
-    return sorted(found)
-
-
 def generated_files(architecture: Any, order: list[str], files: list[ProjectFile]) -> dict[str, str]:
     """Files the assembler adds: entry point, README, dependency manifests (only when needed)."""
     paths = {f.path for f in files}
-    out: dict[str, str] = {}
-    web = any(p.endswith((".css", ".js")) for p in paths) and not any(p.endswith(".py") for p in paths)
-    if web and "index.html" not in paths:
-        out["index.html"] = _entry_point(architecture.project_name, files)
-    requirements = _python_requirements(files)
-    if requirements and "requirements.txt" not in paths:
-        out["requirements.txt"] = "\n".join(requirements) + "\n"
-    npm = _npm_dependencies(files)
-    if npm and "package.json" not in paths:
-        package = {"name": re.sub(r"[^a-z0-9-]+", "-", architecture.project_name.lower()).strip("-") or "project",
-                   "private": True, "dependencies": {name: "*" for name in npm}}
-        out["package.json"] = json.dumps(package, indent=2) + "\n"
+    out, _ = kinds.generated(architecture.project_name, files, paths)
     if "README.md" not in paths:
         lines = [f"# {architecture.project_name}", "", architecture.goal or "", "", "## Files", ""]
         by_module: dict[str, list[str]] = {}

@@ -37,8 +37,10 @@ depend on what its code uses (tests on what they test, the entry point on the co
 which modules read it (shared_state_reads). Every key that is read must be written by a module \
 the reader depends on. Good keys carry identifiers other modules must agree on: element ids, \
 CSS classes, function names, routes, storage keys, data shapes.
-4. A specific manual for each module: precise instructions for the engineer who builds it.
-5. Integration rules: how the pieces fit together into one working result.
+4. The kind of each module, one of:
+{kinds}
+5. A specific manual for each module: precise instructions for the engineer who builds it.
+6. Integration rules: how the pieces fit together into one working result.
 
 Prefer simple code. Reuse CDNs and well-known libraries instead of writing them again.
 
@@ -55,6 +57,7 @@ _MODULE_EXAMPLE = """{{
   "rules": "Module-specific rules",
   "shared_state_reads": [],
   "shared_state_writes": ["element_ids"],
+  "kind": "html",
   "files": ["index.html"]{manual}
 }}"""
 
@@ -136,7 +139,7 @@ Outputs: {outputs}
 Rules: {rules}
 
 MANUAL:
-{manual}
+{manual}{kind_guide}
 
 SHARED CONTEXT (the shared_state keys you read):
 {shared_context}

@@ -51,7 +51,7 @@ def _as_list(value: Any) -> Any:
 
 
 # ModuleSpec fields that accept the type slips above; parsing reports each slip it sees.
-MODULE_TEXT_FIELDS = ("name", "description", "inputs", "outputs", "rules", "manual")
+MODULE_TEXT_FIELDS = ("name", "description", "inputs", "outputs", "rules", "kind", "manual")
 MODULE_LIST_FIELDS = ("dependencies", "shared_state_reads", "shared_state_writes", "files")
 
 
@@ -78,6 +78,9 @@ class ModuleSpec(BaseModel):
     """Shared-state keys this module sees (and the only ones)."""
     shared_state_writes: list[str] = Field(default_factory=list)
     """Shared-state keys this module must publish; any other key it writes is dropped."""
+    kind: str = ""
+    """The kind of output it writes (`matrioska kinds`: python, tests, html, ...); inferred from
+    its files when absent or unknown."""
     files: list[str] = Field(default_factory=list)
     """The project files this module owns (relative paths); no two modules own the same file."""
     manual: str = ""

@@ -61,10 +61,12 @@ def _object_schema(model: type, overrides: dict[str, dict[str, Any]]) -> dict[st
 
 
 def plan_schema() -> dict[str, Any]:
-    """The JSON schema of `Architecture`, flat, as the constrained architect must write it."""
+    """The JSON schema of `Architecture`, flat, as the constrained architect must write it; a
+    module's `kind` is one of the installed kinds."""
+    from . import kinds
     from .state import Architecture, ModuleSpec
 
-    module = _object_schema(ModuleSpec, _FIELD_SCHEMAS)
+    module = _object_schema(ModuleSpec, {**_FIELD_SCHEMAS, "kind": {"type": "string", "enum": kinds.names()}})
     overrides = {**_FIELD_SCHEMAS, "modules": {"type": "array", "items": module, "minItems": 1}}
     return _object_schema(Architecture, overrides)
 

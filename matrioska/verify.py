@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from . import kinds
 from .sandbox import CommandResult, Sandbox
 
 __all__ = ["verify_project", "attribute", "python_tests", "entry_points", "import_names", "headline"]
@@ -294,12 +295,15 @@ def verify_project(
     run = _Run(files, owners, sandbox, deps, say)
     try:
         paths = list(files)
-        if any(p.endswith(".py") for p in paths):
-            _python_checks(run, paths)
-        pages = [p for p in paths if p.lower().endswith((".html", ".htm"))]
-        if pages:
-            _web_checks(run, pages)
-        _node_checks(run, paths)
+        for item in kinds.installed():
+            own = [p for p in paths if any(k.name == item.name for k in kinds.kinds_for(p))]
+            if not own:
+                continue
+            built_in = getattr(item.kind, "run_checks", None)
+            if item.source == kinds.BUILT_IN and callable(built_in):
+                built_in(run, paths)
+            else:
+                _kind_commands(run, item, own)
     finally:
         run.close()
     ran = [c for c in run.checks if c["ok"] is not None]
@@ -314,6 +318,28 @@ def verify_project(
         "failures": [f.__dict__ for f in run.failures],
         "notes": run.notes,
     }
+
+
+def _kind_commands(run: _Run, item: Any, paths: list[str]) -> None:
+    """The commands a kind gives for its files, each run in the sandbox on a fresh copy; a
+    failure goes to the module its output points into (else the owner of the kind's first file)."""
+    method = getattr(item.kind, "commands", None)
+    if not callable(method):
+        return
+    try:
+        commands = [list(map(str, argv)) for argv in (method(paths) or []) if argv]
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug is a note, not a crash
+        run.notes.append(f"the {item.name} kind ({item.source}) failed to give its commands: {type(exc).__name__}: {exc}")
+        return
+    for argv in commands:
+        shown = " ".join(argv)
+        result = run.run(item.name, argv, shown)
+        check = run.record(item.name, shown, result.ok, result.output, result.duration)
+        if not result.ok:
+            # a traceback into the project decides; else the last of the kind's files the output names
+            named = [p for p in paths if re.search(rf"(?<![\w/.-]){re.escape(p)}(?![\w-])", result.output)]
+            last = max(named, key=lambda p: result.output.rfind(p)) if named else paths[0]
+            check["modules"] = run.fail(item.name, shown, result.output, run.owners.get(last))
 
 
 # -- Python ------------------------------------------------------------------------------------

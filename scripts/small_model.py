@@ -30,7 +30,6 @@ import argparse
 import fnmatch
 import hashlib
 import importlib
-import os
 import shutil
 import subprocess
 import sys

@@ -6,16 +6,16 @@ import string
 
 import pytest
 
-from matrioska import prompts
+from matrioska import kinds, prompts
 
 EXPECTED = {
-    "ARCHITECT_SYSTEM_PROMPT": set(),
-    "ARCHITECT_SCHEMA_SYSTEM_PROMPT": set(),
+    "ARCHITECT_SYSTEM_PROMPT": {"kinds"},
+    "ARCHITECT_SCHEMA_SYSTEM_PROMPT": {"kinds"},
     "ARCHITECT_USER_PROMPT": {"task", "guide"},
     "ARCHITECT_RETRY_PROMPT": {"error"},
     "ARCHITECT_REVIEW_PROMPT": {"comment"},
     "EXECUTOR_SYSTEM_PROMPT": set(),
-    "EXECUTOR_USER_PROMPT": {"goal", "name", "module_id", "description", "inputs", "outputs", "rules", "manual", "shared_context", "interfaces", "writes", "files"},
+    "EXECUTOR_USER_PROMPT": {"goal", "name", "module_id", "description", "inputs", "outputs", "rules", "manual", "kind_guide", "shared_context", "interfaces", "writes", "files"},
     "EXECUTOR_UPDATE_RETRY_PROMPT": {"error", "writes"},
     "EXECUTOR_REPAIR_PROMPT": {"problems"},
     "EXECUTOR_RUNTIME_FIX_PROMPT": {"evidence", "interfaces", "files"},
@@ -39,7 +39,7 @@ def test_every_prompt_is_covered() -> None:
 
 
 def test_architect_prompt_asks_for_the_seed_contents() -> None:
-    text = prompts.ARCHITECT_SYSTEM_PROMPT.format().lower()
+    text = prompts.ARCHITECT_SYSTEM_PROMPT.format(kinds=kinds.describe()).lower()
     for phrase in ("objective", "dependencies", "shared_state", "manual", "cdn", "simple"):
         assert phrase in text
     assert '"specific_manuals"' in text and '"general_manual"' in text

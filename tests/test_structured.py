@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from matrioska import LocalLLM, MatrioskaOrchestrator, PlanError
+from matrioska import LocalLLM, MatrioskaOrchestrator, PlanError, kinds
 from matrioska.parsing import parse_architecture
 from matrioska.prompts import ARCHITECT_SCHEMA_SYSTEM_PROMPT, ARCHITECT_USER_PROMPT
 from matrioska.state import Architecture, ModuleSpec
@@ -21,7 +21,7 @@ from matrioska.structured import constrained, plan_schema, update_schema, wrap_u
 from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder
 
 PLAN_MESSAGES = [
-    SystemMessage(ARCHITECT_SCHEMA_SYSTEM_PROMPT.format()),
+    SystemMessage(ARCHITECT_SCHEMA_SYSTEM_PROMPT.format(kinds=kinds.describe())),
     HumanMessage(ARCHITECT_USER_PROMPT.format(task="A library management system with a dashboard", guide="")),
 ]
 
@@ -106,6 +106,6 @@ def test_whole_graph_plans_and_fills_every_declared_key_on_the_tiny_model(tmp_pa
 
 
 def test_the_schema_prompt_shows_a_plan_the_schema_accepts() -> None:
-    text = ARCHITECT_SCHEMA_SYSTEM_PROMPT.format()
+    text = ARCHITECT_SCHEMA_SYSTEM_PROMPT.format(kinds=kinds.describe())
     example = json.loads(text[text.index("{") : text.rindex("}") + 1])
     jsonschema.validate(example, plan_schema())

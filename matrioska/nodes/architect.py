@@ -14,6 +14,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
+from .. import kinds
 from ..context import Context, resolve_llm
 from ..errors import EmptyTaskError, PlanError
 from ..parsing import (
@@ -103,7 +104,7 @@ def _plan_with_model(
     system = ARCHITECT_SCHEMA_SYSTEM_PROMPT if schema_llm is not None else ARCHITECT_SYSTEM_PROMPT
     attempts = max(1, int(context.max_plan_attempts))
     messages: list[BaseMessage] = [
-        SystemMessage(system.format()),
+        SystemMessage(system.format(kinds=kinds.describe())),
         HumanMessage(
             ARCHITECT_USER_PROMPT.format(task=task, guide=_guide(task))
             + (ARCHITECT_REVIEW_PROMPT.format(comment=comment) if comment else "")

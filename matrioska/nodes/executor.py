@@ -17,6 +17,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
+from .. import kinds
 from ..budget import TokenCounter, prompt_budget
 from ..context import Context, resolve_llm
 from ..errors import RecursionBudgetError
@@ -102,6 +103,13 @@ def build_module_messages(
         shrink(max(sizes, key=lambda k: sizes[k]), over_chars)
     return messages, {**report, "over_budget": True}
 
+def _kind_guide(spec: ModuleSpec) -> str:
+    """The guidance of the module's kind, as a line under its manual ("" when it has none)."""
+    installed = kinds.kind_named(spec.kind) if spec.kind else None
+    guide = str(getattr(installed.kind, "guide", "") or "").strip() if installed else ""
+    return f"\nKIND {spec.kind}: {guide[:600]}" if guide else ""
+
+
 def _interface_text(module_id: str, interface: dict[str, Any] | None, limit: int) -> str:
     if interface is None:
         return f"module {module_id}: (not built yet: nothing of it to use)"
@@ -126,6 +134,7 @@ def _module_messages(
         outputs=spec.outputs or "(none)",
         rules=spec.rules or "(none)",
         manual=spec.manual or "(no specific manual)",
+        kind_guide=_kind_guide(spec),
         shared_context=shared_context.strip(),
         interfaces="\n\n".join(faces.values()) or "(none: this module depends on no other module)",
         writes=", ".join(spec.shared_state_writes) or "(none: publish an empty object {})",

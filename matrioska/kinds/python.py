@@ -1,0 +1,264 @@
+"""The Python kind: `.py` files, checked by compiling them (nothing runs), their interface
+(import path, public functions and classes with signatures and docstrings' first lines,
+constants, the entry point), `requirements.txt` from their third-party imports, and the checks
+that run them (imports, pytest, the entry point: `matrioska/verify.py`)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .base import Kind
+
+_SIGNATURE_CHARS = 140
+_DOC_CHARS = 90
+_LIST_ITEMS = 40
+
+
+def _first_line(doc: str | None) -> str:
+    line = (doc or "").strip().splitlines()[0].strip() if (doc or "").strip() else ""
+    return line[:_DOC_CHARS]
+
+
+def _signature(args: ast.arguments, *, drop_first: bool = False) -> dict[str, Any]:
+    """A callable's parameters: text, and what a call must / may pass."""
+    positional = [*args.posonlyargs, *args.args]
+    defaults = len(args.defaults)
+    if drop_first and positional:
+        positional = positional[1:]
+        trimmed = ast.arguments(
+            posonlyargs=args.posonlyargs[1:] if args.posonlyargs else [],
+            args=args.args if args.posonlyargs else args.args[1:],
+            vararg=args.vararg, kwonlyargs=args.kwonlyargs, kw_defaults=args.kw_defaults,
+            kwarg=args.kwarg, defaults=args.defaults,
+        )
+    else:
+        trimmed = args
+    try:
+        text = ast.unparse(trimmed)
+    except Exception:  # pragma: no cover - unparse of a parsed tree does not fail
+        text = ", ".join(a.arg for a in positional)
+    names = [a.arg for a in positional]
+    required = names[: max(0, len(names) - defaults)]
+    keyword_names = [a.arg for a in args.args[(1 if drop_first and not args.posonlyargs else 0):]]
+    keyword_names += [a.arg for a in args.kwonlyargs]
+    return {
+        "params": text if len(text) <= _SIGNATURE_CHARS else text[: _SIGNATURE_CHARS - 3] + "...",
+        "positional": names,
+        "required": required,
+        "max": None if args.vararg else len(names),
+        "keywords": None if args.kwarg else keyword_names,
+        "required_keywords": [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None],
+    }
+
+
+def _returns(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    if node.returns is None:
+        return ""
+    text = ast.unparse(node.returns)
+    return f" -> {text}" if len(text) <= 40 else ""
+
+
+def _function(node: ast.FunctionDef | ast.AsyncFunctionDef, *, method: bool = False) -> dict[str, Any]:
+    static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list)
+    return {
+        "name": node.name,
+        **_signature(node.args, drop_first=method and not static),
+        "returns": _returns(node),
+        "async": isinstance(node, ast.AsyncFunctionDef),
+        "doc": _first_line(ast.get_docstring(node)),
+    }
+
+
+def _dataclass_fields(node: ast.ClassDef) -> dict[str, Any] | None:
+    decorated = any(
+        (isinstance(d, ast.Name) and d.id == "dataclass")
+        or (isinstance(d, ast.Attribute) and d.attr == "dataclass")
+        or (isinstance(d, ast.Call) and getattr(d.func, "id", getattr(d.func, "attr", "")) == "dataclass")
+        for d in node.decorator_list
+    )
+    if not decorated:
+        return None
+    names, required, seen_default = [], [], False
+    for stmt in node.body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            annotation = ast.unparse(stmt.annotation)
+            if "ClassVar" in annotation:
+                continue
+            names.append(stmt.target.id)
+            if stmt.value is None and not seen_default:
+                required.append(stmt.target.id)
+            else:
+                seen_default = True
+    return {"params": ", ".join(names), "positional": names, "required": required, "max": len(names),
+            "keywords": names, "required_keywords": []}
+
+
+def _class(node: ast.ClassDef) -> dict[str, Any]:
+    methods = [s for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    init = next((m for m in methods if m.name == "__init__"), None)
+    custom_new = any(m.name == "__new__" for m in methods)
+    signature: dict[str, Any]
+    if init is not None and not custom_new:
+        signature = _signature(init.args, drop_first=True)
+    elif (fields := _dataclass_fields(node)) is not None:
+        signature = fields
+    elif not node.bases and not node.keywords and not custom_new:
+        signature = {"params": "", "positional": [], "required": [], "max": 0, "keywords": [], "required_keywords": []}
+    else:  # inherited constructor: unknown here
+        signature = {"params": "...", "positional": [], "required": [], "max": None, "keywords": None, "required_keywords": []}
+    return {
+        "name": node.name,
+        **signature,
+        "bases": [ast.unparse(b) for b in node.bases][:4],
+        "doc": _first_line(ast.get_docstring(node)),
+        "methods": [_function(m, method=True) for m in methods if not m.name.startswith("_")],
+        "attributes": sorted({t.id for s in node.body if isinstance(s, (ast.Assign, ast.AnnAssign))
+                              for t in (s.targets if isinstance(s, ast.Assign) else [s.target]) if isinstance(t, ast.Name)}),
+    }
+
+
+def _top_level(body: list[ast.stmt]) -> Iterable[ast.stmt]:
+    """Module-level statements, also inside top-level if / try / with blocks."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, ast.If) and not _is_main_guard(stmt):
+            yield from _top_level(stmt.body)
+            yield from _top_level(stmt.orelse)
+        elif isinstance(stmt, ast.Try):
+            for block in (stmt.body, stmt.orelse, stmt.finalbody, *[h.body for h in stmt.handlers]):
+                yield from _top_level(block)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            yield from _top_level(stmt.body)
+
+
+def _is_main_guard(stmt: ast.stmt) -> bool:
+    return (isinstance(stmt, ast.If) and isinstance(stmt.test, ast.Compare)
+            and "__name__" in ast.unparse(stmt.test) and "__main__" in ast.unparse(stmt.test))
+
+
+def _bound_names(target: ast.expr) -> list[str]:
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [n for elt in target.elts for n in _bound_names(elt)]
+    if isinstance(target, ast.Starred):
+        return _bound_names(target.value)
+    return []
+
+
+def python_import_names(path: str) -> list[str]:
+    """The dotted names a Python file may be imported as: `src/pkg/mod.py` -> `src.pkg.mod`,
+    `pkg.mod`, `mod`; a package's `__init__.py` -> its folder's names."""
+    parts = list(PurePosixPath(path).with_suffix("").parts)
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return [".".join(parts[i:]) for i in range(len(parts)) if all(p.isidentifier() for p in parts[i:])]
+
+
+def _python(path: str, content: str) -> dict[str, Any] | None:
+    try:
+        tree = ast.parse(content)
+    except (SyntaxError, ValueError):
+        return None
+    functions, classes, constants, names = [], [], [], set()
+    dynamic = False
+    for stmt in _top_level(tree.body):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(stmt.name)
+            dynamic = dynamic or stmt.name == "__getattr__"
+            if not stmt.name.startswith("_"):
+                functions.append(_function(stmt))
+        elif isinstance(stmt, ast.ClassDef):
+            names.add(stmt.name)
+            if not stmt.name.startswith("_"):
+                classes.append(_class(stmt))
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for name in (n for t in targets for n in _bound_names(t)):
+                names.add(name)
+                if re.fullmatch(r"[A-Z][A-Z0-9_]*", name) and name not in constants:
+                    constants.append(name)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:
+                if alias.name == "*":
+                    dynamic = True
+                else:
+                    names.add(alias.asname or alias.name.split(".")[0])
+    main = any(_is_main_guard(stmt) for stmt in tree.body)
+    commands, options = [], []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+            first = node.args[0]
+            if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                continue
+            if node.func.attr == "add_parser" and first.value not in commands:
+                commands.append(first.value)
+            elif node.func.attr == "add_argument" and first.value not in options:
+                options.append(first.value)
+    return {
+        "path": path,
+        "kind": "python",
+        "imports": python_import_names(path),
+        "doc": _first_line(ast.get_docstring(tree)),
+        "functions": functions,
+        "classes": classes,
+        "constants": constants[:_LIST_ITEMS],
+        "names": sorted(names),
+        "dynamic": dynamic,
+        "main": main,
+        "commands": commands[:_LIST_ITEMS],
+        "options": options[:_LIST_ITEMS],
+    }
+
+
+def _python_requirements(files: list[Any]) -> list[str]:
+    local = {Path(f.path).stem for f in files if f.path.endswith(".py")}
+    found: set[str] = set()
+    for f in files:
+        if not f.path.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse(f.content)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in local:
+                    found.add(top)
+    return sorted(found)
+
+
+class PythonKind(Kind):
+    name = "python"
+    description = "Python modules (.py): a library, a command-line tool, a small server"
+    suffixes = (".py",)
+    guide = ("Python: importing a module must not run it (put the entry point under "
+             "`if __name__ == \"__main__\":`); prefer the standard library.")
+
+    def validate(self, path: str, text: str) -> list[str]:
+        try:
+            compile(text, path, "exec", dont_inherit=True)  # parses (like py_compile); runs nothing
+        except (SyntaxError, ValueError) as exc:
+            return [f"Python syntax error line {getattr(exc, 'lineno', '?')}: {getattr(exc, 'msg', exc)}"]
+        return []
+
+    def interface(self, path: str, text: str) -> dict[str, Any] | None:
+        return _python(path, text)
+
+    def generate(self, project_name: str, files: list[Any]) -> dict[str, str]:
+        requirements = _python_requirements(files)
+        return {"requirements.txt": "\n".join(requirements) + "\n"} if requirements else {}
+
+    def run_checks(self, run: Any, paths: list[str]) -> None:
+        from ..verify import _python_checks
+
+        _python_checks(run, paths)
