@@ -548,12 +548,25 @@ def parse_module_reply(text: str, declared_writes: list[str]) -> ModuleReply:
     return ModuleReply(artifact.rstrip(), update, dropped, missing, notes)
 
 
-def wave_conflicts(architecture: Architecture) -> list[str]:
-    """Keys written by two modules that may run in the same wave (neither depends on the other).
+def serialise_shared_writers(architecture: Architecture) -> tuple[Architecture, list[str]]:
+    """A plan whose modules write one key without depending on each other, made safe for waves:
+    the later writer (in plan order) depends on the earlier one, as the sequential run orders
+    them, so the last writer is the same whatever the timing. One note per dependency added."""
+    modules = [m.model_copy(deep=True) for m in architecture.modules]
+    by_id = {m.id: m for m in modules}
+    notes: list[str] = []
+    while True:
+        plan = architecture.model_copy(update={"modules": modules})
+        pairs = _conflicting_writers(plan)
+        if not pairs:
+            return plan, notes
+        key, first, second = pairs[0]
+        by_id[second].dependencies.append(first)
+        notes.append(f"module {second!r} now depends on {first!r}: both write {key!r}, and in one parallel wave "
+                     "the value kept would depend on timing")
 
-    Sequentially the later writer wins; in parallel waves the result would depend on timing,
-    so such a plan is refused for `max_parallel > 1`.
-    """
+
+def _conflicting_writers(architecture: Architecture) -> list[tuple[str, str, str]]:
     deps = {m.id: set(m.dependencies) for m in architecture.modules}
     ancestors: dict[str, set[str]] = {}
 
@@ -568,13 +581,20 @@ def wave_conflicts(architecture: Architecture) -> list[str]:
     for spec in architecture.modules:
         for key in spec.shared_state_writes:
             writers.setdefault(key, []).append(spec.id)
-    problems = []
+    pairs = []
     for key, who in writers.items():
         for i, first in enumerate(who):
             for second in who[i + 1 :]:
                 if first not in up(second) and second not in up(first):
-                    problems.append(
-                        f"key {key!r} is written by {first!r} and {second!r}, which may run in the same wave; "
-                        f"make one depend on the other"
-                    )
-    return problems
+                    pairs.append((key, first, second))
+    return pairs
+
+
+def wave_conflicts(architecture: Architecture) -> list[str]:
+    """Keys written by two modules that may run in the same wave (neither depends on the other):
+    sequentially the later writer wins; in parallel waves the result would depend on timing
+    (`serialise_shared_writers` repairs it)."""
+    return [
+        f"key {key!r} is written by {first!r} and {second!r}, which may run in the same wave; make one depend on the other"
+        for key, first, second in _conflicting_writers(architecture)
+    ]

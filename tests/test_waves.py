@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import BaseMessage
 
-from matrioska import MatrioskaOrchestrator, PlanError, RecursionBudgetError, RunFailedError
+from matrioska import MatrioskaOrchestrator, RecursionBudgetError, RunFailedError
 from matrioska.nodes.routing import remaining_waves
 from scripted import ScriptedChatModel, is_assembler, module_id_of, module_reply
 
@@ -95,12 +95,16 @@ def test_waves_give_the_sequential_result_with_the_same_hyperfocus_prompts(tmp_p
     assert sorted(parallel.calls) == sorted(sequential.calls)  # every module once
 
 
-def test_a_key_written_by_two_modules_of_one_wave_is_a_plan_error(tmp_path: Path) -> None:
+def test_a_key_written_by_two_modules_of_one_wave_orders_them_as_the_sequential_run_does(tmp_path: Path) -> None:
     plan = plan_of({"a": [], "b": ["a"], "c": ["a"]})
     plan["modules"][2]["shared_state_writes"] = ["k_b"]
-    with pytest.raises(PlanError, match="'k_b' is written by 'b' and 'c', which may run in the same wave"):
-        run(tmp_path, plan, 4, Recorder(), "conflict")
-    assert run(tmp_path, plan, 1, Recorder(), "sequential-ok")["completed"] == ["a", "b", "c"]
+    sequential = run(tmp_path, plan, 1, Recorder(), "sequential")
+    parallel = run(tmp_path, plan, 4, Recorder(), "conflict")
+    assert parallel["completed"] == sequential["completed"] == ["a", "b", "c"]
+    assert parallel["shared_state"] == sequential["shared_state"]  # the later writer wins, as sequentially
+    assert ("module 'c' now depends on 'b': both write 'k_b', and in one parallel wave the value kept would "
+            "depend on timing") in parallel["plan_report"]
+    assert next(m for m in parallel["architecture"]["modules"] if m["id"] == "c")["dependencies"] == ["a", "b"]
 
 
 def test_resume_mid_wave_reruns_only_the_module_that_failed(tmp_path: Path) -> None:

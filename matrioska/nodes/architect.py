@@ -22,7 +22,7 @@ from ..parsing import (
     execution_order,
     parse_architecture,
     validate_architecture,
-    wave_conflicts,
+    serialise_shared_writers,
 )
 from ..shapes import guide_for, repair_shape
 from ..prompts import (
@@ -62,9 +62,8 @@ def architect(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
             notes += added + more
     context = runtime.context or Context()
     if context.max_parallel > 1:
-        conflicts = wave_conflicts(architecture)
-        if conflicts:
-            raise PlanError(f"the plan cannot run in parallel waves: {conflicts[0]}", conflicts)
+        architecture, serialised = serialise_shared_writers(architecture)
+        notes += serialised
     order = execution_order(architecture)
     emit(
         runtime,
