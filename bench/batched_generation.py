@@ -35,9 +35,17 @@ def build_mistral7b(directory: Path, tokenizer_source: Path) -> Path:
     if (directory / "config.json").exists():
         return directory
     config = MistralConfig(
-        vocab_size=32768, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
-        num_attention_heads=32, num_key_value_heads=8, head_dim=128, max_position_embeddings=32768,
-        rope_theta=1_000_000.0, sliding_window=None, torch_dtype="bfloat16",
+        vocab_size=32768,
+        hidden_size=4096,
+        intermediate_size=14336,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        head_dim=128,
+        max_position_embeddings=32768,
+        rope_theta=1_000_000.0,
+        sliding_window=None,
+        torch_dtype="bfloat16",
     )
     with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
         model = MistralForCausalLM(config).to(torch.bfloat16)
@@ -88,7 +96,9 @@ def main() -> None:
         tiny = build_tiny_mistral(Path(tmp) / "tiny")
         common = {"max_new_tokens": args.tokens, "do_sample": False, "batch_window": 0.02, "constrain_json": False}
         if args.mistral7b is None:
-            print(f"tiny random Mistral on CPU, {args.tokens} new tokens per request (no GPU lent: the 7B run needs one)")
+            print(
+                f"tiny random Mistral on CPU, {args.tokens} new tokens per request (no GPU lent: the 7B run needs one)"
+            )
             for name, four_bit in (("tiny nf4", True), ("tiny fp32", False)):
                 llm = LocalLLM(str(tiny), load_in_4bit=four_bit, device="cpu", **common)
                 report(name, llm, args.tokens, weight_bytes(llm), args.bandwidth_gbs)

@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from langchain_core.messages import HumanMessage, SystemMessage  # noqa: E402
+from tinymodel import build_tiny_mistral  # noqa: E402
 
-from matrioska import kinds
-from matrioska import LocalLLM, PlanError  # noqa: E402
+from matrioska import LocalLLM, PlanError, kinds  # noqa: E402
 from matrioska.parsing import parse_architecture, parse_module_reply  # noqa: E402
 from matrioska.prompts import (  # noqa: E402
     ARCHITECT_SCHEMA_SYSTEM_PROMPT,
@@ -38,7 +38,6 @@ from matrioska.prompts import (  # noqa: E402
     EXECUTOR_SYSTEM_PROMPT,
 )
 from matrioska.structured import constrained, plan_schema, update_schema  # noqa: E402
-from tinymodel import build_tiny_mistral  # noqa: E402
 
 TASK = "A library management system with a dashboard"
 KEYS = ["element_ids", "css_classes", "api_routes"]
@@ -53,11 +52,16 @@ def _timed(fn):
 def plan_validity(llm: LocalLLM, seeds: int) -> None:
     import torch
 
-    free_msgs = [SystemMessage(ARCHITECT_SYSTEM_PROMPT.format(kinds=kinds.describe())), HumanMessage(ARCHITECT_USER_PROMPT.format(task=TASK, guide=""))]
+    free_msgs = [
+        SystemMessage(ARCHITECT_SYSTEM_PROMPT.format(kinds=kinds.describe())),
+        HumanMessage(ARCHITECT_USER_PROMPT.format(task=TASK, guide="")),
+    ]
     schema_msgs = [SystemMessage(ARCHITECT_SCHEMA_SYSTEM_PROMPT.format(kinds=kinds.describe())), free_msgs[1]]
     bound = constrained(llm, plan_schema())
     rows = {"unconstrained": (llm, free_msgs), "constrained": (bound, schema_msgs)}
-    print(f"\n1. plan validity, tiny random Mistral nf4, {seeds} seeds, max_new_tokens={llm.generation_kwargs['max_new_tokens']}")
+    print(
+        f"\n1. plan validity, tiny random Mistral nf4, {seeds} seeds, max_new_tokens={llm.generation_kwargs['max_new_tokens']}"
+    )
     print(f"{'mode':<15}{'valid':>8}{'json.loads':>12}{'modules':>9}{'s/call':>8}")
     results = {}
     for name, (model, messages) in rows.items():
@@ -65,7 +69,7 @@ def plan_validity(llm: LocalLLM, seeds: int) -> None:
         modules, seconds = [], []
         for seed in range(seeds):
             torch.manual_seed(seed)
-            reply, took = _timed(lambda: model.invoke(messages).content)
+            reply, took = _timed(lambda model=model, messages=messages: model.invoke(messages).content)
             seconds.append(took)
             try:
                 json.loads(reply)
@@ -80,8 +84,12 @@ def plan_validity(llm: LocalLLM, seeds: int) -> None:
             modules.append(len(architecture.modules))
         results[name] = valid
         mean_modules = statistics.mean(modules) if modules else 0
-        print(f"{name:<15}{valid:>5}/{seeds:<2}{loads:>9}/{seeds:<2}{mean_modules:>9.1f}{statistics.mean(seconds):>8.2f}")
-    print(f"valid plans: constrained {results['constrained']}/{seeds} against unconstrained {results['unconstrained']}/{seeds}")
+        print(
+            f"{name:<15}{valid:>5}/{seeds:<2}{loads:>9}/{seeds:<2}{mean_modules:>9.1f}{statistics.mean(seconds):>8.2f}"
+        )
+    print(
+        f"valid plans: constrained {results['constrained']}/{seeds} against unconstrained {results['unconstrained']}/{seeds}"
+    )
 
 
 def update_completeness(llm: LocalLLM, seeds: int) -> None:
@@ -131,7 +139,9 @@ def automaton_cost(tiny_dir: Path, workdir: Path) -> None:
         show_progress=False,
     )
     tok.train_from_iterator((Path(p).read_text(errors="ignore") for p in sources), trainer=trainer)
-    PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>").save_pretrained(big_dir)
+    PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>").save_pretrained(
+        big_dir
+    )
 
     def bounded(limit: int) -> dict:
         schema = plan_schema()
@@ -152,7 +162,7 @@ def automaton_cost(tiny_dir: Path, workdir: Path) -> None:
             vocabulary = OutlinesCoreBackend.create_outlines_core_vocabulary(
                 adapter.get_vocab(), tokenizer.eos_token_id, tokenizer.eos_token, adapter.convert_token_to_string
             )
-            _, took = _timed(lambda: Index(regex, vocabulary))
+            _, took = _timed(lambda regex=regex, vocabulary=vocabulary: Index(regex, vocabulary))
             cells.append(took)
         print(f"{name:<32}{cells[0]:>10.2f}{cells[1]:>11.2f}")
 

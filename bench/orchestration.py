@@ -20,8 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from matrioska import MatrioskaOrchestrator  # noqa: E402
 from scripted import ScriptedChatModel, is_assembler, module_id_of, module_reply  # noqa: E402
+
+from matrioska import MatrioskaOrchestrator  # noqa: E402
 
 
 def chain_plan(n: int) -> dict:
@@ -89,10 +90,14 @@ def main() -> None:
             per_module[n] = 1000 * seconds / n
             print(f"{n:>8}{seconds:>10.2f}{per_module[n]:>11.2f}{1000 * validated / n:>19.2f} ms")
         first, last = args.sizes[0], args.sizes[-1]
-        print(f"growth of ms/module from {first} to {last} modules: {per_module[last] / per_module[first]:.2f}x (1.0 = flat)")
+        print(
+            f"growth of ms/module from {first} to {last} modules: {per_module[last] / per_module[first]:.2f}x (1.0 = flat)"
+        )
         _, database, artifacts = run(args.db_modules, args.artifact_bytes, workdir)
-        print(f"\ncheckpoint database at {args.db_modules} modules: {database / 1e6:.2f} MB for "
-              f"{artifacts / 1e6:.2f} MB of artifacts = {database / artifacts:.2f}x")
+        print(
+            f"\ncheckpoint database at {args.db_modules} modules: {database / 1e6:.2f} MB for "
+            f"{artifacts / 1e6:.2f} MB of artifacts = {database / artifacts:.2f}x"
+        )
 
 
 if __name__ == "__main__":

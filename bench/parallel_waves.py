@@ -18,8 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from matrioska import MatrioskaOrchestrator  # noqa: E402
 from scripted import ScriptedChatModel, is_assembler, module_id_of, module_reply  # noqa: E402
+
+from matrioska import MatrioskaOrchestrator  # noqa: E402
 
 
 def plan_of(edges: dict[str, list[str]]) -> dict:
@@ -35,8 +36,12 @@ def plan_of(edges: dict[str, list[str]]) -> dict:
 
 PLANS = {
     "chain of 8": plan_of({f"c{i}": ([f"c{i - 1}"] if i else []) for i in range(8)}),
-    "diamond 1-4-1": plan_of({"top": [], **{f"mid{i}": ["top"] for i in range(4)}, "bottom": [f"mid{i}" for i in range(4)]}),
-    "fan-out 16": plan_of({"root": [], **{f"w{i:02d}": ["root"] for i in range(16)}, "sink": [f"w{i:02d}" for i in range(16)]}),
+    "diamond 1-4-1": plan_of(
+        {"top": [], **{f"mid{i}": ["top"] for i in range(4)}, "bottom": [f"mid{i}" for i in range(4)]}
+    ),
+    "fan-out 16": plan_of(
+        {"root": [], **{f"w{i:02d}": ["root"] for i in range(16)}, "sink": [f"w{i:02d}" for i in range(16)]}
+    ),
 }
 
 

@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from langchain_core.messages import HumanMessage  # noqa: E402
+from tinymodel import build_tiny_mistral  # noqa: E402
 
 from matrioska.nodes.executor import build_module_messages  # noqa: E402
 from matrioska.parsing import architecture_from_dict  # noqa: E402
-from tinymodel import build_tiny_mistral  # noqa: E402
 
 CODE_LINE = "    document.getElementById('bookList').appendChild(renderBook(book));  // keep ids in sync\n"
 
@@ -55,7 +55,10 @@ def artifact(i: int) -> str:
 
 
 def value(i: int) -> dict:
-    return {"functions": [f"feature{i}Init()", f"feature{i}Render(list)"], "element_ids": [f"#feature{i}", f"#feature{i}List"]}
+    return {
+        "functions": [f"feature{i}Init()", f"feature{i}Render(list)"],
+        "element_ids": [f"#feature{i}", f"#feature{i}List"],
+    }
 
 
 def main() -> None:

@@ -74,7 +74,9 @@ class Judge:
     def __init__(self, project: Path, timeout: float = 60.0) -> None:
         bwrap = shutil.which("bwrap")
         if bwrap is None:
-            raise SystemExit("quality: the acceptance checks run generated code in bubblewrap; install it (apt-get install bubblewrap)")
+            raise SystemExit(
+                "quality: the acceptance checks run generated code in bubblewrap; install it (apt-get install bubblewrap)"
+            )
         self.sandbox = _load("sandbox").Sandbox(mode="bwrap", timeout=timeout, bwrap=bwrap)
         self.project = project
         self.scratch = Path(tempfile.mkdtemp(prefix="quality-"))
@@ -168,8 +170,11 @@ sys.exit(1)
 
 
 def check_call(judge: Judge, label: str, words: list[str], cases: list[tuple[list[Any], Any]]) -> Check:
-    modules = [p[:-3].removeprefix("src/").replace("/", ".") for p in _py_files(judge.project)
-               if not Path(p).name.startswith(("test_", "__")) and not p.startswith("tests/")]
+    modules = [
+        p[:-3].removeprefix("src/").replace("/", ".")
+        for p in _py_files(judge.project)
+        if not Path(p).name.startswith(("test_", "__")) and not p.startswith("tests/")
+    ]
     ok, output = judge.python(_CALL_ANY, json.dumps(modules), json.dumps(cases), json.dumps(words))
     return label, ok, output.strip()[-200:]
 
@@ -185,8 +190,11 @@ def check_report(judge: Judge, csv_text: str, expect: list[str]) -> Check:
 
 
 def check_imports(judge: Judge) -> Check:
-    modules = [p[:-3].removeprefix("src/").replace("/", ".") for p in _py_files(judge.project)
-               if not Path(p).name.startswith("test_") and not p.startswith("tests/") and Path(p).name != "__main__.py"]
+    modules = [
+        p[:-3].removeprefix("src/").replace("/", ".")
+        for p in _py_files(judge.project)
+        if not Path(p).name.startswith("test_") and not p.startswith("tests/") and Path(p).name != "__main__.py"
+    ]
     code = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
     ok, output = judge.python(code, *modules)
     return "every module imports", ok and bool(modules), output[-200:] or ("no modules" if not modules else "")
@@ -199,7 +207,10 @@ def check_page(judge: Judge, interact: str) -> list[Check]:
     if not index.exists():
         pages = sorted(judge.project.rglob("*.html"))
         if not pages:
-            return [("a page exists and loads without errors", False, "no HTML file"), ("clicking works", False, "no page")]
+            return [
+                ("a page exists and loads without errors", False, "no HTML file"),
+                ("clicking works", False, "no page"),
+            ]
         index = pages[0]
     page = index.relative_to(judge.project).as_posix()
     results = webcheck.check_pages(judge.copy(), [page], timeout=20)
@@ -219,14 +230,20 @@ def _interaction(judge: Judge, page: str, interact: str, webcheck: Any) -> Check
     with socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_address[1]}/{page}"
-        label = "clicking the button updates the counter" if interact == "counter" else "adding a task adds it to the list"
+        label = (
+            "clicking the button updates the counter" if interact == "counter" else "adding a task adds it to the list"
+        )
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=webcheck.find_chromium(), args=webcheck.CHROMIUM_ARGS)
                 try:
                     tab = browser.new_page()
-                    tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url.rsplit("/", 1)[0])
-                              else route.abort())
+                    tab.route(
+                        "**/*",
+                        lambda route: (
+                            route.continue_() if route.request.url.startswith(url.rsplit("/", 1)[0]) else route.abort()
+                        ),
+                    )
                     tab.goto(url, timeout=15000)
                     tab.wait_for_timeout(300)
                     if interact == "counter":
@@ -256,10 +273,18 @@ ACCEPTANCE: dict[str, Callable[[Judge], list[Check]]] = {
     "web-todo-pt": lambda j: check_page(j, "todo"),
     "py-todo-cli": lambda j: [check_imports(j), check_help(j), check_pytest(j)],
     "py-isbn": lambda j: [
-        check_call(j, "a function tells valid ISBN-10 from invalid", ["isbn", "valid", "check"],
-                   [(["0306406152"], True), (["0306406153"], False)]),
-        check_call(j, "a function tells valid ISBN-13 from invalid", ["isbn", "valid", "check"],
-                   [(["9780306406157"], True), (["9780306406158"], False)]),
+        check_call(
+            j,
+            "a function tells valid ISBN-10 from invalid",
+            ["isbn", "valid", "check"],
+            [(["0306406152"], True), (["0306406153"], False)],
+        ),
+        check_call(
+            j,
+            "a function tells valid ISBN-13 from invalid",
+            ["isbn", "valid", "check"],
+            [(["9780306406157"], True), (["9780306406158"], False)],
+        ),
         check_help(j),
         check_pytest(j),
     ],
@@ -275,8 +300,16 @@ ACCEPTANCE: dict[str, Callable[[Judge], list[Check]]] = {
 
 
 # How many checks each task has (the total when no project came out at all).
-CHECK_COUNTS = {"web-counter": 2, "web-todo-pt": 2, "py-todo-cli": 3, "py-isbn": 4, "py-temperature": 3,
-                "data-report": 3, "data-report-pt": 3, "http-api": 2}
+CHECK_COUNTS = {
+    "web-counter": 2,
+    "web-todo-pt": 2,
+    "py-todo-cli": 3,
+    "py-isbn": 4,
+    "py-temperature": 3,
+    "data-report": 3,
+    "data-report-pt": 3,
+    "http-api": 2,
+}
 
 
 # -- running ----------------------------------------------------------------------------------------
@@ -339,12 +372,19 @@ def cross_module_references(out: Path) -> dict[str, Any]:
             by_module.setdefault(module, []).append(_File(relative, text, module))
     faces = {m: interfaces.module_interface(m, files) for m, files in by_module.items()}
     rows = [row for m, files in by_module.items() for row in interfaces.check_references(m, files, faces)]
-    return {"resolved": sum(1 for r in rows if r["status"] == "held"), "total": len(rows),
-            "broken": [f"{r['where']}: {r['reference']}: {r.get('problem', '')}"[:200] for r in rows if r["status"] == "broken"]}
+    return {
+        "resolved": sum(1 for r in rows if r["status"] == "held"),
+        "total": len(rows),
+        "broken": [
+            f"{r['where']}: {r['reference']}: {r.get('problem', '')}"[:200] for r in rows if r["status"] == "broken"
+        ],
+    }
 
 
-def run_task(task_id: str, args: argparse.Namespace, make_llm: Callable[[], Any], say: Callable[[str], None]) -> dict[str, Any]:
-    from matrioska import MatrioskaOrchestrator, MatrioskaError
+def run_task(
+    task_id: str, args: argparse.Namespace, make_llm: Callable[[], Any], say: Callable[[str], None]
+) -> dict[str, Any]:
+    from matrioska import MatrioskaError, MatrioskaOrchestrator
 
     out = Path(args.out) / task_id
     shutil.rmtree(out, ignore_errors=True)
@@ -381,7 +421,9 @@ def run_task(task_id: str, args: argparse.Namespace, make_llm: Callable[[], Any]
         row["plan_ok"] = True
         row["modules"] = len(state["architecture"].get("modules") or [])
     project = out / "project"
-    row["files"] = sum(1 for p in project.rglob("*") if p.is_file() and ".git" not in p.parts) if project.exists() else 0
+    row["files"] = (
+        sum(1 for p in project.rglob("*") if p.is_file() and ".git" not in p.parts) if project.exists() else 0
+    )
     row["verdict"] = (state.get("verification") or {}).get("works", "n/a") if state else None
     checks: list[Check] = []
     if project.exists():
@@ -397,8 +439,10 @@ def run_task(task_id: str, args: argparse.Namespace, make_llm: Callable[[], Any]
     row["acceptance"] = [{"check": c[0], "ok": c[1], "detail": c[2]} for c in checks]
     row["passed"] = sum(1 for c in checks if c[1])
     row["total"] = len(checks) or CHECK_COUNTS[task_id]
-    say(f"{task_id}: finished in {row['wall_s']} s, acceptance {row['passed']}/{row['total']}"
-        + (f" — {row['error']}" if row["error"] else ""))
+    say(
+        f"{task_id}: finished in {row['wall_s']} s, acceptance {row['passed']}/{row['total']}"
+        + (f" — {row['error']}" if row["error"] else "")
+    )
     return row
 
 
@@ -448,7 +492,11 @@ def main() -> None:
             return llm
         if "llm" not in shared:  # one local model shared by every task (its worker batches them)
             shared["llm"] = load_chat_model(
-                args.model, load_in_4bit=not args.no_4bit, max_new_tokens=args.max_new_tokens, do_sample=False, device="cpu"
+                args.model,
+                load_in_4bit=not args.no_4bit,
+                max_new_tokens=args.max_new_tokens,
+                do_sample=False,
+                device="cpu",
             )  # greedy: the same model gives the same plan whatever checkout runs it
         return shared["llm"]
 
@@ -459,15 +507,21 @@ def main() -> None:
     for r in rows:
         tokens = f"{'~' if r['tokens_estimated'] else ''}{r['tokens']}"
         refs = r["references"]
-        lines.append(f"| {r['task']} | {'yes' if r['plan_ok'] else 'no'} | {r['modules']} | {r['files']} | {r['verdict']} "
-                     f"| {r['passed']}/{r['total']} | {refs['resolved']}/{refs['total']} | {r['interface_tokens']} "
-                     f"| {r['calls']} | {tokens} | {r['wall_s']} |")
+        lines.append(
+            f"| {r['task']} | {'yes' if r['plan_ok'] else 'no'} | {r['modules']} | {r['files']} | {r['verdict']} "
+            f"| {r['passed']}/{r['total']} | {refs['resolved']}/{refs['total']} | {r['interface_tokens']} "
+            f"| {r['calls']} | {tokens} | {r['wall_s']} |"
+        )
     passed, total = sum(r["passed"] for r in rows), sum(r["total"] for r in rows)
     resolved, references = sum(r["references"]["resolved"] for r in rows), sum(r["references"]["total"] for r in rows)
-    lines.append(f"\nCross-module references resolved: {resolved}/{references} (checked by this checkout's "
-                 "matrioska/interfaces.py); interface tokens: mean prompt tokens added per module that has dependencies")
-    lines.append(f"\nAcceptance checks passed: {passed}/{total}; plans accepted: {sum(r['plan_ok'] for r in rows)}/{len(rows)}; "
-                 f"verdict works: {sum(r['verdict'] is True for r in rows)}/{len(rows)}")
+    lines.append(
+        f"\nCross-module references resolved: {resolved}/{references} (checked by this checkout's "
+        "matrioska/interfaces.py); interface tokens: mean prompt tokens added per module that has dependencies"
+    )
+    lines.append(
+        f"\nAcceptance checks passed: {passed}/{total}; plans accepted: {sum(r['plan_ok'] for r in rows)}/{len(rows)}; "
+        f"verdict works: {sum(r['verdict'] is True for r in rows)}/{len(rows)}"
+    )
     table = "\n".join(lines)
     print(table)
     for r in rows:
@@ -476,7 +530,9 @@ def main() -> None:
         for broken in r["references"]["broken"]:
             print(f"  {r['task']}: ✗ reference {broken}")
         for c in r["acceptance"]:
-            print(f"  {r['task']}: {'✓' if c['ok'] else '✗'} {c['check']} {'' if c['ok'] else '— ' + c['detail'][-120:]}")
+            print(
+                f"  {r['task']}: {'✓' if c['ok'] else '✗'} {c['check']} {'' if c['ok'] else '— ' + c['detail'][-120:]}"
+            )
     if args.json_path:
         Path(args.json_path).write_text(json.dumps({"model": args.model, "rows": rows}, indent=2))
     if args.md_path:

@@ -21,8 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from matrioska import MatrioskaOrchestrator  # noqa: E402
 from test_verify import PY_PLAN, WEB_PLAN, python_model, web_model  # noqa: E402
+
+from matrioska import MatrioskaOrchestrator  # noqa: E402
 
 PROJECTS = {"python todo (3 modules)": (PY_PLAN, python_model), "web counter (2 modules)": (WEB_PLAN, web_model)}
 

@@ -160,9 +160,7 @@ class GenerationWorker:
             if batch[0].processors is not None:
                 settings["logits_processor"] = batch[0].processors
             with torch.inference_mode():
-                self.model.generate(
-                    **encoded, streamer=streamer, pad_token_id=self.tokenizer.pad_token_id, **settings
-                )
+                self.model.generate(**encoded, streamer=streamer, pad_token_id=self.tokenizer.pad_token_id, **settings)
         except BaseException as exc:  # handed to every caller of the batch
             for request in batch:
                 request.error = exc

@@ -25,7 +25,7 @@ class TokenCounter:
     """Counts the tokens of a chat prompt for one model."""
 
     def __init__(self, llm: Any) -> None:
-        self._tokenizer = getattr(llm, "tokenizer", None)
+        self._tokenizer: Any = getattr(llm, "tokenizer", None)
         self._to_prompt = getattr(llm, "_to_chat_prompt", None)
         self.exact = self._tokenizer is not None and callable(getattr(self._tokenizer, "encode", None))
 

@@ -116,12 +116,6 @@ class EntryBlobSerializer:
             self._loaded[sha] = self.inner.loads_typed((row[0], row[1]))
         return self._loaded[sha]
 
-    def dumps(self, obj: Any) -> bytes:  # the older SerializerProtocol methods
-        return self.inner.dumps(obj)
-
-    def loads(self, data: bytes) -> Any:
-        return self.inner.loads(data)
-
 
 def prune_history(saver: Any, thread_id: str, keep: int, *, vacuum: bool = True) -> int:
     """Delete a SQLite thread's checkpoints older than its `keep` latest (and their writes).

@@ -21,11 +21,24 @@ from .context import DEFAULT_MODEL_ID, MODEL_ENV_VAR, ROLES
 from .errors import EmptyTaskError, MatrioskaError, PlanError
 
 
+def _version() -> str:
+    """The installed distribution's version (the package's own when run from a checkout)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("matrioska")
+    except importlib.metadata.PackageNotFoundError:
+        from . import __version__
+
+        return __version__
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="matrioska",
         description="Turn one big request into a multi-file project: architect -> modules in hyperfocus -> assembly.",
     )
+    parser.add_argument("--version", action="version", version=f"matrioska {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def model_options(p: argparse.ArgumentParser) -> None:
@@ -42,7 +55,9 @@ def _parser() -> argparse.ArgumentParser:
             metavar="URL",
             help="postgresql://... to keep run state in PostgreSQL (default: SQLite under --out)",
         )
-        p.add_argument("--base-url", help="server address for provider:model (vLLM, llama.cpp server, LM Studio, Ollama)")
+        p.add_argument(
+            "--base-url", help="server address for provider:model (vLLM, llama.cpp server, LM Studio, Ollama)"
+        )
         p.add_argument("--no-4bit", action="store_true", help="load full-precision weights instead of nf4")
         p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
         p.add_argument(
@@ -77,7 +92,9 @@ def _parser() -> argparse.ArgumentParser:
             help="run independent modules in waves, N at once (default 1: sequential)",
         )
         p.add_argument("--review", action="store_true", help="stop after the plan to approve, edit or re-plan it")
-        p.add_argument("--git", action="store_true", help="make the project folder a git repository, one commit per module")
+        p.add_argument(
+            "--git", action="store_true", help="make the project folder a git repository, one commit per module"
+        )
         p.add_argument(
             "--repairs",
             type=int,
@@ -94,7 +111,9 @@ def _parser() -> argparse.ArgumentParser:
             help="where generated code runs: auto (bubblewrap when installed, else nothing runs), bwrap, "
             "or none (unsandboxed, at your own risk)",
         )
-        p.add_argument("--verify-timeout", type=float, default=120, metavar="S", help="seconds per check command (default 120)")
+        p.add_argument(
+            "--verify-timeout", type=float, default=120, metavar="S", help="seconds per check command (default 120)"
+        )
         p.add_argument(
             "--fix-rounds",
             type=int,
@@ -103,7 +122,10 @@ def _parser() -> argparse.ArgumentParser:
             help="rounds of sending runtime failures back to the modules that own them (default 2)",
         )
         p.add_argument(
-            "--retries", type=int, default=4, help="attempts per model call on timeouts/connection errors/OOM (default 4)"
+            "--retries",
+            type=int,
+            default=4,
+            help="attempts per model call on timeouts/connection errors/OOM (default 4)",
         )
 
     run = sub.add_parser("run", help="run a task")
@@ -116,7 +138,9 @@ def _parser() -> argparse.ArgumentParser:
     model_options(resume)
     resume.add_argument("--thread", required=True, help="thread id printed when the run started")
     for p in (run, resume):
-        p.add_argument("--serve", action="store_true", help="start the web monitor beside the run and print its address")
+        p.add_argument(
+            "--serve", action="store_true", help="start the web monitor beside the run and print its address"
+        )
         monitor_options(p)
 
     serve = sub.add_parser("serve", help="the offline web monitor for the runs under --out")
@@ -167,6 +191,29 @@ def start_monitor(args: argparse.Namespace, out: TextIO, driver: Any) -> Any:
     if token:
         print(f"  access token (every request needs it): {token}", file=out, flush=True)
     return server
+
+
+def default_model_note(args: argparse.Namespace) -> str | None:
+    """One line for a run that takes the default 7B model on a machine without CUDA: what will
+    happen and what to use instead (None when a model was chosen, or there is a GPU)."""
+    if args.model or os.environ.get(MODEL_ENV_VAR) or all(getattr(args, f"{r}_model", None) for r in ROLES):
+        return None
+    if str(getattr(args, "device", "") or "").startswith("cuda"):
+        return None
+    import torch
+
+    if torch.cuda.is_available():
+        return None
+    happens = (
+        "it would run in bf16 on the CPU at a few tokens a second (hours per task)"
+        if args.no_4bit
+        else "4-bit loading needs a CUDA GPU, so loading it will fail"
+    )
+    return (
+        f"! no GPU here: the default model {DEFAULT_MODEL_ID}: {happens}. On a CPU use a small model "
+        "(python scripts/small_model.py DIR, then --model DIR --no-4bit) or a model server "
+        "(--model ollama:NAME, or --model openai:NAME --base-url URL); README: 'No GPU?'"
+    )
 
 
 def load_model(args: argparse.Namespace) -> Any:
@@ -346,13 +393,22 @@ def plan_table(modules: list[dict[str, Any]]) -> list[str]:
     """The plan as a text table: one row per module, in build order."""
     header = ("#", "id", "name", "depends on", "reads", "writes")
     rows = [
-        (str(i), m["id"], m["name"], ", ".join(m["dependencies"]) or "-", ", ".join(m["reads"]) or "-", ", ".join(m["writes"]) or "-")
+        (
+            str(i),
+            m["id"],
+            m["name"],
+            ", ".join(m["dependencies"]) or "-",
+            ", ".join(m["reads"]) or "-",
+            ", ".join(m["writes"]) or "-",
+        )
         for i, m in enumerate(modules, 1)
     ]
     widths = [min(40, max(len(r[c]) for r in [header, *rows])) for c in range(len(header))]
 
     def line(cells: tuple[str, ...]) -> str:
-        return "  ".join((c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+        return "  ".join(
+            (c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(cells, widths, strict=True)
+        ).rstrip()
 
     return [line(header), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 
@@ -385,11 +441,18 @@ def ask_review(pending: dict[str, Any], out: TextIO) -> dict[str, Any] | None:
     print("PLAN REVIEW", file=out)
     plan = pending.get("plan") or {}
     modules = plan.get("modules") or []
-    for line in plan_table([
-        {"id": m["id"], "name": m.get("name") or m["id"], "dependencies": m.get("dependencies") or [],
-         "reads": m.get("shared_state_reads") or [], "writes": m.get("shared_state_writes") or []}
-        for m in modules
-    ]):
+    for line in plan_table(
+        [
+            {
+                "id": m["id"],
+                "name": m.get("name") or m["id"],
+                "dependencies": m.get("dependencies") or [],
+                "reads": m.get("shared_state_reads") or [],
+                "writes": m.get("shared_state_writes") or [],
+            }
+            for m in modules
+        ]
+    ):
         print("     " + line, file=out)
     if pending.get("error"):
         print(f"  ! {pending['error']}", file=out)
@@ -446,7 +509,9 @@ def _print_verdict(out: TextIO, verification: dict[str, Any]) -> None:
     works = verification.get("works")
     rounds = verification.get("rounds", 0)
     if works is True:
-        print(f"  verdict: WORKS ({len(verification.get('checks') or [])} checks passed, {rounds} fix round(s))", file=out)
+        print(
+            f"  verdict: WORKS ({len(verification.get('checks') or [])} checks passed, {rounds} fix round(s))", file=out
+        )
     elif works is None:
         print(f"  verdict: not verified — {verification.get('reason') or 'nothing could be run'}", file=out)
     else:
@@ -463,7 +528,6 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     """Entry point of the `matrioska` command; returns the exit status."""
     out, err = stdout or sys.stdout, stderr or sys.stderr
     args = _parser().parse_args(argv)
-    from .files import ContextManager
 
     def hint(thread_id: str) -> str:
         return f"resume with: matrioska resume --out {args.out} --thread {thread_id}"
@@ -473,73 +537,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             return _serve(args, out)
         if args.command == "kinds":
             return _kinds(out, err)
-        plan = None
-        if args.command == "run":
-            if not args.task.strip():
-                raise EmptyTaskError("the task is empty; describe what to build")
-            if args.plan:
-                try:
-                    plan = json.loads(Path(args.plan).read_text(encoding="utf-8"))
-                except (OSError, ValueError) as exc:
-                    raise PlanError(f"cannot read the plan file {args.plan!r}: {exc}") from None
-        ContextManager(args.out)  # an unwritable --out fails here, before a model is loaded
-        from . import kinds
-
-        for problem in kinds.load_problems():  # a broken kind plugin: one line, the run goes on
-            print(f"! {problem}", file=err)
-        llm, roles = load_model(args)
-        from .orchestrator import MatrioskaOrchestrator
-
-        printer = ProgressPrinter(out, hint)
-        from .retry import default_retry_policy
-
-        retry = default_retry_policy(max_attempts=max(1, args.retries))
-        with MatrioskaOrchestrator(
-            llm,
-            args.out,
-            roles=roles,
-            checkpointer=args.checkpointer,
-            context_tokens=args.context_tokens,
-            max_parallel=args.parallel,
-            max_plan_attempts=args.plan_attempts,
-            retry_policy=retry,
-            max_repairs=args.repairs,
-            git=args.git,
-            interrupt_after_architect=args.review,
-            verify=not args.no_verify,
-            sandbox=args.sandbox,
-            verify_timeout=args.verify_timeout,
-            fix_rounds=args.fix_rounds,
-        ) as orchestrator:
-            thread = args.thread or uuid.uuid4().hex[:12]  # resume requires --thread
-            answers = None
-            if args.serve:
-                from .monitor import Driver
-
-                driver = Driver(orchestrator)
-                answers = driver.attach(thread)
-                feed = driver.on_event(thread)
-                start_monitor(args, out, driver)
-                events = printer
-
-                def printer(event: dict[str, Any]) -> None:
-                    feed(event)
-                    events(event)
-
-            if args.command == "run":
-                state = orchestrator.run(args.task, thread, architecture=plan, on_event=printer)
-            else:
-                state = orchestrator.resume(thread, on_event=printer)
-            while "pending_review" in state:
-                if answers is not None:
-                    print("  waiting for the plan review in the monitor (or Ctrl-C)", file=out, flush=True)
-                    answer = answers.get()
-                else:
-                    answer = ask_review(state["pending_review"], out)
-                if answer is None:
-                    print(f"plan review left open; {hint(state['thread_id'])}", file=out)
-                    return 0
-                state = orchestrator.review(state["thread_id"], on_event=printer, **answer)
+        state = _run_or_resume(args, out, err, hint)
+        if state is None:
+            return 0  # the plan review was left open
         _print_final(out, state)
         # 3: the project was built but does not work (files kept; verification.json says why).
         return 3 if (state.get("verification") or {}).get("works") is False else 0
@@ -551,6 +551,91 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except KeyboardInterrupt:
         print("interrupted; finished modules are saved (rerun with the same --thread to continue)", file=err)
         return 130
+
+
+def _read_plan(args: argparse.Namespace) -> dict[str, Any] | None:
+    """`run`: the task must say something; `--plan` must be a readable JSON file."""
+    if args.command != "run":
+        return None
+    if not args.task.strip():
+        raise EmptyTaskError("the task is empty; describe what to build")
+    if not args.plan:
+        return None
+    try:
+        plan: dict[str, Any] = json.loads(Path(args.plan).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PlanError(f"cannot read the plan file {args.plan!r}: {exc}") from None
+    return plan
+
+
+def _run_or_resume(
+    args: argparse.Namespace, out: TextIO, err: TextIO, hint: Callable[[str], str]
+) -> dict[str, Any] | None:
+    """`run` / `resume`: checks first (task, plan file, --out, kinds, model), then the graph; the
+    final state, or None when a plan review is left open."""
+    from . import kinds
+    from .files import ContextManager
+
+    plan = _read_plan(args)
+    ContextManager(args.out)  # an unwritable --out fails here, before a model is loaded
+    for problem in kinds.load_problems():  # a broken kind plugin: one line, the run goes on
+        print(f"! {problem}", file=err)
+    note = default_model_note(args)
+    if note:
+        print(note, file=err, flush=True)
+    llm, roles = load_model(args)
+    from .orchestrator import MatrioskaOrchestrator
+    from .retry import default_retry_policy
+
+    printer: Callable[[dict[str, Any]], None] = ProgressPrinter(out, hint)
+    with MatrioskaOrchestrator(
+        llm,
+        args.out,
+        roles=roles,
+        checkpointer=args.checkpointer,
+        context_tokens=args.context_tokens,
+        max_parallel=args.parallel,
+        max_plan_attempts=args.plan_attempts,
+        retry_policy=default_retry_policy(max_attempts=max(1, args.retries)),
+        max_repairs=args.repairs,
+        git=args.git,
+        interrupt_after_architect=args.review,
+        verify=not args.no_verify,
+        sandbox=args.sandbox,
+        verify_timeout=args.verify_timeout,
+        fix_rounds=args.fix_rounds,
+    ) as orchestrator:
+        thread = args.thread or uuid.uuid4().hex[:12]  # resume requires --thread
+        answers = None
+        if args.serve:
+            from .monitor import Driver
+
+            driver = Driver(orchestrator)
+            answers = driver.attach(thread)
+            feed, show = driver.on_event(thread), printer
+
+            def both(event: dict[str, Any]) -> None:
+                feed(event)
+                show(event)
+
+            start_monitor(args, out, driver)
+            printer = both
+        if args.command == "run":
+            state = orchestrator.run(args.task, thread, architecture=plan, on_event=printer)
+        else:
+            state = orchestrator.resume(thread, on_event=printer)
+        while "pending_review" in state:
+            answer: dict[str, Any] | None
+            if answers is not None:
+                print("  waiting for the plan review in the monitor (or Ctrl-C)", file=out, flush=True)
+                answer = answers.get()
+            else:
+                answer = ask_review(state["pending_review"], out)
+            if answer is None:
+                print(f"plan review left open; {hint(state['thread_id'])}", file=out)
+                return None
+            state = orchestrator.review(state["thread_id"], on_event=printer, **answer)
+    return state
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .defaults import DEFAULT_MODEL_ID, ROLES
 from .errors import ModelNotConfiguredError
 
 if TYPE_CHECKING:
@@ -21,11 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Context", "resolve_llm", "ROLES", "MODEL_ENV_VAR", "DEFAULT_MODEL_ID"]
 
-ROLES = ("architect", "executor", "assembler")
-"""The roles a run can give different models: the plan, the modules, the integration notes."""
-
 MODEL_ENV_VAR = "MATRIOSKA_MODEL"
-DEFAULT_MODEL_ID = "mistralai/Mistral-7B-Instruct-v0.3"
 
 
 @dataclass(kw_only=True)

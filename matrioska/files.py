@@ -138,7 +138,12 @@ class ContextManager:
                     if _safe_name(module_id) != module_id
                     else ""
                 )
-                entry = self._artifact_files[module_id] = (index, path, path.relative_to(self.base_path).as_posix(), note)
+                entry = self._artifact_files[module_id] = (
+                    index,
+                    path,
+                    path.relative_to(self.base_path).as_posix(),
+                    note,
+                )
             self._write_text_if_changed(entry[1], text)
         now = time.monotonic()
         if not final and now - self._summaries_at < self.summary_interval:
@@ -159,7 +164,9 @@ class ContextManager:
             "module_reports": state.get("module_reports") or {},
             "integration_report": state.get("integration_report") or {},
             "files": {mid: self._artifact_files[mid][2] for mid in artifacts if mid in self._artifact_files},
-            "file_notes": [self._artifact_files[mid][3] for mid in artifacts if self._artifact_files.get(mid, (0, 0, 0, ""))[3]],
+            "file_notes": [
+                self._artifact_files[mid][3] for mid in artifacts if self._artifact_files.get(mid, (0, 0, 0, ""))[3]
+            ],
         }
         if state.get("verification"):
             report["verification"] = state["verification"]
@@ -214,7 +221,16 @@ class ContextManager:
         self.project_dir.mkdir(parents=True, exist_ok=True)
 
         def run(*args: str) -> str:
-            command = [git, "-c", "user.name=Matrioska", "-c", "user.email=matrioska@localhost", "-c", "commit.gpgsign=false", *args]
+            command = [
+                git,
+                "-c",
+                "user.name=Matrioska",
+                "-c",
+                "user.email=matrioska@localhost",
+                "-c",
+                "commit.gpgsign=false",
+                *args,
+            ]
             done = subprocess.run(command, cwd=self.project_dir, capture_output=True, text=True)
             if done.returncode != 0:
                 raise OutputPathError(f"git {args[0]} failed in {str(self.project_dir)!r}: {done.stderr.strip()[:300]}")
@@ -350,12 +366,18 @@ def manifest(state: dict[str, Any], files: list[tuple[str, str, str]]) -> dict[s
         }
     keys = {key: origin(module_id) for key, module_id in (state.get("shared_state_writers") or {}).items()}
     verification = state.get("verification") or {}
-    verdict = {
-        "works": verification.get("works"),
-        "reason": verification.get("reason"),
-        "rounds": verification.get("rounds", 0),
-        "checks": [{k: c.get(k) for k in ("kind", "command", "ok", "modules")} for c in verification.get("checks") or []],
-    } if verification else None
+    verdict = (
+        {
+            "works": verification.get("works"),
+            "reason": verification.get("reason"),
+            "rounds": verification.get("rounds", 0),
+            "checks": [
+                {k: c.get(k) for k in ("kind", "command", "ok", "modules")} for c in verification.get("checks") or []
+            ],
+        }
+        if verification
+        else None
+    )
     written = {relative for relative, _, _ in files}
     planned = {
         m.get("id"): [{"path": p, "written": p in written} for p in m.get("files") or []]
@@ -363,7 +385,15 @@ def manifest(state: dict[str, Any], files: list[tuple[str, str, str]]) -> dict[s
     }
     from .interfaces import render_interface
 
-    interfaces = {module_id: {"text": render_interface(face), "problems": face.get("problems") or []}
-                  for module_id, face in (state.get("interfaces") or {}).items()}
-    return {"thread_task": state.get("task"), "planned_tree": planned, "files": entries, "shared_state": keys,
-            "interfaces": interfaces, "verification": verdict}
+    interfaces = {
+        module_id: {"text": render_interface(face), "problems": face.get("problems") or []}
+        for module_id, face in (state.get("interfaces") or {}).items()
+    }
+    return {
+        "thread_task": state.get("task"),
+        "planned_tree": planned,
+        "files": entries,
+        "shared_state": keys,
+        "interfaces": interfaces,
+        "verification": verdict,
+    }

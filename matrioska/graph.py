@@ -47,7 +47,8 @@ def build_graph(checkpointer: Any = None, *, retry_policy: RetryPolicy | None = 
     retry = retry_policy or default_retry_policy()
     builder = StateGraph(MatrioskaState, context_schema=Context, input_schema=MatrioskaInput)
     builder.add_node("architect", architect, retry_policy=retry)
-    builder.add_node("executor", executor, retry_policy=retry)
+    # executor also takes the RunnableConfig (the recursion budget): a signature the stubs lack
+    builder.add_node("executor", executor, retry_policy=retry)  # type: ignore[call-overload]
     builder.add_node("assembler", assembler, retry_policy=retry)
     builder.add_node("join", join)
     builder.add_node("review", review)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import ast
 import posixpath
 import re
-import sys
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
@@ -89,10 +88,18 @@ def _callable_line(item: dict[str, Any], prefix: str = "def ") -> str:
 
 # The list fields of an interface shown as one line each: (field, label, separator).
 _LISTED = {
-    "javascript": (("globals", "globals: ", ", "), ("window", "window.", ", window."), ("exports", "exports: ", ", "),
-                   ("ids_used", "looks up element ids: ", ", ")),
-    "html": (("ids", "element ids: ", ", "), ("fields", "form fields: ", ", "), ("scripts", "scripts: ", ", "),
-             ("styles", "styles: ", ", ")),
+    "javascript": (
+        ("globals", "globals: ", ", "),
+        ("window", "window.", ", window."),
+        ("exports", "exports: ", ", "),
+        ("ids_used", "looks up element ids: ", ", "),
+    ),
+    "html": (
+        ("ids", "element ids: ", ", "),
+        ("fields", "form fields: ", ", "),
+        ("scripts", "scripts: ", ", "),
+        ("styles", "styles: ", ", "),
+    ),
     "css": (("ids", "ids: #", ", #"), ("classes", "classes: .", ", .")),
 }
 
@@ -148,7 +155,7 @@ def render_interface(interface: dict[str, Any], limit: int = INTERFACE_CHARS) ->
 
     def text() -> str:
         out = []
-        for lines, gone in zip(sections, dropped):
+        for lines, gone in zip(sections, dropped, strict=True):
             out += lines
             if gone:
                 out.append(f"  ... {gone} more line(s) left out")
@@ -168,7 +175,8 @@ def render_interface(interface: dict[str, Any], limit: int = INTERFACE_CHARS) ->
 # --------------------------------------------------------------------------- references
 
 _JS_IMPORT = re.compile(
-    r"""^\s*import\s+(?:([\w$]+)\s*,?\s*)?(?:\{([^}]*)\})?\s*(?:\*\s*as\s+([\w$]+))?\s*from\s*['"]([^'"]+)['"]""", re.M)
+    r"""^\s*import\s+(?:([\w$]+)\s*,?\s*)?(?:\{([^}]*)\})?\s*(?:\*\s*as\s+([\w$]+))?\s*from\s*['"]([^'"]+)['"]""", re.M
+)
 _JS_REQUIRE_NAMES = re.compile(r"""(?:const|let|var)\s*\{([^}]*)\}\s*=\s*require\(\s*['"]([^'"]+)['"]\s*\)""")
 _HANDLER_CALL = re.compile(r"(?:^|[;{]\s*|\breturn\s+)([A-Za-z_$][\w$]*)\s*\(")
 _BROWSER_NAMES = frozenset(
@@ -208,20 +216,32 @@ class _Index:
                 self.js_globals.setdefault(name, module_id)
         elif kind == "javascript":
             self.js_ids_set.update(entry.get("ids_set") or [])
-            for name in [f["name"] for f in entry.get("functions") or []] + (entry.get("classes") or []) + \
-                    (entry.get("globals") or []) + (entry.get("window") or []):
+            for name in (
+                [f["name"] for f in entry.get("functions") or []]
+                + (entry.get("classes") or [])
+                + (entry.get("globals") or [])
+                + (entry.get("window") or [])
+            ):
                 self.js_globals.setdefault(name, module_id)
 
     def python_modules(self, holder: str) -> list[str]:
         """The other modules' Python modules, by their shortest import name."""
-        return sorted({entry["imports"][-1] if entry["imports"][0].startswith("src.") else entry["imports"][0]
-                       for entries in self.python.values() for owner, entry in entries if owner != holder})
+        return sorted(
+            {
+                entry["imports"][-1] if entry["imports"][0].startswith("src.") else entry["imports"][0]
+                for entries in self.python.values()
+                for owner, entry in entries
+                if owner != holder
+            }
+        )
 
 
 def _names_listed(entry: dict[str, Any]) -> str:
-    parts = [f"class {c['name']}({c.get('params', '')})"
-             + (" with " + ", ".join(f".{m['name']}()" for m in c["methods"]) if c.get("methods") else "")
-             for c in entry.get("classes") or []]
+    parts = [
+        f"class {c['name']}({c.get('params', '')})"
+        + (" with " + ", ".join(f".{m['name']}()" for m in c["methods"]) if c.get("methods") else "")
+        for c in entry.get("classes") or []
+    ]
     parts += [f"{f['name']}({f.get('params', '')})" for f in entry.get("functions") or []]
     parts += entry.get("constants") or []
     text = ", ".join(parts) or "no public names"
@@ -273,139 +293,178 @@ def _resolve_relative(path: str, level: int, module: str | None) -> str | None:
     return dotted or None
 
 
+def _local_names(tree: ast.AST) -> set[str]:
+    """Names a file binds itself (definitions, assignments, parameters): an imported name it
+    rebinds is no longer the other module's."""
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.For, ast.With)):
+            for target in getattr(node, "targets", None) or [getattr(node, "target", None)]:
+                if target is not None:
+                    bound.update(_bound_names(target))
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+    return bound
+
+
+def _callable_named(entry: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next(
+        (x for x in [*(entry.get("functions") or []), *(entry.get("classes") or [])] if x["name"] == name), None
+    )
+
+
+class _PythonReferences:
+    """The references of one Python file into the other modules' Python files."""
+
+    def __init__(self, holder: str, path: str, index: _Index, pending: set[str]) -> None:
+        self.holder, self.path, self.index, self.pending = holder, path, index, pending
+        self.rows: list[dict[str, Any]] = []
+        self.modules: dict[str, tuple[str, dict[str, Any]]] = {}  # local name -> another module's file
+        self.callables: dict[str, tuple[str, str, dict[str, Any]]] = {}  # local name -> (owner, name, signature)
+        self.seen: set[tuple[str, str]] = set()
+
+    def run(self, tree: ast.AST) -> list[dict[str, Any]]:
+        local = _local_names(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    self.import_(node, alias)
+            elif isinstance(node, ast.ImportFrom):
+                self.import_from(node)
+        self.modules = {name: m for name, m in self.modules.items() if name not in local}
+        self.callables = {name: c for name, c in self.callables.items() if name not in local}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in self.modules:
+                self.attribute(node, node.value.id)
+            elif isinstance(node, ast.Call):
+                self.call(node)
+        return self.rows
+
+    # lookups
+    def lookup(self, dotted: str) -> list[tuple[str, dict[str, Any]]]:
+        return self.index.python.get(dotted, [])
+
+    def known(self, dotted: str) -> bool:
+        return bool(self.lookup(dotted)) or dotted in self.index.packages
+
+    def in_project(self, dotted: str) -> bool:
+        top = dotted.split(".")[0]
+        return top in self.index.python or top in self.index.packages
+
+    def foreign(self, entries: list[tuple[str, dict[str, Any]]]) -> bool:
+        return bool(entries) and all(owner != self.holder for owner, _ in entries)
+
+    def add(self, node: ast.AST, target: str | None, reference: str, problem: str | None) -> None:
+        self.rows.append(_row(self.holder, target, f"{self.path}:{getattr(node, 'lineno', '?')}", reference, problem))
+
+    def missing_module(self, node: ast.AST, dotted: str, reference: str) -> None:
+        if dotted.split(".")[0] in self.pending:
+            return  # planned for a module that has not run yet
+        modules = ", ".join(self.index.python_modules(self.holder))
+        self.add(node, None, reference, f"no module {dotted!r} in the project; its Python modules are: {modules}")
+
+    # the kinds of reference
+    def import_(self, node: ast.Import, alias: ast.alias) -> None:
+        name = alias.name
+        if not self.in_project(name):
+            return  # the standard library or a package: the requirement checks judge it
+        owners = {o for o, _ in self.lookup(name)} | self.index.packages.get(name, set())
+        if owners == {self.holder}:
+            return
+        if not self.known(name):
+            self.missing_module(node, name, f"`import {name}`")
+            return
+        entries = self.lookup(name)
+        self.add(node, entries[0][0] if entries else sorted(owners)[0], f"`import {name}`", None)
+        if entries and self.foreign(entries) and (alias.asname or "." not in name):
+            self.modules[alias.asname or name] = entries[0]
+
+    def import_from(self, node: ast.ImportFrom) -> None:
+        dotted = _resolve_relative(self.path, node.level, node.module) if node.level else node.module
+        if not dotted or not self.in_project(dotted):
+            return
+        entries = self.lookup(dotted)
+        owners = {o for o, _ in entries} | self.index.packages.get(dotted, set())
+        if owners == {self.holder}:
+            return
+        if not entries and dotted not in self.index.packages:
+            self.missing_module(node, dotted, f"`from {dotted} import ...`")
+            return
+        for alias in node.names:
+            if alias.name != "*":
+                self.imported_name(node, dotted, entries, owners, alias)
+
+    def imported_name(
+        self,
+        node: ast.ImportFrom,
+        dotted: str,
+        entries: list[tuple[str, dict[str, Any]]],
+        owners: set[str],
+        alias: ast.alias,
+    ) -> None:
+        local = alias.asname or alias.name
+        reference = f"`from {dotted} import {alias.name}`"
+        hit = next(((o, e) for o, e in entries if alias.name in e.get("names", []) or e.get("dynamic")), None)
+        if hit is None and self.known(f"{dotted}.{alias.name}"):  # a submodule
+            sub = self.lookup(f"{dotted}.{alias.name}")
+            self.add(node, sub[0][0] if sub else None, reference, None)
+            if sub and self.foreign(sub):
+                self.modules[local] = sub[0]
+            return
+        if hit is None:
+            owner, entry = entries[0] if entries else (sorted(owners)[0], {"path": dotted})
+            has = _names_listed(entry) if entries else "its submodules only"
+            self.add(node, owner, reference, f"{entry['path']} (module {owner}) has no {alias.name!r}; it has: {has}")
+            return
+        owner, entry = hit
+        self.add(node, owner, reference, None)
+        item = _callable_named(entry, alias.name)
+        if owner != self.holder and item is not None:
+            self.callables[local] = (owner, alias.name, item)
+
+    def attribute(self, node: ast.Attribute, local: str) -> None:
+        owner, entry = self.modules[local]
+        reference = f"`{local}.{node.attr}`"
+        if (reference, "attr") in self.seen:
+            return
+        self.seen.add((reference, "attr"))
+        ok = (
+            node.attr in entry.get("names", [])
+            or entry.get("dynamic")
+            or self.known(f"{entry['imports'][0]}.{node.attr}")
+        )
+        problem = (
+            None if ok else f"{entry['path']} (module {owner}) has no {node.attr!r}; it has: {_names_listed(entry)}"
+        )
+        self.add(node, owner, reference, problem)
+
+    def call(self, node: ast.Call) -> None:
+        called: tuple[str, str, dict[str, Any]] | None = None
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in self.callables:
+            called = self.callables[func.id]
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self.modules:
+            owner, entry = self.modules[func.value.id]
+            item = _callable_named(entry, func.attr)
+            called = (owner, func.attr, item) if item else None
+        if called is None:
+            return
+        owner, name, signature = called
+        key = (f"call of {name}()", f"{getattr(node, 'lineno', '?')}:{node.col_offset}")
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        self.add(node, owner, key[0], _call_problem(name, signature, node))
+
+
 def _python_references(holder: str, path: str, content: str, index: _Index, pending: set[str]) -> list[dict[str, Any]]:
     try:
         tree = ast.parse(content)
     except (SyntaxError, ValueError):
         return []
-    rows: list[dict[str, Any]] = []
-    bound_locally: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound_locally.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.For, ast.With)):
-            for target in getattr(node, "targets", None) or [getattr(node, "target", None)]:
-                if target is not None:
-                    bound_locally.update(_bound_names(target))
-        elif isinstance(node, ast.arg):
-            bound_locally.add(node.arg)
-    modules: dict[str, tuple[str, dict[str, Any]]] = {}  # local name -> module entry of another module
-    callables: dict[str, tuple[str, str, dict[str, Any]]] = {}  # local name -> (owner, shown name, signature)
-
-    def lookup(dotted: str) -> list[tuple[str, dict[str, Any]]]:
-        return index.python.get(dotted, [])
-
-    def foreign(entries: list[tuple[str, dict[str, Any]]]) -> bool:
-        return bool(entries) and all(owner != holder for owner, _ in entries)
-
-    def project_top(dotted: str) -> bool:
-        top = dotted.split(".")[0]
-        return top in index.python or top in index.packages
-
-    def known(dotted: str) -> bool:
-        return bool(lookup(dotted)) or dotted in index.packages
-
-    def where(node: ast.AST) -> str:
-        return f"{path}:{getattr(node, 'lineno', '?')}"
-
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                name = alias.name
-                if not project_top(name):
-                    top = name.split(".")[0]
-                    if top in pending or top in sys.stdlib_module_names:
-                        continue
-                    continue  # a third-party or missing package: the requirement checks judge it
-                owners = {o for o, _ in lookup(name)} | index.packages.get(name, set())
-                if holder in owners and len(owners) == 1:
-                    continue
-                if not known(name):
-                    if name.split(".")[0] in pending:
-                        continue
-                    rows.append(_row(holder, None, where(node), f"`import {name}`",
-                                     f"no module {name!r} in the project; its Python modules are: {', '.join(index.python_modules(holder))}"))
-                    continue
-                entries = lookup(name)
-                rows.append(_row(holder, entries[0][0] if entries else sorted(owners)[0], where(node), f"`import {name}`", None))
-                if entries and foreign(entries) and (alias.asname or "." not in name):
-                    modules[alias.asname or name] = entries[0]
-        elif isinstance(node, ast.ImportFrom):
-            dotted = _resolve_relative(path, node.level, node.module) if node.level else node.module
-            if not dotted:
-                continue
-            if not project_top(dotted):
-                continue
-            entries = lookup(dotted)
-            owners = {o for o, _ in entries} | index.packages.get(dotted, set())
-            if owners == {holder}:
-                continue
-            if not entries and dotted not in index.packages:
-                if dotted.split(".")[0] in pending:
-                    continue
-                rows.append(_row(holder, None, where(node), f"`from {dotted} import ...`",
-                                 f"no module {dotted!r} in the project; its Python modules are: {', '.join(index.python_modules(holder))}"))
-                continue
-            for alias in node.names:
-                if alias.name == "*":
-                    continue
-                reference = f"`from {dotted} import {alias.name}`"
-                submodule = lookup(f"{dotted}.{alias.name}") or (f"{dotted}.{alias.name}" in index.packages)
-                hit = next(((o, e) for o, e in entries if alias.name in e.get("names", []) or e.get("dynamic")), None)
-                if hit is None and submodule:
-                    sub = lookup(f"{dotted}.{alias.name}")
-                    rows.append(_row(holder, sub[0][0] if sub else None, where(node), reference, None))
-                    if sub and foreign(sub):
-                        modules[alias.asname or alias.name] = sub[0]
-                    continue
-                if hit is None:
-                    owner, entry = entries[0] if entries else (sorted(owners)[0], {"path": dotted})
-                    has = _names_listed(entry) if entries else "its submodules only"
-                    rows.append(_row(holder, owner, where(node), reference,
-                                     f"{entry['path']} (module {owner}) has no {alias.name!r}; it has: {has}"))
-                    continue
-                owner, entry = hit
-                rows.append(_row(holder, owner, where(node), reference, None))
-                if owner == holder:
-                    continue
-                item = next((x for x in [*(entry.get("functions") or []), *(entry.get("classes") or [])]
-                             if x["name"] == alias.name), None)
-                if item is not None and (alias.asname or alias.name) not in bound_locally:
-                    callables[alias.asname or alias.name] = (owner, alias.name, item)
-    for local in list(modules):
-        if local in bound_locally:
-            modules.pop(local)
-    seen: set[tuple[str, str]] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
-            owner, entry = modules[node.value.id]
-            module_name = entry["imports"][0]
-            reference = f"`{node.value.id}.{node.attr}`"
-            if (reference, "attr") in seen:
-                continue
-            seen.add((reference, "attr"))
-            ok = node.attr in entry.get("names", []) or entry.get("dynamic") or known(f"{module_name}.{node.attr}")
-            rows.append(_row(holder, owner, where(node), reference, None if ok else
-                             f"{entry['path']} (module {owner}) has no {node.attr!r}; it has: {_names_listed(entry)}"))
-        elif isinstance(node, ast.Call):
-            target: tuple[str, str, dict[str, Any]] | None = None
-            if isinstance(node.func, ast.Name) and node.func.id in callables:
-                target = callables[node.func.id]
-            elif isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) and node.func.value.id in modules:
-                owner, entry = modules[node.func.value.id]
-                item = next((x for x in [*(entry.get("functions") or []), *(entry.get("classes") or [])]
-                             if x["name"] == node.func.attr), None)
-                target = (owner, node.func.attr, item) if item else None
-            if target is None:
-                continue
-            owner, name, signature = target
-            problem = _call_problem(name, signature, node)
-            reference = f"call of {name}()"
-            if (reference, f"{where(node)}:{node.col_offset}") in seen:
-                continue
-            seen.add((reference, f"{where(node)}:{node.col_offset}"))
-            rows.append(_row(holder, owner, where(node), reference, problem))
-    return rows
+    return _PythonReferences(holder, path, index, pending).run(tree)
 
 
 def _resolve_path(base: str, spec: str) -> str:
@@ -419,8 +478,9 @@ def _external(spec: str) -> bool:
     return bool(re.match(r"^([a-z][a-z0-9+.-]*:|//)", spec, re.I))
 
 
-def _js_references(holder: str, entry: dict[str, Any], content: str, index: _Index, pending: set[str],
-                   html_known: bool) -> list[dict[str, Any]]:
+def _js_references(
+    holder: str, entry: dict[str, Any], content: str, index: _Index, pending: set[str], html_known: bool
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     path = entry["path"]
     code = _JS_COMMENT.sub("", content)
@@ -438,9 +498,16 @@ def _js_references(holder: str, entry: dict[str, Any], content: str, index: _Ind
         if found is None:
             if any(c in pending for c in candidates):
                 continue
-            rows.append(_row(holder, None, f"{path}", f"import of {spec!r}",
-                             f"no file {target!r} in the project; its scripts are: "
-                             + ", ".join(p for p, (_, e) in index.paths.items() if e.get("kind") == "javascript")))
+            rows.append(
+                _row(
+                    holder,
+                    None,
+                    f"{path}",
+                    f"import of {spec!r}",
+                    f"no file {target!r} in the project; its scripts are: "
+                    + ", ".join(p for p, (_, e) in index.paths.items() if e.get("kind") == "javascript"),
+                )
+            )
             continue
         owner, target_entry = index.paths[found]
         if owner == holder:
@@ -453,25 +520,42 @@ def _js_references(holder: str, entry: dict[str, Any], content: str, index: _Ind
                 continue
             ok = exports is not None and name in exports
             defined = [f["name"] for f in target_entry.get("functions") or []] + (target_entry.get("classes") or [])
-            problem = None if ok else (
-                f"{found} (module {owner}) exports nothing; it defines: {', '.join(defined) or 'nothing'}"
-                if exports is None else f"{found} (module {owner}) does not export {name!r}; it exports: {', '.join(exports)}")
+            problem = (
+                None
+                if ok
+                else (
+                    f"{found} (module {owner}) exports nothing; it defines: {', '.join(defined) or 'nothing'}"
+                    if exports is None
+                    else f"{found} (module {owner}) does not export {name!r}; it exports: {', '.join(exports)}"
+                )
+            )
             rows.append(_row(holder, owner, path, reference, problem))
     if html_known:
         own_set = set(entry.get("ids_set") or [])
         defined = list(index.html_ids)
         for name in entry.get("ids_used") or []:
             ok = name in index.html_ids or name in own_set or name in index.js_ids_set
-            owner = None
-            if name in index.html_ids:
-                owner = index.paths.get(index.html_ids[name], (None,))[0]
-            rows.append({**_row(holder, owner, path, f"element id {name!r}", None if ok else
-                                f"no HTML file defines id={name!r}; the ids that exist: {', '.join(defined) or 'none'}"),
-                         "identifier": name})
+            defined_by = index.paths.get(index.html_ids[name], (None,))[0] if name in index.html_ids else None
+            rows.append(
+                {
+                    **_row(
+                        holder,
+                        defined_by,
+                        path,
+                        f"element id {name!r}",
+                        None
+                        if ok
+                        else f"no HTML file defines id={name!r}; the ids that exist: {', '.join(defined) or 'none'}",
+                    ),
+                    "identifier": name,
+                }
+            )
     return rows
 
 
-def _html_references(holder: str, entry: dict[str, Any], index: _Index, pending: set[str], generated: set[str]) -> list[dict[str, Any]]:
+def _html_references(
+    holder: str, entry: dict[str, Any], index: _Index, pending: set[str], generated: set[str]
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     path = entry["path"]
     external_scripts = False
@@ -485,9 +569,20 @@ def _html_references(holder: str, entry: dict[str, Any], index: _Index, pending:
                 continue
             owner = index.paths.get(target, (None,))[0]
             ok = owner is not None or target in generated
-            same_kind = [p for p, (_, e) in index.paths.items() if e.get("kind") == ("javascript" if kind == "script" else "css")]
-            rows.append(_row(holder, owner, path, f"{kind} {spec!r}", None if ok else
-                             f"links {spec!r}, which no file of the project is; its {kind}s are: {', '.join(same_kind) or 'none'}"))
+            same_kind = [
+                p for p, (_, e) in index.paths.items() if e.get("kind") == ("javascript" if kind == "script" else "css")
+            ]
+            rows.append(
+                _row(
+                    holder,
+                    owner,
+                    path,
+                    f"{kind} {spec!r}",
+                    None
+                    if ok
+                    else f"links {spec!r}, which no file of the project is; its {kind}s are: {', '.join(same_kind) or 'none'}",
+                )
+            )
     if external_scripts:
         return rows  # a library may define what the handlers call
     for handler in entry.get("handlers") or []:
@@ -497,9 +592,18 @@ def _html_references(holder: str, entry: dict[str, Any], index: _Index, pending:
             if name in pending:
                 continue
             ok = name in index.js_globals or name in (entry.get("inline_functions") or [])
-            rows.append(_row(holder, index.js_globals.get(name), path, f"handler calls {name}()", None if ok else
-                             f"the handler {handler[:60]!r} calls {name}(), which no script defines; the scripts define: "
-                             + ", ".join(sorted(index.js_globals)[:30])))
+            rows.append(
+                _row(
+                    holder,
+                    index.js_globals.get(name),
+                    path,
+                    f"handler calls {name}()",
+                    None
+                    if ok
+                    else f"the handler {handler[:60]!r} calls {name}(), which no script defines; the scripts define: "
+                    + ", ".join(sorted(index.js_globals)[:30]),
+                )
+            )
     return rows
 
 
@@ -523,10 +627,14 @@ def check_references(
     for entry in own["files"]:
         index.add(holder, entry)
     pending = set(pending_paths)
-    pending_names = pending | {n for p in pending if p.endswith(".py") for n in python_import_names(p)} | {
-        n.split(".")[0] for p in pending if p.endswith(".py") for n in python_import_names(p)}
+    pending_names = (
+        pending
+        | {n for p in pending if p.endswith(".py") for n in python_import_names(p)}
+        | {n.split(".")[0] for p in pending if p.endswith(".py") for n in python_import_names(p)}
+    )
     html_known = any(e.get("kind") == "html" for _, e in index.paths.values()) and not any(
-        p.endswith((".html", ".htm")) for p in pending)
+        p.endswith((".html", ".htm")) for p in pending
+    )
     rows: list[dict[str, Any]] = []
     by_path = {f.path: f for f in files}
     for entry in own["files"]:
@@ -565,8 +673,15 @@ def collisions(interfaces: dict[str, dict[str, Any]], order: list[str]) -> list[
             name = (entry.get("imports") or [""])[0]
             first = seen_python.setdefault(name, (module_id, entry["path"]))
             if first[0] != module_id:
-                rows.append(_row(module_id, first[0], entry["path"], f"Python module {name!r}",
-                                 f"{entry['path']} and {first[1]} (module {first[0]}) are both the module {name!r}"))
+                rows.append(
+                    _row(
+                        module_id,
+                        first[0],
+                        entry["path"],
+                        f"Python module {name!r}",
+                        f"{entry['path']} and {first[1]} (module {first[0]}) are both the module {name!r}",
+                    )
+                )
     scripts = {e["path"]: (m, e) for m, e in entries if e.get("kind") == "javascript" and not e.get("module")}
     for _, page in ((m, e) for m, e in entries if e.get("kind") == "html"):
         seen_js: dict[str, tuple[str, str]] = {}
@@ -575,10 +690,21 @@ def collisions(interfaces: dict[str, dict[str, Any]], order: list[str]) -> list[
             if loaded is None:
                 continue
             module_id, entry = loaded
-            for name in [f["name"] for f in entry.get("functions") or []] + (entry.get("classes") or []) + (entry.get("globals") or []):
+            for name in (
+                [f["name"] for f in entry.get("functions") or []]
+                + (entry.get("classes") or [])
+                + (entry.get("globals") or [])
+            ):
                 first = seen_js.setdefault(name, (module_id, entry["path"]))
                 if first[0] != module_id:
-                    rows.append(_row(module_id, first[0], entry["path"], f"global {name!r} on {page['path']}",
-                                     f"{entry['path']} and {first[1]} (module {first[0]}) both define the global {name!r} "
-                                     f"on {page['path']}: the second replaces the first (let/const/class: fails to load)"))
+                    rows.append(
+                        _row(
+                            module_id,
+                            first[0],
+                            entry["path"],
+                            f"global {name!r} on {page['path']}",
+                            f"{entry['path']} and {first[1]} (module {first[0]}) both define the global {name!r} "
+                            f"on {page['path']}: the second replaces the first (let/const/class: fails to load)",
+                        )
+                    )
     return _dedupe(rows)

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-
 from langchain_core.language_models.chat_models import generate_from_stream
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -24,7 +23,7 @@ from langchain_core.runnables import Runnable
 from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
 from pydantic import Field, PrivateAttr
 
-from .context import DEFAULT_MODEL_ID
+from .defaults import DEFAULT_MODEL_ID
 from .errors import ModelLoadError
 
 if TYPE_CHECKING:
@@ -142,7 +141,11 @@ def _build_pipeline(
         raise
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        hint = "; if 4-bit cannot run here (bitsandbytes), retry with --no-4bit / load_in_4bit=False" if load_in_4bit else ""
+        hint = (
+            "; if 4-bit cannot run here (bitsandbytes), retry with --no-4bit / load_in_4bit=False"
+            if load_in_4bit
+            else ""
+        )
         raise ModelLoadError(f"cannot load the model in {source!r}: {type(exc).__name__}: {reason}{hint}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from langchain_core.language_models import BaseChatModel
 
-from .context import ROLES
+from .defaults import ROLES
 from .errors import ModelLoadError
 
 __all__ = ["ROLES", "load_chat_model", "cached_chat_model", "is_provider_spec", "check_reachable"]

@@ -16,7 +16,9 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk
+from langchain_core.runnables import RunnableConfig
 
+from .checkpoint import open_checkpointer, prune_history
 from .context import ROLES, Context
 from .errors import (
     EmptyTaskError,
@@ -25,7 +27,6 @@ from .errors import (
     RunFailedError,
     ThreadMismatchError,
 )
-from .checkpoint import open_checkpointer, prune_history
 from .files import ContextManager
 from .nodes._common import message_text
 from .state import Architecture
@@ -128,8 +129,12 @@ class MatrioskaOrchestrator:
         self._recursion_limit = DEFAULT_RECURSION_LIMIT
         if checkpointer and checkpoint_path:
             raise MatrioskaError("pass either checkpointer (a postgres:// URL) or checkpoint_path (SQLite), not both")
-        self.checkpoint_path = None if checkpointer else Path(checkpoint_path) if checkpoint_path else self.files.database
-        self.checkpointer, self._close_checkpointer = open_checkpointer(checkpointer or self.checkpoint_path)
+        self.checkpoint_path = (
+            None if checkpointer else Path(checkpoint_path) if checkpoint_path else self.files.database
+        )
+        self.checkpointer, self._close_checkpointer = open_checkpointer(
+            checkpointer or self.checkpoint_path or self.files.database
+        )
         self.graph = build_graph(self.checkpointer, retry_policy=retry_policy)
 
     # -- public API ----------------------------------------------------------------------------
@@ -215,8 +220,8 @@ class MatrioskaOrchestrator:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _config(self, thread_id: str) -> dict[str, Any]:
-        config: dict[str, Any] = {"configurable": {"thread_id": thread_id}, "recursion_limit": self._recursion_limit}
+    def _config(self, thread_id: str) -> RunnableConfig:
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id}, "recursion_limit": self._recursion_limit}
         if self.max_parallel > 1:
             # LangGraph's thread pool otherwise has min(32, CPUs + 4) workers: a wave of 8 on a
             # 2-core machine would run 6 at a time.
@@ -258,8 +263,11 @@ class MatrioskaOrchestrator:
             # would then pay for that module's model call again.
             # "messages" carries the model's tokens as they are generated (token events for
             # live progress); only asked for when someone listens.
-            modes = ["custom", "values", "messages"] if on_event else ["custom", "values"]
-            for mode, chunk in self.graph.stream(payload, config, context=context, stream_mode=modes, durability="sync"):
+            modes: list[Any] = ["custom", "values", "messages"] if on_event else ["custom", "values"]
+            # (the stubs' overloads do not cover a context with a list of stream modes)
+            for mode, chunk in self.graph.stream(  # type: ignore[call-overload]
+                payload, config, context=context, stream_mode=modes, durability="sync"
+            ):
                 if mode == "custom":
                     notify(chunk)
                 elif mode == "messages":

@@ -152,6 +152,23 @@ def _normalise_plan_dict(obj: dict[str, Any], notes: list[str]) -> dict[str, Any
     """Both accepted shapes -> the flat `Architecture` shape, manuals merged into modules."""
     if "architecture" in obj and isinstance(obj["architecture"], dict) and "modules" not in obj:
         obj = {**obj["architecture"], **{k: v for k, v in obj.items() if k != "architecture"}}
+    flat = _flat_plan(obj, notes)
+    modules = flat.get("modules")
+    if isinstance(modules, dict):  # {"html": {...}, "css": {...}}
+        modules = [{"id": k, **v} if isinstance(v, dict) else {"id": k, "description": v} for k, v in modules.items()]
+        notes.append("modules given as an object; converted to a list")
+    if not isinstance(modules, list):
+        return flat
+    flat["modules"] = [
+        _normalise_module(module, index, notes) if isinstance(module, dict) else module
+        for index, module in enumerate(modules)
+    ]
+    _merge_manuals(flat["modules"], obj.get("specific_manuals"), notes)
+    return flat
+
+
+def _flat_plan(obj: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """The plan's top level: `general_manual`'s fields lifted, the goal found under its aliases."""
     flat: dict[str, Any] = dict(obj)
     general = obj.get("general_manual")
     if isinstance(general, dict):
@@ -159,59 +176,58 @@ def _normalise_plan_dict(obj: dict[str, Any], notes: list[str]) -> dict[str, Any
             if key in general and key not in flat:
                 flat[key] = general[key]
     if "goal" not in flat:
-        for alias in ("objective", "overall_objective", "description"):
-            if alias in flat:
-                flat["goal"] = flat[alias]
-                break
+        alias = next((a for a in ("objective", "overall_objective", "description") if a in flat), None)
+        if alias:
+            flat["goal"] = flat[alias]
         else:
             notes.append("the plan states no goal; modules will see the project name only")
     for key in ("project_name", "goal", "integration_rules"):
         if key in flat and flat[key] is not None and not isinstance(flat[key], str):
             notes.append(f"{key}: {type(flat[key]).__name__} where text was expected; converted")
-    modules = flat.get("modules")
-    if isinstance(modules, dict):  # {"html": {...}, "css": {...}}
-        modules = [{"id": k, **v} if isinstance(v, dict) else {"id": k, "description": v} for k, v in modules.items()]
-        notes.append("modules given as an object; converted to a list")
-    if not isinstance(modules, list):
-        return flat
-    fixed: list[Any] = []
-    for index, module in enumerate(modules):
-        if not isinstance(module, dict):
-            fixed.append(module)
-            continue
-        module = dict(module)
-        if not str(module.get("id", "")).strip():
-            base = module.get("name") or module.get("module_id") or f"module_{index + 1}"
-            module["id"] = module.get("module_id") or _slug(str(base))
-            notes.append(f"module {index + 1} had no id; using {module['id']!r}")
-        for alias, key in (("depends_on", "dependencies"), ("reads", "shared_state_reads"), ("writes", "shared_state_writes")):
-            if alias in module and key not in module:
-                module[key] = module.pop(alias)
-        label = module.get("id", index + 1)
-        _ascii_names(module, label, notes)
-        for key in ("id", *MODULE_TEXT_FIELDS):
-            if module.get(key) is not None and not isinstance(module[key], str):
-                notes.append(f"module {label!r}: {key} was {type(module[key]).__name__}, converted to text")
-        for key in MODULE_LIST_FIELDS:
-            if isinstance(module.get(key), str):
-                notes.append(f"module {label!r}: {key} was a string, split into a list")
-        fixed.append(module)
-    flat["modules"] = fixed
-    manuals = obj.get("specific_manuals")
+    return flat
+
+
+def _normalise_module(module: dict[str, Any], index: int, notes: list[str]) -> dict[str, Any]:
+    """One module: an id when it has none, field aliases, ASCII names, type slips reported."""
+    module = dict(module)
+    if not str(module.get("id", "")).strip():
+        base = module.get("name") or module.get("module_id") or f"module_{index + 1}"
+        module["id"] = module.get("module_id") or _slug(str(base))
+        notes.append(f"module {index + 1} had no id; using {module['id']!r}")
+    for alias, key in (
+        ("depends_on", "dependencies"),
+        ("reads", "shared_state_reads"),
+        ("writes", "shared_state_writes"),
+    ):
+        if alias in module and key not in module:
+            module[key] = module.pop(alias)
+    label = module.get("id", index + 1)
+    _ascii_names(module, label, notes)
+    for key in ("id", *MODULE_TEXT_FIELDS):
+        if module.get(key) is not None and not isinstance(module[key], str):
+            notes.append(f"module {label!r}: {key} was {type(module[key]).__name__}, converted to text")
+    for key in MODULE_LIST_FIELDS:
+        if isinstance(module.get(key), str):
+            notes.append(f"module {label!r}: {key} was a string, split into a list")
+    return module
+
+
+def _merge_manuals(modules: list[Any], manuals: Any, notes: list[str]) -> None:
+    """The seed's `specific_manuals` (a list, or an object by module id) into the modules."""
     if isinstance(manuals, dict):
         manuals = [{"module_id": k, "manual_text": v} for k, v in manuals.items()]
-    if isinstance(manuals, list):
-        by_id = {str(m.get("id")): m for m in fixed if isinstance(m, dict)}
-        for manual in manuals:
-            if not isinstance(manual, dict):
-                continue
-            target = by_id.get(str(manual.get("module_id", "")).strip())
-            text = manual.get("manual_text") or manual.get("manual") or manual.get("text") or ""
-            if target is None:
-                notes.append(f"manual for unknown module {manual.get('module_id')!r} ignored")
-            elif not target.get("manual"):
-                target["manual"] = text
-    return flat
+    if not isinstance(manuals, list):
+        return
+    by_id = {str(m.get("id")): m for m in modules if isinstance(m, dict)}
+    for manual in manuals:
+        if not isinstance(manual, dict):
+            continue
+        target = by_id.get(str(manual.get("module_id", "")).strip())
+        text = manual.get("manual_text") or manual.get("manual") or manual.get("text") or ""
+        if target is None:
+            notes.append(f"manual for unknown module {manual.get('module_id')!r} ignored")
+        elif not target.get("manual"):
+            target["manual"] = text
 
 
 def _describe_validation_error(error: ValidationError) -> list[str]:
@@ -358,8 +374,9 @@ def _assign_kinds(modules: list[ModuleSpec], notes: list[str]) -> None:
     installed = set(kinds.names())
     for spec in modules:
         named = spec.kind.strip().lower()
-        claims = named in installed and (not spec.files or any(
-            any(k.name == named for k in kinds.kinds_for(path)) for path in spec.files))
+        claims = named in installed and (
+            not spec.files or any(any(k.name == named for k in kinds.kinds_for(path)) for path in spec.files)
+        )
         if claims:
             spec.kind = named
             continue
@@ -417,15 +434,21 @@ def _break_data_cycles(
     while True:
         edges = {reader: set(keys.values()) for reader, keys in data.items()}
         cycle = next(
-            ((reader, key, writer) for reader in sorted(data, key=position.__getitem__)
-             for key, writer in data[reader].items() if _reaches(edges, writer, reader)),
+            (
+                (reader, key, writer)
+                for reader in sorted(data, key=position.__getitem__)
+                for key, writer in data[reader].items()
+                if _reaches(edges, writer, reader)
+            ),
             None,
         )
         if cycle is None:
             return
         reader, key, writer = cycle
-        description = (f"data cycle: {reader!r} reads {key!r} written by {writer!r}, and {writer!r} "
-                       f"(directly or through others) reads what {reader!r} writes")
+        description = (
+            f"data cycle: {reader!r} reads {key!r} written by {writer!r}, and {writer!r} "
+            f"(directly or through others) reads what {reader!r} writes"
+        )
         if not allowed:
             raise PlanError(
                 f"the plan has a {description}; make one of them depend on the other only, and move "
@@ -434,8 +457,9 @@ def _break_data_cycles(
             )
         # Break at a read that goes backwards in the architect's order (a module listed earlier
         # reading from one listed later), else at this one.
-        backwards = [(r, k, w) for r in data for k, w in data[r].items()
-                     if position[w] > position[r] and _reaches(edges, w, r)]
+        backwards = [
+            (r, k, w) for r in data for k, w in data[r].items() if position[w] > position[r] and _reaches(edges, w, r)
+        ]
         reader, key, writer = min(backwards, key=lambda t: position[t[0]]) if backwards else cycle
         del data[reader][key]
         spec = by_id[reader]
@@ -460,8 +484,11 @@ def _order_dependencies(modules: list[ModuleSpec], data: dict[str, dict[str, str
         if dep in edges[spec.id]:
             continue
         if _reaches(edges, dep, spec.id):
-            flow = "contradicts the data flow" if _reaches(
-                {m: set(data.get(m, {}).values()) for m in edges}, dep, spec.id) else "closes a cycle"
+            flow = (
+                "contradicts the data flow"
+                if _reaches({m: set(data.get(m, {}).values()) for m in edges}, dep, spec.id)
+                else "closes a cycle"
+            )
             notes.append(f"module {spec.id!r}: dependency on {dep!r} dropped ({flow})")
             continue
         edges[spec.id].add(dep)
@@ -562,8 +589,10 @@ def serialise_shared_writers(architecture: Architecture) -> tuple[Architecture, 
             return plan, notes
         key, first, second = pairs[0]
         by_id[second].dependencies.append(first)
-        notes.append(f"module {second!r} now depends on {first!r}: both write {key!r}, and in one parallel wave "
-                     "the value kept would depend on timing")
+        notes.append(
+            f"module {second!r} now depends on {first!r}: both write {key!r}, and in one parallel wave "
+            "the value kept would depend on timing"
+        )
 
 
 def _conflicting_writers(architecture: Architecture) -> list[tuple[str, str, str]]:

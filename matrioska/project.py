@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -36,9 +37,26 @@ __all__ = [
 ]
 
 _EXTENSIONS = {
-    "python": "py", "py": "py", "javascript": "js", "js": "js", "html": "html", "css": "css", "json": "json",
-    "typescript": "ts", "ts": "ts", "bash": "sh", "sh": "sh", "yaml": "yaml", "yml": "yaml", "markdown": "md", "md": "md",
-    "sql": "sql", "jsx": "jsx", "tsx": "tsx", "text": "txt", "": "txt",
+    "python": "py",
+    "py": "py",
+    "javascript": "js",
+    "js": "js",
+    "html": "html",
+    "css": "css",
+    "json": "json",
+    "typescript": "ts",
+    "ts": "ts",
+    "bash": "sh",
+    "sh": "sh",
+    "yaml": "yaml",
+    "yml": "yaml",
+    "markdown": "md",
+    "md": "md",
+    "sql": "sql",
+    "jsx": "jsx",
+    "tsx": "tsx",
+    "text": "txt",
+    "": "txt",
 }
 _FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.DOTALL | re.MULTILINE)
 _PATH_TOKEN = re.compile(r"[\w][\w./-]*\.[A-Za-z0-9]{1,8}")
@@ -57,7 +75,9 @@ class ProjectFile:
 def safe_relpath(raw: str) -> str | None:
     """A path relative to the project folder, or None when nothing usable is left."""
     text = raw.replace("\\", "/").replace("\x00", "").strip().strip("`*\"'")
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))  # relatório -> relatorio
+    text = "".join(
+        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+    )  # relatório -> relatorio
     text = re.sub(r"^[A-Za-z]:", "", text)  # drive letters
     parts = [p for p in PurePosixPath(text).parts if p not in ("", ".", "..", "/")]
     parts = [re.sub(r"[^A-Za-z0-9_.@+-]", "_", p).lstrip(".")[:80] for p in parts]
@@ -119,7 +139,9 @@ def extract_files(artifact: str, module_id: str, declared: list[str] | None = No
     if not files and declared and len(declared) == 1 and (artifact or "").strip() and "```" not in artifact:
         # No fence at all, one file owned: the reply is that file (checked like any other).
         text = artifact.strip("\n") + "\n"
-        files.append(ProjectFile(declared[0], text, module_id, ["no fenced block; the whole reply saved as the declared file"]))
+        files.append(
+            ProjectFile(declared[0], text, module_id, ["no fenced block; the whole reply saved as the declared file"])
+        )
     return files
 
 
@@ -134,7 +156,7 @@ def _strip_label(body: str) -> tuple[str, str]:
         return body, ""
     word = match.group(1).lower()
     language = next((name for name in _EXTENSIONS if name and (word == name or word.startswith(name + "_"))), "")
-    return (body[match.end():], language) if language else (body, "")
+    return (body[match.end() :], language) if language else (body, "")
 
 
 def _declared_for(language: str, declared: list[str], seen: set[str]) -> str | None:
@@ -143,7 +165,11 @@ def _declared_for(language: str, declared: list[str], seen: set[str]) -> str | N
     left = [d for d in declared if d.lower() not in seen]
     extension = _EXTENSIONS.get(language, "") if language else ""
     if extension:
-        fitting = [d for d in left if Path(d).suffix.lower().lstrip(".") in (extension, "htm" if extension == "html" else extension)]
+        fitting = [
+            d
+            for d in left
+            if Path(d).suffix.lower().lstrip(".") in (extension, "htm" if extension == "html" else extension)
+        ]
         if fitting:
             return fitting[0]
         bare = [d for d in left if not Path(d).suffix]  # the plan named it without an extension
@@ -261,15 +287,19 @@ def module_problems(
             "(```), the file's path on the line before each block"
         )
     elif prompt and all(_is_echo(f.content, prompt) for f in files):
-        problems.append("your files only repeat the task and instructions you were given: write the module's code itself")
+        problems.append(
+            "your files only repeat the task and instructions you were given: write the module's code itself"
+        )
     written = {f.path.lower() for f in files}
     stems = {str(PurePosixPath(p).with_suffix("")) for p in written}
     for path in getattr(spec, "files", None) or []:
         # a plan that named a file without its extension ("app") is satisfied by "app.js"
         bare = not PurePosixPath(path).suffix and path.lower() in stems
         if path.lower() not in written and not bare:
-            problems.append(f"the file {path!r} your module owns is missing: write it in its own fenced block, "
-                            f"its path {path} on the line before the block")
+            problems.append(
+                f"the file {path!r} your module owns is missing: write it in its own fenced block, "
+                f"its path {path} on the line before the block"
+            )
     for f in files:
         found = validate_file(f.path, f.content)
         if f.path.endswith((".py", ".js", ".mjs")) and f.content.strip() and not _code_lines(f.content):
@@ -281,7 +311,10 @@ def module_problems(
             problems.append(f"shared_state key {key!r} must be published with a non-empty value")
     if files:
         texts = [f.content for f in files]
-        for key, value, role in [*((k, v, "publish") for k, v in update.items()), *((k, v, "read") for k, v in read_values.items())]:
+        for key, value, role in [
+            *((k, v, "publish") for k, v in update.items()),
+            *((k, v, "read") for k, v in read_values.items()),
+        ]:
             kind = identifier_kind(key)
             if kind is None:
                 continue
@@ -328,12 +361,16 @@ def generated_files(architecture: Any, order: list[str], files: list[ProjectFile
             lines.append(f"- **{spec.label}** ({module_id}): {', '.join(listed) or '(no files)'}")
         for path in out:
             lines.append(f"- `{path}`: generated by Matrioska's assembler")
-        lines += ["", "Generated by Matrioska; see `matrioska_checkpoints/manifest.json` in the results zip for provenance.", ""]
+        lines += [
+            "",
+            "Generated by Matrioska; see `matrioska_checkpoints/manifest.json` in the results zip for provenance.",
+            "",
+        ]
         out["README.md"] = "\n".join(lines)
     return out
 
 
-def project_files(state: dict[str, Any]) -> list[ProjectFile]:
+def project_files(state: Mapping[str, Any]) -> list[ProjectFile]:
     """Every file of the project a state describes, in order: the modules' files in execution
     order, then what the assembler added (module "assembler")."""
     artifacts = state.get("artifacts") or {}

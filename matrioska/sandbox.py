@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ __all__ = ["Sandbox", "CommandResult", "resolve_sandbox", "SANDBOX_MODES", "NO_B
 SANDBOX_MODES = ("auto", "bwrap", "none")
 NO_BWRAP_REASON = (
     "bubblewrap (bwrap) is not installed, so generated code was not executed; install it "
-    "(apt-get install bubblewrap / dnf install bubblewrap) or pass --sandbox none (sandbox=\"none\") "
+    '(apt-get install bubblewrap / dnf install bubblewrap) or pass --sandbox none (sandbox="none") '
     "to run it unsandboxed at your own risk"
 )
 UNSANDBOXED_WARNING = (
@@ -149,11 +150,15 @@ class Sandbox:
                 data = data[: _HEAD * 4] + b"\n" + sink.read()
         _kill_group(process)  # anything it left behind in its group
         if not killed and returncode is not None and returncode < 0:
-            killed = {
-                signal.SIGXCPU: "cpu limit",
-                signal.SIGXFSZ: "output limit",
-                signal.SIGKILL: "killed",
-            }.get(signal.Signals(-returncode), "") if -returncode in signal.valid_signals() else ""
+            killed = (
+                {
+                    signal.SIGXCPU: "cpu limit",
+                    signal.SIGXFSZ: "output limit",
+                    signal.SIGKILL: "killed",
+                }.get(signal.Signals(-returncode), "")
+                if -returncode in signal.valid_signals()
+                else ""
+            )
         if not killed and total >= self.file_mb * 1024 * 1024:
             killed = "output limit"
         output = _trim(data, total)
@@ -184,7 +189,20 @@ class Sandbox:
         }
 
     def _bwrap_argv(self, argv: list[str], work: Path, environment: dict[str, str], readable: list[str]) -> list[str]:
-        out = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
+        out = [
+            self.bwrap,
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--perms",
+            "1777",
+            "--tmpfs",
+            "/tmp",
+        ]
         masks = ["/tmp"]
         hidden = {str(Path.home())} | ({"/root"} if os.geteuid() == 0 else set())
         for folder in sorted(hidden):
@@ -217,11 +235,18 @@ class Sandbox:
         if os.geteuid() == 0:
             setpriv = shutil.which("setpriv")
             if setpriv:  # root outside: run the command as nobody, with no capabilities
-                out += [setpriv, f"--reuid={_NOBODY}", f"--regid={_NOBODY}", "--clear-groups",
-                        "--inh-caps=-all", "--bounding-set=-all", "--"]
+                out += [
+                    setpriv,
+                    f"--reuid={_NOBODY}",
+                    f"--regid={_NOBODY}",
+                    "--clear-groups",
+                    "--inh-caps=-all",
+                    "--bounding-set=-all",
+                    "--",
+                ]
         return out + list(argv)
 
-    def _limits(self, timeout: float):  # type: ignore[no-untyped-def]
+    def _limits(self, timeout: float) -> Callable[[], None]:
         """Rlimits set in the child before exec; bwrap and the command inherit them."""
         cpu = int(timeout) + 5
         limits = [
@@ -257,7 +282,9 @@ def _chown_tree(root: Path, uid: int) -> None:
     os.chown(root, uid, uid)
 
 
-def resolve_sandbox(mode: str = "auto", *, timeout: float = 120.0, bwrap: str | None = None) -> tuple[Sandbox | None, str]:
+def resolve_sandbox(
+    mode: str = "auto", *, timeout: float = 120.0, bwrap: str | None = None
+) -> tuple[Sandbox | None, str]:
     """The sandbox for `mode` ("auto", "bwrap" or "none"), and a one-line note.
 
     `auto` without bubblewrap gives no sandbox (nothing may run) and the reason; `none` gives an

@@ -74,8 +74,24 @@ The shape of such a plan, for ANOTHER task (do not copy its names; plan YOUR tas
 SHAPES: dict[str, Shape] = {
     "web": Shape(
         "web page",
-        ("html", "web page", "webpage", "website", "web site", "page", "dashboard", "frontend", "front-end", "css",
-         "javascript", "browser", "pagina", "site", "navegador", "painel"),
+        (
+            "html",
+            "web page",
+            "webpage",
+            "website",
+            "web site",
+            "page",
+            "dashboard",
+            "frontend",
+            "front-end",
+            "css",
+            "javascript",
+            "browser",
+            "pagina",
+            "site",
+            "navegador",
+            "painel",
+        ),
         _WEB_GUIDE,
     ),
     "api": Shape(
@@ -85,14 +101,40 @@ SHAPES: dict[str, Shape] = {
     ),
     "data": Shape(
         "data report",
-        ("csv", "report", "data", "dataset", "spreadsheet", "excel", "statistics", "relatorio", "dados", "planilha",
-         "estatisticas", "vendas", "sales"),
+        (
+            "csv",
+            "report",
+            "data",
+            "dataset",
+            "spreadsheet",
+            "excel",
+            "statistics",
+            "relatorio",
+            "dados",
+            "planilha",
+            "estatisticas",
+            "vendas",
+            "sales",
+        ),
         _DATA_GUIDE,
     ),
     "python": Shape(
         "Python command-line tool or library",
-        ("python", "cli", "command-line", "command line", "terminal", "library", "script", "pytest", "package",
-         "linha de comando", "biblioteca", "pacote", "testes"),
+        (
+            "python",
+            "cli",
+            "command-line",
+            "command line",
+            "terminal",
+            "library",
+            "script",
+            "pytest",
+            "package",
+            "linha de comando",
+            "biblioteca",
+            "pacote",
+            "testes",
+        ),
         _PYTHON_GUIDE,
     ),
 }
@@ -136,7 +178,11 @@ def _files(modules: list[Any]) -> list[str]:
 
 def _is_test_file(path: str) -> bool:
     name = PurePosixPath(path).name
-    return name.startswith("test_") or name.endswith(("_test.py", ".test.js", ".spec.js")) or "tests" in PurePosixPath(path).parts
+    return (
+        name.startswith("test_")
+        or name.endswith(("_test.py", ".test.js", ".spec.js"))
+        or "tests" in PurePosixPath(path).parts
+    )
 
 
 def _python_modules(modules: list[Any]) -> list[Any]:
@@ -166,7 +212,9 @@ def repair_shape(architecture: Any, task: str) -> tuple[Any, list[str]]:
     files = _files(modules)
     if shape == "web" and not any(f.lower().endswith((".html", ".htm")) for f in files):
         page = ModuleSpec(
-            id=unique("page"), name="Page", description="The HTML page: structure and element ids",
+            id=unique("page"),
+            name="Page",
+            description="The HTML page: structure and element ids",
             files=["index.html"],  # no HTML file is planned, so the name is free
             shared_state_writes=["page_element_ids"],
             manual="Write index.html. Give every element the scripts use an id; publish them in page_element_ids. "
@@ -183,8 +231,11 @@ def repair_shape(architecture: Any, task: str) -> tuple[Any, list[str]]:
             target = core[0] if core else python[0]
             stem = PurePosixPath(next(f for f in target.files if f.endswith(".py"))).stem
             tests = ModuleSpec(
-                id=unique("tests"), name="Tests", description=f"pytest tests of {', '.join(m.id for m in core) or target.id}",
-                dependencies=[m.id for m in core] or [target.id], files=[f"tests/test_{stem}.py"],
+                id=unique("tests"),
+                name="Tests",
+                description=f"pytest tests of {', '.join(m.id for m in core) or target.id}",
+                dependencies=[m.id for m in core] or [target.id],
+                files=[f"tests/test_{stem}.py"],
                 shared_state_reads=[k for m in core for k in m.shared_state_writes][:6],
                 manual="Write pytest tests (plain assert) that import the project's modules and check their behaviour; "
                 "no network, no files outside a tmp_path.",
@@ -195,8 +246,11 @@ def repair_shape(architecture: Any, task: str) -> tuple[Any, list[str]]:
         entry_names = ("__main__.py", "main.py", "cli.py", "app.py", "run.py", "report.py", "server.py")
         if core and not any(PurePosixPath(f).name in entry_names for f in files):
             entry = ModuleSpec(
-                id=unique("cli"), name="Entry point", description="The command-line entry point",
-                dependencies=[m.id for m in core], files=["main.py"],
+                id=unique("cli"),
+                name="Entry point",
+                description="The command-line entry point",
+                dependencies=[m.id for m in core],
+                files=["main.py"],
                 shared_state_reads=[k for m in core for k in m.shared_state_writes][:6],
                 manual="Write main.py: argparse with --help, calling the other modules' functions; "
                 'run it under if __name__ == "__main__":.',

@@ -49,7 +49,7 @@ _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
 _TEXT = {"type": "string"}
 
 
-def _object_schema(model: type, overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _object_schema(model: Any, overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Every field of a pydantic model, required, in declaration order, nothing else."""
     properties = {name: overrides.get(name, _TEXT) for name in model.model_fields}
     return {
@@ -218,7 +218,7 @@ class WrapUpProcessor:
             self._in_string, self._escape = [False] * batch, [False] * batch
         texts = self._constraint._texts
         for row in range(batch):
-            for token in input_ids[row, self._prompt_length + self._seen :].tolist():
+            for token in input_ids[row, (self._prompt_length or 0) + self._seen :].tolist():
                 for char in texts[token] if token < len(texts) else "":
                     if self._escape[row]:
                         self._escape[row] = False

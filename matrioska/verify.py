@@ -64,7 +64,9 @@ for name in NAMES:
 print(MARK + json.dumps(results))
 """
 _ARGS_MARKERS = re.compile(r"\bargparse\b|\bsys\.argv\b|\bclick\b|\btyper\b|\boptparse\b|\bfire\.Fire\b")
-_INTERACTIVE_MARKERS = re.compile(r"\binput\(|serve_forever|\.run\(\s*(host|port|debug)|uvicorn\.run|app\.run\(|mainloop\(")
+_INTERACTIVE_MARKERS = re.compile(
+    r"\binput\(|serve_forever|\.run\(\s*(host|port|debug)|uvicorn\.run|app\.run\(|mainloop\("
+)
 _PY_FRAME = re.compile(r'File "(?P<path>[^"]+)", line \d+|^(?P<short>[\w./\\-]+\.py):\d+:', re.M)
 _JS_FRAME = re.compile(r"(?:https?://127\.0\.0\.1:\d+/|file://)?(?P<path>[\w./-]+\.(?:m?js|cjs|html?)):\d+(?::\d+)?")
 _PYTEST_SECTION = re.compile(r"^_{3,} (.+?) _{3,}$", re.M)
@@ -119,6 +121,7 @@ def entry_points(files: dict[str, str]) -> list[tuple[list[str], str, str]]:
     """(argv after the interpreter, file, how it was found) for the project's entry points."""
     found: list[tuple[list[str], str, str]] = []
     mains = sorted(p for p in files if PurePosixPath(p).name == "__main__.py")
+    path: str | None
     for path in mains:
         package = PurePosixPath(path).parent
         if str(package) == ".":
@@ -169,14 +172,15 @@ def attribute(text: str, owners: dict[str, str], root: str, default: str | None 
 
     def project_path(raw: str) -> str | None:
         raw = raw.replace("\\", "/")
-        raw = raw[len(prefix):] if raw.startswith(prefix) else raw
+        raw = raw[len(prefix) :] if raw.startswith(prefix) else raw
         raw = raw.removeprefix("./")
         return raw if raw in owners else None
 
     python = [p for m in _PY_FRAME.finditer(text) if (p := project_path(m.group("path") or m.group("short") or ""))]
     if python:
         return owners[python[-1]]
-    located, stack = [], []
+    located: list[str] = []
+    stack: list[str] = []
     for line in text.splitlines():
         for match in _JS_FRAME.finditer(line):
             path = project_path(match.group("path"))
@@ -203,7 +207,7 @@ def _trim(text: str, limit: int = OUTPUT_LIMIT) -> str:
     if len(text) <= limit:
         return text
     head = limit // 4
-    return f"{text[:head]}\n[... {len(text) - limit} characters left out ...]\n{text[-(limit - head):]}"
+    return f"{text[:head]}\n[... {len(text) - limit} characters left out ...]\n{text[-(limit - head) :]}"
 
 
 class _Run:
@@ -243,8 +247,17 @@ class _Run:
     def close(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
-    def record(self, kind: str, command: str, ok: bool | None, output: str, duration: float, **extra: Any) -> dict[str, Any]:
-        check = {"kind": kind, "command": command, "ok": ok, "output": _trim(output), "seconds": round(duration, 2), **extra}
+    def record(
+        self, kind: str, command: str, ok: bool | None, output: str, duration: float, **extra: Any
+    ) -> dict[str, Any]:
+        check = {
+            "kind": kind,
+            "command": command,
+            "ok": ok,
+            "output": _trim(output),
+            "seconds": round(duration, 2),
+            **extra,
+        }
         self.checks.append(check)
         self.emit("check_finished", **{k: v for k, v in check.items() if k != "output"}, output=check["output"][-600:])
         return check
@@ -273,7 +286,9 @@ def _split_sections(output: str) -> list[str]:
     if not starts:
         return [output]
     pieces = [output[a:b] for a, b in zip(starts, [*starts[1:], len(output)], strict=True)]
-    return [piece for piece in pieces if not piece.lstrip("_ ").startswith(("warnings summary", "short test summary"))] or [output]
+    return [
+        piece for piece in pieces if not piece.lstrip("_ ").startswith(("warnings summary", "short test summary"))
+    ] or [output]
 
 
 def verify_project(
@@ -299,9 +314,9 @@ def verify_project(
             own = [p for p in paths if any(k.name == item.name for k in kinds.kinds_for(p))]
             if not own:
                 continue
-            built_in = getattr(item.kind, "run_checks", None)
-            if item.source == kinds.BUILT_IN and callable(built_in):
-                built_in(run, paths)
+            built_in = _BUILT_IN_CHECKS.get(item.name) if item.source == kinds.BUILT_IN else None
+            if built_in is not None:
+                built_in(run, paths, own)
             else:
                 _kind_commands(run, item, own)
     finally:
@@ -320,6 +335,14 @@ def verify_project(
     }
 
 
+# How the built-in kinds' files are run: (run, every project path, the kind's own paths).
+_BUILT_IN_CHECKS: dict[str, Callable[[Any, list[str], list[str]], None]] = {
+    "python": lambda run, paths, own: _python_checks(run, paths),
+    "html": lambda run, paths, own: _web_checks(run, own),
+    "javascript": lambda run, paths, own: _node_checks(run, paths),
+}
+
+
 def _kind_commands(run: _Run, item: Any, paths: list[str]) -> None:
     """The commands a kind gives for its files, each run in the sandbox on a fresh copy; a
     failure goes to the module its output points into (else the owner of the kind's first file)."""
@@ -329,7 +352,9 @@ def _kind_commands(run: _Run, item: Any, paths: list[str]) -> None:
     try:
         commands = [list(map(str, argv)) for argv in (method(paths) or []) if argv]
     except Exception as exc:  # noqa: BLE001 - a plugin's bug is a note, not a crash
-        run.notes.append(f"the {item.name} kind ({item.source}) failed to give its commands: {type(exc).__name__}: {exc}")
+        run.notes.append(
+            f"the {item.name} kind ({item.source}) failed to give its commands: {type(exc).__name__}: {exc}"
+        )
         return
     for argv in commands:
         shown = " ".join(argv)
@@ -362,7 +387,9 @@ def _python_checks(run: _Run, paths: list[str]) -> None:
         broken: dict[str, str] = {}
         if _MARK in result.output:
             try:
-                broken = {n: t for n, t in json.loads(result.output.split(_MARK, 1)[1].strip().splitlines()[0]).items() if t}
+                broken = {
+                    n: t for n, t in json.loads(result.output.split(_MARK, 1)[1].strip().splitlines()[0]).items() if t
+                }
             except (ValueError, IndexError):
                 broken = {}
             ok = not broken
@@ -373,8 +400,12 @@ def _python_checks(run: _Run, paths: list[str]) -> None:
         if broken:
             modules = []
             for name, text in broken.items():
-                modules += run.fail("python-import", f"python -c 'import {name}'", f"import {name} failed:\n{text}",
-                                    run.owners.get(names[name]))
+                modules += run.fail(
+                    "python-import",
+                    f"python -c 'import {name}'",
+                    f"import {name} failed:\n{text}",
+                    run.owners.get(names[name]),
+                )
             check["modules"] = sorted(set(modules))
         elif not ok:
             check["modules"] = run.fail("python-import", shown, output, None)
@@ -468,16 +499,25 @@ def _prepare_dependencies(run: _Run, paths: list[str]) -> None:
     if not failed:
         run.record("python-deps", shown, True, "installed", time.monotonic() - started)
         return
-    output = (f"the project's requirements could not be installed as wheels ({', '.join(failed)}): offline, no "
-              "such package, or no wheel for this platform; use the standard library instead where you can, and "
-              "import the project's own modules by their file names\n" + "\n".join(failed.values()))
+    output = (
+        f"the project's requirements could not be installed as wheels ({', '.join(failed)}): offline, no "
+        "such package, or no wheel for this platform; use the standard library instead where you can, and "
+        "import the project's own modules by their file names\n" + "\n".join(failed.values())
+    )
     check = run.record("python-deps", shown, False, output, time.monotonic() - started)
     owner = run.owners.get("requirements.txt")
     if owner == "assembler" or owner is None:
         # the assembler listed what the modules import: send it to the modules importing it
         wanted = {_requirement_name(m).lower().replace("-", "_") for m in failed}
-        modules = sorted({run.owners[p] for p, t in run.files.items() if p.endswith(".py") and run.owners.get(p)
-                          and any(re.search(rf"^\s*(import|from)\s+{re.escape(w)}\b", t, re.M) for w in wanted)})
+        modules = sorted(
+            {
+                run.owners[p]
+                for p, t in run.files.items()
+                if p.endswith(".py")
+                and run.owners.get(p)
+                and any(re.search(rf"^\s*(import|from)\s+{re.escape(w)}\b", t, re.M) for w in wanted)
+            }
+        )
     else:
         modules = [owner]
     for module in modules:
@@ -489,8 +529,19 @@ def _pip_install(requirement: str, target: Path, timeout: float) -> str | None:
     """One requirement as wheels into `target`; the error text, or None when installed."""
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
-               "--only-binary=:all:", "--target", str(target), requirement]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--only-binary=:all:",
+        "--target",
+        str(target),
+        requirement,
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -551,7 +602,9 @@ def _node_checks(run: _Run, paths: list[str]) -> None:
         pass  # an invalid package.json is the static check's finding
     if "no test specified" in script:
         script = ""
-    tests = [p for p in paths if re.search(r"(\.test|\.spec)\.[cm]?js$", p) or (p.startswith("test/") and p.endswith(".js"))]
+    tests = [
+        p for p in paths if re.search(r"(\.test|\.spec)\.[cm]?js$", p) or (p.startswith("test/") and p.endswith(".js"))
+    ]
     if not script and not tests:
         return
     if node is None:

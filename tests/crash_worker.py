@@ -14,9 +14,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from langchain_core.messages import BaseMessage  # noqa: E402
+from scripted import ScriptedChatModel, is_assembler, module_id_of, module_reply  # noqa: E402
 
 from matrioska import MatrioskaOrchestrator  # noqa: E402
-from scripted import ScriptedChatModel, is_assembler, module_id_of, module_reply  # noqa: E402
 
 IDS = ["m1", "m2", "m3", "m4", "m5"]
 PLAN = {

@@ -105,7 +105,12 @@ class ScriptedOpenAIServer:
                 self.wfile.flush()
 
             def _event(self, payload: dict[str, Any], created: int, model: str) -> None:
-                chunk = {"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": created, "model": model}
+                chunk = {
+                    "id": "chatcmpl-scripted",
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                }
                 self.wfile.write(f"data: {json.dumps({**chunk, **payload})}\n\n".encode())
                 self.wfile.flush()
 

@@ -11,12 +11,6 @@ from pathlib import Path
 
 import pytest
 from langchain_core.messages import AIMessageChunk
-
-from matrioska import MatrioskaOrchestrator, ModelLoadError, cli
-from matrioska.context import Context
-from matrioska.graph import build_graph
-from matrioska.models import is_provider_spec, load_chat_model
-from matrioska.structured import plan_schema, update_schema
 from openai_server import ScriptedOpenAIServer
 from scripted import (
     MODULE_UPDATES,
@@ -27,6 +21,12 @@ from scripted import (
     module_reply,
     shared_context_of,
 )
+
+from matrioska import MatrioskaOrchestrator, ModelLoadError, cli
+from matrioska.context import Context
+from matrioska.graph import build_graph
+from matrioska.models import is_provider_spec, load_chat_model
+from matrioska.structured import plan_schema, update_schema
 
 TASK = "Create a library management system"
 
@@ -78,16 +78,24 @@ def test_missing_keys_are_re_asked_under_the_update_schema(tmp_path: Path) -> No
 
     def respond(messages):
         if module_id_of(messages) == "css" and "could not be used" not in str(messages[-1].content):
-            return module_reply("css", {"css_classes": ["card"]}, uses=shared_context_of(messages))  # color_scheme left out
+            return module_reply(
+                "css", {"css_classes": ["card"]}, uses=shared_context_of(messages)
+            )  # color_scheme left out
         if "could not be used" in str(messages[-1].content):
             return json.dumps({"color_scheme": "dark"})
         return base(messages)
 
     with ScriptedOpenAIServer(respond) as server:
-        with MatrioskaOrchestrator(load_chat_model("openai:scripted", base_url=server.base_url), base_path=tmp_path) as o:
+        with MatrioskaOrchestrator(
+            load_chat_model("openai:scripted", base_url=server.base_url), base_path=tmp_path
+        ) as o:
             state = o.run(TASK)
     assert state["shared_state"]["color_scheme"] == "dark"
-    retry = [r for r in server.requests if "response_format" in r and r["response_format"]["json_schema"]["schema"] != plan_schema()]
+    retry = [
+        r
+        for r in server.requests
+        if "response_format" in r and r["response_format"]["json_schema"]["schema"] != plan_schema()
+    ]
     assert [r["response_format"]["json_schema"]["schema"] for r in retry] == [update_schema(["color_scheme"])]
 
 
@@ -100,7 +108,9 @@ def test_a_server_refusing_structured_output_falls_back_to_repair(tmp_path: Path
             length = int(handler.headers.get("Content-Length", 0))
             body = handler.rfile.read(length)
             if b"response_format" in body:
-                handler._json(400, {"error": {"message": "response_format is not supported", "type": "invalid_request_error"}})
+                handler._json(
+                    400, {"error": {"message": "response_format is not supported", "type": "invalid_request_error"}}
+                )
                 return
             handler.rfile = io.BytesIO(body)
             original(handler)
@@ -137,9 +147,24 @@ def test_each_role_can_use_its_own_model(tmp_path: Path, server: ScriptedOpenAIS
 def test_cli_runs_against_the_server_with_per_role_models(tmp_path: Path, server: ScriptedOpenAIServer) -> None:
     out = tmp_path / "out"
     result = subprocess.run(
-        [sys.executable, "-m", "matrioska", "run", TASK, "--out", str(out), "--model", "openai:scripted",
-         "--base-url", server.base_url, "--assembler-model", "openai:other"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "matrioska",
+            "run",
+            TASK,
+            "--out",
+            str(out),
+            "--model",
+            "openai:scripted",
+            "--base-url",
+            server.base_url,
+            "--assembler-model",
+            "openai:other",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "3/3" in result.stdout or "auth" in result.stdout

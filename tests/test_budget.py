@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import BaseMessage
+from scripted import ScriptedChatModel, is_assembler, module_id_of, module_reply
 
 from matrioska.budget import TokenCounter, prompt_budget, shrink_value
 from matrioska.context import Context
 from matrioska.graph import build_graph
-from scripted import ScriptedChatModel, is_assembler, module_id_of, module_reply
 
 CONTEXT, REPLY = 2048, 512
 BUDGET = CONTEXT - REPLY

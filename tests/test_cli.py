@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder, flaky, module_id_of
 
 from matrioska import cli
-from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder, flaky, module_id_of
 
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
@@ -28,7 +28,9 @@ def use_model(monkeypatch: pytest.MonkeyPatch, model: Any) -> None:
 
 def test_run_prints_phases_and_module_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     use_model(monkeypatch, ScriptedChatModel(respond=default_responder()))
-    code, out, err = run_cli(["run", "Library management system with dashboard", "--out", str(tmp_path), "--thread", "cli-1"])
+    code, out, err = run_cli(
+        ["run", "Library management system with dashboard", "--out", str(tmp_path), "--thread", "cli-1"]
+    )
     assert code == 0, err
     for line in (
         "MATRIOSKA ORCHESTRATOR - Hyperfocus + SharedState",
@@ -65,7 +67,9 @@ def test_failed_run_prints_resume_command_and_resume_finishes(tmp_path: Path, mo
 
 
 @pytest.mark.parametrize("task", ["", "   "])
-def test_blank_task_is_one_line_error_without_loading_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str) -> None:
+def test_blank_task_is_one_line_error_without_loading_a_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str
+) -> None:
     monkeypatch.setattr(cli, "load_model", lambda args: pytest.fail("model loaded for a blank task"))
     code, out, err = run_cli(["run", task, "--out", str(tmp_path)])
     assert code == 2 and err.startswith("error: the task is empty") and err.count("\n") == 1
@@ -99,11 +103,24 @@ def test_console_script_runs_the_tiny_4bit_model_end_to_end(tmp_path: Path, tiny
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(THREE_MODULE_PLAN))
     out = tmp_path / "out"
-    result = _matrioska("run", "Library system", "--out", str(out), "--model", str(tiny_model_dir), "--plan", str(plan), "--max-new-tokens", "8")
+    result = _matrioska(
+        "run",
+        "Library system",
+        "--out",
+        str(out),
+        "--model",
+        str(tiny_model_dir),
+        "--plan",
+        str(plan),
+        "--max-new-tokens",
+        "8",
+    )
     assert result.returncode == 0, result.stderr
     assert "FINAL RESULT" in result.stdout
     assert len(list((out / "matrioska_artifacts").iterdir())) == 3
-    assert re.search(r"generated \(\d+ chars, \d+ file\(s\), \d+ tokens, [\d.]+ tok/s\)", result.stdout)  # streamed live
+    assert re.search(
+        r"generated \(\d+ chars, \d+ file\(s\), \d+ tokens, [\d.]+ tok/s\)", result.stdout
+    )  # streamed live
 
 
 def test_console_script_missing_model_path_is_one_line(tmp_path: Path) -> None:
@@ -114,7 +131,9 @@ def test_console_script_missing_model_path_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("flag, expected", [([], True), (["--no-json-schema"], False)])
-def test_json_schema_constraint_is_on_unless_switched_off(tiny_model_dir: Path, flag: list[str], expected: bool) -> None:
+def test_json_schema_constraint_is_on_unless_switched_off(
+    tiny_model_dir: Path, flag: list[str], expected: bool
+) -> None:
     args = cli._parser().parse_args(["run", "task", "--out", "o", "--model", str(tiny_model_dir), "--no-4bit", *flag])
     assert cli.load_model(args)[0].constrain_json is expected
 
@@ -130,6 +149,40 @@ def test_live_progress_shows_a_bar_tokens_and_rate_per_module() -> None:
     text = out.getvalue()
     assert "\r" in text and "[█████░░░░░░░░░░░░░░░] 2/4 CSS: 5 tokens" in text and "tok/s" in text
     assert "✓ generated (10 chars, 1 file(s), 5 tokens," in text
-    printer({"event": "module_finished", "module": "js", "chars": 0, "written": [], "notes": [], "file_count": 0,
-             "problems": ["your answer contains no file: write it"]})
+    printer(
+        {
+            "event": "module_finished",
+            "module": "js",
+            "chars": 0,
+            "written": [],
+            "notes": [],
+            "file_count": 0,
+            "problems": ["your answer contains no file: write it"],
+        }
+    )
     assert "✗ generated (0 chars, 0 file(s)" in out.getvalue() and "1 problem(s) left" in out.getvalue()
+
+
+def test_the_default_7b_on_a_machine_without_cuda_says_what_happens_and_what_to_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv("MATRIOSKA_MODEL", raising=False)
+    use_model(monkeypatch, ScriptedChatModel(respond=default_responder()))
+    code, _, err = run_cli(["run", "Library management system", "--out", str(tmp_path / "a"), "--no-verify"])
+    notes = [line for line in err.splitlines() if line.startswith("! no GPU here")]
+    assert len(notes) == 1 and "4-bit loading needs a CUDA GPU, so loading it will fail" in notes[0]
+    assert "--model DIR --no-4bit" in notes[0] and "--base-url URL" in notes[0]
+    _, _, err = run_cli(["run", "Library", "--out", str(tmp_path / "b"), "--no-verify", "--no-4bit"])
+    assert "it would run in bf16 on the CPU at a few tokens a second" in err
+    _, _, err = run_cli(["run", "Library", "--out", str(tmp_path / "c"), "--no-verify", "--model", "openai:x"])
+    assert "no GPU here" not in err  # a model was chosen
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        run_cli(["--version"])
+    assert stop.value.code == 0
+    assert re.fullmatch(r"matrioska \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)

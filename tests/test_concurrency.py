@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from concurrent_worker import run_one
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from concurrent_worker import run_one
 from matrioska.graph import build_graph
 
 WORKER = Path(__file__).with_name("concurrent_worker.py")
@@ -50,7 +50,7 @@ def test_four_runs_in_processes_share_one_database(tmp_path: Path) -> None:
         for t in THREADS
     ]
     errors = [p.communicate(timeout=180)[1] for p in procs]
-    for proc, err in zip(procs, errors):
+    for proc, err in zip(procs, errors, strict=True):
         assert proc.returncode == 0, err
         assert "database is locked" not in err
     _check_states(database)

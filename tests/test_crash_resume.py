@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from crash_worker import IDS, PLAN, responder
+
 from matrioska import MatrioskaOrchestrator
 
 WORKER = Path(__file__).with_name("crash_worker.py")

@@ -8,10 +8,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator, OutputPathError
 from matrioska.shapes import ascii_identifier
-from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 HOSTILE_IDS = [
     "../../escape",

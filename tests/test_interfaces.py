@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from langchain_core.messages import BaseMessage
+from scripted import ScriptedChatModel, is_architect, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator
 from matrioska.interfaces import (
@@ -19,7 +20,6 @@ from matrioska.interfaces import (
 )
 from matrioska.parsing import UPDATE_MARKER
 from matrioska.project import ProjectFile
-from scripted import ScriptedChatModel, is_architect, is_assembler, module_id_of
 
 CORE = '''"""ISBN tools."""
 import re
@@ -99,21 +99,27 @@ def test_python_import_names_of_packages_and_src_layouts() -> None:
 
 
 def test_javascript_html_css_json_interfaces() -> None:
-    js = file_interface("app.js", """// helpers
+    js = file_interface(
+        "app.js",
+        """// helpers
 const API = "/api";
 function addBook(title, author) { document.getElementById('bookList').append(title); }
 const removeBook = (id) => { document.querySelector('#bookList'); };
 export class Shelf {}
 export { addBook };
 window.refresh = () => 1;
-""")
+""",
+    )
     assert [(f["name"], f["params"]) for f in js["functions"]] == [("addBook", "title, author"), ("removeBook", "id")]
     assert js["classes"] == ["Shelf"] and "API" in js["globals"] and js["window"] == ["refresh"]
     assert js["exports"] == ["Shelf", "addBook"] and js["module"] and js["ids_used"] == ["bookList"]
-    page = file_interface("index.html", """<!DOCTYPE html><html><head><link rel="stylesheet" href="style.css">
+    page = file_interface(
+        "index.html",
+        """<!DOCTYPE html><html><head><link rel="stylesheet" href="style.css">
 <script src="https://cdn.example/lib.js"></script></head><body>
 <form id="bookForm"><input id="title" name="title" type="text"><select name="genre"></select></form>
-<ul id="bookList"></ul><button onclick="addBook()">Add</button><script src="app.js"></script></body></html>""")
+<ul id="bookList"></ul><button onclick="addBook()">Add</button><script src="app.js"></script></body></html>""",
+    )
     assert page["ids"] == ["bookForm", "title", "bookList"]
     assert page["fields"] == ["title (text)", "genre (select)"]
     assert page["scripts"] == ["https://cdn.example/lib.js", "app.js"] and page["styles"] == ["style.css"]
@@ -126,10 +132,14 @@ window.refresh = () => 1;
 
 
 def test_a_file_that_does_not_parse_has_no_interface_and_a_big_one_is_trimmed_to_its_budget() -> None:
-    face = module_interface("core", [py("core.py", "def broken(:\n", "core"), py("ok.py", "def fine(): pass\n", "core")])
+    face = module_interface(
+        "core", [py("core.py", "def broken(:\n", "core"), py("ok.py", "def fine(): pass\n", "core")]
+    )
     assert [e["path"] for e in face["files"]] == ["ok.py"]
     assert face["problems"] == ["core.py does not parse: it has no interface until it is repaired"]
-    assert module_interface("empty", [])["problems"] == ["module 'empty' produced no files: there is nothing of it to use"]
+    assert module_interface("empty", [])["problems"] == [
+        "module 'empty' produced no files: there is nothing of it to use"
+    ]
     big = "\n".join(f"def function_{i}(a, b, c=1):\n    '''Doc of {i}.'''\n    return {i}\n" for i in range(400))
     small = "def tiny(): pass\n"
     face = module_interface("core", [py("big.py", big, "core"), py("small.py", small, "core")])
@@ -151,17 +161,24 @@ def broken(rows: list[dict]) -> list[str]:
 
 
 def test_python_references_resolve_against_the_interface_with_the_names_that_exist() -> None:
-    cli = py("cli.py", """import isbn_validator
+    cli = py(
+        "cli.py",
+        """import isbn_validator
 from isbn_validator import validate, to_isbn13, IsbnValidator
 print(isbn_validator.validate("x"), to_isbn13("1", "2"), to_isbn13(prefix="979"), IsbnValidator(strict=True))
 print(isbn_validator.MAX_LENGTH, to_isbn13("0306406152", prefix="979"))
-""", "cli")
+""",
+        "cli",
+    )
     rows = check_references("cli", [cli], {"core": core_face()})
     problems = broken(rows)
     assert len(problems) == 4, problems
-    assert any("cli.py:2 `from isbn_validator import validate`: isbn_validator.py (module core) has no 'validate'; "
-               "it has: class IsbnValidator(strict=False) with .is_valid_isbn10(), .is_valid_isbn13(), "
-               "to_isbn13(isbn10: str, *, prefix: str='978'), MAX_LENGTH" in p for p in problems)
+    assert any(
+        "cli.py:2 `from isbn_validator import validate`: isbn_validator.py (module core) has no 'validate'; "
+        "it has: class IsbnValidator(strict=False) with .is_valid_isbn10(), .is_valid_isbn13(), "
+        "to_isbn13(isbn10: str, *, prefix: str='978'), MAX_LENGTH" in p
+        for p in problems
+    )
     assert any("`isbn_validator.validate`" in p for p in problems)
     assert any("passes 2 positional argument(s) to to_isbn13" in p for p in problems)
     assert any("calls to_isbn13(isbn10: str, *, prefix: str='978') without isbn10" in p for p in problems)
@@ -171,20 +188,35 @@ print(isbn_validator.MAX_LENGTH, to_isbn13("0306406152", prefix="979"))
 
 def test_packages_relative_imports_submodules_and_pending_modules() -> None:
     faces = {
-        "core": module_interface("core", [py("isbn/__init__.py", "from .core import check\n", "core"),
-                                          py("isbn/core.py", "def check(isbn):\n    return True\n", "core")]),
+        "core": module_interface(
+            "core",
+            [
+                py("isbn/__init__.py", "from .core import check\n", "core"),
+                py("isbn/core.py", "def check(isbn):\n    return True\n", "core"),
+            ],
+        ),
     }
-    cli = py("isbn/cli.py", "from .core import check, convert\nfrom isbn import core\nfrom . import core as c\n"
-             "from reports import summary\nimport requests\n", "cli")
+    cli = py(
+        "isbn/cli.py",
+        "from .core import check, convert\nfrom isbn import core\nfrom . import core as c\n"
+        "from reports import summary\nimport requests\n",
+        "cli",
+    )
     rows = check_references("cli", [cli], faces, pending_paths=["reports.py"])
-    assert broken(rows) == ["isbn/cli.py:1 `from isbn.core import convert`: isbn/core.py (module core) has no 'convert'; "
-                            "it has: check(isbn)"]
+    assert broken(rows) == [
+        "isbn/cli.py:1 `from isbn.core import convert`: isbn/core.py (module core) has no 'convert'; "
+        "it has: check(isbn)"
+    ]
     assert {r["reference"] for r in rows if r["status"] == "held"} == {
-        "`from isbn.core import check`", "`from isbn import core`"}
+        "`from isbn.core import check`",
+        "`from isbn import core`",
+    }
     # a sibling module that is not in the project at all (and not pending)
     rows = check_references("cli", [py("main.py", "from isbn.util import x\n", "cli")], faces)
-    assert broken(rows) == ["main.py:1 `from isbn.util import ...`: no module 'isbn.util' in the project; "
-                            "its Python modules are: isbn, isbn.core"]
+    assert broken(rows) == [
+        "main.py:1 `from isbn.util import ...`: no module 'isbn.util' in the project; "
+        "its Python modules are: isbn, isbn.core"
+    ]
 
 
 def test_own_files_and_third_party_imports_are_not_cross_module_references() -> None:
@@ -194,22 +226,41 @@ def test_own_files_and_third_party_imports_are_not_cross_module_references() -> 
 
 def test_javascript_and_page_references() -> None:
     faces = {
-        "page": module_interface("page", [ProjectFile("index.html", '<ul id="list"></ul><input id="entry">'
-                                                      '<button onclick="addItem()">+</button><script src="app.js"></script>'
-                                                      '<link rel="stylesheet" href="css/site.css">', "page")]),
+        "page": module_interface(
+            "page",
+            [
+                ProjectFile(
+                    "index.html",
+                    '<ul id="list"></ul><input id="entry">'
+                    '<button onclick="addItem()">+</button><script src="app.js"></script>'
+                    '<link rel="stylesheet" href="css/site.css">',
+                    "page",
+                )
+            ],
+        ),
         "util": module_interface("util", [ProjectFile("util.js", "export function fmt(x) { return x; }\n", "util")]),
     }
-    script = ProjectFile("app.js", "import { fmt, parse } from './util.js';\n"
-                         "function addTask() { document.getElementById('list'); document.getElementById('todo-input'); }\n", "js")
+    script = ProjectFile(
+        "app.js",
+        "import { fmt, parse } from './util.js';\n"
+        "function addTask() { document.getElementById('list'); document.getElementById('todo-input'); }\n",
+        "js",
+    )
     rows = check_references("js", [script], faces)
     assert broken(rows) == [
         "app.js import of parse from './util.js': util.js (module util) does not export 'parse'; it exports: fmt",
         "app.js element id 'todo-input': no HTML file defines id='todo-input'; the ids that exist: list, entry",
     ]
-    page_rows = check_references("page", [ProjectFile("index.html", faces["page"]["files"][0].get("raw", ""), "page")], {})
+    page_rows = check_references(
+        "page", [ProjectFile("index.html", faces["page"]["files"][0].get("raw", ""), "page")], {}
+    )
     assert page_rows == []  # an empty page references nothing
-    html = ProjectFile("index.html", '<button onclick="addItem()">+</button><script src="app.js"></script>'
-                       '<link rel="stylesheet" href="css/site.css">', "page")
+    html = ProjectFile(
+        "index.html",
+        '<button onclick="addItem()">+</button><script src="app.js"></script>'
+        '<link rel="stylesheet" href="css/site.css">',
+        "page",
+    )
     rows = check_references("page", [html], {"js": module_interface("js", [script])})
     assert broken(rows) == [
         "index.html stylesheet 'css/site.css': links 'css/site.css', which no file of the project is; its stylesheets are: none",
@@ -219,23 +270,33 @@ def test_javascript_and_page_references() -> None:
     # a page whose script is still to be written by a later module is not judged yet
     assert broken(check_references("page", [html], {}, pending_paths=["app.js", "css/site.css"])) == [
         "index.html handler calls addItem(): the handler 'addItem()' calls addItem(), which no script defines; "
-        "the scripts define: "]
+        "the scripts define: "
+    ]
 
 
 def test_names_two_modules_both_define_are_reported() -> None:
     faces = {
-        "a": module_interface("a", [ProjectFile("a.js", "let count = 0;\nfunction render() {}\n", "a"),
-                                    ProjectFile("index.html", '<script src="a.js"></script><script src="b.js"></script>', "a")]),
-        "b": module_interface("b", [ProjectFile("b.js", "let count = 1;\n", "b"), ProjectFile("lib/util.py", "X = 1\n", "b")]),
+        "a": module_interface(
+            "a",
+            [
+                ProjectFile("a.js", "let count = 0;\nfunction render() {}\n", "a"),
+                ProjectFile("index.html", '<script src="a.js"></script><script src="b.js"></script>', "a"),
+            ],
+        ),
+        "b": module_interface(
+            "b", [ProjectFile("b.js", "let count = 1;\n", "b"), ProjectFile("lib/util.py", "X = 1\n", "b")]
+        ),
         "c": module_interface("c", [ProjectFile("util.py", "Y = 1\n", "c")]),
     }
     rows = collisions(faces, ["a", "b", "c"])
-    assert [(r["module"], r["target"], r["reference"]) for r in rows] == [
-        ("b", "a", "global 'count' on index.html")]
+    assert [(r["module"], r["target"], r["reference"]) for r in rows] == [("b", "a", "global 'count' on index.html")]
     faces["c"] = module_interface("c", [ProjectFile("lib/util.py", "Y = 1\n", "c")])
     faces["b"]["files"] = [e for e in faces["b"]["files"] if e["kind"] == "javascript"] + [
-        file_interface("lib/util.py", "X = 1\n")]
-    assert ("c", "Python module 'lib.util'") in [(r["module"], r["reference"]) for r in collisions(faces, ["a", "b", "c"])]
+        file_interface("lib/util.py", "X = 1\n")
+    ]
+    assert ("c", "Python module 'lib.util'") in [
+        (r["module"], r["reference"]) for r in collisions(faces, ["a", "b", "c"])
+    ]
 
 
 # ----------------------------------------------------------------------------- through the graph
@@ -250,12 +311,18 @@ ISBN_PLAN = {
     ],
 }
 CLI_WRONG = "import sys\nimport isbn_validator\n\n\ndef main():\n    print(isbn_validator.validate(sys.argv[1]))\n\n\nif __name__ == '__main__':\n    main()\n"
-CLI_RIGHT = ("import sys\nfrom isbn_validator import IsbnValidator\n\n\ndef main():\n"
-             "    print(IsbnValidator().is_valid_isbn10(sys.argv[1]))\n\n\nif __name__ == '__main__':\n    main()\n")
-TESTS_WRONG = "from isbn_validator import validator\n\n\ndef test_isbn10():\n    assert validator.isbn10('0306406152')\n"
-TESTS_RIGHT = ("from isbn_validator import IsbnValidator, to_isbn13\n\n\ndef test_isbn10():\n"
-               "    assert IsbnValidator().is_valid_isbn10('0306406152')\n\n\ndef test_to_isbn13():\n"
-               "    assert to_isbn13('0306406152') == '9780306406157'\n")
+CLI_RIGHT = (
+    "import sys\nfrom isbn_validator import IsbnValidator\n\n\ndef main():\n"
+    "    print(IsbnValidator().is_valid_isbn10(sys.argv[1]))\n\n\nif __name__ == '__main__':\n    main()\n"
+)
+TESTS_WRONG = (
+    "from isbn_validator import validator\n\n\ndef test_isbn10():\n    assert validator.isbn10('0306406152')\n"
+)
+TESTS_RIGHT = (
+    "from isbn_validator import IsbnValidator, to_isbn13\n\n\ndef test_isbn10():\n"
+    "    assert IsbnValidator().is_valid_isbn10('0306406152')\n\n\ndef test_to_isbn13():\n"
+    "    assert to_isbn13('0306406152') == '9780306406157'\n"
+)
 
 
 def reply(path: str, code: str) -> str:
@@ -314,9 +381,13 @@ def test_dependents_build_against_the_core_interface_and_every_reference_resolve
         report = state["module_reports"][module]
         assert report["attempts"] == 2 and report["references"]["broken"] == 0
         first_problems = report["repairs"][0]["problems"]
-        assert any("has no 'valid" in p and "class IsbnValidator(strict=False)" in p for p in first_problems), first_problems
+        assert any("has no 'valid" in p and "class IsbnValidator(strict=False)" in p for p in first_problems), (
+            first_problems
+        )
         assert report["interface_tokens"] > 0
-    prompts = ["\n".join(str(m.content) for m in call) for call in model.calls if module_id_of(call) in ("cli", "pytest")]
+    prompts = [
+        "\n".join(str(m.content) for m in call) for call in model.calls if module_id_of(call) in ("cli", "pytest")
+    ]
     assert prompts and all("class IsbnValidator" in p for p in prompts)
     assert not any(BODY_LINE in p for p in prompts)  # signatures only, never the core's code
     face = state["interfaces"]["isbn_validator"]
@@ -370,8 +441,9 @@ def test_references_that_never_resolve_make_an_honest_verdict(tmp_path: Path) ->
         module = module_id_of(messages)
         return reply("isbn_validator.py", CORE) if module == "isbn_validator" else reply("cli.py", CLI_WRONG)
 
-    with MatrioskaOrchestrator(ScriptedChatModel(respond=respond), tmp_path, verify=False, max_repairs=1,
-                               fix_rounds=1) as orchestrator:
+    with MatrioskaOrchestrator(
+        ScriptedChatModel(respond=respond), tmp_path, verify=False, max_repairs=1, fix_rounds=1
+    ) as orchestrator:
         state = orchestrator.run("isbn", architecture=plan)
     verdict = state["verification"]
     assert verdict["works"] is False and verdict["references_broken"] == 1
@@ -384,7 +456,8 @@ def test_an_interface_change_in_a_fix_round_re_runs_the_dependents(tmp_path: Pat
     """The core is sent back (a reference of its own is broken) and renames its function: the module
     built against the old interface runs again, once, against the new one."""
     plan = {
-        "project_name": "P", "goal": "g",
+        "project_name": "P",
+        "goal": "g",
         "modules": [
             {"id": "core", "files": ["core.py"]},
             {"id": "cli", "dependencies": ["core"], "files": ["cli.py"]},
@@ -396,8 +469,11 @@ def test_an_interface_change_in_a_fix_round_re_runs_the_dependents(tmp_path: Pat
     def answer(module: str, messages: list[BaseMessage]) -> str:
         if module == "core":
             fixed = "FAILED CHECK" in str(messages[-1].content)
-            code = "from extra import helper\n\ndef run(x):\n    return helper(x)\n" if fixed else \
-                "from extra import missing\n\ndef start(x):\n    return x\n"
+            code = (
+                "from extra import helper\n\ndef run(x):\n    return helper(x)\n"
+                if fixed
+                else "from extra import missing\n\ndef start(x):\n    return x\n"
+            )
             return reply("core.py", code)
         if module == "cli":
             uses = "run" if "def run(x)" in str(messages[1].content) else "start"
@@ -409,7 +485,9 @@ def test_an_interface_change_in_a_fix_round_re_runs_the_dependents(tmp_path: Pat
     assert calls == ["core", "extra", "cli", "core", "cli"]
     assert "from core import run" in (tmp_path / "project" / "cli.py").read_text()
     assert state["module_reports"]["cli"]["runtime_fixes"][0]["reason"] == "a module it reads from changed"
-    assert all(r["status"] == "held" for r in state["integration_report"]["consistency"] if r.get("kind") == "reference")
+    assert all(
+        r["status"] == "held" for r in state["integration_report"]["consistency"] if r.get("kind") == "reference"
+    )
 
 
 PAGE_PLAN = {
@@ -420,12 +498,18 @@ PAGE_PLAN = {
         {"id": "script", "name": "Script", "dependencies": ["page"], "files": ["app.js"]},
     ],
 }
-PAGE = ('<!DOCTYPE html>\n<html>\n<head><title>Todo</title></head>\n<body>\n<input id="task-input" type="text">\n'
-        '<button id="add-task">Add</button>\n<ul id="task-list"></ul>\n<script src="app.js"></script>\n</body>\n</html>\n')
-JS_WRONG_IDS = ("const input = document.getElementById('todoInput');\nconst list = document.getElementById('todoList');\n"
-                "document.getElementById('addBtn').addEventListener('click', () => { list.append(input.value); });\n")
-JS_RIGHT_IDS = ("const input = document.getElementById('task-input');\nconst list = document.getElementById('task-list');\n"
-                "document.getElementById('add-task').addEventListener('click', () => { list.append(input.value); });\n")
+PAGE = (
+    '<!DOCTYPE html>\n<html>\n<head><title>Todo</title></head>\n<body>\n<input id="task-input" type="text">\n'
+    '<button id="add-task">Add</button>\n<ul id="task-list"></ul>\n<script src="app.js"></script>\n</body>\n</html>\n'
+)
+JS_WRONG_IDS = (
+    "const input = document.getElementById('todoInput');\nconst list = document.getElementById('todoList');\n"
+    "document.getElementById('addBtn').addEventListener('click', () => { list.append(input.value); });\n"
+)
+JS_RIGHT_IDS = (
+    "const input = document.getElementById('task-input');\nconst list = document.getElementById('task-list');\n"
+    "document.getElementById('add-task').addEventListener('click', () => { list.append(input.value); });\n"
+)
 
 
 def test_a_script_looks_up_the_ids_of_the_page_it_depends_on(tmp_path: Path) -> None:
@@ -446,7 +530,9 @@ def test_a_script_looks_up_the_ids_of_the_page_it_depends_on(tmp_path: Path) -> 
     with MatrioskaOrchestrator(model, tmp_path, verify=False) as orchestrator:
         state = orchestrator.run("todo page", architecture=PAGE_PLAN)
     first = state["module_reports"]["script"]["repairs"][0]["problems"]
-    assert any("no HTML file defines id='todoInput'; the ids that exist: task-input, add-task, task-list" in p for p in first)
+    assert any(
+        "no HTML file defines id='todoInput'; the ids that exist: task-input, add-task, task-list" in p for p in first
+    )
     rows = [r for r in state["integration_report"]["consistency"] if r.get("kind") == "reference"]
     assert {r["reference"] for r in rows} >= {"element id 'task-input'", "element id 'add-task'", "script 'app.js'"}
     assert all(r["status"] == "held" for r in rows)

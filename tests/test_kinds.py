@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 from langchain_core.messages import BaseMessage
+from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator, kinds
 from matrioska.cli import main
 from matrioska.parsing import UPDATE_MARKER, parse_architecture
 from matrioska.prompts import ARCHITECT_SCHEMA_SYSTEM_PROMPT
 from matrioska.structured import plan_schema
-from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 PLUGIN = r'''
 """A Matrioska kind for SQL schema files, checked in an in-memory SQLite database."""
@@ -108,8 +108,18 @@ def test_matrioska_kinds_lists_built_ins_and_the_plugin_and_reports_broken_ones(
     out, err = io.StringIO(), io.StringIO()
     assert main(["kinds"], stdout=out, stderr=err) == 0
     lines = out.getvalue().splitlines()
-    assert [line.split()[0] for line in lines] == ["python", "tests", "html", "javascript", "css", "json", "markdown",
-                                                   "data", "sql", "boom"]
+    assert [line.split()[0] for line in lines] == [
+        "python",
+        "tests",
+        "html",
+        "javascript",
+        "css",
+        "json",
+        "markdown",
+        "data",
+        "sql",
+        "boom",
+    ]
     assert "SQL schema and seed files (.sql) for SQLite  [sqlkind]" in lines[8]
     assert "[matrioska (built-in)]" in lines[0]
     problems = err.getvalue().splitlines()
@@ -121,13 +131,23 @@ def test_matrioska_kinds_lists_built_ins_and_the_plugin_and_reports_broken_ones(
 def test_the_plan_names_installed_kinds_and_unknown_ones_are_inferred(plugin: Path) -> None:
     schema = plan_schema()
     assert schema["properties"]["modules"]["items"]["properties"]["kind"]["enum"][-2:] == ["sql", "boom"]
-    assert "- sql: SQL schema and seed files (.sql) for SQLite" in ARCHITECT_SCHEMA_SYSTEM_PROMPT.format(kinds=kinds.describe())
-    plan, notes = parse_architecture(json.dumps({"project_name": "p", "goal": "g", "modules": [
-        {"id": "db", "kind": "SQL", "files": ["schema.sql"]},
-        {"id": "core", "files": ["core.py"]},
-        {"id": "checks", "kind": "cobol", "files": ["tests/test_core.py"]},
-        {"id": "page", "kind": "python", "files": ["index.html", "app.js", "style.css"]},
-    ]}))
+    assert "- sql: SQL schema and seed files (.sql) for SQLite" in ARCHITECT_SCHEMA_SYSTEM_PROMPT.format(
+        kinds=kinds.describe()
+    )
+    plan, notes = parse_architecture(
+        json.dumps(
+            {
+                "project_name": "p",
+                "goal": "g",
+                "modules": [
+                    {"id": "db", "kind": "SQL", "files": ["schema.sql"]},
+                    {"id": "core", "files": ["core.py"]},
+                    {"id": "checks", "kind": "cobol", "files": ["tests/test_core.py"]},
+                    {"id": "page", "kind": "python", "files": ["index.html", "app.js", "style.css"]},
+                ],
+            }
+        )
+    )
     assert [m.kind for m in plan.modules] == ["sql", "python", "tests", "html"]
     assert "module 'checks': kind 'cobol' is not an installed kind; 'tests' from its files" in notes
     assert "module 'page': kind 'python' claims none of its files; 'html' from its files" in notes
@@ -181,10 +201,13 @@ def test_a_plugin_that_raises_becomes_a_module_problem_and_the_run_finishes(plug
             return "notes"
         return f"data.boom\n```\nx\n```\nnotes.md\n```markdown\n# Notes\n```\n{UPDATE_MARKER} {{}}"
 
-    with MatrioskaOrchestrator(ScriptedChatModel(respond=respond), tmp_path / "out", verify=False, max_repairs=0) as orchestrator:
+    with MatrioskaOrchestrator(
+        ScriptedChatModel(respond=respond), tmp_path / "out", verify=False, max_repairs=0
+    ) as orchestrator:
         state = orchestrator.run("odd files", architecture=plan)
     assert state["module_reports"]["odd"]["problems"] == [
-        "data.boom: the boom kind (sqlkind) failed on this file: RuntimeError: the plugin has a bug"]
+        "data.boom: the boom kind (sqlkind) failed on this file: RuntimeError: the plugin has a bug"
+    ]
     assert state["architecture"]["modules"][0]["kind"] == "boom"
     assert (tmp_path / "out" / "project" / "notes.md").exists()
 
@@ -200,7 +223,9 @@ def test_a_plugin_kinds_commands_run_in_the_sandbox_and_failures_go_to_the_modul
             return "notes"
         if module_id_of(messages) == "schema":
             return sql_reply("schema.sql", SCHEMA_GOOD)
-        return sql_reply("seed.sql", seeds.pop(0) if "FAILED CHECK" in str(messages[-1].content) or len(seeds) == 2 else SEED)
+        return sql_reply(
+            "seed.sql", seeds.pop(0) if "FAILED CHECK" in str(messages[-1].content) or len(seeds) == 2 else SEED
+        )
 
     with MatrioskaOrchestrator(ScriptedChatModel(respond=respond), tmp_path / "out", sandbox="bwrap") as orchestrator:
         state = orchestrator.run("library database", architecture=SQL_PLAN)
@@ -214,7 +239,9 @@ def test_a_plugin_kinds_commands_run_in_the_sandbox_and_failures_go_to_the_modul
 
 
 def test_kinds_stay_off_the_help_path() -> None:
-    code = "import sys, matrioska.cli as c\ntry:\n    c.main(['--help'])\nexcept SystemExit:\n    pass\n" \
-           "print(sorted(m for m in sys.modules if m.startswith('matrioska.kinds')))"
+    code = (
+        "import sys, matrioska.cli as c\ntry:\n    c.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('matrioska.kinds')))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr[-2000:]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
+from scripted import THREE_MODULE_PLAN
 
 from matrioska import LocalLLM, MatrioskaOrchestrator, ModelLoadError, PlanError
-from scripted import THREE_MODULE_PLAN
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,9 @@ def test_whole_graph_runs_on_the_tiny_4bit_model(tmp_path: Path, tiny_4bit: Loca
         assert state["artifacts"][module_id]  # random weights: noise, but real generated text
         report = state["module_reports"][module_id]
         assert set(report["missing_keys"]) | set(report["written"]) == set(
-            next(m for m in THREE_MODULE_PLAN["general_manual"]["modules"] if m["id"] == module_id)["shared_state_writes"]
+            next(m for m in THREE_MODULE_PLAN["general_manual"]["modules"] if m["id"] == module_id)[
+                "shared_state_writes"
+            ]
         )
     assert state["final_result"].startswith("# Library Management System")
     assert (tmp_path / "matrioska_results.zip").exists()

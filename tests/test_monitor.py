@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from langchain_core.messages import BaseMessage
+from scripted import ScriptedChatModel, default_responder, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator, RunFailedError
 from matrioska.monitor import Driver, create_app, serve_in_thread
 from matrioska.parsing import UPDATE_MARKER
-from scripted import ScriptedChatModel, default_responder, is_assembler, module_id_of
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -44,7 +44,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox", "--disable-dev-shm-usage"])
+        chromium = playwright.chromium.launch(
+            executable_path=_chromium(), args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         try:
             yield chromium
         finally:
@@ -87,7 +89,7 @@ def test_page_follows_a_run_approves_its_plan_and_shows_an_artifact(tmp_path: Pa
         assert "code of css" in page.text_content("#viewer-body pre:last-child")
         assert "index_css.txt" in page.text_content("#viewer-body pre.interface")  # its interface, above the code
         assert page.locator("#whiteboard tbody tr").count() == 6
-        assert page.locator('#zip:not([hidden])').count() == 1
+        assert page.locator("#zip:not([hidden])").count() == 1
         # nothing runnable in this project (text files): the page says so instead of "works"
         assert page.text_content("#verdict").startswith("verdict: not verified")
         ARTIFACTS.mkdir(exist_ok=True)
@@ -99,17 +101,28 @@ def test_page_follows_a_run_approves_its_plan_and_shows_an_artifact(tmp_path: Pa
 
 
 def test_model_values_and_file_names_never_run_in_the_page(tmp_path: Path, browser) -> None:
-    evil = '<script>window.__pwned = 1</script>'
+    evil = "<script>window.__pwned = 1</script>"
 
     def respond(messages: list[BaseMessage]) -> str:
         if is_assembler(messages):
             return "notes"
         update = {"element_ids": [evil, "javascript:window.__pwned=2"], "page_structure": evil}
         body = '<img src=x onerror="window.__pwned=3">' + evil
-        return f'"><img src=x onerror=window.__pwned=4>.html\n```html\n{body}\n```\n{UPDATE_MARKER} {json.dumps(update)}'
+        return (
+            f'"><img src=x onerror=window.__pwned=4>.html\n```html\n{body}\n```\n{UPDATE_MARKER} {json.dumps(update)}'
+        )
 
-    plan = {"project_name": evil, "goal": "javascript:alert(1)", "modules": [
-        {"id": "html", "name": '<b onmouseover="window.__pwned=5">x</b>', "shared_state_writes": ["element_ids", "page_structure"]}]}
+    plan = {
+        "project_name": evil,
+        "goal": "javascript:alert(1)",
+        "modules": [
+            {
+                "id": "html",
+                "name": '<b onmouseover="window.__pwned=5">x</b>',
+                "shared_state_writes": ["element_ids", "page_structure"],
+            }
+        ],
+    }
     with MatrioskaOrchestrator(ScriptedChatModel(respond=respond), tmp_path, max_repairs=0) as orchestrator:
         orchestrator.run(TASK, thread_id="evil", architecture=plan)
     port = _port()
@@ -160,9 +173,8 @@ def test_a_non_loopback_bind_needs_the_printed_token(tmp_path: Path) -> None:
 
 
 def test_a_crashed_run_shows_as_stopped_and_the_api_survives(tmp_path: Path) -> None:
-    from starlette.testclient import TestClient
-
     from scripted import flaky
+    from starlette.testclient import TestClient
 
     with MatrioskaOrchestrator(flaky({"css": [ValueError("boom")]}), tmp_path) as orchestrator:
         with pytest.raises(RunFailedError):

@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
 import zipfile
-import shutil
 from pathlib import Path
 
 import pytest
 from langchain_core.messages import BaseMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
-
-from matrioska import (
-    EmptyTaskError,
-    MatrioskaOrchestrator,
-    OutputPathError,
-    PlanError,
-    RecursionBudgetError,
-    RunFailedError,
-    ThreadMismatchError,
-)
-from matrioska.context import Context
-from matrioska.graph import build_graph
 from scripted import (
     MODULE_UPDATES,
     THREE_MODULE_PLAN,
@@ -36,6 +24,18 @@ from scripted import (
     module_reply,
 )
 
+from matrioska import (
+    EmptyTaskError,
+    MatrioskaOrchestrator,
+    OutputPathError,
+    PlanError,
+    RecursionBudgetError,
+    RunFailedError,
+    ThreadMismatchError,
+)
+from matrioska.context import Context
+from matrioska.graph import build_graph
+
 TASK = "Create a library management system with a dashboard"
 
 
@@ -45,7 +45,9 @@ def executor_calls(model: ScriptedChatModel) -> list[str]:
 
 def shared_context_of(messages: list[BaseMessage]) -> str:
     text = str(messages[-1].content)
-    return text.split("SHARED CONTEXT (the shared_state keys you read):\n", 1)[1].split("\n\nKEYS YOU MUST PUBLISH", 1)[0]
+    return text.split("SHARED CONTEXT (the shared_state keys you read):\n", 1)[1].split("\n\nKEYS YOU MUST PUBLISH", 1)[
+        0
+    ]
 
 
 def test_three_module_plan_end_to_end_writes_every_file(tmp_path: Path, scripted: ScriptedChatModel) -> None:
@@ -71,7 +73,11 @@ def test_three_module_plan_end_to_end_writes_every_file(tmp_path: Path, scripted
     assert (checkpoints / "final_result.md").read_text() == state["final_result"]
     with zipfile.ZipFile(tmp_path / "matrioska_results.zip") as archive:
         names = set(archive.namelist())
-    assert {"matrioska_artifacts/01_html.md", "matrioska_checkpoints/shared_state.json", "matrioska_checkpoints/architecture.json"} <= names
+    assert {
+        "matrioska_artifacts/01_html.md",
+        "matrioska_checkpoints/shared_state.json",
+        "matrioska_checkpoints/architecture.json",
+    } <= names
     assert "matrioska_checkpoints/checkpoints.sqlite" in names
 
     kinds = [e["event"] for e in events]
@@ -178,7 +184,9 @@ def test_blank_task_fails_before_any_model_call(tmp_path: Path, scripted: Script
 
 
 def test_unparseable_plan_retries_with_the_error_then_typed_error_with_state_saved(tmp_path: Path) -> None:
-    model = ScriptedChatModel(respond=lambda messages: "I think a good plan would be modular." if is_architect(messages) else "")
+    model = ScriptedChatModel(
+        respond=lambda messages: "I think a good plan would be modular." if is_architect(messages) else ""
+    )
     with MatrioskaOrchestrator(model, base_path=tmp_path, max_plan_attempts=3) as orchestrator:
         with pytest.raises(PlanError, match="no usable plan after 3 attempt") as info:
             orchestrator.run(TASK, thread_id="bad-plan")
@@ -199,9 +207,15 @@ def test_plan_accepted_on_second_attempt(tmp_path: Path) -> None:
             count["n"] += 1
             if count["n"] == 1:
                 # a true data cycle: named back to the model once
-                return json.dumps({"project_name": "X", "modules": [
-                    {"id": "a", "shared_state_writes": ["x"], "shared_state_reads": ["y"]},
-                    {"id": "b", "shared_state_writes": ["y"], "shared_state_reads": ["x"]}]})
+                return json.dumps(
+                    {
+                        "project_name": "X",
+                        "modules": [
+                            {"id": "a", "shared_state_writes": ["x"], "shared_state_reads": ["y"]},
+                            {"id": "b", "shared_state_writes": ["y"], "shared_state_reads": ["x"]},
+                        ],
+                    }
+                )
         return base(messages)
 
     model = ScriptedChatModel(respond=respond)
@@ -257,7 +271,9 @@ def test_graph_streams_updates_and_custom_progress(scripted: ScriptedChatModel) 
     graph = build_graph(InMemorySaver())
     config = {"configurable": {"thread_id": "s"}}
     updates, custom = [], []
-    for mode, chunk in graph.stream({"task": TASK}, config, context=Context(llm=scripted), stream_mode=["updates", "custom"]):
+    for mode, chunk in graph.stream(
+        {"task": TASK}, config, context=Context(llm=scripted), stream_mode=["updates", "custom"]
+    ):
         (updates if mode == "updates" else custom).append(chunk)
     assert [next(iter(u)) for u in updates] == ["architect", "executor", "executor", "executor", "assembler", "verify"]
     started = [e for e in custom if e["event"] == "module_started"]
@@ -279,7 +295,7 @@ def test_recursion_limit_too_small_stops_before_a_module_and_resume_continues(tm
     plan = {
         "project_name": "Chain",
         "goal": "g",
-        "modules": [{"id": f"m{i}", "dependencies": [f"m{i-1}"] if i else []} for i in range(30)],
+        "modules": [{"id": f"m{i}", "dependencies": [f"m{i - 1}"] if i else []} for i in range(30)],
     }
     model = ScriptedChatModel(respond=lambda m: "notes" if is_assembler(m) else module_reply(module_id_of(m) or "", {}))
     from langgraph.checkpoint.memory import InMemorySaver
@@ -294,10 +310,18 @@ def test_recursion_limit_too_small_stops_before_a_module_and_resume_continues(tm
     # the exact bound: input, architect, 30 modules, the assembler and verify need recursion_limit 34;
     # at 33 the budget check (not a GraphRecursionError mid-loop) stops the run
     tight = build_graph(InMemorySaver())
-    state = tight.invoke({"task": TASK, "architecture": plan}, {"configurable": {"thread_id": "x"}, "recursion_limit": 34}, context=Context(llm=model))
+    state = tight.invoke(
+        {"task": TASK, "architecture": plan},
+        {"configurable": {"thread_id": "x"}, "recursion_limit": 34},
+        context=Context(llm=model),
+    )
     assert len(state["completed"]) == 30
     with pytest.raises(RecursionBudgetError, match=">= 34"):
-        build_graph(InMemorySaver()).invoke({"task": TASK, "architecture": plan}, {"configurable": {"thread_id": "y"}, "recursion_limit": 33}, context=Context(llm=model))
+        build_graph(InMemorySaver()).invoke(
+            {"task": TASK, "architecture": plan},
+            {"configurable": {"thread_id": "y"}, "recursion_limit": 33},
+            context=Context(llm=model),
+        )
 
 
 def test_missing_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from scripted import THREE_MODULE_PLAN
 
 from matrioska.errors import PlanError
 from matrioska.parsing import (
@@ -16,10 +17,11 @@ from matrioska.parsing import (
     validate_architecture,
 )
 from matrioska.state import Architecture
-from scripted import THREE_MODULE_PLAN
 
 
-def mod(mid: str, deps: list[str] | None = None, reads: list[str] | None = None, writes: list[str] | None = None) -> dict:
+def mod(
+    mid: str, deps: list[str] | None = None, reads: list[str] | None = None, writes: list[str] | None = None
+) -> dict:
     return {
         "id": mid,
         "name": mid.upper(),
@@ -60,7 +62,13 @@ def test_broken_json_is_repaired_and_reported() -> None:
 
 def test_type_slips_are_coerced() -> None:
     plan, _ = architecture_from_dict(
-        {"project_name": "P", "goal": ["line 1", "line 2"], "modules": [{"id": 7, "name": "N", "dependencies": "", "rules": ["r1", "r2"], "shared_state_writes": "a, b"}]}
+        {
+            "project_name": "P",
+            "goal": ["line 1", "line 2"],
+            "modules": [
+                {"id": 7, "name": "N", "dependencies": "", "rules": ["r1", "r2"], "shared_state_writes": "a, b"}
+            ],
+        }
     )
     spec = plan.modules[0]
     assert plan.goal == "line 1\nline 2"

@@ -9,20 +9,22 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import BaseMessage
+from scripted import ScriptedChatModel, is_architect, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator
 from matrioska.parsing import UPDATE_MARKER
 from matrioska.project import extract_files
 from matrioska.shapes import detect_shape, guide_for, repair_shape
 from matrioska.state import Architecture
-from scripted import ScriptedChatModel, is_architect, is_assembler, module_id_of
 
 
 def block(path: str, body: str, update: dict[str, Any] | None = None) -> str:
     return f"{path}\n```\n{body}\n```\n{UPDATE_MARKER} {json.dumps(update or {})}"
 
 
-def run(tmp_path: Path, task: str, plans: list[dict[str, Any]], modules: Any, **options: Any) -> tuple[dict, ScriptedChatModel]:
+def run(
+    tmp_path: Path, task: str, plans: list[dict[str, Any]], modules: Any, **options: Any
+) -> tuple[dict, ScriptedChatModel]:
     """A run whose architect answers `plans` in turn (the last one repeats) and whose modules
     answer `modules(module_id, messages)`."""
     answered = {"n": 0}
@@ -46,10 +48,13 @@ def simple(module_id: str, messages: list[BaseMessage]) -> str:
 
 
 def test_a_cycle_against_the_data_flow_is_repaired_and_reported(tmp_path: Path) -> None:
-    plan = {"project_name": "Web", "modules": [
-        {"id": "dashboard", "dependencies": ["book_list"], "shared_state_writes": ["element_ids"]},
-        {"id": "book_list", "dependencies": ["dashboard"], "shared_state_reads": ["element_ids"]},
-    ]}
+    plan = {
+        "project_name": "Web",
+        "modules": [
+            {"id": "dashboard", "dependencies": ["book_list"], "shared_state_writes": ["element_ids"]},
+            {"id": "book_list", "dependencies": ["dashboard"], "shared_state_reads": ["element_ids"]},
+        ],
+    }
 
     def modules(module_id: str, messages: list[BaseMessage]) -> str:
         return block(f"{module_id}.txt", "#main", {"element_ids": ["#main"]} if module_id == "dashboard" else {})
@@ -62,10 +67,13 @@ def test_a_cycle_against_the_data_flow_is_repaired_and_reported(tmp_path: Path) 
 
 
 def test_a_true_data_cycle_on_every_attempt_is_broken_at_one_read(tmp_path: Path) -> None:
-    plan = {"project_name": "Loop", "modules": [
-        {"id": "a", "shared_state_writes": ["x"], "shared_state_reads": ["y"]},
-        {"id": "b", "shared_state_writes": ["y"], "shared_state_reads": ["x"]},
-    ]}
+    plan = {
+        "project_name": "Loop",
+        "modules": [
+            {"id": "a", "shared_state_writes": ["x"], "shared_state_reads": ["y"]},
+            {"id": "b", "shared_state_writes": ["y"], "shared_state_reads": ["x"]},
+        ],
+    }
 
     def modules(module_id: str, messages: list[BaseMessage]) -> str:
         return block(f"{module_id}.txt", "code", {"x": "1"} if module_id == "a" else {"y": "2"})
@@ -83,10 +91,13 @@ def test_a_true_data_cycle_on_every_attempt_is_broken_at_one_read(tmp_path: Path
 
 
 def test_duplicate_file_owners_keep_the_first_and_the_run_finishes(tmp_path: Path) -> None:
-    plan = {"project_name": "Dup", "modules": [
-        {"id": "one", "files": ["app.py"]},
-        {"id": "two", "files": ["app.py", "util.py"]},
-    ]}
+    plan = {
+        "project_name": "Dup",
+        "modules": [
+            {"id": "one", "files": ["app.py"]},
+            {"id": "two", "files": ["app.py", "util.py"]},
+        ],
+    }
 
     def modules(module_id: str, messages: list[BaseMessage]) -> str:
         if module_id == "one":
@@ -101,10 +112,18 @@ def test_duplicate_file_owners_keep_the_first_and_the_run_finishes(tmp_path: Pat
 
 
 def test_an_empty_reply_and_an_echo_are_problems_that_are_re_run(tmp_path: Path) -> None:
-    plan = {"project_name": "Report", "modules": [
-        {"id": "reader", "files": ["reader.py"], "description": "Read the sales CSV file into a list of rows"},
-        {"id": "summary", "files": ["summary.py"], "dependencies": ["reader"], "description": "Sum the sales per product"},
-    ]}
+    plan = {
+        "project_name": "Report",
+        "modules": [
+            {"id": "reader", "files": ["reader.py"], "description": "Read the sales CSV file into a list of rows"},
+            {
+                "id": "summary",
+                "files": ["summary.py"],
+                "dependencies": ["reader"],
+                "description": "Sum the sales per product",
+            },
+        ],
+    }
     seen: dict[str, int] = {}
 
     def modules(module_id: str, messages: list[BaseMessage]) -> str:
@@ -129,11 +148,13 @@ def test_declared_files_name_unnamed_blocks_missing_ones_are_problems_extra_ones
     assert extract_files("print('hi')", "core", ["main.py"])[0].path == "main.py"  # no fence, one file owned
 
     plan = {"project_name": "UI", "modules": [{"id": "ui", "files": ["index.html", "app.js"]}]}
-    answers = iter([
-        block("index.html", "<p>hi</p>") + "\n",
-        "index.html\n```html\n<p>hi</p>\n```\napp.js\n```js\nlet a = 1;\n```\nnotes.md\n```\nextra\n```\n"
-        f"{UPDATE_MARKER} {{}}",
-    ])
+    answers = iter(
+        [
+            block("index.html", "<p>hi</p>") + "\n",
+            "index.html\n```html\n<p>hi</p>\n```\napp.js\n```js\nlet a = 1;\n```\nnotes.md\n```\nextra\n```\n"
+            f"{UPDATE_MARKER} {{}}",
+        ]
+    )
     state, model = run(tmp_path, "a page", [plan], lambda module_id, messages: next(answers))
     report = state["module_reports"]["ui"]
     assert "the file 'app.js' your module owns is missing" in report["repairs"][0]["problems"][0]
@@ -151,10 +172,14 @@ def test_project_shapes_detect_guide_and_repair() -> None:
     assert detect_shape("Write a poem") is None and guide_for("Write a poem") == ""
     assert '"files": ["index.html"]' in guide_for("a web page")
 
-    python = Architecture.model_validate({"modules": [
-        {"id": "add", "files": ["add.py"], "shared_state_writes": ["api_functions"]},
-        {"id": "done", "files": ["done.py"]},
-    ]})
+    python = Architecture.model_validate(
+        {
+            "modules": [
+                {"id": "add", "files": ["add.py"], "shared_state_writes": ["api_functions"]},
+                {"id": "done", "files": ["done.py"]},
+            ]
+        }
+    )
     repaired, notes = repair_shape(python, "a command-line todo list in Python")
     ids = [m.id for m in repaired.modules]
     assert ids == ["add", "done", "cli", "tests"]
@@ -162,20 +187,30 @@ def test_project_shapes_detect_guide_and_repair() -> None:
     assert repaired.module("tests").dependencies == ["add", "done"]
     assert len(notes) == 2 and "no tests" in notes[0] and "no entry point" in notes[1]
 
-    web = Architecture.model_validate({"modules": [{"id": "js", "files": ["app.js"]}, {"id": "css", "files": ["style.css"]}]})
+    web = Architecture.model_validate(
+        {"modules": [{"id": "js", "files": ["app.js"]}, {"id": "css", "files": ["style.css"]}]}
+    )
     repaired, notes = repair_shape(web, "a web page with a counter")
     assert repaired.modules[0].id == "page" and repaired.modules[0].files == ["index.html"]
     assert "app.js" in repaired.modules[0].manual and "style.css" in repaired.modules[0].manual
-    assert repair_shape(Architecture.model_validate({"modules": [{"id": "x"}]}), "a web page") [1] == []
+    assert repair_shape(Architecture.model_validate({"modules": [{"id": "x"}]}), "a web page")[1] == []
 
 
 def test_the_architect_gets_the_guide_and_a_portuguese_plan_gets_ascii_names(tmp_path: Path) -> None:
-    plan = {"project_name": "Relatório", "modules": [
-        {"id": "leitor", "files": ["leitor.py"], "shared_state_writes": ["funções"]},
-        {"id": "relatório", "files": ["relatório.py"], "dependencies": ["leitor"], "shared_state_reads": ["funções"]},
-        {"id": "testes", "files": ["tests/test_leitor.py"], "dependencies": ["leitor"]},
-        {"id": "principal", "files": ["main.py"], "dependencies": ["relatório"]},
-    ]}
+    plan = {
+        "project_name": "Relatório",
+        "modules": [
+            {"id": "leitor", "files": ["leitor.py"], "shared_state_writes": ["funções"]},
+            {
+                "id": "relatório",
+                "files": ["relatório.py"],
+                "dependencies": ["leitor"],
+                "shared_state_reads": ["funções"],
+            },
+            {"id": "testes", "files": ["tests/test_leitor.py"], "dependencies": ["leitor"]},
+            {"id": "principal", "files": ["main.py"], "dependencies": ["relatório"]},
+        ],
+    }
 
     def modules(module_id: str, messages: list[BaseMessage]) -> str:
         update = {"funcoes": ["ler(caminho)"]} if module_id == "leitor" else {}
@@ -201,7 +236,9 @@ def test_a_file_planned_without_its_extension_is_satisfied_by_the_written_one() 
 
 
 def test_a_reply_cut_off_inside_a_block_keeps_that_block() -> None:
-    files = extract_files("reverse.py\n```python\ndef reverse(s):\n    return s[::-1]\n# and then the budget ran ou", "core", [])
+    files = extract_files(
+        "reverse.py\n```python\ndef reverse(s):\n    return s[::-1]\n# and then the budget ran ou", "core", []
+    )
     assert [f.path for f in files] == ["reverse.py"] and files[0].content.startswith("def reverse(s):")
     assert "cut off" in files[0].notes[-1]
 
@@ -215,4 +252,6 @@ def test_a_file_of_comments_echoing_the_prompt_is_a_problem() -> None:
     problems, _ = module_problems(ModuleSpec(id="core"), [ProjectFile("core.py", echo, "core")], {}, {}, prompt=prompt)
     assert any("only repeat" in p for p in problems) and any("only comments" in p for p in problems)
     code = "def reverse(s):\n    return ' '.join(reversed(s.split()))\n"
-    assert module_problems(ModuleSpec(id="core"), [ProjectFile("core.py", code, "core")], {}, {}, prompt=prompt)[0] == []
+    assert (
+        module_problems(ModuleSpec(id="core"), [ProjectFile("core.py", code, "core")], {}, {}, prompt=prompt)[0] == []
+    )

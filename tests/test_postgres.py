@@ -11,17 +11,19 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from crash_worker import IDS, responder
-from matrioska import CheckpointError, MatrioskaOrchestrator
 from scripted import MODULE_UPDATES, ScriptedChatModel, default_responder
+
+from matrioska import CheckpointError, MatrioskaOrchestrator
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 
 
 def test_whole_graph_with_the_postgres_checkpointer(tmp_path: Path, postgres_url: str) -> None:
     thread = uuid.uuid4().hex[:8]
-    with MatrioskaOrchestrator(ScriptedChatModel(respond=default_responder()), tmp_path / "a", checkpointer=postgres_url) as o:
+    with MatrioskaOrchestrator(
+        ScriptedChatModel(respond=default_responder()), tmp_path / "a", checkpointer=postgres_url
+    ) as o:
         state = o.run("Create a library management system", thread_id=thread)
     assert state["completed"] == ["html", "css", "auth"]
     assert not (tmp_path / "a" / "matrioska_checkpoints" / "checkpoints.sqlite").exists()
@@ -46,7 +48,9 @@ def test_sigkill_then_resume_on_another_process_with_postgres(tmp_path: Path, po
     # Resumed from a different base path: the state is in PostgreSQL, not in the first folder.
     resumed = subprocess.run(
         [sys.executable, str(WORKER), str(tmp_path / "two"), thread, "none", str(log), postgres_url],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert resumed.returncode == 0, resumed.stderr
     assert log.read_text().split() == ["m3", "m4", "m5", "assembler"]
@@ -63,6 +67,9 @@ def test_unreachable_postgres_is_one_clear_error(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"postgresql://matrioska:secret@127.0.0.1:{port}/db"
-    with pytest.raises(CheckpointError, match=f"cannot connect to the checkpoint database postgresql://matrioska:\\*\\*\\*@127.0.0.1:{port}/db") as info:
+    with pytest.raises(
+        CheckpointError,
+        match=f"cannot connect to the checkpoint database postgresql://matrioska:\\*\\*\\*@127.0.0.1:{port}/db",
+    ) as info:
         MatrioskaOrchestrator(ScriptedChatModel(respond=default_responder()), tmp_path, checkpointer=url)
     assert "secret" not in str(info.value)

@@ -9,22 +9,32 @@ from pathlib import Path
 
 import pytest
 from langchain_core.messages import BaseMessage
+from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator
 from matrioska.parsing import UPDATE_MARKER
 from matrioska.project import extract_files, generated_files, safe_relpath, validate_file
 from matrioska.state import Architecture
-from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 WEB_PLAN = {
     "project_name": "Library Web",
     "goal": "A library page",
     "modules": [
         {"id": "html", "name": "Page", "shared_state_writes": ["element_ids"]},
-        {"id": "css", "name": "Styles", "dependencies": ["html"], "shared_state_reads": ["element_ids"],
-         "shared_state_writes": ["css_classes"]},
-        {"id": "js", "name": "Behaviour", "dependencies": ["html", "css"],
-         "shared_state_reads": ["element_ids", "css_classes"], "shared_state_writes": ["js_functions"]},
+        {
+            "id": "css",
+            "name": "Styles",
+            "dependencies": ["html"],
+            "shared_state_reads": ["element_ids"],
+            "shared_state_writes": ["css_classes"],
+        },
+        {
+            "id": "js",
+            "name": "Behaviour",
+            "dependencies": ["html", "css"],
+            "shared_state_reads": ["element_ids", "css_classes"],
+            "shared_state_writes": ["js_functions"],
+        },
     ],
 }
 
@@ -68,13 +78,17 @@ def test_a_broken_element_id_contract_is_repaired_on_the_second_answer(tmp_path:
     assert "'bookList'" in repair_prompt and "does not occur in your files" in repair_prompt
     consistency = state["integration_report"]["consistency"]
     assert consistency and all(row["status"] == "held" for row in consistency)
-    assert any(row["contract"] == "element id 'bookList' (element_ids)" and row["module"] == "js" for row in consistency)
+    assert any(
+        row["contract"] == "element id 'bookList' (element_ids)" and row["module"] == "js" for row in consistency
+    )
 
     project = tmp_path / "project"
     assert (project / "app.js").read_text().strip() == JS_RIGHT
     assert (project / "index.html").read_text().strip() == HTML  # the module's own entry point is kept
     assert "Behaviour" in (project / "README.md").read_text()
-    log = subprocess.run(["git", "log", "--format=%s", "--reverse"], cwd=project, capture_output=True, text=True, check=True)
+    log = subprocess.run(
+        ["git", "log", "--format=%s", "--reverse"], cwd=project, capture_output=True, text=True, check=True
+    )
     assert log.stdout.splitlines() == [
         "Page (html): wrote element_ids",
         "Styles (css): wrote css_classes",
@@ -107,10 +121,14 @@ def test_without_repairs_the_report_marks_the_contract_broken(tmp_path: Path) ->
 
 
 def test_a_python_syntax_error_is_repaired_on_the_second_attempt(tmp_path: Path) -> None:
-    plan = {"project_name": "Py", "goal": "tools", "modules": [
-        {"id": "core", "shared_state_writes": ["core_functions"]},
-        {"id": "cli", "dependencies": ["core"], "shared_state_reads": ["core_functions"]},
-    ]}
+    plan = {
+        "project_name": "Py",
+        "goal": "tools",
+        "modules": [
+            {"id": "core", "shared_state_writes": ["core_functions"]},
+            {"id": "cli", "dependencies": ["core"], "shared_state_reads": ["core_functions"]},
+        ],
+    }
     answers = {"core": ["def add(a, b)\n    return a + b\n", "def add(a, b):\n    return a + b\n"]}
 
     def respond(messages: list[BaseMessage]) -> str:
@@ -132,8 +150,14 @@ def test_a_python_syntax_error_is_repaired_on_the_second_attempt(tmp_path: Path)
 
 @pytest.mark.parametrize(
     "line, expected",
-    [("../../etc/passwd", "etc/passwd"), ("/abs/app.py", "abs/app.py"), ("C:\\win\\x.js", "win/x.js"),
-     ("a\x00b.py", "ab.py"), ("..", None), ("src/./ok.css", "src/ok.css")],
+    [
+        ("../../etc/passwd", "etc/passwd"),
+        ("/abs/app.py", "abs/app.py"),
+        ("C:\\win\\x.js", "win/x.js"),
+        ("a\x00b.py", "ab.py"),
+        ("..", None),
+        ("src/./ok.css", "src/ok.css"),
+    ],
 )
 def test_file_paths_from_the_model_stay_inside_the_project(line: str, expected: str | None) -> None:
     assert safe_relpath(line) == expected
@@ -144,7 +168,7 @@ def test_files_are_found_by_info_string_or_the_line_before() -> None:
         "**src/app.js**\n```javascript\nlet a = 1;\n```\n"
         "```css styles/main.css\nbody {}\n```\n"
         "```python\nx = 1\n```\n"
-        f"{UPDATE_MARKER}\n```json\n{{\"k\": 1}}\n```"
+        f'{UPDATE_MARKER}\n```json\n{{"k": 1}}\n```'
     )
     files = extract_files(artifact, "m")
     assert [f.path for f in files] == ["src/app.js", "styles/main.css", "m_3.py"]
@@ -165,7 +189,11 @@ def test_a_web_project_without_an_entry_point_gets_one_in_dependency_order() -> 
     architecture = Architecture.model_validate(
         {"project_name": "W", "modules": [{"id": "a"}, {"id": "b", "dependencies": ["a"]}]}
     )
-    files = [ProjectFile("base.css", "", "a"), ProjectFile("lib.js", "", "a"), ProjectFile("app.js", "import x from 'lodash';", "b")]
+    files = [
+        ProjectFile("base.css", "", "a"),
+        ProjectFile("lib.js", "", "a"),
+        ProjectFile("app.js", "import x from 'lodash';", "b"),
+    ]
     out = generated_files(architecture, ["a", "b"], files)
     html = out["index.html"]
     assert html.index("base.css") < html.index("lib.js") < html.index("app.js")

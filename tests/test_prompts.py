@@ -15,7 +15,21 @@ EXPECTED = {
     "ARCHITECT_RETRY_PROMPT": {"error"},
     "ARCHITECT_REVIEW_PROMPT": {"comment"},
     "EXECUTOR_SYSTEM_PROMPT": set(),
-    "EXECUTOR_USER_PROMPT": {"goal", "name", "module_id", "description", "inputs", "outputs", "rules", "manual", "kind_guide", "shared_context", "interfaces", "writes", "files"},
+    "EXECUTOR_USER_PROMPT": {
+        "goal",
+        "name",
+        "module_id",
+        "description",
+        "inputs",
+        "outputs",
+        "rules",
+        "manual",
+        "kind_guide",
+        "shared_context",
+        "interfaces",
+        "writes",
+        "files",
+    },
     "EXECUTOR_UPDATE_RETRY_PROMPT": {"error", "writes"},
     "EXECUTOR_REPAIR_PROMPT": {"problems"},
     "EXECUTOR_RUNTIME_FIX_PROMPT": {"evidence", "interfaces", "files"},
@@ -46,8 +60,9 @@ def test_architect_prompt_asks_for_the_seed_contents() -> None:
 
 
 def test_the_architect_sends_its_system_prompt_formatted(tmp_path) -> None:
-    from matrioska import MatrioskaOrchestrator
     from scripted import ScriptedChatModel, default_responder
+
+    from matrioska import MatrioskaOrchestrator
 
     model = ScriptedChatModel(respond=default_responder())
     with MatrioskaOrchestrator(model, base_path=tmp_path) as orchestrator:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from scripted import ScriptedChatModel, flaky, module_id_of
 
 from matrioska import MatrioskaOrchestrator, PlanError, RunFailedError
 from matrioska.retry import default_retry_policy, is_transient_backend_error
-from scripted import ScriptedChatModel, flaky, module_id_of
 
 FAST = default_retry_policy(max_attempts=3, initial_interval=0.01, max_interval=0.02)
 

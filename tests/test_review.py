@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder, is_architect
 
 from matrioska import MatrioskaError, MatrioskaOrchestrator
-from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder, is_architect
 
 TASK = "Create a library management system"
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
+from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder
 
 from matrioska import LocalLLM, MatrioskaOrchestrator, PlanError, kinds
 from matrioska.parsing import parse_architecture
 from matrioska.prompts import ARCHITECT_SCHEMA_SYSTEM_PROMPT, ARCHITECT_USER_PROMPT
 from matrioska.state import Architecture, ModuleSpec
 from matrioska.structured import constrained, plan_schema, update_schema, wrap_up_reserve
-from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder
 
 PLAN_MESSAGES = [
     SystemMessage(ARCHITECT_SCHEMA_SYSTEM_PROMPT.format(kinds=kinds.describe())),
@@ -101,7 +101,12 @@ def test_whole_graph_plans_and_fills_every_declared_key_on_the_tiny_model(tmp_pa
         assert report["missing_keys"] == []
         assert sorted(report["written"]) == sorted(declared["shared_state_writes"])
     assert set(supplied["shared_state"]) == {
-        "element_ids", "page_structure", "css_classes", "color_scheme", "auth_api", "storage_keys"
+        "element_ids",
+        "page_structure",
+        "css_classes",
+        "color_scheme",
+        "auth_api",
+        "storage_keys",
     }
 
 

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from scripted import THREE_MODULE_PLAN
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import BaseMessage
+from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator, SandboxError
 from matrioska.cli import main
 from matrioska.parsing import UPDATE_MARKER
 from matrioska.sandbox import NO_BWRAP_REASON, UNSANDBOXED_WARNING, Sandbox, resolve_sandbox
 from matrioska.verify import attribute, entry_points, import_names, verify_project
-from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 HAVE_BWRAP = shutil.which("bwrap") is not None
 needs_bwrap = pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap is not installed (apt-get install bubblewrap)")
@@ -45,7 +45,7 @@ def add(text):
     return todo_id
 '''
 CORE_FIXED = CORE_BUGGY.replace("return todo_id", "return len(TODOS)")
-CLI = '''import argparse
+CLI = """import argparse
 
 from todo import add
 
@@ -61,13 +61,13 @@ def main(argv=None):
 
 if __name__ == "__main__":
     raise SystemExit(main())
-'''
-TESTS = '''from todo import add
+"""
+TESTS = """from todo import add
 
 
 def test_add_returns_the_new_count():
     assert add("milk") == 1
-'''
+"""
 
 
 def answer(path: str, lang: str, body: str, update: dict[str, Any]) -> str:
@@ -127,7 +127,9 @@ def test_a_runtime_name_error_is_sent_to_its_module_and_fixed(tmp_path: Path) ->
 
 
 @needs_bwrap
-def test_a_project_never_fixed_exits_3_with_its_files_and_the_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_project_never_fixed_exits_3_with_its_files_and_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(PY_PLAN))
     out = tmp_path / "out"
@@ -140,7 +142,9 @@ def test_a_project_never_fixed_exits_3_with_its_files_and_the_reason(tmp_path: P
     scripted = ScriptedChatModel(respond=never_fixed)
     monkeypatch.setattr("matrioska.cli.load_model", lambda args: (scripted, {}))
     stdout, stderr = _Capture(), _Capture()
-    code = main(["run", "todo list", "--out", str(out), "--plan", str(plan), "--fix-rounds", "1"], stdout=stdout, stderr=stderr)
+    code = main(
+        ["run", "todo list", "--out", str(out), "--plan", str(plan), "--fix-rounds", "1"], stdout=stdout, stderr=stderr
+    )
     assert code == 3, stdout.text + stderr.text
     verification = json.loads((out / "matrioska_checkpoints" / "verification.json").read_text())
     assert verification["works"] is False and verification["rounds"] == 1
@@ -219,13 +223,19 @@ def test_without_bubblewrap_auto_runs_nothing_and_says_so(tmp_path: Path, monkey
 def test_sandbox_none_runs_unsandboxed_with_its_warning(tmp_path: Path) -> None:
     sandbox, note = resolve_sandbox("none", timeout=20)
     assert sandbox is not None and sandbox.mode == "none" and note == UNSANDBOXED_WARNING
-    result = verify_project({"todo.py": CORE_FIXED, "tests/test_todo.py": TESTS}, {"todo.py": "core", "tests/test_todo.py": "tests"}, sandbox)
+    result = verify_project(
+        {"todo.py": CORE_FIXED, "tests/test_todo.py": TESTS},
+        {"todo.py": "core", "tests/test_todo.py": "tests"},
+        sandbox,
+    )
     assert result["works"] is True, result
 
 
 def test_nothing_runnable_is_works_null(tmp_path: Path) -> None:
     sandbox = Sandbox(mode="none", timeout=10)
-    result = verify_project({"README.md": "# hi", "notes.txt": "x"}, {"README.md": "docs", "notes.txt": "docs"}, sandbox)
+    result = verify_project(
+        {"README.md": "# hi", "notes.txt": "x"}, {"README.md": "docs", "notes.txt": "docs"}, sandbox
+    )
     assert result["works"] is None and result["checks"] == []
     assert "nothing to run" in result["notes"][-1]
 
@@ -238,15 +248,21 @@ def test_attribution_takes_the_innermost_project_frame() -> None:
         "NameError: name 'todo_id' is not defined"
     )
     assert attribute(trace, owners, "/tmp/x/project") == "core"
-    assert attribute("tests/test_todo.py:4: in test_add\n    assert add(1) == 2\nE   assert 1 == 2", owners, "/r") == "tests"
+    assert (
+        attribute("tests/test_todo.py:4: in test_add\n    assert add(1) == 2\nE   assert 1 == 2", owners, "/r")
+        == "tests"
+    )
     assert attribute("ReferenceError at http://127.0.0.1:4000/app.js:3:5", owners, "/r") == "js"
     assert attribute("nothing here", owners, "/r", default="tests") == "tests"
 
 
 def test_entry_points_and_import_names() -> None:
     files = {
-        "src/pkg/__init__.py": "", "src/pkg/core.py": "", "src/pkg/__main__.py": "import argparse",
-        "tests/test_core.py": "", "my-script.py": "",
+        "src/pkg/__init__.py": "",
+        "src/pkg/core.py": "",
+        "src/pkg/__main__.py": "import argparse",
+        "tests/test_core.py": "",
+        "my-script.py": "",
     }
     assert import_names(list(files)) == {"pkg": "src/pkg/__init__.py", "pkg.core": "src/pkg/core.py"}
     assert entry_points(files)[0][:2] == (["-m", "pkg"], "src/pkg/__main__.py")
@@ -282,9 +298,9 @@ def test_generated_code_cannot_escape_the_sandbox(tmp_path: Path) -> None:
     escapes = {
         "test_network.py": f"import socket\ndef test_net():\n    s = socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    s.sendall(b'leak')\n",
         "test_writes.py": f"def test_tmp():\n    open({str(tmp_marker)!r}, 'w').write('x')\n"
-                          f"def test_home():\n    open({str(home_marker)!r}, 'w').write('x')\n",
+        f"def test_home():\n    open({str(home_marker)!r}, 'w').write('x')\n",
         "test_reads_home.py": "import os\ndef test_read():\n    assert not os.path.expanduser('~').startswith('/root')\n"
-                              "    assert os.listdir('/root') == []\n",
+        "    assert os.listdir('/root') == []\n",
         "test_secrets.py": "import os\ndef test_env():\n    assert 'OPENAI_API_KEY' not in os.environ\n    assert False, 'ran'\n",
         "busy.py": "while True:\n    pass\n",
         "fork.py": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
@@ -411,8 +427,10 @@ def test_javascript_tests_run_with_node_and_failures_point_at_the_code(tmp_path:
     sandbox, _ = resolve_sandbox("bwrap", timeout=30)
     assert sandbox is not None
     code = "function sum(a, b) {\n  return a + c;\n}\nmodule.exports = { sum };\n"
-    test = "const test = require('node:test');\nconst assert = require('node:assert');\nconst { sum } = require('./sum.js');\n" \
-           "test('adds', () => {\n  assert.strictEqual(sum(1, 2), 3);\n});\n"
+    test = (
+        "const test = require('node:test');\nconst assert = require('node:assert');\nconst { sum } = require('./sum.js');\n"
+        "test('adds', () => {\n  assert.strictEqual(sum(1, 2), 3);\n});\n"
+    )
     files = {"sum.js": code, "sum.test.js": test}
     owners = {"sum.js": "math", "sum.test.js": "tests"}
     result = verify_project(files, owners, sandbox)
@@ -430,8 +448,12 @@ def test_readers_of_a_key_a_fixed_module_re_published_are_re_run_after_it(tmp_pa
     def respond(messages: list[BaseMessage]) -> str:
         last = str(messages[-1].content)
         if module_id_of(messages) == "core" and "FAILED CHECK" in last:
-            return answer("todo.py", "python", CORE_FIXED + "\n\ndef count():\n    return len(TODOS)\n",
-                          {"api_functions": ["add(text)", "count()"]})
+            return answer(
+                "todo.py",
+                "python",
+                CORE_FIXED + "\n\ndef count():\n    return len(TODOS)\n",
+                {"api_functions": ["add(text)", "count()"]},
+            )
         return base.respond(messages)
 
     model = ScriptedChatModel(respond=respond)

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import BaseMessage
+from scripted import ScriptedChatModel, is_assembler, module_id_of, module_reply
 
 from matrioska import MatrioskaOrchestrator, RecursionBudgetError, RunFailedError
 from matrioska.nodes.routing import remaining_waves
-from scripted import ScriptedChatModel, is_assembler, module_id_of, module_reply
 
 
 def plan_of(edges: dict[str, list[str]]) -> dict[str, Any]:
@@ -40,7 +40,11 @@ class Recorder:
     """A scripted model that sleeps per call and records concurrency and prompts."""
 
     def __init__(
-        self, delay: float = 0.0, fail: dict[str, Exception] | None = None, gather: int = 1, wide: set[str] = frozenset()
+        self,
+        delay: float = 0.0,
+        fail: dict[str, Exception] | None = None,
+        gather: int = 1,
+        wide: set[str] = frozenset(),
     ) -> None:
         self.delay, self.fail, self.gather, self.wide = delay, dict(fail or {}), gather, wide
         self.active = self.peak = 0
@@ -102,8 +106,10 @@ def test_a_key_written_by_two_modules_of_one_wave_orders_them_as_the_sequential_
     parallel = run(tmp_path, plan, 4, Recorder(), "conflict")
     assert parallel["completed"] == sequential["completed"] == ["a", "b", "c"]
     assert parallel["shared_state"] == sequential["shared_state"]  # the later writer wins, as sequentially
-    assert ("module 'c' now depends on 'b': both write 'k_b', and in one parallel wave the value kept would "
-            "depend on timing") in parallel["plan_report"]
+    assert (
+        "module 'c' now depends on 'b': both write 'k_b', and in one parallel wave the value kept would "
+        "depend on timing"
+    ) in parallel["plan_report"]
     assert next(m for m in parallel["architecture"]["modules"] if m["id"] == "c")["dependencies"] == ["a", "b"]
 
 

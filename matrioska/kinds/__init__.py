@@ -89,7 +89,9 @@ def _plugin(entry: Any) -> tuple[Installed | None, str | None]:
         kind = target() if isinstance(target, type) else target
     except Exception as exc:  # noqa: BLE001 - any failure of third-party code is reported, not raised
         return None, f"{label} skipped: it failed to load: {type(exc).__name__}: {str(exc)[:160]}"
-    missing = [a for a in ("name", "description") if not isinstance(getattr(kind, a, None), str) or not getattr(kind, a)]
+    missing = [
+        a for a in ("name", "description") if not isinstance(getattr(kind, a, None), str) or not getattr(kind, a)
+    ]
     missing += [a for a in ("matches", "validate") if not callable(getattr(kind, a, None))]
     if missing:
         return None, f"{label} skipped: it lacks {', '.join(missing)}"
@@ -130,7 +132,9 @@ def _load() -> tuple[list[Installed], list[str]]:
                 if problem:
                     problems.append(problem)
                 elif item is not None and item.name in taken:
-                    problems.append(f"kind plugin {entry.name!r} ({item.source}) skipped: the kind {item.name!r} exists already")
+                    problems.append(
+                        f"kind plugin {entry.name!r} ({item.source}) skipped: the kind {item.name!r} exists already"
+                    )
                 elif item is not None:
                     kinds.append(item)
                     taken.add(item.name)
@@ -166,7 +170,9 @@ def validate(path: str, text: str) -> list[str]:
         try:
             found = item.kind.validate(path, text) or []
         except Exception as exc:  # noqa: BLE001 - third-party code: its failure is a finding
-            problems.append(f"the {item.name} kind ({item.source}) failed on this file: {type(exc).__name__}: {str(exc)[:200]}")
+            problems.append(
+                f"the {item.name} kind ({item.source}) failed on this file: {type(exc).__name__}: {str(exc)[:200]}"
+            )
             continue
         problems += [str(p) for p in found if str(p).strip()]
     return problems

@@ -26,7 +26,11 @@ class DataKind(Kind):
             return ["CSV: the file is empty (it needs a header row)"]
         width = len(rows[0])
         uneven = [number for number, row in enumerate(rows[1:], 2) if len(row) != width]
-        return [f"CSV: row(s) {', '.join(map(str, uneven[:5]))} do not have the header's {width} columns"] if uneven else []
+        return (
+            [f"CSV: row(s) {', '.join(map(str, uneven[:5]))} do not have the header's {width} columns"]
+            if uneven
+            else []
+        )
 
     def interface(self, path: str, text: str) -> dict[str, Any] | None:
         return _csv(path, text)

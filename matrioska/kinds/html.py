@@ -14,7 +14,22 @@ _LIST_ITEMS = 40
 
 
 class _HTMLChecker(HTMLParser):
-    _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr", "!doctype"}
+    _VOID = {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+        "!doctype",
+    }
     _OPTIONAL_END = {"p", "li", "td", "th", "tr", "option", "dt", "dd", "thead", "tbody", "colgroup"}
 
     def __init__(self) -> None:
@@ -98,7 +113,9 @@ def _html(path: str, content: str) -> dict[str, Any]:
         "scripts": parser.scripts,
         "styles": parser.styles,
         "handlers": parser.handlers[:_LIST_ITEMS],
-        "inline_functions": [f["name"] for f in inline["functions"]] + (inline["globals"] + inline["window"]) if inline else [],
+        "inline_functions": [f["name"] for f in inline["functions"]] + (inline["globals"] + inline["window"])
+        if inline
+        else [],
         "inline_ids_used": inline["ids_used"] if inline else [],
     }
 
@@ -109,7 +126,7 @@ def _entry_point(project_name: str, files: list[Any]) -> str:
     head = "\n".join(f'  <link rel="stylesheet" href="{p}">' for p in styles)
     body = "\n".join(f'  <script src="{p}"></script>' for p in scripts)
     return (
-        f"<!DOCTYPE html>\n<html>\n<head>\n  <meta charset=\"utf-8\">\n  <title>{project_name}</title>\n"
+        f'<!DOCTYPE html>\n<html>\n<head>\n  <meta charset="utf-8">\n  <title>{project_name}</title>\n'
         f"{head}\n</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
 
@@ -137,8 +154,3 @@ class HtmlKind(Kind):
         paths = {f.path for f in files}
         web = any(p.endswith((".css", ".js")) for p in paths) and not any(p.endswith(".py") for p in paths)
         return {"index.html": _entry_point(project_name, files)} if web and "index.html" not in paths else {}
-
-    def run_checks(self, run: Any, paths: list[str]) -> None:
-        from ..verify import _web_checks
-
-        _web_checks(run, [p for p in paths if self.matches(p)])

@@ -19,10 +19,14 @@ _LIST_ITEMS = 40
 
 
 _JS_COMMENT = re.compile(r"/\*.*?\*/|(?<![:\\'\"\w])//[^\n]*", re.DOTALL)
-_JS_FUNC = re.compile(r"^(export\s+(?:default\s+)?)?(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)\s*\(([^)]*)\)", re.M)
+_JS_FUNC = re.compile(
+    r"^(export\s+(?:default\s+)?)?(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)\s*\(([^)]*)\)", re.M
+)
 _JS_ARROW = re.compile(
     r"^(export\s+)?(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*=\s*(?:async\s+)?"
-    r"(?:function\b[^(]*\(([^)]*)\)|\(([^)]*)\)\s*=>|([A-Za-z_$][\w$]*)\s*=>)", re.M)
+    r"(?:function\b[^(]*\(([^)]*)\)|\(([^)]*)\)\s*=>|([A-Za-z_$][\w$]*)\s*=>)",
+    re.M,
+)
 _JS_CLASS = re.compile(r"^(export\s+(?:default\s+)?)?class\s+([A-Za-z_$][\w$]*)", re.M)
 _JS_VAR = re.compile(r"^(export\s+)?(const|let|var)\s+([A-Za-z_$][\w$]*)", re.M)
 _JS_WINDOW = re.compile(r"^\s*(?:window|globalThis)\.([A-Za-z_$][\w$]*)\s*=", re.M)
@@ -30,8 +34,12 @@ _JS_EXPORT_LIST = re.compile(r"^export\s*\{([^}]*)\}", re.M)
 _CJS_OBJECT = re.compile(r"module\.exports\s*=\s*\{([^}]*)\}")
 _CJS_NAME = re.compile(r"(?:module\.)?exports\.([A-Za-z_$][\w$]*)\s*=")
 _CJS_SINGLE = re.compile(r"module\.exports\s*=\s*([A-Za-z_$][\w$]*)\s*;?\s*$", re.M)
-_JS_ID_USE = re.compile(r"""getElementById\(\s*["'`]([^"'`$]+)["'`]\s*\)|querySelector(?:All)?\(\s*["'`]#([\w-]+)["'`]\s*\)""")
-_JS_ID_SET = re.compile(r"""\.id\s*=\s*["'`]([^"'`]+)["'`]|setAttribute\(\s*["']id["']\s*,\s*["'`]([^"'`]+)["'`]\s*\)""")
+_JS_ID_USE = re.compile(
+    r"""getElementById\(\s*["'`]([^"'`$]+)["'`]\s*\)|querySelector(?:All)?\(\s*["'`]#([\w-]+)["'`]\s*\)"""
+)
+_JS_ID_SET = re.compile(
+    r"""\.id\s*=\s*["'`]([^"'`]+)["'`]|setAttribute\(\s*["']id["']\s*,\s*["'`]([^"'`]+)["'`]\s*\)"""
+)
 _HTML_ID = re.compile(r"""\bid\s*=\s*\\?["']([^"'\\]+)\\?["']""", re.I)
 
 
@@ -109,8 +117,12 @@ def _javascript(path: str, content: str) -> dict[str, Any]:
 
 def _npm_dependencies(files: list[Any]) -> list[str]:
     pattern = re.compile(r"""(?:require\(\s*|from\s+|import\s+)['"]([^'"./][^'"]*)['"]""")
-    found = {m.group(1).split("/")[0] if not m.group(1).startswith("@") else "/".join(m.group(1).split("/")[:2])
-             for f in files if f.path.endswith((".js", ".mjs", ".ts", ".jsx", ".tsx")) for m in pattern.finditer(f.content)}
+    found = {
+        m.group(1).split("/")[0] if not m.group(1).startswith("@") else "/".join(m.group(1).split("/")[:2])
+        for f in files
+        if f.path.endswith((".js", ".mjs", ".ts", ".jsx", ".tsx"))
+        for m in pattern.finditer(f.content)
+    }
     return sorted(found)
 
 
@@ -118,8 +130,10 @@ class JavaScriptKind(Kind):
     name = "javascript"
     description = "JavaScript (.js): browser scripts for a page, or Node modules"
     suffixes = (".js", ".mjs", ".cjs")
-    guide = ("JavaScript: look up only element ids the page defines; define the functions a page's "
-             "handlers call at the top level of the script.")
+    guide = (
+        "JavaScript: look up only element ids the page defines; define the functions a page's "
+        "handlers call at the top level of the script."
+    )
 
     def validate(self, path: str, text: str) -> list[str]:
         node = shutil.which("node")
@@ -142,11 +156,9 @@ class JavaScriptKind(Kind):
         npm = _npm_dependencies(files)
         if not npm:
             return {}
-        package = {"name": re.sub(r"[^a-z0-9-]+", "-", project_name.lower()).strip("-") or "project",
-                   "private": True, "dependencies": {name: "*" for name in npm}}
+        package = {
+            "name": re.sub(r"[^a-z0-9-]+", "-", project_name.lower()).strip("-") or "project",
+            "private": True,
+            "dependencies": {name: "*" for name in npm},
+        }
         return {"package.json": json.dumps(package, indent=2) + "\n"}
-
-    def run_checks(self, run: Any, paths: list[str]) -> None:
-        from ..verify import _node_checks
-
-        _node_checks(run, paths)

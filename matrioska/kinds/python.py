@@ -33,8 +33,11 @@ def _signature(args: ast.arguments, *, drop_first: bool = False) -> dict[str, An
         trimmed = ast.arguments(
             posonlyargs=args.posonlyargs[1:] if args.posonlyargs else [],
             args=args.args if args.posonlyargs else args.args[1:],
-            vararg=args.vararg, kwonlyargs=args.kwonlyargs, kw_defaults=args.kw_defaults,
-            kwarg=args.kwarg, defaults=args.defaults,
+            vararg=args.vararg,
+            kwonlyargs=args.kwonlyargs,
+            kw_defaults=args.kw_defaults,
+            kwarg=args.kwarg,
+            defaults=args.defaults,
         )
     else:
         trimmed = args
@@ -44,7 +47,7 @@ def _signature(args: ast.arguments, *, drop_first: bool = False) -> dict[str, An
         text = ", ".join(a.arg for a in positional)
     names = [a.arg for a in positional]
     required = names[: max(0, len(names) - defaults)]
-    keyword_names = [a.arg for a in args.args[(1 if drop_first and not args.posonlyargs else 0):]]
+    keyword_names = [a.arg for a in args.args[(1 if drop_first and not args.posonlyargs else 0) :]]
     keyword_names += [a.arg for a in args.kwonlyargs]
     return {
         "params": text if len(text) <= _SIGNATURE_CHARS else text[: _SIGNATURE_CHARS - 3] + "...",
@@ -52,7 +55,7 @@ def _signature(args: ast.arguments, *, drop_first: bool = False) -> dict[str, An
         "required": required,
         "max": None if args.vararg else len(names),
         "keywords": None if args.kwarg else keyword_names,
-        "required_keywords": [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is None],
+        "required_keywords": [a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is None],
     }
 
 
@@ -94,8 +97,14 @@ def _dataclass_fields(node: ast.ClassDef) -> dict[str, Any] | None:
                 required.append(stmt.target.id)
             else:
                 seen_default = True
-    return {"params": ", ".join(names), "positional": names, "required": required, "max": len(names),
-            "keywords": names, "required_keywords": []}
+    return {
+        "params": ", ".join(names),
+        "positional": names,
+        "required": required,
+        "max": len(names),
+        "keywords": names,
+        "required_keywords": [],
+    }
 
 
 def _class(node: ast.ClassDef) -> dict[str, Any]:
@@ -110,15 +119,29 @@ def _class(node: ast.ClassDef) -> dict[str, Any]:
     elif not node.bases and not node.keywords and not custom_new:
         signature = {"params": "", "positional": [], "required": [], "max": 0, "keywords": [], "required_keywords": []}
     else:  # inherited constructor: unknown here
-        signature = {"params": "...", "positional": [], "required": [], "max": None, "keywords": None, "required_keywords": []}
+        signature = {
+            "params": "...",
+            "positional": [],
+            "required": [],
+            "max": None,
+            "keywords": None,
+            "required_keywords": [],
+        }
     return {
         "name": node.name,
         **signature,
         "bases": [ast.unparse(b) for b in node.bases][:4],
         "doc": _first_line(ast.get_docstring(node)),
         "methods": [_function(m, method=True) for m in methods if not m.name.startswith("_")],
-        "attributes": sorted({t.id for s in node.body if isinstance(s, (ast.Assign, ast.AnnAssign))
-                              for t in (s.targets if isinstance(s, ast.Assign) else [s.target]) if isinstance(t, ast.Name)}),
+        "attributes": sorted(
+            {
+                t.id
+                for s in node.body
+                if isinstance(s, (ast.Assign, ast.AnnAssign))
+                for t in (s.targets if isinstance(s, ast.Assign) else [s.target])
+                if isinstance(t, ast.Name)
+            }
+        ),
     }
 
 
@@ -137,8 +160,12 @@ def _top_level(body: list[ast.stmt]) -> Iterable[ast.stmt]:
 
 
 def _is_main_guard(stmt: ast.stmt) -> bool:
-    return (isinstance(stmt, ast.If) and isinstance(stmt.test, ast.Compare)
-            and "__name__" in ast.unparse(stmt.test) and "__main__" in ast.unparse(stmt.test))
+    return (
+        isinstance(stmt, ast.If)
+        and isinstance(stmt.test, ast.Compare)
+        and "__name__" in ast.unparse(stmt.test)
+        and "__main__" in ast.unparse(stmt.test)
+    )
 
 
 def _bound_names(target: ast.expr) -> list[str]:
@@ -241,8 +268,10 @@ class PythonKind(Kind):
     name = "python"
     description = "Python modules (.py): a library, a command-line tool, a small server"
     suffixes = (".py",)
-    guide = ("Python: importing a module must not run it (put the entry point under "
-             "`if __name__ == \"__main__\":`); prefer the standard library.")
+    guide = (
+        "Python: importing a module must not run it (put the entry point under "
+        '`if __name__ == "__main__":`); prefer the standard library.'
+    )
 
     def validate(self, path: str, text: str) -> list[str]:
         try:
@@ -257,8 +286,3 @@ class PythonKind(Kind):
     def generate(self, project_name: str, files: list[Any]) -> dict[str, str]:
         requirements = _python_requirements(files)
         return {"requirements.txt": "\n".join(requirements) + "\n"} if requirements else {}
-
-    def run_checks(self, run: Any, paths: list[str]) -> None:
-        from ..verify import _python_checks
-
-        _python_checks(run, paths)

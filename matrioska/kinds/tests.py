@@ -16,8 +16,10 @@ _JS_TEST = re.compile(r"\b(test|it)\s*\(\s*['\"`]")
 class TestsKind(Kind):
     name = "tests"
     description = "Automated tests (pytest test_*.py, node --test *.test.js) of the modules they depend on"
-    guide = ("Tests: import the code under test by the module names in the interfaces you are given; "
-             "assert on known answers; every test file holds at least one test function.")
+    guide = (
+        "Tests: import the code under test by the module names in the interfaces you are given; "
+        "assert on known answers; every test file holds at least one test function."
+    )
 
     def matches(self, path: str) -> bool:
         name = PurePosixPath(path).name.lower()

@@ -79,7 +79,11 @@ class Driver:
         if not state or not state.get("module"):
             return None
         elapsed = max(time.monotonic() - state["since"], 1e-6)
-        return {"module": state["module"], "tokens": state["tokens"], "tokens_per_second": round(state["tokens"] / elapsed, 1)}
+        return {
+            "module": state["module"],
+            "tokens": state["tokens"],
+            "tokens_per_second": round(state["tokens"] / elapsed, 1),
+        }
 
     def submit_review(self, thread_id: str, answer: dict[str, Any]) -> str:
         if thread_id in self.answers and thread_id in self.active:
@@ -186,8 +190,13 @@ def _verification(verification: dict[str, Any] | None) -> dict[str, Any] | None:
         "rounds": verification.get("rounds", 0),
         "sandbox": verification.get("sandbox"),
         "checks": [
-            {"kind": c.get("kind"), "command": c.get("command"), "ok": c.get("ok"), "modules": c.get("modules") or [],
-             "output": (c.get("output") or "")[-1500:]}
+            {
+                "kind": c.get("kind"),
+                "command": c.get("command"),
+                "ok": c.get("ok"),
+                "modules": c.get("modules") or [],
+                "output": (c.get("output") or "")[-1500:],
+            }
             for c in verification.get("checks") or []
         ],
     }
@@ -237,7 +246,12 @@ def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) ->
         for key in spec.get("shared_state_reads") or []:
             readers.setdefault(key, []).append(spec.get("id"))
     whiteboard = [
-        {"key": key, "writer": writers.get(key), "readers": readers.get(key, []), "value": json.dumps(value, ensure_ascii=False, indent=2)}
+        {
+            "key": key,
+            "writer": writers.get(key),
+            "readers": readers.get(key, []),
+            "value": json.dumps(value, ensure_ascii=False, indent=2),
+        }
         for key, value in (values.get("shared_state") or {}).items()
     ]
     artifacts = values.get("artifacts") or {}
@@ -296,53 +310,51 @@ class SecurityHeaders(BaseHTTPMiddleware):
         return response
 
 
-def create_app(
-    out: str | Path, *, checkpointer: str | None = None, token: str | None = None, driver: Driver | None = None
-) -> Starlette:
-    """The monitor app for the runs stored under `out` (or in the `checkpointer` URL)."""
-    out = Path(out).expanduser().resolve()
-    reader = Reader(out, checkpointer)
-    driver = driver or Driver()
-    lock = threading.Lock()
-    from ..files import ContextManager
+class _Monitor:
+    """The monitor's request handlers over the runs stored under `out`."""
 
-    files = ContextManager(out)
+    def __init__(self, out: Path, reader: Reader, driver: Driver) -> None:
+        from ..files import ContextManager
 
-    def active(thread_id: str) -> bool | None:
-        if thread_id in driver.active:
+        self.out, self.reader, self.driver = out, reader, driver
+        self.lock = threading.Lock()
+        self.runs_files = ContextManager(out)
+
+    def active(self, thread_id: str) -> bool | None:
+        if thread_id in self.driver.active:
             return True
-        return files.is_running(thread_id)
+        return self.runs_files.is_running(thread_id)
 
-    def read(thread_id: str) -> Any:
-        with lock:
-            return reader.snapshot(thread_id)
+    def read(self, thread_id: str) -> Any:
+        with self.lock:
+            return self.reader.snapshot(thread_id)
 
-    async def index(request: Request) -> Response:
+    async def index(self, request: Request) -> Response:
         return FileResponse(STATIC / "index.html")
 
-    async def runs(request: Request) -> Response:
+    async def runs(self, request: Request) -> Response:
         def work() -> list[dict[str, Any]]:
-            with lock:
-                threads = reader.threads()
-                return [run_summary(t, reader.snapshot(t), active(t)) for t in threads]
+            with self.lock:
+                threads = self.reader.threads()
+                return [run_summary(t, self.reader.snapshot(t), self.active(t)) for t in threads]
 
         return JSONResponse(await asyncio.to_thread(work))
 
-    async def run(request: Request) -> Response:
+    async def run(self, request: Request) -> Response:
         thread_id = request.path_params["thread_id"]
-        snapshot = await asyncio.to_thread(read, thread_id)  # not listing every run to find one
+        snapshot = await asyncio.to_thread(self.read, thread_id)  # not listing every run to find one
         if not snapshot.values:
             return JSONResponse({"error": f"no run {thread_id!r}"}, status_code=404)
-        detail = run_detail(thread_id, snapshot, await asyncio.to_thread(active, thread_id), out)
-        detail["rate"] = driver.rate(thread_id)
+        detail = run_detail(thread_id, snapshot, await asyncio.to_thread(self.active, thread_id), self.out)
+        detail["rate"] = self.driver.rate(thread_id)
         return JSONResponse(detail)
 
-    async def artifact(request: Request) -> Response:
+    async def artifact(self, request: Request) -> Response:
         from ..interfaces import render_interface
         from ..project import extract_files
 
         thread_id, module_id = request.path_params["thread_id"], request.path_params["module_id"]
-        values = (await asyncio.to_thread(read, thread_id)).values or {}
+        values = (await asyncio.to_thread(self.read, thread_id)).values or {}
         if module_id == "assembler":
             files = [{"path": p, "content": c} for p, c in (values.get("generated_files") or {}).items()]
             return JSONResponse({"module": module_id, "text": "", "files": files})
@@ -353,29 +365,30 @@ def create_app(
         declared = next((m.get("files") or [] for m in modules if m.get("id") == module_id), [])
         files = [{"path": f.path, "content": f.content} for f in extract_files(text, module_id, declared)]
         face = (values.get("interfaces") or {}).get(module_id)
-        return JSONResponse({"module": module_id, "text": text, "files": files,
-                             "interface": render_interface(face) if face else None})
+        return JSONResponse(
+            {"module": module_id, "text": text, "files": files, "interface": render_interface(face) if face else None}
+        )
 
-    async def events(request: Request) -> Response:
+    async def events(self, request: Request) -> Response:
         thread_id = request.path_params["thread_id"]
 
         async def stream() -> Any:
             last = None
             while not await request.is_disconnected():
-                snapshot = await asyncio.to_thread(read, thread_id)
-                running = await asyncio.to_thread(active, thread_id)
+                snapshot = await asyncio.to_thread(self.read, thread_id)
+                running = await asyncio.to_thread(self.active, thread_id)
                 marker = (snapshot.config or {}).get("configurable", {}).get("checkpoint_id"), running
                 if marker != last:
                     last = marker
                     yield f"event: state\ndata: {json.dumps({'checkpoint': marker[0]})}\n\n"
-                rate = driver.rate(thread_id)
+                rate = self.driver.rate(thread_id)
                 if rate:
                     yield f"event: rate\ndata: {json.dumps(rate)}\n\n"
                 await asyncio.sleep(0.3)
 
         return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
-    async def review(request: Request) -> Response:
+    async def review(self, request: Request) -> Response:
         thread_id = request.path_params["thread_id"]
         try:
             body = await request.json()
@@ -388,15 +401,16 @@ def create_app(
             answer["plan"] = body["plan"]
         if body.get("comment"):
             answer["comment"] = str(body["comment"])
-        snapshot = await asyncio.to_thread(read, thread_id)
+        snapshot = await asyncio.to_thread(self.read, thread_id)
         if not getattr(snapshot, "interrupts", None):
             return JSONResponse({"error": "this run is not waiting for a plan review"}, status_code=409)
-        return _act(lambda: driver.submit_review(thread_id, answer))
+        return self._act(lambda: self.driver.submit_review(thread_id, answer))
 
-    async def resume(request: Request) -> Response:
+    async def resume(self, request: Request) -> Response:
         thread_id = request.path_params["thread_id"]
-        return _act(lambda: driver.resume(thread_id))
+        return self._act(lambda: self.driver.resume(thread_id))
 
+    @staticmethod
     def _act(action: Callable[[], str]) -> Response:
         try:
             return JSONResponse({"status": action()}, status_code=202)
@@ -405,15 +419,24 @@ def create_app(
         except RuntimeError as exc:
             return JSONResponse({"error": str(exc)}, status_code=409)
 
-    async def results_zip(request: Request) -> Response:
-        path = out / "matrioska_results.zip"
+    async def results_zip(self, request: Request) -> Response:
+        path = self.out / "matrioska_results.zip"
         if not path.is_file():
             return JSONResponse({"error": "no results zip yet"}, status_code=404)
         return FileResponse(path, filename="matrioska_results.zip", media_type="application/zip")
 
+
+def create_app(
+    out: str | Path, *, checkpointer: str | None = None, token: str | None = None, driver: Driver | None = None
+) -> Starlette:
+    """The monitor app for the runs stored under `out` (or in the `checkpointer` URL)."""
+    out = Path(out).expanduser().resolve()
+    reader = Reader(out, checkpointer)
+    monitor = _Monitor(out, reader, driver or Driver())
     middleware = [Middleware(SecurityHeaders)]
     if token:
         middleware.insert(0, Middleware(TokenAuth, token=token))
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> Any:
         yield
@@ -421,20 +444,20 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/", index),
-            Route("/api/runs", runs),
-            Route("/api/runs/{thread_id}", run),
-            Route("/api/runs/{thread_id}/artifacts/{module_id}", artifact),
-            Route("/api/runs/{thread_id}/events", events),
-            Route("/api/runs/{thread_id}/review", review, methods=["POST"]),
-            Route("/api/runs/{thread_id}/resume", resume, methods=["POST"]),
-            Route("/api/zip", results_zip),
+            Route("/", monitor.index),
+            Route("/api/runs", monitor.runs),
+            Route("/api/runs/{thread_id}", monitor.run),
+            Route("/api/runs/{thread_id}/artifacts/{module_id}", monitor.artifact),
+            Route("/api/runs/{thread_id}/events", monitor.events),
+            Route("/api/runs/{thread_id}/review", monitor.review, methods=["POST"]),
+            Route("/api/runs/{thread_id}/resume", monitor.resume, methods=["POST"]),
+            Route("/api/zip", monitor.results_zip),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=middleware,
         lifespan=lifespan,
     )
-    app.state.driver = driver
+    app.state.driver = monitor.driver
     return app
 
 

@@ -21,10 +21,9 @@ from ..parsing import (
     architecture_from_dict,
     execution_order,
     parse_architecture,
-    validate_architecture,
     serialise_shared_writers,
+    validate_architecture,
 )
-from ..shapes import guide_for, repair_shape
 from ..prompts import (
     ARCHITECT_RETRY_PROMPT,
     ARCHITECT_REVIEW_PROMPT,
@@ -32,6 +31,7 @@ from ..prompts import (
     ARCHITECT_SYSTEM_PROMPT,
     ARCHITECT_USER_PROMPT,
 )
+from ..shapes import guide_for, repair_shape
 from ..state import Architecture, MatrioskaState
 from ..structured import constrained, plan_schema
 from ._common import call_structured, emit

@@ -112,15 +112,24 @@ def consistency_rows(
     for key, row in contracts.items():
         where = row["written_by"] or ", ".join(row["declared_writers"]) or "-"
         rows.append(
-            {"contract": f"key {key!r} published, non-empty", "key": key, "status": row["status"], "where": where,
-             **({"problem": row["problem"]} if "problem" in row else {})}
+            {
+                "contract": f"key {key!r} published, non-empty",
+                "key": key,
+                "status": row["status"],
+                "where": where,
+                **({"problem": row["problem"]} if "problem" in row else {}),
+            }
         )
         writer = row["written_by"]
         for reader in row["readers"]:
             ran_before = writer is not None and position.get(writer, len(order)) < position.get(reader, -1)
             rows.append(
-                {"contract": f"key {key!r} written before {reader!r} reads it", "key": key,
-                 "status": "held" if ran_before else "broken", "where": f"{writer or '-'} -> {reader}"}
+                {
+                    "contract": f"key {key!r} written before {reader!r} reads it",
+                    "key": key,
+                    "status": "held" if ran_before else "broken",
+                    "where": f"{writer or '-'} -> {reader}",
+                }
             )
     rows += identifier_contracts(architecture, state.get("shared_state") or {}, writers, files)
     rows += reference_rows(architecture, order, files, state.get("module_reports") or {}, generated or {})
@@ -131,8 +140,12 @@ def consistency_rows(
         for f in files[module_id]:
             problems = checked[f.path] if f.path in checked else validate_file(f.path, f.content)
             rows.append(
-                {"contract": f"{f.path} is valid", "status": "broken" if problems else "held", "where": module_id,
-                 **({"problem": "; ".join(problems)} if problems else {})}
+                {
+                    "contract": f"{f.path} is valid",
+                    "status": "broken" if problems else "held",
+                    "where": module_id,
+                    **({"problem": "; ".join(problems)} if problems else {}),
+                }
             )
     return rows
 
@@ -157,10 +170,17 @@ def reference_rows(
         rows += check_references(module_id, valid[module_id], faces, generated=generated)
         for dependency in architecture.module(module_id).dependencies:
             if dependency in files and not files[dependency]:
-                rows.append({"contract": f"module {dependency!r}, which {module_id!r} depends on, has files",
-                             "kind": "dependency", "module": dependency,
-                             "target": dependency, "status": "broken", "where": module_id,
-                             "problem": f"module {dependency!r} produced no files: {module_id!r} has nothing of it to use"})
+                rows.append(
+                    {
+                        "contract": f"module {dependency!r}, which {module_id!r} depends on, has files",
+                        "kind": "dependency",
+                        "module": dependency,
+                        "target": dependency,
+                        "status": "broken",
+                        "where": module_id,
+                        "problem": f"module {dependency!r} produced no files: {module_id!r} has nothing of it to use",
+                    }
+                )
     return rows + collisions(faces, order)
 
 

@@ -21,8 +21,8 @@ from .. import kinds
 from ..budget import TokenCounter, prompt_budget
 from ..context import Context, resolve_llm
 from ..errors import RecursionBudgetError
-from ..parsing import UPDATE_MARKER, JSONExtractionError, ModuleReply, extract_json_object, parse_module_reply
 from ..interfaces import INTERFACE_CHARS, check_references, module_interface, render_interface
+from ..parsing import UPDATE_MARKER, JSONExtractionError, ModuleReply, extract_json_object, parse_module_reply
 from ..project import extract_files, module_problems
 from ..prompts import (
     EXECUTOR_REPAIR_PROMPT,
@@ -89,9 +89,13 @@ def build_module_messages(
         if counter is None or budget is None:
             return messages, {}
         used = counter.messages(messages)
-        report = {"prompt_tokens": used, "prompt_budget": budget, "shortened_keys": sorted(limits),
-                  "interface_tokens": counter.text("\n".join(faces.values())) if faces else 0,
-                  **({"shortened_interfaces": sorted(face_limits)} if face_limits else {})}
+        report = {
+            "prompt_tokens": used,
+            "prompt_budget": budget,
+            "shortened_keys": sorted(limits),
+            "interface_tokens": counter.text("\n".join(faces.values())) if faces else 0,
+            **({"shortened_interfaces": sorted(face_limits)} if face_limits else {}),
+        }
         if used <= budget:
             return messages, report
         chars = sum(len(str(m.content)) for m in messages)
@@ -102,6 +106,7 @@ def build_module_messages(
             break
         shrink(max(sizes, key=lambda k: sizes[k]), over_chars)
     return messages, {**report, "over_budget": True}
+
 
 def _kind_guide(spec: ModuleSpec) -> str:
     """The guidance of the module's kind, as a line under its manual ("" when it has none)."""
@@ -159,7 +164,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     steps = pending_count(state) if width == 1 else 2 * remaining_waves(state, width)
     steps += len(fix_queue) + 1 if fixing else 1  # and the verify node
     _check_recursion_budget(config, steps)
-    architecture = _architecture(state["architecture"])
+    architecture = _architecture(state.get("architecture") or {})
     spec = architecture.module(module_id)
     shared_state = state.get("shared_state") or {}
     order = state.get("execution_order") or []
@@ -187,8 +192,12 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         # modules it names, and this module's own current files (never another module's code).
         own = extract_files((state.get("artifacts") or {}).get(spec.id) or "", spec.id, spec.files)
         pointed = _pointed_interfaces(evidence, spec, interfaces)
-        messages = [*messages, HumanMessage(EXECUTOR_RUNTIME_FIX_PROMPT.format(
-            evidence=evidence, interfaces=pointed, files=_render_files(own)))]
+        messages = [
+            *messages,
+            HumanMessage(
+                EXECUTOR_RUNTIME_FIX_PROMPT.format(evidence=evidence, interfaces=pointed, files=_render_files(own))
+            ),
+        ]
         emit(runtime, "module_fix", module=spec.id, round=state.get("fix_round") or 0, evidence=evidence[:600])
     read_values = {key: shared_state[key] for key in spec.shared_state_reads if key in shared_state}
     completed = set(state.get("completed") or [])
@@ -201,9 +210,11 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         text, reply = _answer(llm, follow_up, spec, context, runtime, counter, budget)
         files = extract_files(reply.artifact, spec.id, spec.files)
         problems, checks = module_problems(spec, files, reply.update, read_values, prompt=prompt_text)
-        valid = [f for f, check in zip(files, checks) if check["valid"]]
+        valid = [f for f, check in zip(files, checks, strict=True) if check["valid"]]
         references = check_references(spec.id, valid, others, pending_paths=pending)
-        problems += [f"{row['where']}: {row['reference']}: {row['problem']}" for row in references if row["status"] == "broken"]
+        problems += [
+            f"{row['where']}: {row['reference']}: {row['problem']}" for row in references if row["status"] == "broken"
+        ]
         if not problems or attempts > max(0, context.max_repairs):
             break
         # A bounded repair loop: the same hyperfocus prompt, the answer, and what is wrong with it.
@@ -235,14 +246,21 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     previous = (state.get("module_reports") or {}).get(spec.id) or {}
     fixes = list(previous.get("runtime_fixes") or [])
     if fixing:
-        fixes.append({"round": state.get("fix_round") or 0, "evidence": (evidence or "")[:2000],
-                      "reason": "runtime failure" if evidence else "a module it reads from changed"})
+        fixes.append(
+            {
+                "round": state.get("fix_round") or 0,
+                "evidence": (evidence or "")[:2000],
+                "reason": "runtime failure" if evidence else "a module it reads from changed",
+            }
+        )
     if fixes:
         report["runtime_fixes"] = fixes
     emit(runtime, "module_finished", module=spec.id, **report)
     face = module_interface(spec.id, valid)
-    face["problems"] = [*(f"{c['path']} has problems: it has no interface until it is repaired"
-                          for c in checks if not c["valid"]), *face["problems"]]
+    face["problems"] = [
+        *(f"{c['path']} has problems: it has no interface until it is repaired" for c in checks if not c["valid"]),
+        *face["problems"],
+    ]
     update: dict[str, Any] = {}
     if fixing:
         update = _next_fixes(state, architecture, spec, reply.update, fix_queue[1:], face)
@@ -286,7 +304,11 @@ def _pointed_interfaces(evidence: str, spec: ModuleSpec, interfaces: dict[str, d
 
 
 def _next_fixes(
-    state: MatrioskaState, architecture: Architecture, spec: ModuleSpec, update: dict[str, Any], rest: list[str],
+    state: MatrioskaState,
+    architecture: Architecture,
+    spec: ModuleSpec,
+    update: dict[str, Any],
+    rest: list[str],
     face: dict[str, Any],
 ) -> dict[str, Any]:
     """The fix queue after this module: readers of the keys it re-published with new values, and
@@ -300,8 +322,11 @@ def _next_fixes(
     if old is not None and old.get("files") != face.get("files"):
         rows = (state.get("integration_report") or {}).get("consistency") or []
         users = {row["module"] for row in rows if row.get("kind") == "reference" and row.get("target") == spec.id}
-        readers += [m.id for m in architecture.modules
-                    if m.id not in seen and m.id not in readers and (spec.id in m.dependencies or m.id in users)]
+        readers += [
+            m.id
+            for m in architecture.modules
+            if m.id not in seen and m.id not in readers and (spec.id in m.dependencies or m.id in users)
+        ]
     order = state.get("execution_order") or []
     queue = sorted(dict.fromkeys([*rest, *readers]), key=lambda m: order.index(m) if m in order else len(order))
     return {"fix_queue": queue, "fix_seen": [*seen, *readers]}
@@ -384,7 +409,9 @@ def _ask_for_missing_keys(
         return
     found = {key: obj[key] for key in reply.missing_keys if key in obj}
     reply.update.update(found)
-    reply.dropped_keys.extend(k for k in obj if k not in found and k not in reply.dropped_keys and k not in reply.update)
+    reply.dropped_keys.extend(
+        k for k in obj if k not in found and k not in reply.dropped_keys and k not in reply.update
+    )
     reply.missing_keys = [key for key in reply.missing_keys if key not in found]
     reply.notes.append(f"update re-ask {attempt}: got {sorted(found) or 'nothing'}")
 

@@ -64,8 +64,13 @@ def review(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
         return {"review": {"status": "approved"}, "review_error": None}
     if action == "replan":
         comment = str(answer.get("comment") or "").strip() or "(no comment)"
-        return {"architecture": None, "execution_order": [], "review_comment": comment, "review_error": None,
-                "review": {"status": "replan requested", "comment": comment}}
+        return {
+            "architecture": None,
+            "execution_order": [],
+            "review_comment": comment,
+            "review_error": None,
+            "review": {"status": "replan requested", "comment": comment},
+        }
     if action == "edit":
         try:
             architecture, notes = architecture_from_dict(_plan_from(answer.get("plan")))

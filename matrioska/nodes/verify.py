@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from langgraph.graph import END
 from langgraph.runtime import Runtime
 
 from ..context import Context
@@ -38,23 +37,55 @@ def verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
         history.append({"round": rounds, "works": False, "failed": ["cross-module references"], "modules": failing})
         emit(runtime, "fix_round", round=rounds + 1, of=context.fix_rounds, modules=failing, reason="references")
         return {
-            "verification": {"works": False, "status": "fixing", "checks": [], "notes": [], "rounds": rounds,
-                             "history": history, "failures": _reference_failures(broken)},
+            "verification": {
+                "works": False,
+                "status": "fixing",
+                "checks": [],
+                "notes": [],
+                "rounds": rounds,
+                "history": history,
+                "failures": _reference_failures(broken),
+            },
             "fix_queue": failing,
             "fix_seen": failing,
             "fix_evidence": {m: _evidence(_reference_failures({m: broken[m]})) for m in failing},
             "fix_round": rounds + 1,
         }
     if not context.verify:
-        return _settle(state, _with_references({"works": None, "reason": "verification switched off (--no-verify)",
-                                                "checks": [], "failures": [], "notes": [], "rounds": rounds,
-                                                "history": history}, broken))
+        return _settle(
+            state,
+            _with_references(
+                {
+                    "works": None,
+                    "reason": "verification switched off (--no-verify)",
+                    "checks": [],
+                    "failures": [],
+                    "notes": [],
+                    "rounds": rounds,
+                    "history": history,
+                },
+                broken,
+            ),
+        )
     sandbox, note = resolve_sandbox(context.sandbox, timeout=float(context.verify_timeout))
     if sandbox is None:
         emit(runtime, "verification_skipped", reason=note)
-        return _settle(state, _with_references({"works": None, "reason": note, "checks": [], "failures": [],
-                                                "notes": [note], "rounds": rounds, "history": history,
-                                                "sandbox": None}, broken))
+        return _settle(
+            state,
+            _with_references(
+                {
+                    "works": None,
+                    "reason": note,
+                    "checks": [],
+                    "failures": [],
+                    "notes": [note],
+                    "rounds": rounds,
+                    "history": history,
+                    "sandbox": None,
+                },
+                broken,
+            ),
+        )
     if note:
         emit(runtime, "sandbox_warning", message=note)
     files = project_files(state)
@@ -100,8 +131,13 @@ def _broken_references(state: MatrioskaState, order: list[str]) -> dict[str, lis
 
 def _reference_failures(broken: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return [
-        {"module": module_id, "command": "cross-module reference check (before running)",
-         "evidence": "\n".join(f"- {r['where']}: {r.get('reference', r['contract'])}: {r.get('problem', '')}" for r in rows)}
+        {
+            "module": module_id,
+            "command": "cross-module reference check (before running)",
+            "evidence": "\n".join(
+                f"- {r['where']}: {r.get('reference', r['contract'])}: {r.get('problem', '')}" for r in rows
+            ),
+        }
         for module_id, rows in broken.items()
     ]
 
@@ -145,13 +181,15 @@ def _settle(state: MatrioskaState, result: dict[str, Any]) -> dict[str, Any]:
     for check in result["checks"]:
         if check["ok"] is None:
             continue
-        rows.append({
-            "contract": f"runs: {check['command']}",
-            "kind": "runs",
-            "status": "held" if check["ok"] else "broken",
-            "where": ", ".join(check.get("modules") or []) or "-",
-            **({} if check["ok"] else {"problem": headline(check["output"])}),
-        })
+        rows.append(
+            {
+                "contract": f"runs: {check['command']}",
+                "kind": "runs",
+                "status": "held" if check["ok"] else "broken",
+                "where": ", ".join(check.get("modules") or []) or "-",
+                **({} if check["ok"] else {"problem": headline(check["output"])}),
+            }
+        )
     report["consistency"] = rows
     report["held"] = sum(1 for row in rows if row["status"] == "held")
     report["broken_count"] = sum(1 for row in rows if row["status"] == "broken")
@@ -186,4 +224,4 @@ def render_verdict(result: dict[str, Any]) -> str:
 
 def route_after_verify(state: MatrioskaState) -> Literal["executor", "__end__"]:
     """A fix round re-runs the queued modules; a settled verdict ends the run."""
-    return "executor" if state.get("fix_queue") else END
+    return "executor" if state.get("fix_queue") else "__end__"  # langgraph.graph.END

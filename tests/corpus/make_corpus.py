@@ -11,10 +11,31 @@ import json
 from pathlib import Path
 
 HERE = Path(__file__).parent
-M = lambda i, deps=(), r=(), w=(): {"id": i, "name": i.upper(), "dependencies": list(deps), "shared_state_reads": list(r), "shared_state_writes": list(w)}  # noqa: E731
-GOOD = {"project_name": "Lib", "goal": "Library app", "modules": [M("html", w=["element_ids"]), M("js", ["html"], ["element_ids"], ["score"])]}
+
+
+def M(i, deps=(), r=(), w=()):
+    return {
+        "id": i,
+        "name": i.upper(),
+        "dependencies": list(deps),
+        "shared_state_reads": list(r),
+        "shared_state_writes": list(w),
+    }
+
+
+GOOD = {
+    "project_name": "Lib",
+    "goal": "Library app",
+    "modules": [M("html", w=["element_ids"]), M("js", ["html"], ["element_ids"], ["score"])],
+}
 G = json.dumps(GOOD)
-SEED = json.dumps({"project_name": "Lib", "general_manual": {"goal": "g", "modules": GOOD["modules"], "integration_rules": "r"}, "specific_manuals": [{"module_id": "html", "manual_text": "do it"}]})
+SEED = json.dumps(
+    {
+        "project_name": "Lib",
+        "general_manual": {"goal": "g", "modules": GOOD["modules"], "integration_rules": "r"},
+        "specific_manuals": [{"module_id": "html", "manual_text": "do it"}],
+    }
+)
 
 arch = {
     "ok-flat": G,
@@ -29,31 +50,99 @@ arch = {
     "repaired-truncated-mid-object": G[: G.index('"js"') + 20],
     "repaired-code-expression-values": G.replace('"Library app"', "config.goal + suffix"),
     "repaired-python-literals": G.replace("[]", "None").replace('"Lib"', "'Lib'"),
-    "repaired-missing-ids": json.dumps({"project_name": "P", "goal": "g", "modules": [{"name": "HTML Page"}, {"name": "Logic", "dependencies": ["html_page"]}]}),
+    "repaired-missing-ids": json.dumps(
+        {
+            "project_name": "P",
+            "goal": "g",
+            "modules": [{"name": "HTML Page"}, {"name": "Logic", "dependencies": ["html_page"]}],
+        }
+    ),
     "repaired-missing-goal": json.dumps({"project_name": "P", "modules": [M("a")]}),
-    "repaired-wrong-types": json.dumps({"project_name": ["Lib", "System"], "goal": {"main": "x"}, "modules": [{"id": 1, "name": 5, "dependencies": "", "rules": ["r1", "r2"], "shared_state_writes": "a, b"}, {"id": "2", "shared_state_reads": "a", "dependencies": "1"}]}),
-    "repaired-duplicate-identical-module": json.dumps({"project_name": "P", "goal": "g", "modules": [M("a"), M("a"), M("b", ["a"])]}),
-    "repaired-unknown-dependency": json.dumps({"project_name": "P", "goal": "g", "modules": [M("a", ["ghost"]), M("b", ["a"])]}),
+    "repaired-wrong-types": json.dumps(
+        {
+            "project_name": ["Lib", "System"],
+            "goal": {"main": "x"},
+            "modules": [
+                {"id": 1, "name": 5, "dependencies": "", "rules": ["r1", "r2"], "shared_state_writes": "a, b"},
+                {"id": "2", "shared_state_reads": "a", "dependencies": "1"},
+            ],
+        }
+    ),
+    "repaired-duplicate-identical-module": json.dumps(
+        {"project_name": "P", "goal": "g", "modules": [M("a"), M("a"), M("b", ["a"])]}
+    ),
+    "repaired-unknown-dependency": json.dumps(
+        {"project_name": "P", "goal": "g", "modules": [M("a", ["ghost"]), M("b", ["a"])]}
+    ),
     "repaired-dependency-by-name": json.dumps({"project_name": "P", "goal": "g", "modules": [M("a"), M("b", ["A"])]}),
     "repaired-self-dependency": json.dumps({"project_name": "P", "goal": "g", "modules": [M("a", ["a"])]}),
-    "repaired-read-never-written": json.dumps({"project_name": "P", "goal": "g", "modules": [M("a", w=["x"]), M("b", ["a"], ["x", "nobody"])]}),
-    "repaired-read-without-dependency": json.dumps({"project_name": "P", "goal": "g", "modules": [M("a", w=["x"]), M("b", r=["x"])]}),
-    "repaired-two-writers-one-key": json.dumps({"project_name": "P", "goal": "g", "modules": [M("a", w=["x"]), M("b", ["a"], w=["x"])]}),
-    "repaired-modules-as-object": json.dumps({"project_name": "P", "goal": "g", "modules": {"html": {"name": "HTML"}, "css": {"name": "CSS", "dependencies": ["html"]}}}),
-    "repaired-other-language": "Claro! Aqui está o plano do projeto:\n```json\n" + json.dumps({"project_name": "Sistema de Biblioteca", "goal": "Gerenciar livros", "modules": [M("estrutura_html", w=["ids_elementos"]), M("estilo_css", ["estrutura_html"], ["ids_elementos"])]}, ensure_ascii=False) + "\n```\nEspero que ajude.",
-    "ok-non-ascii-names": json.dumps({"project_name": "Библиотека 図書館", "goal": "Gérer les livres ✓", "modules": [M("módulo_ñ", w=["clé"]), M("модуль", ["módulo_ñ"], ["clé"])]}, ensure_ascii=False),
-    "ok-200-modules": json.dumps({"project_name": "Big", "goal": "g", "modules": [M(f"m{i}", [f"m{i-1}"] if i else [], [f"k{i-1}"] if i else [], [f"k{i}"]) for i in range(200)]}),
-    "repaired-1mb-reply": "Here you go.\n" + json.dumps({"project_name": "Huge", "goal": "x" * 1_000_000, "modules": [M("a")]}) + "\nDone.",
+    "repaired-read-never-written": json.dumps(
+        {"project_name": "P", "goal": "g", "modules": [M("a", w=["x"]), M("b", ["a"], ["x", "nobody"])]}
+    ),
+    "repaired-read-without-dependency": json.dumps(
+        {"project_name": "P", "goal": "g", "modules": [M("a", w=["x"]), M("b", r=["x"])]}
+    ),
+    "repaired-two-writers-one-key": json.dumps(
+        {"project_name": "P", "goal": "g", "modules": [M("a", w=["x"]), M("b", ["a"], w=["x"])]}
+    ),
+    "repaired-modules-as-object": json.dumps(
+        {
+            "project_name": "P",
+            "goal": "g",
+            "modules": {"html": {"name": "HTML"}, "css": {"name": "CSS", "dependencies": ["html"]}},
+        }
+    ),
+    "repaired-other-language": "Claro! Aqui está o plano do projeto:\n```json\n"
+    + json.dumps(
+        {
+            "project_name": "Sistema de Biblioteca",
+            "goal": "Gerenciar livros",
+            "modules": [
+                M("estrutura_html", w=["ids_elementos"]),
+                M("estilo_css", ["estrutura_html"], ["ids_elementos"]),
+            ],
+        },
+        ensure_ascii=False,
+    )
+    + "\n```\nEspero que ajude.",
+    "ok-non-ascii-names": json.dumps(
+        {
+            "project_name": "Библиотека 図書館",
+            "goal": "Gérer les livres ✓",
+            "modules": [M("módulo_ñ", w=["clé"]), M("модуль", ["módulo_ñ"], ["clé"])],
+        },
+        ensure_ascii=False,
+    ),
+    "ok-200-modules": json.dumps(
+        {
+            "project_name": "Big",
+            "goal": "g",
+            "modules": [
+                M(f"m{i}", [f"m{i - 1}"] if i else [], [f"k{i - 1}"] if i else [], [f"k{i}"]) for i in range(200)
+            ],
+        }
+    ),
+    "repaired-1mb-reply": "Here you go.\n"
+    + json.dumps({"project_name": "Huge", "goal": "x" * 1_000_000, "modules": [M("a")]})
+    + "\nDone.",
     "error-empty": "",
     "error-whitespace": "   \n\n  ",
     "error-prose-only": "I would split this into an HTML module, a CSS module and a JavaScript module.",
     "error-no-modules": json.dumps({"project_name": "P", "goal": "g", "modules": []}),
     "error-modules-are-strings": json.dumps({"project_name": "P", "goal": "g", "modules": ["html", "css"]}),
-    "error-duplicate-ids-different": json.dumps({"project_name": "P", "goal": "g", "modules": [M("a"), M("a", w=["x"])]}),
-    "error-cycle": json.dumps({"project_name": "P", "goal": "g", "modules": [M("a", ["c"]), M("b", ["a"]), M("c", ["b"])]}),
-    "error-cycle-through-reads": json.dumps({"project_name": "P", "goal": "g", "modules": [M("a", ["b"], w=["x"]), M("b", r=["x"])]}),
+    "error-duplicate-ids-different": json.dumps(
+        {"project_name": "P", "goal": "g", "modules": [M("a"), M("a", w=["x"])]}
+    ),
+    "error-cycle": json.dumps(
+        {"project_name": "P", "goal": "g", "modules": [M("a", ["c"]), M("b", ["a"]), M("c", ["b"])]}
+    ),
+    "error-cycle-through-reads": json.dumps(
+        {"project_name": "P", "goal": "g", "modules": [M("a", ["b"], w=["x"]), M("b", r=["x"])]}
+    ),
     "error-json-array": json.dumps([M("a"), M("b")]),
-    "error-too-many-modules": json.dumps({"project_name": "P", "goal": "g", "modules": [M(f"m{i}") for i in range(501)]}),
+    "error-too-many-modules": json.dumps(
+        {"project_name": "P", "goal": "g", "modules": [M(f"m{i}") for i in range(501)]}
+    ),
 }
 
 execs = {
