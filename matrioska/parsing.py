@@ -537,6 +537,18 @@ class ModuleReply:
     notes: list[str] = field(default_factory=list)
 
 
+def _update_marker_at(text: str) -> int:
+    """Where the update starts: the last `SHARED_STATE_UPDATE:` that is not inside a code block,
+    or that is followed by a JSON object. A small model writes the marker as a comment at the
+    top of its code (`# SHARED_STATE_UPDATE: api_functions`): splitting there lost the code."""
+    spans = [(m.start(), m.end()) for m in _FENCE.finditer(text)]
+    for match in reversed(list(re.finditer(re.escape(UPDATE_MARKER), text))):
+        inside = any(start < match.start() < end for start, end in spans)
+        if not inside or text[match.end() :].lstrip(" \t\r\n").startswith("{"):
+            return match.start()
+    return -1
+
+
 def parse_module_reply(text: str, declared_writes: list[str]) -> ModuleReply:
     """Split a module reply at `SHARED_STATE_UPDATE:` (or a final ```json fence).
 
@@ -546,7 +558,7 @@ def parse_module_reply(text: str, declared_writes: list[str]) -> ModuleReply:
     text = text or ""
     notes: list[str] = []
     artifact, tail = text, ""
-    marker_at = text.rfind(UPDATE_MARKER)
+    marker_at = _update_marker_at(text)
     if marker_at >= 0:
         artifact, tail = text[:marker_at], text[marker_at + len(UPDATE_MARKER) :]
     else:

@@ -188,3 +188,21 @@ def test_module_reply_with_unreadable_update_is_reported() -> None:
     reply = parse_module_reply("code\nSHARED_STATE_UPDATE: nothing useful", ["x"])
     assert reply.artifact == "code" and reply.update == {}
     assert any("unreadable" in n for n in reply.notes)
+
+
+def test_a_marker_written_as_a_comment_inside_the_code_does_not_cut_the_code() -> None:
+    """Qwen2.5-Coder-0.5B, greedy, on the ISBN task: the marker as the code's second comment line,
+    the update as a final ```json block. Splitting at the marker kept 41 characters of code."""
+    reply = (
+        "```python\n# artifact: isbn_validator.py\n# SHARED_STATE_UPDATE: api_functions\n\n"
+        "def validate_isbn(isbn):\n    return is_valid_isbn_10(isbn)\n\n\ndef is_valid_isbn_10(isbn):\n"
+        "    return len(isbn) == 10\n```\n\n"
+        '```json\n{\n  "api_functions": [\n    "validate_isbn",\n    "is_valid_isbn_10"\n  ]\n}\n```'
+    )
+    parsed = parse_module_reply(reply, ["api_functions"])
+    assert "def is_valid_isbn_10(isbn):" in parsed.artifact and "api_functions" not in parsed.artifact.split("\n\n")[-1]
+    assert parsed.update == {"api_functions": ["validate_isbn", "is_valid_isbn_10"]}
+    assert parsed.missing_keys == []
+    # the marker inside a json block, followed by the object, still is the update
+    inside = 'code\n```json\nSHARED_STATE_UPDATE: {"api_functions": ["f"]}\n```'
+    assert parse_module_reply(inside, ["api_functions"]).update == {"api_functions": ["f"]}
