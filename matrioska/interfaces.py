@@ -24,8 +24,10 @@ Everything here is plain JSON data (the interfaces are checkpointed in the run's
 from __future__ import annotations
 
 import ast
+import importlib.util
 import posixpath
 import re
+import sys
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
@@ -196,6 +198,7 @@ class _Index:
         self.html_ids: dict[str, str] = {}
         self.js_ids_set: set[str] = set()
         self.js_globals: dict[str, str] = {}
+        self.python_defined: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # name -> files defining it
         for module_id, interface in interfaces.items():
             for entry in interface.get("files") or []:
                 self.add(module_id, entry)
@@ -209,6 +212,11 @@ class _Index:
                 parts = name.split(".")
                 for i in range(1, len(parts)):
                     self.packages.setdefault(".".join(parts[:i]), set()).add(module_id)
+            defined = [f["name"] for f in entry.get("functions") or []] + [
+                c["name"] for c in entry.get("classes") or []
+            ]
+            for name in defined + list(entry.get("constants") or []):
+                self.python_defined.setdefault(name, []).append((module_id, entry))
         elif kind == "html":
             for name in entry.get("ids") or []:
                 self.html_ids.setdefault(name, entry["path"])
@@ -293,6 +301,14 @@ def _resolve_relative(path: str, level: int, module: str | None) -> str | None:
     return dotted or None
 
 
+def _installed(top: str) -> bool:
+    """Whether a top-level module can be imported here (found, not imported)."""
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _local_names(tree: ast.AST) -> set[str]:
     """Names a file binds itself (definitions, assignments, parameters): an imported name it
     rebinds is no longer the other module's."""
@@ -365,11 +381,33 @@ class _PythonReferences:
         modules = ", ".join(self.index.python_modules(self.holder))
         self.add(node, None, reference, f"no module {dotted!r} in the project; its Python modules are: {modules}")
 
+    def misplaced(self, node: ast.AST, dotted: str, names: list[str]) -> None:
+        """An import from a module the project does not have, of names another module defines
+        (`from project_module import validate_isbn`): the module is wrong, and the right one is
+        known. A module that is installed here, or planned and not written yet, is not judged."""
+        top = dotted.split(".")[0]
+        if top in self.pending or top in sys.stdlib_module_names or _installed(top):
+            return
+        for name in names:
+            found = [(o, e) for o, e in self.index.python_defined.get(name, []) if o != self.holder]
+            if not found:
+                continue
+            owner, entry = found[0]
+            right = entry["imports"][-1] if entry["imports"][0].startswith("src.") else entry["imports"][0]
+            self.add(
+                node,
+                owner,
+                f"`{name}` from {dotted!r}",
+                f"no module {dotted!r} in the project; {name!r} is in {entry['path']} (module {owner}): "
+                f"`from {right} import {name}`",
+            )
+
     # the kinds of reference
     def import_(self, node: ast.Import, alias: ast.alias) -> None:
         name = alias.name
         if not self.in_project(name):
-            return  # the standard library or a package: the requirement checks judge it
+            self.misplaced(node, name, [name])  # `import validate_isbn`, a sibling's function
+            return  # else the standard library or a package: the requirement checks judge it
         owners = {o for o, _ in self.lookup(name)} | self.index.packages.get(name, set())
         if owners == {self.holder}:
             return
@@ -383,7 +421,10 @@ class _PythonReferences:
 
     def import_from(self, node: ast.ImportFrom) -> None:
         dotted = _resolve_relative(self.path, node.level, node.module) if node.level else node.module
-        if not dotted or not self.in_project(dotted):
+        if not dotted:
+            return
+        if not self.in_project(dotted):
+            self.misplaced(node, dotted, [alias.name for alias in node.names if alias.name != "*"])
             return
         entries = self.lookup(dotted)
         owners = {o for o, _ in entries} | self.index.packages.get(dotted, set())

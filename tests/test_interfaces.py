@@ -538,3 +538,26 @@ def test_a_script_looks_up_the_ids_of_the_page_it_depends_on(tmp_path: Path) -> 
     assert all(r["status"] == "held" for r in rows)
     script_prompts = [str(call[1].content) for call in model.calls if module_id_of(call) == "script"]
     assert all("<ul id=" not in p for p in script_prompts)  # the page's ids, never its markup
+
+
+def test_an_import_from_a_module_the_project_lacks_of_names_a_sibling_defines_names_the_right_module() -> None:
+    """What Qwen2.5-Coder-0.5B wrote blind for the ISBN task: the core's function imported from a
+    module named after it, and from a placeholder module."""
+    cli = py("main.py", "from validate_isbn import validate_isbn\nimport numpy\nfrom somepkg import thing\n", "cli")
+    tests = py("tests/test_isbn.py", "from project_module import to_isbn13, IsbnValidator\nimport to_isbn13\n", "tests")
+    rows = check_references("cli", [cli], {"core": core_face()}) + check_references(
+        "tests", [tests], {"core": core_face()}
+    )
+    assert broken(rows) == [
+        "tests/test_isbn.py:1 `to_isbn13` from 'project_module': no module 'project_module' in the project; "
+        "'to_isbn13' is in isbn_validator.py (module core): `from isbn_validator import to_isbn13`",
+        "tests/test_isbn.py:1 `IsbnValidator` from 'project_module': no module 'project_module' in the project; "
+        "'IsbnValidator' is in isbn_validator.py (module core): `from isbn_validator import IsbnValidator`",
+        "tests/test_isbn.py:2 `to_isbn13` from 'to_isbn13': no module 'to_isbn13' in the project; "
+        "'to_isbn13' is in isbn_validator.py (module core): `from isbn_validator import to_isbn13`",
+    ]  # `validate_isbn` is defined nowhere, numpy is installed-or-a-requirement, somepkg names nothing of ours
+    # a module planned for a sibling that has not run yet is not judged
+    assert (
+        check_references("tests", [tests], {"core": core_face()}, pending_paths=["project_module.py", "to_isbn13.py"])
+        == []
+    )
