@@ -356,7 +356,34 @@ class _PythonReferences:
                 self.attribute(node, node.value.id)
             elif isinstance(node, ast.Call):
                 self.call(node)
+        if not any(row["target"] not in (None, self.holder) for row in self.rows):
+            self.rewritten(tree)
         return self.rows
+
+    _OWN_NAMES = frozenset({"main", "run", "cli", "app", "setup", "parse_args", "build_parser"})
+
+    def rewritten(self, tree: ast.AST) -> None:
+        """A module that imports nothing of the others but defines, at its top level, functions or
+        classes another module already provides: the small-model habit of writing a stub of the
+        core instead of importing it. Each is a problem naming the import to use."""
+        body = getattr(tree, "body", [])
+        for node in body:
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if node.name.startswith(("_", "test")) or node.name in self._OWN_NAMES:
+                continue
+            found = [(o, e) for o, e in self.index.python_defined.get(node.name, []) if o != self.holder]
+            if not found:
+                continue
+            owner, entry = found[0]
+            right = entry["imports"][-1] if entry["imports"][0].startswith("src.") else entry["imports"][0]
+            self.add(
+                node,
+                owner,
+                f"`{node.name}` defined again",
+                f"{node.name!r} is already in {entry['path']} (module {owner}): import it "
+                f"(`from {right} import {node.name}`) instead of writing it again",
+            )
 
     # lookups
     def lookup(self, dotted: str) -> list[tuple[str, dict[str, Any]]]:
