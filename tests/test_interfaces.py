@@ -565,10 +565,14 @@ def test_an_import_from_a_module_the_project_lacks_of_names_a_sibling_defines_na
 
 def test_a_module_that_rewrites_what_a_sibling_provides_instead_of_importing_it() -> None:
     """The 0.5B's entry point for the ISBN task: stubs of the core's functions, no import."""
-    cli = py("main.py", "def to_isbn13(isbn10):\n    return isbn10\n\n\ndef main():\n    print(to_isbn13('1'))\n", "cli")
+    cli = py(
+        "main.py", "def to_isbn13(isbn10):\n    return isbn10\n\n\ndef main():\n    print(to_isbn13('1'))\n", "cli"
+    )
     assert broken(check_references("cli", [cli], {"core": core_face()})) == [
         "main.py:1 `to_isbn13` defined again: 'to_isbn13' is already in isbn_validator.py (module core): "
         "import it (`from isbn_validator import to_isbn13`) instead of writing it again"
     ]
-    importing = py("main.py", "from isbn_validator import to_isbn13\n\n\ndef main():\n    print(to_isbn13('1'))\n", "cli")
+    importing = py(
+        "main.py", "from isbn_validator import to_isbn13\n\n\ndef main():\n    print(to_isbn13('1'))\n", "cli"
+    )
     assert broken(check_references("cli", [importing], {"core": core_face()})) == []
