@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import importlib
 import importlib.util
 import inspect
 import json
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,13 +56,15 @@ TASKS: dict[str, str] = {
 
 
 def _load(name: str) -> Any:
-    """A module of this checkout by path (the checks stay the same whatever Matrioska runs)."""
-    spec = importlib.util.spec_from_file_location(f"quality_{name}", ROOT / "matrioska" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """A module of this checkout (the checks stay the same whatever Matrioska runs): imported
+    from this checkout's package under another name, without running its `__init__`, so
+    relative imports inside it resolve to this checkout too."""
+    package = "quality_matrioska"
+    if package not in sys.modules:
+        module = types.ModuleType(package)
+        module.__path__ = [str(ROOT / "matrioska")]
+        sys.modules[package] = module
+    return importlib.import_module(f"{package}.{name}")
 
 
 # -- acceptance checks -----------------------------------------------------------------------------
