@@ -375,7 +375,14 @@ def cross_module_references(out: Path) -> dict[str, Any]:
             module = entry.get("module") or "?"
             by_module.setdefault(module, []).append(_File(relative, text, module))
     faces = {m: interfaces.module_interface(m, files) for m, files in by_module.items()}
-    rows = [row for m, files in by_module.items() for row in interfaces.check_references(m, files, faces)]
+    order = [m for m in manifest.get("planned_tree") or {} if m in by_module] + [
+        m for m in by_module if m not in (manifest.get("planned_tree") or {})
+    ]
+    rows = [
+        row
+        for position, m in enumerate(order)
+        for row in interfaces.check_references(m, by_module[m], faces, before=order[:position])
+    ]
     return {
         "resolved": sum(1 for r in rows if r["status"] == "held"),
         "total": len(rows),

@@ -334,8 +334,11 @@ def _callable_named(entry: dict[str, Any], name: str) -> dict[str, Any] | None:
 class _PythonReferences:
     """The references of one Python file into the other modules' Python files."""
 
-    def __init__(self, holder: str, path: str, index: _Index, pending: set[str]) -> None:
+    def __init__(
+        self, holder: str, path: str, index: _Index, pending: set[str], before: set[str] | None = None
+    ) -> None:
         self.holder, self.path, self.index, self.pending = holder, path, index, pending
+        self.before = before  # the modules built before the holder (None: every other module)
         self.rows: list[dict[str, Any]] = []
         self.modules: dict[str, tuple[str, dict[str, Any]]] = {}  # local name -> another module's file
         self.callables: dict[str, tuple[str, str, dict[str, Any]]] = {}  # local name -> (owner, name, signature)
@@ -372,7 +375,11 @@ class _PythonReferences:
                 continue
             if node.name.startswith(("_", "test")) or node.name in self._OWN_NAMES:
                 continue
-            found = [(o, e) for o, e in self.index.python_defined.get(node.name, []) if o != self.holder]
+            found = [
+                (o, e)
+                for o, e in self.index.python_defined.get(node.name, [])
+                if o != self.holder and (self.before is None or o in self.before)
+            ]
             if not found:
                 continue
             owner, entry = found[0]
@@ -527,12 +534,14 @@ class _PythonReferences:
         self.add(node, owner, key[0], _call_problem(name, signature, node))
 
 
-def _python_references(holder: str, path: str, content: str, index: _Index, pending: set[str]) -> list[dict[str, Any]]:
+def _python_references(
+    holder: str, path: str, content: str, index: _Index, pending: set[str], before: set[str] | None = None
+) -> list[dict[str, Any]]:
     try:
         tree = ast.parse(content)
     except (SyntaxError, ValueError):
         return []
-    return _PythonReferences(holder, path, index, pending).run(tree)
+    return _PythonReferences(holder, path, index, pending, before).run(tree)
 
 
 def _resolve_path(base: str, spec: str) -> str:
@@ -682,13 +691,15 @@ def check_references(
     *,
     pending_paths: Iterable[str] = (),
     generated: Iterable[str] = (),
+    before: Iterable[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Every reference the `holder` module's files make into the project, resolved against the
     interfaces of the other modules (`interfaces`, the holder's own excluded or not) and the
     holder's own files: one row each, `held` or `broken` with the names that do exist.
 
     `pending_paths`: files planned by modules that have not run yet (a reference into them is
-    not judged yet); `generated`: files the assembler adds (an `index.html`, say).
+    not judged yet); `generated`: files the assembler adds (an `index.html`, say); `before`: the
+    modules built before the holder (a function written again counts only against those).
     """
     own = module_interface(holder, files)
     index = _Index({m: i for m, i in interfaces.items() if m != holder})
@@ -708,7 +719,9 @@ def check_references(
     for entry in own["files"]:
         content = by_path[entry["path"]].content
         if entry["kind"] == "python":
-            rows += _python_references(holder, entry["path"], content, index, pending_names)
+            rows += _python_references(
+                holder, entry["path"], content, index, pending_names, None if before is None else set(before)
+            )
         elif entry["kind"] == "javascript":
             rows += _js_references(holder, entry, content, index, pending, html_known)
         elif entry["kind"] == "html":

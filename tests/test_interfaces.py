@@ -576,3 +576,11 @@ def test_a_module_that_rewrites_what_a_sibling_provides_instead_of_importing_it(
         "main.py", "from isbn_validator import to_isbn13\n\n\ndef main():\n    print(to_isbn13('1'))\n", "cli"
     )
     assert broken(check_references("cli", [importing], {"core": core_face()})) == []
+
+
+def test_only_a_module_built_earlier_counts_as_the_provider_of_a_rewritten_function() -> None:
+    stub = py("main.py", "def to_isbn13(isbn10):\n    return isbn10\n", "cli")
+    faces = {"core": core_face(), "cli": module_interface("cli", [stub])}
+    core = py("isbn_validator.py", CORE, "core")
+    assert broken(check_references("core", [core], faces, before=[])) == []  # the core came first
+    assert len(broken(check_references("cli", [stub], faces, before=["core"]))) == 1

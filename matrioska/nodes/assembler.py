@@ -166,8 +166,8 @@ def reference_rows(
         valid[module_id] = [f for f in files[module_id] if f.path not in bad]
     faces = {module_id: module_interface(module_id, valid[module_id]) for module_id in order}
     rows: list[dict[str, Any]] = []
-    for module_id in order:
-        rows += check_references(module_id, valid[module_id], faces, generated=generated)
+    for position, module_id in enumerate(order):
+        rows += check_references(module_id, valid[module_id], faces, generated=generated, before=order[:position])
         for dependency in architecture.module(module_id).dependencies:
             if dependency in files and not files[dependency]:
                 rows.append(
