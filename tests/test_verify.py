@@ -467,3 +467,24 @@ def test_readers_of_a_key_a_fixed_module_re_published_are_re_run_after_it(tmp_pa
         fixes = state["module_reports"][reader]["runtime_fixes"]
         assert fixes == [{"round": 1, "evidence": "", "reason": "a module it reads from changed"}]
     assert state["shared_state"]["api_functions"] == ["add(text)", "count()"]
+
+
+@needs_bwrap
+def test_a_project_whose_file_is_only_comments_does_not_work_even_when_it_imports(tmp_path: Path) -> None:
+    """What the real 0.5B produced in CI: one module, its file only comments; `import reverse`
+    passes, and the run used to say WORKS."""
+    plan = {"project_name": "Reverse", "goal": "reverse words", "modules": [{"id": "core", "files": ["reverse.py"]}]}
+    comments = "reverse.py\n```python\n# reverse the words of a sentence\n# split, reverse, join\n```\n"
+
+    def respond(messages: list[BaseMessage]) -> str:
+        return "notes" if is_assembler(messages) else comments + f"{UPDATE_MARKER} {{}}"
+
+    with MatrioskaOrchestrator(
+        ScriptedChatModel(respond=respond), tmp_path, sandbox="bwrap", max_repairs=0, fix_rounds=0
+    ) as orchestrator:
+        state = orchestrator.run("reverse words", architecture=plan)
+    verdict = state["verification"]
+    assert [c["ok"] for c in verdict["checks"]] == [True]  # importing it raises nothing...
+    assert verdict["works"] is False  # ...and still it does not work
+    assert verdict["reason"].startswith("1 file(s) fail their checks (reverse.py: the file holds only comments")
+    assert verdict["files_invalid"] == 1

@@ -31,6 +31,7 @@ def verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
     history = list(previous.get("history") or [])
     order = state.get("execution_order") or []
     broken = _broken_references(state, order)
+    invalid = _invalid_files(state, order)
     if broken and rounds < max(0, context.fix_rounds):
         # Static, before anything runs: names one module uses of another that do not exist.
         failing = [m for m in order if m in broken]
@@ -54,7 +55,8 @@ def verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
     if not context.verify:
         return _settle(
             state,
-            _with_references(
+            _with_static_problems(
+                invalid,
                 {
                     "works": None,
                     "reason": "verification switched off (--no-verify)",
@@ -72,7 +74,8 @@ def verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
         emit(runtime, "verification_skipped", reason=note)
         return _settle(
             state,
-            _with_references(
+            _with_static_problems(
+                invalid,
                 {
                     "works": None,
                     "reason": note,
@@ -102,7 +105,7 @@ def verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
         result["notes"].insert(0, note)
     if not result["checks"]:
         result["reason"] = result["notes"][-1] if result["notes"] else "nothing to run"
-    result = _with_references(result, broken)
+    result = _with_static_problems(invalid, result, broken)
     failing = [m for m in order if any(f["module"] == m for f in result["failures"])]
     if result["works"] is False and failing and rounds < max(0, context.fix_rounds):
         history.append(_summary(result))
@@ -155,6 +158,50 @@ def _with_references(result: dict[str, Any], broken: dict[str, list[dict[str, An
         "failures": [*result.get("failures", []), *_reference_failures(broken)],
         "notes": [*result.get("notes", []), reason],
         "references_broken": count,
+    }
+
+
+def _invalid_files(state: MatrioskaState, order: list[str]) -> list[dict[str, Any]]:
+    """The consistency rows of module files that still fail their static checks (a syntax error,
+    a file of comments only) after the module's repairs."""
+    rows = (state.get("integration_report") or {}).get("consistency") or []
+    return [
+        row
+        for row in rows
+        if row.get("status") == "broken"
+        and str(row.get("contract", "")).endswith(" is valid")
+        and row.get("where") in order
+    ]
+
+
+def _with_static_problems(
+    invalid: list[dict[str, Any]], result: dict[str, Any], broken: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """The verdict with what is known without running: references that do not resolve, and
+    files that fail their checks (a project whose file is only comments does not work, even
+    when importing it raises nothing)."""
+    result = _with_references(result, broken)
+    if not invalid:
+        return result
+    first = invalid[0]
+    reason = f"{len(invalid)} file(s) fail their checks ({first['contract'].removesuffix(' is valid')}: {first.get('problem', '')})"
+    return {
+        **result,
+        "works": False,
+        "reason": reason if result.get("works") is not False else result.get("reason"),
+        "failures": [
+            *result.get("failures", []),
+            *(
+                {
+                    "module": row["where"],
+                    "command": "static checks",
+                    "evidence": f"{row['contract']}: {row.get('problem', '')}",
+                }
+                for row in invalid
+            ),
+        ],
+        "notes": [*result.get("notes", []), reason],
+        "files_invalid": len(invalid),
     }
 
 
