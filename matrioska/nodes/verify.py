@@ -106,7 +106,11 @@ def verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
     if not result["checks"]:
         result["reason"] = result["notes"][-1] if result["notes"] else "nothing to run"
     result = _with_static_problems(invalid, result, broken)
-    failing = [m for m in order if any(f["module"] == m for f in result["failures"])]
+    # files failing their static checks already had the module's repairs: a fix round of that
+    # module can only replace them with something worse (seen: a reply with no file at all)
+    failing = [
+        m for m in order if any(f["module"] == m and f["command"] != "static checks" for f in result["failures"])
+    ]
     if result["works"] is False and failing and rounds < max(0, context.fix_rounds):
         history.append(_summary(result))
         evidence = {m: _evidence([f for f in result["failures"] if f["module"] == m]) for m in failing}
@@ -118,7 +122,7 @@ def verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
             "fix_evidence": evidence,
             "fix_round": rounds + 1,
         }
-    if result["works"] is False and not failing:
+    if result["works"] is False and not failing and not result.get("files_invalid"):
         result["notes"].append("no failure points into a module's files (only generated files): nothing to send back")
     return _settle(state, result)
 
