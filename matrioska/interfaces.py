@@ -235,12 +235,7 @@ class _Index:
     def python_modules(self, holder: str) -> list[str]:
         """The other modules' Python modules, by their shortest import name."""
         return sorted(
-            {
-                entry["imports"][-1] if entry["imports"][0].startswith("src.") else entry["imports"][0]
-                for entries in self.python.values()
-                for owner, entry in entries
-                if owner != holder
-            }
+            {_import_name(entry) for entries in self.python.values() for owner, entry in entries if owner != holder}
         )
 
 
@@ -309,6 +304,12 @@ def _installed(top: str) -> bool:
         return False
 
 
+def _import_name(entry: dict[str, Any]) -> str:
+    """A Python file's import name: its shortest, unless that is the `src.` layout's long one."""
+    imports = entry["imports"]
+    return imports[-1] if imports[0].startswith("src.") else imports[0]
+
+
 def _local_names(tree: ast.AST) -> set[str]:
     """Names a file binds itself (definitions, assignments, parameters): an imported name it
     rebinds is no longer the other module's."""
@@ -375,15 +376,10 @@ class _PythonReferences:
                 continue
             if node.name.startswith(("_", "test")) or node.name in self._OWN_NAMES:
                 continue
-            found = [
-                (o, e)
-                for o, e in self.index.python_defined.get(node.name, [])
-                if o != self.holder and (self.before is None or o in self.before)
-            ]
-            if not found:
+            provider = self.provider(node.name, earlier_only=True)
+            if provider is None:
                 continue
-            owner, entry = found[0]
-            right = entry["imports"][-1] if entry["imports"][0].startswith("src.") else entry["imports"][0]
+            owner, entry, right = provider
             self.add(
                 node,
                 owner,
@@ -393,6 +389,14 @@ class _PythonReferences:
             )
 
     # lookups
+    def provider(self, name: str, *, earlier_only: bool = False) -> tuple[str, dict[str, Any], str] | None:
+        """The first other module whose file defines `name` (with `earlier_only`, among the modules
+        built before the holder): its id, the file's interface and the name to import it by."""
+        for owner, entry in self.index.python_defined.get(name, []):
+            if owner != self.holder and not (earlier_only and self.before is not None and owner not in self.before):
+                return owner, entry, _import_name(entry)
+        return None
+
     def lookup(self, dotted: str) -> list[tuple[str, dict[str, Any]]]:
         return self.index.python.get(dotted, [])
 
@@ -423,11 +427,10 @@ class _PythonReferences:
         if top in self.pending or top in sys.stdlib_module_names or _installed(top):
             return
         for name in names:
-            found = [(o, e) for o, e in self.index.python_defined.get(name, []) if o != self.holder]
-            if not found:
+            provider = self.provider(name)
+            if provider is None:
                 continue
-            owner, entry = found[0]
-            right = entry["imports"][-1] if entry["imports"][0].startswith("src.") else entry["imports"][0]
+            owner, entry, right = provider
             self.add(
                 node,
                 owner,
