@@ -1,10 +1,11 @@
 """Generation for `LocalLLM`: one worker thread per model that batches concurrent requests.
 
 A wave of parallel modules calls the model from several threads at once. The worker gathers
-the requests that arrive within a short window (same generation settings, no constraint) and
-runs them as ONE left-padded `generate`: a GPU at batch 1 is bound by memory bandwidth, so a
-batch of 4 costs little more than one request. A request alone (sequential runs, constrained
-calls) is simply a batch of one, so every call takes the same code path.
+the requests that arrive within a short window (same generation settings) and runs them as ONE
+left-padded `generate`: a GPU at batch 1 is bound by memory bandwidth, so a batch of 4 costs
+little more than one request. Requests under a JSON schema join the batch too: each carries its
+own grammar, and one logits processor masks those rows and leaves the free ones alone. A
+request alone (a sequential run) is simply a batch of one, so every call takes the same path.
 
 Each request receives its text token by token (`RowStreamer`): that is how `stream` yields
 tokens and how `invoke` collects its reply. Reading never times out; the worker always ends
@@ -26,17 +27,13 @@ __all__ = ["GenerationRequest", "GenerationWorker", "RowStreamer"]
 class GenerationRequest:
     """One prompt waiting for, or receiving, its generated text."""
 
-    def __init__(self, prompt: str, settings: dict[str, Any], processors: Any = None) -> None:
+    def __init__(self, prompt: str, settings: dict[str, Any], grammar: Any = None) -> None:
         self.prompt = prompt
         self.settings = settings
-        self.processors = processors
+        self.grammar = grammar  # a `structured.RowGrammar` when the reply follows a JSON schema
         self.pieces: queue.Queue[str | None] = queue.Queue()
         self.error: BaseException | None = None
         self.batch_size = 0
-
-    @property
-    def batchable(self) -> bool:
-        return self.processors is None
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -123,13 +120,13 @@ class GenerationWorker:
             while not self._pending:
                 self._ready.wait()
             first = self._pending.popleft()
-            if not first.batchable or self.max_batch == 1:
+            if self.max_batch == 1:
                 return [first]
             deadline = time.monotonic() + self.window
             batch = [first]
             while len(batch) < self.max_batch:
                 for request in list(self._pending):
-                    if len(batch) < self.max_batch and request.batchable and request.key == first.key:
+                    if len(batch) < self.max_batch and request.key == first.key:
                         self._pending.remove(request)
                         batch.append(request)
                 left = deadline - time.monotonic()
@@ -157,8 +154,14 @@ class GenerationWorker:
                 [r.prompt for r in batch], return_tensors="pt", padding=True, add_special_tokens=False
             ).to(self.model.device)
             settings = dict(batch[0].settings)
-            if batch[0].processors is not None:
-                settings["logits_processor"] = batch[0].processors
+            if any(r.grammar is not None for r in batch):
+                from transformers import LogitsProcessorList
+
+                from .structured import GrammarProcessor
+
+                budget = int(settings.get("max_new_tokens") or 0)
+                grammar = GrammarProcessor([r.grammar for r in batch], budget)
+                settings["logits_processor"] = LogitsProcessorList([grammar])
             with torch.inference_mode():
                 self.model.generate(**encoded, streamer=streamer, pad_token_id=self.tokenizer.pad_token_id, **settings)
         except BaseException as exc:  # handed to every caller of the batch

@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
             "--dtype",
             default="auto",
             choices=("auto", "bfloat16", "float16", "float32"),
-            help="weights' dtype with --no-4bit (default auto: float16 on CUDA, bfloat16 on a CPU)",
+            help="weights' dtype with --no-4bit (default auto: float16 on CUDA; on a CPU the faster of bfloat16 and "
+            "float32 there, measured at load)",
         )
         p.add_argument(
             "--no-json-schema",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,15 +83,45 @@ def _pick_device(device: str) -> str:
 _DTYPES = ("auto", "bfloat16", "float16", "float32")
 
 
+_CPU_DTYPE: Any = None
+
+
+def _fastest_cpu_dtype() -> Any:
+    """bfloat16 or float32, whichever multiplies a decode-sized matrix faster on this CPU.
+
+    Decoding reads every weight once per token, so halving the bytes usually wins (2 cores
+    here, Qwen2.5-Coder-0.5B: 6.2 tokens/s in bf16 against 4.1 in fp32, bench/cpu_decode.py);
+    a CPU without fast bf16 kernels can be several times slower in bf16, hence the measurement
+    (about 0.1 s, once per process) rather than a rule.
+    """
+    global _CPU_DTYPE
+    if _CPU_DTYPE is None:
+        import torch
+
+        timings = {}
+        for candidate in (torch.bfloat16, torch.float32):
+            weight = torch.randn(2048, 4096).to(candidate)
+            vector = torch.randn(1, 2048).to(candidate)
+            best = float("inf")
+            for _ in range(5):
+                start = time.perf_counter()
+                for _ in range(4):
+                    vector @ weight
+                best = min(best, time.perf_counter() - start)
+            timings[candidate] = best
+        _CPU_DTYPE = min(timings, key=lambda candidate: timings[candidate])
+    return _CPU_DTYPE
+
+
 def _pick_dtype(dtype: str, device: str) -> Any:
-    """The weights' dtype without 4-bit: `auto` is float16 on CUDA and bfloat16 on a CPU (measured
-    on 2 cores with Qwen2.5-Coder-0.5B: 7.6 tokens/s in bf16 against 3.3 in fp32)."""
+    """The weights' dtype without 4-bit: `auto` is float16 on CUDA and, on a CPU, the faster of
+    bfloat16 and float32 there (measured, see `_fastest_cpu_dtype`)."""
     import torch
 
     if dtype not in _DTYPES:
         raise ModelLoadError(f"unknown dtype {dtype!r}; use one of {', '.join(_DTYPES)}")
     if dtype == "auto":
-        return torch.float16 if device.startswith("cuda") else torch.bfloat16
+        return torch.float16 if device.startswith("cuda") else _fastest_cpu_dtype()
     return getattr(torch, dtype)
 
 
@@ -172,11 +203,11 @@ class LocalLLM(ChatHuggingFace):
             local directory holding the weights and tokenizer.
         load_in_4bit: quantise to nf4 with double quantisation (float16 compute) at load.
         device: "auto" (CUDA when available), "cpu" or "cuda".
-        dtype: the weights' dtype without 4-bit: "auto" (float16 on CUDA, bfloat16 on a CPU),
-            "bfloat16", "float16" or "float32".
+        dtype: the weights' dtype without 4-bit: "auto" (float16 on CUDA; on a CPU the faster of
+            bfloat16 and float32 there, measured at load), "bfloat16", "float16" or "float32".
         max_new_tokens, temperature, top_p, do_sample: generation settings (the seed's defaults).
         constrain_json: generate the plan and shared-state updates under their JSON schemas
-            (outlines-core); off, they are parsed, repaired and re-asked like any chat model's.
+            (llguidance); off, they are parsed, repaired and re-asked like any chat model's.
     """
 
     generation_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -243,28 +274,29 @@ class LocalLLM(ChatHuggingFace):
     def _request(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> GenerationRequest:
         """Queue one generation on the model's worker (batched with concurrent compatible ones).
 
-        A `json_schema` call argument (see `with_json_schema`) becomes the request's logits
-        processors; such a request runs alone.
+        A `json_schema` call argument (see `with_json_schema`) becomes the request's grammar;
+        such a request is batched with the others, its row masked by its own grammar.
         """
         from .batching import GenerationRequest, GenerationWorker
 
         settings = {**self.generation_kwargs, **(kwargs.get("pipeline_kwargs") or {})}
-        processors = None
+        grammar = None
         schema = kwargs.get("json_schema")
         if schema is not None:
-            if self._constraint is None:
-                from .structured import JsonSchemaConstraint
+            settings.setdefault("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)  # the wrap-up's budget
+            with _WORKER_LOCK:
+                if self._constraint is None:
+                    from .structured import JsonSchemaConstraint
 
-                self._constraint = JsonSchemaConstraint(self.tokenizer)
-            budget = int(settings.get("max_new_tokens") or DEFAULT_MAX_NEW_TOKENS)
-            processors = self._constraint.processors(schema, budget)
+                    self._constraint = JsonSchemaConstraint(self.tokenizer)
+            grammar = self._constraint.row(schema)
         with _WORKER_LOCK:
             if self._worker is None:
                 pipe = self.llm.pipeline
                 self._worker = GenerationWorker(
                     pipe.model, pipe.tokenizer, max_batch=self.batch_size, window=self.batch_window
                 )
-        return self._worker.submit(GenerationRequest(self._to_chat_prompt(messages), settings, processors))
+        return self._worker.submit(GenerationRequest(self._to_chat_prompt(messages), settings, grammar))
 
     def _generate(
         self,

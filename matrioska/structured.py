@@ -6,12 +6,15 @@ under the schema when the model can (today `LocalLLM`), else None, and the node 
 extracting, repairing and re-asking. The schemas are deliberately simple (flat strings, lists of
 names) so that their automaton compiles in well under a second even for a 32k vocabulary.
 
-For a local model the constraint is two logits processors:
-- outlines-core's automaton over the schema's regular expression masks every token that would
-  leave the schema, so whatever the weights, the reply is a prefix of a schema-valid object;
-- `WrapUpProcessor` guarantees the prefix is a whole object: once the token budget is nearly
-  spent it steers the model, among the tokens the automaton allows, to close the current string
-  and the open arrays and objects, so the reply never stops half-written at `max_new_tokens`.
+For a local model the constraint is one logits processor per batch (`GrammarProcessor`), which
+constrains some rows and leaves the others free, so constrained and free requests share one
+`generate`:
+- llguidance's matcher over the schema's grammar masks every token that would leave the
+  schema, so whatever the weights, the reply is a prefix of a schema-valid object (chosen over
+  outlines-core and xgrammar by measurement: `bench/constrained_decoding.py`);
+- the wrap-up guarantees the prefix is a whole object: once the token budget is nearly spent it
+  steers the model, among the tokens the grammar allows, to close the current string and the
+  open arrays and objects, so the reply never stops half-written at `max_new_tokens`.
 """
 
 from __future__ import annotations
@@ -26,13 +29,15 @@ __all__ = [
     "update_schema",
     "constrained",
     "JsonSchemaConstraint",
+    "GrammarProcessor",
 ]
 
 # A module id and a shared-state key as the constrained model must write them; the validator
 # accepts any non-empty string, these only keep generated names short and code-friendly.
-MODULE_ID_PATTERN = "[a-z][a-z0-9_]{0,39}"
-KEY_PATTERN = "[A-Za-z_][A-Za-z0-9_]{0,47}"
-FILE_PATTERN = "[A-Za-z0-9_][A-Za-z0-9_./-]{0,79}"
+# JSON Schema patterns are not anchored by default: these are, so a name is only the pattern.
+MODULE_ID_PATTERN = "^[a-z][a-z0-9_]{0,39}$"
+KEY_PATTERN = "^[A-Za-z_][A-Za-z0-9_]{0,47}$"
+FILE_PATTERN = "^[A-Za-z0-9_][A-Za-z0-9_./-]{0,79}$"
 # Short titles are bounded; long texts are not (a bound of hundreds of characters makes the
 # automaton tens of times larger: measured 16 s instead of 0.5 s to compile at 32k tokens).
 _TITLE_MAX = 80
@@ -106,43 +111,50 @@ def constrained(llm: Any, schema: dict[str, Any], name: str = "matrioska_output"
 
 
 class JsonSchemaConstraint:
-    """Builds, per call, the logits processors that keep a Hugging Face model inside a schema.
+    """The token-level JSON-schema constraint for one tokenizer (llguidance).
 
-    One instance per tokenizer: the vocabulary conversion and each schema's automaton are built
-    once and reused (a module's update schema differs per module, the plan's never does).
+    Built once per model: the tokenizer's conversion for llguidance and, per schema, a compiled
+    matcher that each generation copies (the plan's schema never changes, a module's update
+    schema differs per module). `row(schema)` is what one request carries into a batch;
+    `processors(schema, max_new_tokens)` is a ready list for a single `generate`.
     """
 
     def __init__(self, tokenizer: Any) -> None:
-        from outlines.backends.outlines_core import OutlinesCoreBackend
-        from outlines.models.transformers import TransformerTokenizer
+        import llguidance.hf
 
-        adapter = TransformerTokenizer(tokenizer)
-        self._vocabulary = OutlinesCoreBackend.create_outlines_core_vocabulary(
-            adapter.get_vocab(),
-            tokenizer.eos_token_id,
-            tokenizer.eos_token,
-            adapter.convert_token_to_string,
-        )
+        self._tokenizer = llguidance.hf.from_tokenizer(tokenizer)
         size = len(tokenizer)
         texts = [""] * size
         for token, index in tokenizer.get_vocab().items():
             if index < size:
-                texts[index] = adapter.convert_token_to_string(token)
+                texts[index] = tokenizer.convert_tokens_to_string([token])
         self._texts = texts
+        self.vocab_size = self._tokenizer.vocab_size
         self._masks: dict[str, Any] = {}
-        self._indexes: dict[str, Any] = {}
+        self._matchers: dict[str, Any] = {}
 
-    def _index(self, schema: dict[str, Any]) -> Any:
-        from outlines_core import Index
-        from outlines_core.json_schema import build_regex_from_schema
+    def grammar(self, schema: dict[str, Any]) -> str:
+        """The llguidance grammar of `schema`: compact JSON with at most one space between tokens
+        (unbounded whitespace lets a weak model spend its whole budget on blanks)."""
+        from llguidance import LLMatcher
+
+        options = {"whitespace_flexible": False, "whitespace_pattern": "[ ]?"}
+        return LLMatcher.grammar_from_json_schema(schema, defaults=options)  # type: ignore[arg-type]
+
+    def matcher(self, schema: dict[str, Any]) -> Any:
+        """A fresh matcher for one generation under `schema` (compiled once, copied per call)."""
+        from llguidance import LLMatcher
 
         key = json.dumps(schema, sort_keys=True)
-        if key not in self._indexes:
-            # One optional space between JSON tokens: unbounded whitespace lets a weak model
-            # spend its whole budget on blanks.
-            regex = build_regex_from_schema(json.dumps(schema), r"[ ]?")
-            self._indexes[key] = Index(regex, self._vocabulary)
-        return self._indexes[key]
+        if key not in self._matchers:
+            matcher = LLMatcher(self._tokenizer, self.grammar(schema), log_level=0)
+            if matcher.is_error():
+                raise ValueError(f"the JSON schema does not compile: {matcher.get_error()}")
+            self._matchers[key] = matcher
+        return self._matchers[key].deep_copy()
+
+    def row(self, schema: dict[str, Any]) -> RowGrammar:
+        return RowGrammar(self, self.matcher(schema), wrap_up_reserve(schema))
 
     def _mask(self, name: str, vocab_size: int, device: Any) -> Any:
         import torch
@@ -162,12 +174,116 @@ class JsonSchemaConstraint:
         return self._masks[key]
 
     def processors(self, schema: dict[str, Any], max_new_tokens: int) -> Any:
-        """A fresh `LogitsProcessorList` for one generation under `schema`."""
-        from outlines.backends.outlines_core import OutlinesCoreLogitsProcessor
+        """A fresh `LogitsProcessorList` for one generation (batch of one) under `schema`."""
         from transformers import LogitsProcessorList
 
-        guide = OutlinesCoreLogitsProcessor(self._index(schema), "torch")
-        return LogitsProcessorList([guide, WrapUpProcessor(self, max_new_tokens, wrap_up_reserve(schema))])
+        return LogitsProcessorList([GrammarProcessor([self.row(schema)], max_new_tokens)])
+
+
+class RowGrammar:
+    """One row's constraint: its matcher, and the JSON lexer state the wrap-up follows."""
+
+    def __init__(self, constraint: JsonSchemaConstraint, matcher: Any, reserve: int) -> None:
+        self.constraint = constraint
+        self.matcher = matcher
+        self.reserve = reserve
+        self.in_string = False
+        self.escape = False
+        self.failed = ""
+
+    def consume(self, token: int) -> None:
+        """Advance past the token the row generated (nothing once the row has stopped)."""
+        if self.failed or self.matcher.is_stopped():
+            return
+        if not self.matcher.consume_token(token):
+            self.failed = self.matcher.get_error() or f"token {token} refused"
+            return
+        texts = self.constraint._texts
+        for char in texts[token] if token < len(texts) else "":
+            if self.escape:
+                self.escape = False
+            elif self.in_string and char == "\\":
+                self.escape = True
+            elif char == '"':
+                self.in_string = not self.in_string
+
+
+class GrammarProcessor:
+    """The logits processor of one batch: row i follows `rows[i]`, or is free when it is None.
+
+    Each step it advances every constrained row past the token it generated, computes the rows'
+    masks (llguidance, in parallel threads when several rows are constrained), sets every
+    refused token's score to -inf, and near the end of the budget applies the wrap-up: among
+    the tokens the grammar allows, prefer those that close things (inside a string a token
+    starting with the closing quote; outside a `]` or `}`, else an empty string, else a lone
+    quote), so the reply is a whole schema-valid object before `max_new_tokens` runs out.
+    When no such token is allowed (a pattern needs one more character, a comma is forced) the
+    grammar's choice stands. Free rows are never touched.
+    """
+
+    def __init__(self, rows: list[RowGrammar | None], max_new_tokens: int) -> None:
+        import torch
+
+        self.rows = rows
+        self._max_new_tokens = max_new_tokens
+        self._active = [i for i, row in enumerate(rows) if row is not None]
+        self._step = 0
+        self._bitmask: Any = None
+        self._executor: Any = None
+        if len(self._active) > 1:
+            from llguidance import LLExecutor
+
+            self._executor = LLExecutor()
+        self._torch = torch
+
+    def _masks(self, vocab: int) -> Any:
+        """(constrained rows, vocab) booleans: what each constrained row may generate next."""
+        import numpy as np
+
+        torch = self._torch
+        rows = [self.rows[i] for i in self._active]
+        size = rows[0].constraint.vocab_size  # type: ignore[union-attr]
+        words = (size + 31) // 32
+        if self._bitmask is None or self._bitmask.shape[1] != words:
+            self._bitmask = torch.zeros((len(rows), words), dtype=torch.int32)
+        bitmask = self._bitmask
+        row_bytes = words * 4
+        if self._executor is not None:
+            pairs = [(row.matcher, k) for k, row in enumerate(rows)]  # type: ignore[union-attr]
+            self._executor.unsafe_compute_mask_ptr(pairs, bitmask.data_ptr(), row_bytes, len(rows))
+        else:
+            rows[0].matcher.unsafe_compute_mask_ptr(bitmask.data_ptr(), row_bytes)  # type: ignore[union-attr]
+        bits = np.unpackbits(bitmask.numpy().view(np.uint8), axis=1, bitorder="little")[:, : min(vocab, size)]
+        if vocab > size:  # the model's padded embedding rows are never tokens
+            bits = np.pad(bits, ((0, 0), (0, vocab - size)))
+        return torch.from_numpy(bits).bool()
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if not self._active:
+            return scores
+        if self._step:
+            last = input_ids[:, -1].tolist()
+            for i in self._active:
+                self.rows[i].consume(int(last[i]))  # type: ignore[union-attr]
+        self._step += 1
+        vocab = scores.shape[1]
+        allowed = self._masks(vocab).to(scores.device)
+        index = self._torch.tensor(self._active, device=scores.device)
+        scores[index] = scores[index].masked_fill(~allowed, float("-inf"))
+        for k, i in enumerate(self._active):
+            row = self.rows[i]
+            assert row is not None
+            if self._step > self._max_new_tokens - row.reserve:
+                self._wrap_up(scores, i, allowed[k], row)
+        return scores
+
+    def _wrap_up(self, scores: Any, i: int, allowed: Any, row: RowGrammar) -> None:
+        names = ["quote_in"] if row.in_string else ["close", "empty_string", "quote_out"]
+        for name in names:
+            preferred = allowed & row.constraint._mask(name, scores.shape[1], scores.device)
+            if bool(preferred.any()):
+                scores[i] = scores[i].masked_fill(~preferred, float("-inf"))
+                return
 
 
 def skeleton(schema: dict[str, Any]) -> Any:
@@ -190,59 +306,3 @@ def wrap_up_reserve(schema: dict[str, Any]) -> int:
     quote or a pattern's one character), whatever the tokenizer.
     """
     return len(json.dumps(skeleton(schema), separators=(", ", ": "))) + 16
-
-
-class WrapUpProcessor:
-    """Near the end of the token budget, prefer (among allowed tokens) those that close things.
-
-    Inside a string: a token starting with the closing quote. Outside: a token starting with `]`
-    or `}`, else an empty string, else a lone opening quote (a required field then gets an empty
-    or nearly empty string). When no
-    such token is allowed (a pattern needs one more character, a comma is forced) the automaton's
-    choice stands. Works on any schema without minimum lengths; the plan and update schemas
-    have none except module ids, which need one character.
-    """
-
-    def __init__(self, constraint: JsonSchemaConstraint, max_new_tokens: int, reserve: int) -> None:
-        self._constraint = constraint
-        self._start_at = max(0, max_new_tokens - reserve)
-        self._prompt_length: int | None = None
-        self._seen = 0
-        self._in_string = [False]
-        self._escape = [False]
-
-    def _track(self, input_ids: Any) -> None:
-        """Follow the JSON lexer state (inside a string or not) over the tokens generated so far."""
-        batch = input_ids.shape[0]
-        if len(self._in_string) != batch:
-            self._in_string, self._escape = [False] * batch, [False] * batch
-        texts = self._constraint._texts
-        for row in range(batch):
-            for token in input_ids[row, (self._prompt_length or 0) + self._seen :].tolist():
-                for char in texts[token] if token < len(texts) else "":
-                    if self._escape[row]:
-                        self._escape[row] = False
-                    elif self._in_string[row] and char == "\\":
-                        self._escape[row] = True
-                    elif char == '"':
-                        self._in_string[row] = not self._in_string[row]
-        self._seen = input_ids.shape[1] - self._prompt_length
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
-
-        if self._prompt_length is None:
-            self._prompt_length = input_ids.shape[1]
-        self._track(input_ids)
-        if self._seen < self._start_at:
-            return scores
-        vocab, device = scores.shape[1], scores.device
-        allowed = torch.isfinite(scores)
-        for row in range(scores.shape[0]):
-            names = ["quote_in"] if self._in_string[row] else ["close", "empty_string", "quote_out"]
-            for name in names:
-                preferred = allowed[row] & self._constraint._mask(name, vocab, device)
-                if bool(preferred.any()):
-                    scores[row] = scores[row].masked_fill(~preferred, float("-inf"))
-                    break
-        return scores

@@ -54,6 +54,21 @@ def test_full_precision_is_allowed(tiny_model_dir: Path) -> None:
     assert llm.invoke([HumanMessage("hi")]).content is not None
 
 
+def test_auto_dtype_on_a_cpu_is_the_measured_faster_one(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from matrioska import llm as llm_module
+
+    picked = llm_module._fastest_cpu_dtype()
+    assert picked in (torch.bfloat16, torch.float32) and llm_module._fastest_cpu_dtype() is picked  # once
+    for forced in (torch.float32, torch.bfloat16):  # as if the measurement had found this one faster
+        monkeypatch.setattr(llm_module, "_CPU_DTYPE", forced)
+        llm = LocalLLM(str(tiny_model_dir), load_in_4bit=False, device="cpu", max_new_tokens=2, do_sample=False)
+        assert llm.llm.pipeline.model.dtype == forced
+    explicit = LocalLLM(str(tiny_model_dir), load_in_4bit=False, device="cpu", dtype="float32", max_new_tokens=2)
+    assert explicit.llm.pipeline.model.dtype == torch.float32  # dtype= overrides
+
+
 def test_whole_graph_runs_on_the_tiny_4bit_model(tmp_path: Path, tiny_4bit: LocalLLM) -> None:
     with MatrioskaOrchestrator(tiny_4bit, base_path=tmp_path) as orchestrator:
         state = orchestrator.run("Create a library management system", architecture=THREE_MODULE_PLAN)

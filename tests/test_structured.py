@@ -114,3 +114,27 @@ def test_the_schema_prompt_shows_a_plan_the_schema_accepts() -> None:
     text = ARCHITECT_SCHEMA_SYSTEM_PROMPT.format(kinds=kinds.describe())
     example = json.loads(text[text.index("{") : text.rindex("}") + 1])
     jsonschema.validate(example, plan_schema())
+
+
+def test_constrained_and_free_rows_share_one_generate(tiny_model_dir: Path) -> None:
+    """Two plans under the schema and two free replies in ONE batch: each constrained row is a
+    whole schema-valid plan, the same as alone (greedy), and the free rows stay free."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    budget = wrap_up_reserve(plan_schema()) + 40
+    llm = LocalLLM(str(tiny_model_dir), load_in_4bit=False, max_new_tokens=budget, do_sample=False, batch_window=0.5)
+    bound = constrained(llm, plan_schema())
+    free = [[HumanMessage(f"module {i}: write the code")] for i in range(2)]
+    alone = [llm.invoke(p).content for p in free]
+    plan_alone = bound.invoke(PLAN_MESSAGES).content
+    calls = [(bound, PLAN_MESSAGES), (llm, free[0]), (bound, PLAN_MESSAGES), (llm, free[1])]
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(lambda call: call[0].invoke(call[1]).content, calls))
+    assert llm._worker.batches[-1] == 4  # one generate for the four rows
+    for text in (replies[0], replies[2]):
+        jsonschema.validate(json.loads(text), plan_schema())
+    assert replies[0] == replies[2] == plan_alone  # its own grammar per row, padding changes nothing
+    # Free rows are never masked: noise, as alone. (Only their first 200 characters are compared:
+    # once the plan rows end, the random weights' near-ties may break differently in the batch.)
+    assert [replies[1][:200], replies[3][:200]] == [text[:200] for text in alone]
+    assert not any(r.lstrip().startswith("{") for r in alone)
