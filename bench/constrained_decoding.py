@@ -5,23 +5,30 @@
    parse and validate (after repair) without and with the plan's JSON schema.
 2. Shared-state updates: the same for an update with three declared keys: how many replies carry
    every declared key, free-form (the executor's prompt) against under the update schema.
-3. Automaton cost: compile time of the plan schema's automaton for a 1k and a 32k vocabulary
-   (a byte-level BPE trained here on Python sources), for the shipped schema and for variants
-   that bound long texts, which is why long texts are left unbounded.
+3. Grammar cost on the real Mistral-7B-v0.3 vocabulary (tests/mistral_tokenizer.py): compile
+   time of the plan schema and time per token of walking a plan with the mask built each step,
+   for outlines-core (the previous path), llguidance (used) and xgrammar (when importable).
+4. Time per generated token, free against constrained, on the tiny model with that vocabulary:
+   the previous processors and today's in one `generate`, then through `LocalLLM`.
+5. A batch of 8 requests, 4 of them under a schema, against one request alone (tokens/s).
 
-    python bench/constrained_decoding.py [--seeds 20] [--skip-vocab]
+    python bench/constrained_decoding.py [--seeds 20] [--skip-validity] [--xgrammar-path DIR]
+
+The previous path's rows need `pip install -e '.[bench]'` (outlines-core); xgrammar is not a
+dependency (it requires triton): `pip install --no-deps --target DIR xgrammar apache-tvm-ffi`.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import jsonschema
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
@@ -37,7 +44,7 @@ from matrioska.prompts import (  # noqa: E402
     ARCHITECT_USER_PROMPT,
     EXECUTOR_SYSTEM_PROMPT,
 )
-from matrioska.structured import constrained, plan_schema, update_schema  # noqa: E402
+from matrioska.structured import constrained, plan_schema, update_schema, wrap_up_reserve  # noqa: E402
 
 TASK = "A library management system with a dashboard"
 KEYS = ["element_ids", "css_classes", "api_routes"]
@@ -119,67 +126,289 @@ def update_completeness(llm: LocalLLM, seeds: int) -> None:
         print(f"{name:<15}{complete:>7}/{seeds:<2}{found:>9}/{seeds * len(KEYS):<3}{statistics.mean(seconds):>7.2f}")
 
 
-def automaton_cost(tiny_dir: Path, workdir: Path) -> None:
-    from outlines.backends.outlines_core import OutlinesCoreBackend
-    from outlines.models.transformers import TransformerTokenizer
-    from outlines_core import Index
-    from outlines_core.json_schema import build_regex_from_schema
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+def sample_plan() -> str:
+    """A realistic plan as the constrained architect writes it: eight modules, compact JSON."""
+    modules = []
+    for i, (mid, kind, path) in enumerate(
+        [
+            ("storage", "python", "storage.py"),
+            ("models", "python", "models.py"),
+            ("api", "python", "api.py"),
+            ("cli", "python", "cli.py"),
+            ("page", "html", "index.html"),
+            ("styles", "css", "styles.css"),
+            ("dashboard", "javascript", "dashboard.js"),
+            ("tests", "tests", "test_api.py"),
+        ]
+    ):
+        modules.append(
+            {
+                "id": mid,
+                "name": mid.title(),
+                "kind": kind,
+                "description": f"The {mid} of the library system: books, members and loans.",
+                "dependencies": ["storage"] if i else [],
+                "shared_state_reads": ["db_path"] if i else [],
+                "shared_state_writes": [f"{mid}_api"],
+                "inputs": "the records of the modules it depends on",
+                "outputs": f"{path} with the public functions",
+                "rules": "no network; standard library only",
+                "files": [path],
+                "manual": f"Write {path}.",
+            }
+        )
+    plan = {"project_name": "Library", "goal": TASK, "modules": modules}
+    schema = plan_schema()
+    keys = list(schema["properties"]["modules"]["items"]["properties"])
+    plan["modules"] = [{key: m.get(key, "") for key in keys} for m in modules]
+    plan = {key: plan.get(key, "") for key in schema["properties"]}
+    jsonschema.validate(plan, schema)
+    return json.dumps(plan)
 
-    big_dir = workdir / "vocab32k"
-    sources = sorted(glob.glob(str(Path(json.__file__).parents[1] / "**" / "*.py"), recursive=True))[:3000]
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=32768,
-        special_tokens=["<unk>", "<s>", "</s>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator((Path(p).read_text(errors="ignore") for p in sources), trainer=trainer)
-    PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>").save_pretrained(
-        big_dir
-    )
 
-    def bounded(limit: int) -> dict:
-        schema = plan_schema()
-        module = schema["properties"]["modules"]["items"]["properties"]
-        for field in ("description", "inputs", "outputs", "rules", "manual"):
-            module[field] = {"type": "string", "maxLength": limit}
-        return schema
+def grammar_walk(tokenizer_dir: Path, xgrammar_path: str | None) -> dict[str, tuple[float, float]]:
+    """Compile the plan schema, then walk a plan token by token building the mask at each step:
+    outlines-core (the previous path, its logits processor as LocalLLM ran it), llguidance
+    (today's), xgrammar (when importable). Seconds to compile, microseconds per token."""
+    import torch
+    from transformers import AutoTokenizer
 
-    variants = {"shipped (long texts unbounded)": plan_schema(), "long texts <= 300 chars": bounded(300)}
-    print("\n3. automaton compile time (outlines-core Index), seconds")
-    print(f"{'schema':<32}{'1k vocab':>10}{'32k vocab':>11}")
-    for name, schema in variants.items():
-        regex = build_regex_from_schema(json.dumps(schema), r"[ ]?")
-        cells = []
-        for directory in (tiny_dir, big_dir):
-            tokenizer = AutoTokenizer.from_pretrained(directory)
-            adapter = TransformerTokenizer(tokenizer)
-            vocabulary = OutlinesCoreBackend.create_outlines_core_vocabulary(
-                adapter.get_vocab(), tokenizer.eos_token_id, tokenizer.eos_token, adapter.convert_token_to_string
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    text = sample_plan()
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    first = tokenizer.convert_ids_to_tokens(ids[0])
+    if first.startswith("\u2581"):  # SentencePiece's dummy prefix: spell the first piece without it
+        ids[:1] = tokenizer.convert_tokens_to_ids(list(first[1:]))
+    assert tokenizer.decode(ids) == text
+    vocab = len(tokenizer)
+    schema = plan_schema()
+    results: dict[str, tuple[float, float]] = {}
+
+    def outlines_core() -> tuple[float, float]:
+        from outlines.backends.outlines_core import OutlinesCoreBackend, OutlinesCoreLogitsProcessor
+        from outlines.models.transformers import TransformerTokenizer
+        from outlines_core import Index
+        from outlines_core.json_schema import build_regex_from_schema
+
+        start = time.perf_counter()
+        adapter = TransformerTokenizer(tokenizer)
+        vocabulary = OutlinesCoreBackend.create_outlines_core_vocabulary(
+            adapter.get_vocab(), tokenizer.eos_token_id, tokenizer.eos_token, adapter.convert_token_to_string
+        )
+        index = Index(build_regex_from_schema(json.dumps(schema), r"[ ]?"), vocabulary)
+        compile_s = time.perf_counter() - start
+        processor = OutlinesCoreLogitsProcessor(index, "torch")
+        prompt = torch.tensor([[1, 2, 3]])
+        start = time.perf_counter()
+        for n in range(len(ids)):
+            seq = torch.cat([prompt, torch.tensor([ids[:n]], dtype=torch.long)], dim=1)
+            processor(seq, torch.zeros(1, vocab))
+        return compile_s, (time.perf_counter() - start) / len(ids) * 1e6
+
+    def llguidance() -> tuple[float, float]:
+        from matrioska.structured import JsonSchemaConstraint
+
+        start = time.perf_counter()
+        constraint = JsonSchemaConstraint(tokenizer)
+        tokenizer_s = time.perf_counter() - start
+        bitmask = torch.zeros((1, (constraint.vocab_size + 31) // 32), dtype=torch.int32)
+        start = time.perf_counter()  # the grammar builds lazily: compile = matcher + first mask
+        matcher = constraint.matcher(schema)
+        matcher.unsafe_compute_mask_ptr(bitmask.data_ptr(), bitmask.shape[1] * 4)
+        compile_s = time.perf_counter() - start
+        matcher = constraint.matcher(schema)
+        start = time.perf_counter()
+        for token in ids:
+            matcher.unsafe_compute_mask_ptr(bitmask.data_ptr(), bitmask.shape[1] * 4)
+            assert matcher.consume_token(token), matcher.get_error()
+        per_token = (time.perf_counter() - start) / len(ids) * 1e6
+        print(f"   (llguidance: tokenizer conversion once per model {tokenizer_s:.2f} s)")
+        return compile_s, per_token
+
+    def xgrammar() -> tuple[float, float]:
+        if xgrammar_path:
+            sys.path.insert(0, xgrammar_path)
+        import xgrammar as xgr
+
+        info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab)
+        start = time.perf_counter()
+        compiled = xgr.GrammarCompiler(info).compile_json_schema(
+            json.dumps(schema), any_whitespace=False, separators=(", ", ": ")
+        )
+        compile_s = time.perf_counter() - start
+        matcher = xgr.GrammarMatcher(compiled)
+        bitmask = xgr.allocate_token_bitmask(1, info.vocab_size)
+        start = time.perf_counter()
+        for token in ids:
+            matcher.fill_next_token_bitmask(bitmask)
+            assert matcher.accept_token(token)
+        return compile_s, (time.perf_counter() - start) / len(ids) * 1e6
+
+    print(f"\n3. grammar cost, plan schema, real Mistral-7B-v0.3 vocabulary ({vocab} tokens), a {len(ids)}-token plan")
+    print(f"{'engine':<34}{'compile s':>10}{'us/token':>10}")
+    for name, run in (
+        ("outlines-core (previous path)", outlines_core),
+        ("llguidance (used)", llguidance),
+        ("xgrammar", xgrammar),
+    ):
+        try:
+            results[name] = run()
+        except ImportError as exc:
+            print(f"{name:<34}{'not installed (' + str(exc.name) + ')':>20}")
+            continue
+        print(f"{name:<34}{results[name][0]:>10.2f}{results[name][1]:>10.1f}")
+    return results
+
+
+def per_token_cost(model_dir: Path, runs: int) -> None:
+    """Time per generated token (prefill excluded) on the tiny model with the real vocabulary:
+    free, under the plan schema with the previous processor (outlines-core's) and with today's
+    (llguidance, `GrammarProcessor`), all through one `generate`; then through `LocalLLM`.
+
+    The budget leaves 300 tokens before the wrap-up starts, as the architect's 4000 leave 3500:
+    what is measured is the steady cost of a constrained token."""
+    import torch
+    from transformers import LogitsProcessorList
+
+    from matrioska.structured import JsonSchemaConstraint
+
+    schema = plan_schema()
+    budget = wrap_up_reserve(schema) + 300
+    llm = LocalLLM(str(model_dir), load_in_4bit=False, device="cpu", max_new_tokens=budget, do_sample=False)
+    model, tokenizer = llm.llm.pipeline.model, llm.tokenizer
+    messages = [HumanMessage(f"Plan this project as JSON: {TASK}")]
+    encoded = tokenizer(llm._to_chat_prompt(messages), return_tensors="pt", add_special_tokens=False)
+    constraint = JsonSchemaConstraint(tokenizer)
+    factories = {"free": lambda: None, "llguidance (used)": lambda: constraint.processors(schema, budget)}
+    try:
+        from outlines.backends.outlines_core import OutlinesCoreLogitsProcessor
+
+        old = _OldOutlines(tokenizer)
+        factories["outlines-core (previous)"] = lambda: LogitsProcessorList(
+            [OutlinesCoreLogitsProcessor(old.index(schema), "torch")]
+        )
+    except ImportError:
+        pass
+
+    def seconds(factory, tokens: int) -> tuple[float, int]:
+        processors = factory()
+        extra = {"logits_processor": processors} if processors is not None else {}
+        start = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(
+                **encoded, max_new_tokens=tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id, **extra
             )
-            _, took = _timed(lambda regex=regex, vocabulary=vocabulary: Index(regex, vocabulary))
-            cells.append(took)
-        print(f"{name:<32}{cells[0]:>10.2f}{cells[1]:>11.2f}")
+        return time.perf_counter() - start, out.shape[1] - encoded["input_ids"].shape[1]
+
+    def per_token(factory) -> float:
+        first, _ = seconds(factory, 1)
+        total, n = seconds(factory, budget)
+        return (total - first) / max(1, n - 1)
+
+    for factory in factories.values():
+        per_token(factory)  # warm up (and compile each grammar once, as a model does)
+    timings: dict[str, list[float]] = {name: [] for name in factories}
+    for _ in range(runs):  # alternate, so that drift falls on every row
+        for name, factory in factories.items():
+            timings[name].append(per_token(factory))
+    print(
+        f"\n4. time per token after the prompt, tiny Mistral with the real vocabulary, fp32, greedy, median of {runs}"
+    )
+    print(f"{'path':<34}{'ms/token':>10}{'vs free':>9}")
+    free = statistics.median(timings["free"])
+    for name, values in timings.items():
+        value = statistics.median(values)
+        print(f"{name:<34}{value * 1e3:>10.2f}{value / free:>8.2f}x")
+
+    def streamed(model_) -> float:
+        stream = iter(model_.stream(messages))
+        next(stream)
+        first = time.perf_counter()
+        n = sum(1 for _ in stream)
+        return (time.perf_counter() - first) / max(1, n)
+
+    rows = {"LocalLLM free": llm, "LocalLLM constrained": constrained(llm, schema)}
+    for model_ in rows.values():
+        streamed(model_)
+    local: dict[str, list[float]] = {name: [] for name in rows}
+    for _ in range(runs):
+        for name, model_ in rows.items():
+            local[name].append(streamed(model_))
+    base = statistics.median(local["LocalLLM free"])
+    for name, values in local.items():
+        value = statistics.median(values)
+        print(f"{name:<34}{value * 1e3:>10.2f}{value / base:>8.2f}x")
+
+
+class _OldOutlines:
+    """The previous path's automaton (outlines-core), for the side-by-side rows."""
+
+    def __init__(self, tokenizer) -> None:
+        from outlines.backends.outlines_core import OutlinesCoreBackend
+        from outlines.models.transformers import TransformerTokenizer
+
+        adapter = TransformerTokenizer(tokenizer)
+        self._vocabulary = OutlinesCoreBackend.create_outlines_core_vocabulary(
+            adapter.get_vocab(), tokenizer.eos_token_id, tokenizer.eos_token, adapter.convert_token_to_string
+        )
+        self._indexes: dict[str, object] = {}
+
+    def index(self, schema: dict):
+        from outlines_core import Index
+        from outlines_core.json_schema import build_regex_from_schema
+
+        key = json.dumps(schema)
+        if key not in self._indexes:
+            self._indexes[key] = Index(build_regex_from_schema(key, r"[ ]?"), self._vocabulary)
+        return self._indexes[key]
+
+
+def mixed_batches(model_dir: Path, tokens: int) -> None:
+    """Tokens per second through LocalLLM's worker: one free request alone, against a batch of
+    8 of which 4 are under the update schema (one `generate`, a grammar per row)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    llm = LocalLLM(str(model_dir), load_in_4bit=False, device="cpu", max_new_tokens=tokens, do_sample=False)
+    llm.batch_window = 0.2
+    schema = update_schema(KEYS)
+    bound = constrained(llm, schema)
+    calls = [
+        (bound if i % 2 else llm, [HumanMessage(f"module {i}: build the page, publish {', '.join(KEYS)}")])
+        for i in range(8)
+    ]
+
+    def rate(batch: list) -> tuple[float, int]:
+        start = time.perf_counter()
+        with ThreadPoolExecutor(len(batch)) as pool:
+            replies = list(pool.map(lambda call: list(call[0].stream(call[1])), batch))
+        return sum(len(r) for r in replies) / (time.perf_counter() - start), llm._worker.batches[-1]
+
+    rate(calls[:1]), rate(calls)  # warm up, compile the grammar
+    one, _ = rate(calls[:1])
+    eight, size = rate(calls)
+    print(f"\n5. batched generation, tiny Mistral with the real vocabulary, {tokens} new tokens at most")
+    print(f"batch 1 (free): {one:8.1f} tok/s")
+    print(f"batch 8, 4 rows under a schema: {eight:8.1f} tok/s ({eight / one:.2f}x; generate ran a batch of {size})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--max-new-tokens", type=int, default=400)
-    parser.add_argument("--skip-vocab", action="store_true", help="skip the 32k-vocabulary automaton timing")
+    parser.add_argument("--runs", type=int, default=5, help="runs per row of the time-per-token table")
+    parser.add_argument("--skip-validity", action="store_true", help="skip tables 1 and 2 (plan and update validity)")
+    parser.add_argument("--xgrammar-path", help="a folder to import xgrammar from (it is not a dependency)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        tiny_dir = build_tiny_mistral(Path(tmp) / "tiny")
-        llm = LocalLLM(str(tiny_dir), max_new_tokens=args.max_new_tokens)  # nf4, the seed's sampling settings
-        plan_validity(llm, args.seeds)
-        update_completeness(llm, args.seeds)
-        if not args.skip_vocab:
-            automaton_cost(tiny_dir, Path(tmp))
+        if not args.skip_validity:
+            tiny_dir = build_tiny_mistral(Path(tmp) / "tiny")
+            llm = LocalLLM(str(tiny_dir), max_new_tokens=args.max_new_tokens)  # nf4, the seed's sampling settings
+            plan_validity(llm, args.seeds)
+            update_completeness(llm, args.seeds)
+        real_vocab = build_tiny_mistral(Path(tmp) / "tiny-mistral-vocab", tokenizer="mistral")
+        grammar_walk(real_vocab, args.xgrammar_path)
+        per_token_cost(real_vocab, args.runs)
+        mixed_batches(real_vocab, 64)
 
 
 if __name__ == "__main__":

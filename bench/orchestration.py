@@ -2,16 +2,21 @@
 
 - milliseconds of Matrioska + LangGraph + SQLite per module for plans of 10, 100 and 500 modules
   (a chain: each module reads the key of the one before), and the growth from 10 to 500; the
-  artifacts are plain text, so this is orchestration alone; a second row per size uses Python
-  files of the same size, which each module and the assembler also compile (validation);
+  artifacts are plain text, so this is orchestration alone; two more columns per size use Python
+  and JavaScript files of the same size, which each module and the assembler also check
+  (validation: `compile`, Node's compiler), and one more run checks the JavaScript files with one
+  `node --check` process per file (the path before the persistent checker), for comparison; the
+  verification of the assembled project (running it, a browser for pages) is off throughout;
 - the checkpoint database's size against the total artifact bytes at 200 modules.
 
     python bench/orchestration.py [--sizes 10 100 500] [--db-modules 200] [--artifact-bytes 3000]
+                                  [--per-file-check-modules 200]
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -42,9 +47,12 @@ def chain_plan(n: int) -> dict:
     }
 
 
-def instant_model(artifact_bytes: int, python: bool = False) -> ScriptedChatModel:
-    body = "x = 1\n" * (artifact_bytes // 6)
-    name, language = ("py", "python") if python else ("txt", "text")
+LANGUAGES = {"text": ("txt", "x = 1\n"), "python": ("py", "x = 1\n"), "javascript": ("js", "x = 1;\n")}
+
+
+def instant_model(artifact_bytes: int, language: str = "text") -> ScriptedChatModel:
+    name, line = LANGUAGES[language]
+    body = line * (artifact_bytes // len(line))
 
     def respond(messages):
         if is_assembler(messages):
@@ -56,10 +64,11 @@ def instant_model(artifact_bytes: int, python: bool = False) -> ScriptedChatMode
     return ScriptedChatModel(respond=respond)
 
 
-def run(n: int, artifact_bytes: int, workdir: Path, python: bool = False) -> tuple[float, int, int]:
+def run(n: int, artifact_bytes: int, workdir: Path, language: str = "text") -> tuple[float, int, int]:
     """Seconds for a whole run, checkpoint database bytes, artifact bytes."""
-    base = workdir / f"run{n}{'-py' if python else ''}"
-    with MatrioskaOrchestrator(instant_model(artifact_bytes, python), base, assembler_notes=False) as orchestrator:
+    base = workdir / f"run{n}-{language}"
+    model = instant_model(artifact_bytes, language)
+    with MatrioskaOrchestrator(model, base, assembler_notes=False, verify=False) as orchestrator:
         start = time.perf_counter()
         state = orchestrator.run("chain", thread_id=f"t{n}", architecture=chain_plan(n))
         seconds = time.perf_counter() - start
@@ -72,27 +81,51 @@ def orchestrator_artifacts(state: dict) -> list[str]:
     return list(state["artifacts"].values())
 
 
+def per_file_node_check(n: int, artifact_bytes: int, workdir: Path) -> float:
+    """Seconds for a JavaScript run whose files are each checked by their own `node --check`."""
+    from matrioska.kinds import javascript
+
+    checker = javascript._NodeChecker.check
+    javascript._NodeChecker.check = lambda self, suffix, text: None  # type: ignore[method-assign]
+    try:  # no answer from the persistent checker: validate() falls back to node --check per file
+        return run(n, artifact_bytes, workdir / "per-file", "javascript")[0]
+    finally:
+        javascript._NodeChecker.check = checker  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 500])
     parser.add_argument("--db-modules", type=int, default=200)
     parser.add_argument("--artifact-bytes", type=int, default=3000)
+    parser.add_argument("--per-file-check-modules", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         run(5, args.artifact_bytes, workdir)  # warm up imports and caches
+        run(5, args.artifact_bytes, workdir, "javascript")  # and start the Node checker
         print(f"overhead per module (instant model, SQLite, {args.artifact_bytes}-byte artifacts)")
-        print(f"{'modules':>8}{'total s':>10}{'ms/module':>11}{'with .py validation':>22}")
+        print(f"{'modules':>8}{'total s':>10}{'ms/module':>11}{'with .py validation':>22}{'with .js validation':>22}")
         per_module = {}
         for n in args.sizes:
             seconds, _, _ = run(n, args.artifact_bytes, workdir)
-            validated, _, _ = run(n, args.artifact_bytes, workdir, python=True)
+            python, _, _ = run(n, args.artifact_bytes, workdir, "python")
+            javascript, _, _ = run(n, args.artifact_bytes, workdir, "javascript")
             per_module[n] = 1000 * seconds / n
-            print(f"{n:>8}{seconds:>10.2f}{per_module[n]:>11.2f}{1000 * validated / n:>19.2f} ms")
+            print(
+                f"{n:>8}{seconds:>10.2f}{per_module[n]:>11.2f}"
+                f"{1000 * python / n:>19.2f} ms{1000 * javascript / n:>19.2f} ms"
+            )
         first, last = args.sizes[0], args.sizes[-1]
         print(
             f"growth of ms/module from {first} to {last} modules: {per_module[last] / per_module[first]:.2f}x (1.0 = flat)"
         )
+        if shutil.which("node") and args.per_file_check_modules:
+            n = args.per_file_check_modules
+            seconds = per_file_node_check(n, args.artifact_bytes, workdir)
+            print(
+                f"with .js validation by one node --check per file (the old path), {n} modules: {1000 * seconds / n:.2f} ms"
+            )
         _, database, artifacts = run(args.db_modules, args.artifact_bytes, workdir)
         print(
             f"\ncheckpoint database at {args.db_modules} modules: {database / 1e6:.2f} MB for "

@@ -2,7 +2,8 @@
 
 `open_checkpointer(target)` takes a SQLite file path or a `postgres://` / `postgresql://` URL and
 returns the LangGraph saver and a function that closes it. Every failure is a one-line
-`CheckpointError` that says what to do.
+`CheckpointError` that says what to do. `has_thread(target, thread_id)` asks only whether a run
+is stored there (the CLI's `resume` asks before it loads a model).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from .errors import CheckpointError, OutputPathError
 
-__all__ = ["open_checkpointer", "is_postgres_url", "prune_history"]
+__all__ = ["open_checkpointer", "is_postgres_url", "prune_history", "has_thread"]
 
 
 def is_postgres_url(target: object) -> bool:
@@ -36,6 +37,35 @@ def open_checkpointer(target: str | os.PathLike[str]) -> tuple[Any, Callable[[],
     saver = SqliteSaver(conn, serde=serde)
     serde.lock = saver.lock
     return saver, conn.close
+
+
+_HAS_THREAD = "SELECT 1 FROM checkpoints WHERE thread_id = {} AND checkpoint_ns = '' LIMIT 1"
+
+
+def has_thread(target: str | os.PathLike[str], thread_id: str) -> bool:
+    """Whether the checkpointer at `target` (a SQLite path or a PostgreSQL URL) holds a checkpoint
+    of `thread_id`. A SQLite database that does not exist is not created, and one is only read."""
+    if is_postgres_url(target):
+        saver, close = _postgres(str(target))  # its tables exist once this returns
+        try:
+            return saver.conn.execute(_HAS_THREAD.format("%s"), (thread_id,)).fetchone() is not None
+        finally:
+            close()
+    path = Path(target)
+    if not path.is_file():
+        return False
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60.0)
+        try:
+            return conn.execute(_HAS_THREAD.format("?"), (thread_id,)).fetchone() is not None
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return False  # the file was made, no checkpoint was ever written
+        raise CheckpointError(f"cannot read the checkpoint database {str(path)!r}: {exc}") from None
+    except sqlite3.Error as exc:
+        raise CheckpointError(f"cannot read the checkpoint database {str(path)!r}: {exc}") from None
 
 
 class EntryBlobSerializer:

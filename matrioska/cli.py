@@ -569,6 +569,17 @@ def _read_plan(args: argparse.Namespace) -> dict[str, Any] | None:
     return plan
 
 
+def _require_stored_run(args: argparse.Namespace) -> None:
+    """`resume`: the thread must have a checkpoint in the checkpointer the run would open (the
+    SQLite database under --out, or --checkpointer); the same error the orchestrator raises."""
+    from .checkpoint import has_thread
+    from .files import CHECKPOINTS_DIR, DATABASE
+
+    base = Path(args.out).expanduser().resolve()
+    if not has_thread(args.checkpointer or base / CHECKPOINTS_DIR / DATABASE, args.thread):
+        raise MatrioskaError(f"no run with thread id {args.thread!r} under {str(base)!r}")
+
+
 def _run_or_resume(
     args: argparse.Namespace, out: TextIO, err: TextIO, hint: Callable[[str], str]
 ) -> dict[str, Any] | None:
@@ -578,6 +589,8 @@ def _run_or_resume(
     from .files import ContextManager
 
     plan = _read_plan(args)
+    if args.command == "resume":
+        _require_stored_run(args)  # an unknown thread fails here, before a folder or a model is made
     ContextManager(args.out)  # an unwritable --out fails here, before a model is loaded
     for problem in kinds.load_problems():  # a broken kind plugin: one line, the run goes on
         print(f"! {problem}", file=err)

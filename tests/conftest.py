@@ -35,6 +35,14 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_mistral(tmp_path_factory.mktemp("tiny-mistral"))
 
 
+@pytest.fixture(scope="session")
+def mistral_vocab_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same tiny random Mistral on the real Mistral-7B-v0.3 tokenizer (32,768 pieces, from
+    `mistral-common`, converted offline by mistral_tokenizer.py): real token counts, the real
+    vocabulary's grammar masks and the real chat template."""
+    return build_tiny_mistral(tmp_path_factory.mktemp("tiny-mistral-vocab"), tokenizer="mistral")
+
+
 @pytest.fixture
 def scripted() -> ScriptedChatModel:
     """A scripted model answering the 3-module library plan."""

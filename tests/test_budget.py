@@ -61,10 +61,11 @@ class TokenizedScripted(ScriptedChatModel):
 
 
 @pytest.fixture(scope="module")
-def tokenizer(tiny_model_dir: Path) -> Any:
+def tokenizer(mistral_vocab_dir: Path) -> Any:
+    """The real Mistral-7B-v0.3 tokenizer and chat template: the counts are the 7B's own."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(tiny_model_dir)
+    return AutoTokenizer.from_pretrained(mistral_vocab_dir)
 
 
 @pytest.mark.parametrize(

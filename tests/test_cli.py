@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder, flaky, module_id_of
 
 from matrioska import cli
+from matrioska.checkpoint import has_thread
 
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
@@ -92,6 +94,37 @@ def test_resume_of_unknown_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     use_model(monkeypatch, ScriptedChatModel(respond=default_responder()))
     code, _, err = run_cli(["resume", "--out", str(tmp_path), "--thread", "nope"])
     assert code == 2 and "no run with thread id 'nope'" in err
+
+
+def test_resume_of_unknown_thread_fails_fast_without_loading_a_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_model(monkeypatch, ScriptedChatModel(respond=default_responder()))
+    code, _, err = run_cli(["run", "Library", "--out", str(tmp_path), "--thread", "known"])
+    assert code == 0, err
+    monkeypatch.setattr(cli, "load_model", lambda args: pytest.fail("model loaded to resume an unknown thread"))
+    missing = tmp_path / "never-run"
+    for out in (tmp_path, missing):  # a database without the thread; no database at all
+        start = time.perf_counter()
+        code, _, err = run_cli(["resume", "--out", str(out), "--thread", "nope", "--model", str(tmp_path / "x")])
+        assert time.perf_counter() - start < 1.0
+        assert code == 2 and err == f"error: no run with thread id 'nope' under {str(out)!r}\n"
+    assert not missing.exists()  # nothing is created where no run was
+
+
+def test_resume_of_unknown_thread_in_postgres_fails_before_loading_a_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str
+) -> None:
+    use_model(monkeypatch, ScriptedChatModel(respond=default_responder()))
+    code, _, err = run_cli(
+        ["run", "Library", "--out", str(tmp_path), "--thread", "known-pg", "--checkpointer", postgres_url]
+    )
+    assert code == 0, err
+    assert has_thread(postgres_url, "known-pg") and not has_thread(postgres_url, "nope-pg")
+    monkeypatch.setattr(cli, "load_model", lambda args: pytest.fail("model loaded to resume an unknown thread"))
+    argv = ["resume", "--out", str(tmp_path), "--thread", "nope-pg", "--checkpointer", postgres_url]
+    code, _, err = run_cli(argv)
+    assert code == 2 and err == f"error: no run with thread id 'nope-pg' under {str(tmp_path)!r}\n"
 
 
 def _matrioska(*args: str) -> subprocess.CompletedProcess[str]:

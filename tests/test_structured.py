@@ -71,11 +71,30 @@ def test_noise_becomes_a_valid_plan_under_the_schema(tiny_sampling: LocalLLM, se
     assert isinstance(report, list)
 
 
-def test_a_budget_too_small_for_content_still_closes_the_object(tiny_model_dir: Path) -> None:
+@pytest.mark.parametrize("vocabulary", ["tiny", "mistral"])
+def test_a_budget_too_small_for_content_still_closes_the_object(
+    tiny_model_dir: Path, mistral_vocab_dir: Path, vocabulary: str
+) -> None:
+    folder = mistral_vocab_dir if vocabulary == "mistral" else tiny_model_dir
     budget = wrap_up_reserve(plan_schema()) + 10
-    llm = LocalLLM(str(tiny_model_dir), max_new_tokens=budget, do_sample=False)
+    llm = LocalLLM(str(folder), max_new_tokens=budget, do_sample=False)
     text = constrained(llm, plan_schema()).invoke(PLAN_MESSAGES).content
     jsonschema.validate(json.loads(text), plan_schema())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_real_mistral_vocabulary_yields_whole_plans_and_updates(mistral_vocab_dir: Path, seed: int) -> None:
+    """Random weights over the 7B's own 32,768 pieces (SentencePiece, byte fallback, `▁` spaces):
+    sampled noise under the schema is still one whole schema-valid object."""
+    import torch
+
+    llm = LocalLLM(str(mistral_vocab_dir), max_new_tokens=700, do_sample=True, temperature=1.0, top_p=1.0)
+    torch.manual_seed(seed)
+    plan = constrained(llm, plan_schema()).invoke(PLAN_MESSAGES).content
+    jsonschema.validate(json.loads(plan), plan_schema())
+    keys = ["element_ids", "api_routes"]
+    update = constrained(llm, update_schema(keys)).invoke([HumanMessage("publish your keys")]).content
+    assert list(json.loads(update)) == keys
 
 
 def test_update_under_the_schema_has_exactly_the_declared_keys(tiny_sampling: LocalLLM) -> None:
