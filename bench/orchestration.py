@@ -47,11 +47,15 @@ def chain_plan(n: int) -> dict:
     }
 
 
-LANGUAGES = {"text": ("txt", "x = 1\n"), "python": ("py", "x = 1\n"), "javascript": ("js", "x = 1;\n")}
+LANGUAGES = {
+    "text": ("txt", "x = 1\n", ""),
+    "python": ("py", "x = 1\n", "# "),
+    "javascript": ("js", "x = 1;\n", "// "),
+}
 
 
 def instant_model(artifact_bytes: int, language: str = "text") -> ScriptedChatModel:
-    name, line = LANGUAGES[language]
+    name, line, comment = LANGUAGES[language]
     body = line * (artifact_bytes // len(line))
 
     def respond(messages):
@@ -59,7 +63,8 @@ def instant_model(artifact_bytes: int, language: str = "text") -> ScriptedChatMo
             return "notes"
         module_id = module_id_of(messages)
         update = module_reply(module_id, {f"k{int(module_id[1:])}": module_id}).split("\n", 3)[-1]
-        return f"{module_id}.{name}\n```{language}\n{body}```\n" + update
+        # each module's file differs (its first line), as in a real run: nothing is checked twice for free
+        return f"{module_id}.{name}\n```{language}\n{comment}{module_id}\n{body}```\n" + update
 
     return ScriptedChatModel(respond=respond)
 
@@ -85,12 +90,14 @@ def per_file_node_check(n: int, artifact_bytes: int, workdir: Path) -> float:
     """Seconds for a JavaScript run whose files are each checked by their own `node --check`."""
     from matrioska.kinds import javascript
 
-    checker = javascript._NodeChecker.check
+    checker, kept = javascript._NodeChecker.check, javascript._syntax_problems
     javascript._NodeChecker.check = lambda self, suffix, text: None  # type: ignore[method-assign]
+    javascript._syntax_problems = kept.__wrapped__  # type: ignore[assignment]  # no verdicts kept either
     try:  # no answer from the persistent checker: validate() falls back to node --check per file
         return run(n, artifact_bytes, workdir / "per-file", "javascript")[0]
     finally:
         javascript._NodeChecker.check = checker  # type: ignore[method-assign]
+        javascript._syntax_problems = kept
 
 
 def main() -> None:

@@ -213,7 +213,7 @@ class GrammarProcessor:
 
     Each step it advances every constrained row past the token it generated, computes the rows'
     masks (llguidance, in parallel threads when several rows are constrained), drops every
-    refused token's score to the lowest the dtype holds, and near the end of the budget applies the wrap-up: among
+    refused token's score out of reach, and near the end of the budget applies the wrap-up: among
     the tokens the grammar allows, prefer those that close things (inside a string a token
     starting with the closing quote; outside a `]` or `}`, else an empty string, else a lone
     quote), so the reply is a whole schema-valid object before `max_new_tokens` runs out.
@@ -229,6 +229,8 @@ class GrammarProcessor:
         self._active = [i for i, row in enumerate(rows) if row is not None]
         self._step = 0
         self._bitmask: Any = None
+        self._bias: Any = None
+        self._size = rows[self._active[0]].constraint.vocab_size if self._active else 0  # type: ignore[union-attr]
         self._executor: Any = None
         if len(self._active) > 1:
             from llguidance import LLExecutor
@@ -237,25 +239,26 @@ class GrammarProcessor:
         self._torch = torch
 
     def _refused(self, vocab: int) -> Any:
-        """(constrained rows, vocab) uint8: 1 where the row's grammar refuses the token next."""
+        """(constrained rows, vocab) booleans (numpy): True where the row's grammar refuses the
+        token next."""
         import numpy as np
 
-        torch = self._torch
-        rows = [self.rows[i] for i in self._active]
-        size = rows[0].constraint.vocab_size  # type: ignore[union-attr]
-        words = (size + 31) // 32
         if self._bitmask is None:
-            self._bitmask = torch.zeros((len(rows), words), dtype=torch.int32)
+            size = self._size
+            self._bitmask = np.zeros((len(self._active), (size + 31) // 32), dtype=np.int32)
         bitmask = self._bitmask
         if self._executor is not None:
-            pairs = [(row.matcher, k) for k, row in enumerate(rows)]  # type: ignore[union-attr]
-            self._executor.unsafe_compute_mask_ptr(pairs, bitmask.data_ptr(), words * 4, len(rows))
+            pairs = [(self.rows[i].matcher, k) for k, i in enumerate(self._active)]  # type: ignore[union-attr]
+            self._executor.unsafe_compute_mask_ptr(pairs, bitmask.ctypes.data, bitmask.shape[1] * 4, len(pairs))
         else:
-            rows[0].matcher.unsafe_compute_mask_ptr(bitmask.data_ptr(), words * 4)  # type: ignore[union-attr]
-        refused = np.unpackbits(~bitmask.numpy().view(np.uint8), axis=1, bitorder="little")[:, : min(vocab, size)]
-        if vocab > size:  # the model's padded embedding rows are never tokens
-            refused = np.pad(refused, ((0, 0), (0, vocab - size)), constant_values=1)
-        return torch.from_numpy(refused)
+            self.rows[self._active[0]].matcher.unsafe_compute_mask_ptr(  # type: ignore[union-attr]
+                bitmask.ctypes.data, bitmask.shape[1] * 4
+            )
+        known = min(vocab, self._size)
+        refused = np.unpackbits(~bitmask.view(np.uint8), axis=1, count=known, bitorder="little").view(bool)
+        if vocab > known:  # the model's padded embedding rows are never tokens
+            refused = np.pad(refused, ((0, 0), (0, vocab - known)), constant_values=True)
+        return refused
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         if not self._active:
@@ -263,18 +266,31 @@ class GrammarProcessor:
         if self._step:
             last = input_ids[:, -1].tolist()
             for i in self._active:
-                self.rows[i].consume(int(last[i]))  # type: ignore[union-attr]
+                self.rows[i].consume(last[i])  # type: ignore[union-attr]
         self._step += 1
-        refused = self._refused(scores.shape[1]).to(scores.device)
-        lowest = self._torch.finfo(scores.dtype).min
+        refused = self._refused(scores.shape[1])
+        if scores.device.type == "cpu" and scores.dtype == self._torch.float32:
+            import numpy as np
+
+            # Branch-free, in place (the same memory): a refused token's score drops by the
+            # lowest float32 (to about -3.4e38, or -inf), an allowed one gains -0.0; twice as
+            # fast on a CPU as writing -inf where the mask says.
+            values = scores.numpy()
+            if self._bias is None or self._bias.shape != refused.shape:
+                self._bias = np.empty(refused.shape, dtype=np.float32)
+            np.multiply(refused.view(np.uint8), np.finfo(np.float32).min, out=self._bias)
+            with np.errstate(over="ignore"):
+                for k, i in enumerate(self._active):
+                    np.add(values[i], self._bias[k], out=values[i])
+        else:
+            mask = self._torch.from_numpy(refused).to(scores.device)
+            for k, i in enumerate(self._active):
+                scores[i].masked_fill_(mask[k], float("-inf"))
         for k, i in enumerate(self._active):
-            # Branch-free: a refused token's score drops to the dtype's lowest (or -inf), an
-            # allowed one is unchanged; 3-4x faster on a CPU than a masked fill of -inf.
-            scores[i].add_(refused[k], alpha=lowest)
             row = self.rows[i]
-            assert row is not None
-            if self._step > self._max_new_tokens - row.reserve:
-                self._wrap_up(scores, i, refused[k] == 0, row)
+            if self._step > self._max_new_tokens - row.reserve:  # type: ignore[union-attr]
+                allowed = self._torch.from_numpy(~refused[k]).to(scores.device)
+                self._wrap_up(scores, i, allowed, row)  # type: ignore[arg-type]
         return scores
 
     def _wrap_up(self, scores: Any, i: int, allowed: Any, row: RowGrammar) -> None:

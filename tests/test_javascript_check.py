@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -17,12 +18,16 @@ from matrioska.kinds.javascript import JavaScriptKind
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 KIND = JavaScriptKind()
+_UNCACHED = javascript._syntax_problems.__wrapped__
 
 
 @pytest.fixture
 def checker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A checker of this test's own (the process-wide one is put back afterwards)."""
+    """A checker of this test's own (the process-wide one is put back afterwards), and no
+    verdicts kept from before: every check below really asks Node."""
     monkeypatch.setattr(javascript, "_checker", None)
+    monkeypatch.setattr(javascript, "_syntax_problems", functools.lru_cache(maxsize=None)(_UNCACHED))
+    javascript._syntax_problems.cache_clear()
     yield
     if javascript._checker is not None:
         javascript._checker.close()
@@ -68,7 +73,7 @@ def test_one_node_process_checks_every_file(checker: None) -> None:
     assert KIND.validate("a.js", "let a = 1;") == []
     first = process()
     for i in range(20):
-        assert KIND.validate(f"m{i}.js", "let a = ;") != []
+        assert KIND.validate(f"m{i}.js", f"let a{i} = ;") != []
     assert process() is first
 
 

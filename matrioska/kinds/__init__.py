@@ -18,8 +18,10 @@ Kinds load lazily, once per process (`installed()`); nothing here runs on `matri
 
 from __future__ import annotations
 
+import copy
 import importlib.metadata
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +115,7 @@ def reload() -> None:
     global _loaded
     with _lock:
         _loaded = None
+        _INTERFACES.clear()
 
 
 def _load() -> tuple[list[Installed], list[str]]:
@@ -178,10 +181,32 @@ def validate(path: str, text: str) -> list[str]:
     return problems
 
 
+_INTERFACES: OrderedDict[tuple[str, str], dict[str, Any] | None] = OrderedDict()
+_INTERFACES_KEPT = 512
+
+
 def interface(path: str, text: str) -> dict[str, Any] | None:
     """The interface of one file: from the first kind that claims it and extracts one (a dict,
     or a plugin's text); None when that kind finds the file unparsable; a bare file entry when
-    no kind extracts interfaces for it."""
+    no kind extracts interfaces for it.
+
+    A run asks for the same file's interface several times (its module's repair loop, the
+    dependents' prompts, the assembler's reference checks): the last few hundred answers are
+    kept, and each caller gets its own copy."""
+    key = (path, text)
+    with _lock:
+        if key in _INTERFACES:
+            _INTERFACES.move_to_end(key)
+            return copy.deepcopy(_INTERFACES[key])
+    found = _interface(path, text)
+    with _lock:
+        _INTERFACES[key] = copy.deepcopy(found)
+        while len(_INTERFACES) > _INTERFACES_KEPT:
+            _INTERFACES.popitem(last=False)
+    return found
+
+
+def _interface(path: str, text: str) -> dict[str, Any] | None:
     for item in kinds_for(path):
         method = getattr(item.kind, "interface", None)
         if not callable(method):

@@ -15,6 +15,7 @@ back to its own `node --check`."""
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import re
@@ -291,6 +292,16 @@ def _node_check_file(node: str, suffix: str, text: str) -> dict[str, Any]:
     return {"error": (errors or ["syntax error"])[0], "line": int(where.group(1)) if where else None}
 
 
+@functools.lru_cache(maxsize=512)
+def _syntax_problems(node: str, suffix: str, text: str) -> tuple[str, ...]:
+    """Node's verdict on one source (kept: a module's files are checked again at assembly)."""
+    answer = _node_checker(node).check(suffix, text) or _node_check_file(node, suffix, text)
+    if not answer.get("error"):
+        return ()
+    line = f" (line {answer['line']})" if answer.get("line") else ""
+    return (f"JavaScript: {answer['error']}{line}",)
+
+
 class JavaScriptKind(Kind):
     name = "javascript"
     description = "JavaScript (.js): browser scripts for a page, or Node modules"
@@ -304,12 +315,7 @@ class JavaScriptKind(Kind):
         node = shutil.which("node")
         if node is None:
             return []
-        suffix = Path(path).suffix.lower()
-        answer = _node_checker(node).check(suffix, text) or _node_check_file(node, suffix, text)
-        if not answer.get("error"):
-            return []
-        line = f" (line {answer['line']})" if answer.get("line") else ""
-        return [f"JavaScript: {answer['error']}{line}"]
+        return list(_syntax_problems(node, Path(path).suffix.lower(), text))
 
     def interface(self, path: str, text: str) -> dict[str, Any] | None:
         return _javascript(path, text)
