@@ -156,10 +156,11 @@ class JsonSchemaConstraint:
     def row(self, schema: dict[str, Any]) -> RowGrammar:
         return RowGrammar(self, self.matcher(schema), wrap_up_reserve(schema))
 
-    def _mask(self, name: str, vocab_size: int, device: Any) -> Any:
-        import torch
+    def _mask(self, name: str, vocab_size: int) -> Any:
+        """A wrap-up preference as numpy booleans over the vocabulary (built once per name)."""
+        import numpy as np
 
-        key = f"{name}:{vocab_size}:{device}"
+        key = f"{name}:{vocab_size}"
         if key not in self._masks:
             texts = self._texts + [""] * max(0, vocab_size - len(self._texts))
             if name == "close":  # only closing brackets: "}," would open the next item
@@ -170,7 +171,7 @@ class JsonSchemaConstraint:
                 keep = [t.strip() == '"' for t in texts[:vocab_size]]
             else:  # "quote_in": inside a string, a token that starts by closing it
                 keep = [t.startswith('"') for t in texts[:vocab_size]]
-            self._masks[key] = torch.tensor(keep, dtype=torch.bool, device=device)
+            self._masks[key] = np.array(keep, dtype=bool)
         return self._masks[key]
 
     def processors(self, schema: dict[str, Any], max_new_tokens: int) -> Any:
@@ -269,6 +270,10 @@ class GrammarProcessor:
                 self.rows[i].consume(last[i])  # type: ignore[union-attr]
         self._step += 1
         refused = self._refused(scores.shape[1])
+        for k, i in enumerate(self._active):
+            row = self.rows[i]
+            if self._step > self._max_new_tokens - row.reserve:  # type: ignore[union-attr]
+                self._wrap_up(refused[k], row)  # type: ignore[arg-type]
         if scores.device.type == "cpu" and scores.dtype == self._torch.float32:
             import numpy as np
 
@@ -286,19 +291,19 @@ class GrammarProcessor:
             mask = self._torch.from_numpy(refused).to(scores.device)
             for k, i in enumerate(self._active):
                 scores[i].masked_fill_(mask[k], float("-inf"))
-        for k, i in enumerate(self._active):
-            row = self.rows[i]
-            if self._step > self._max_new_tokens - row.reserve:  # type: ignore[union-attr]
-                allowed = self._torch.from_numpy(~refused[k]).to(scores.device)
-                self._wrap_up(scores, i, allowed, row)  # type: ignore[arg-type]
         return scores
 
-    def _wrap_up(self, scores: Any, i: int, allowed: Any, row: RowGrammar) -> None:
+    @staticmethod
+    def _wrap_up(refused: Any, row: RowGrammar) -> None:
+        """Refuse, besides what the grammar refuses, every token but the first preference that
+        the grammar allows (numpy, in place)."""
+        import numpy as np
+
         names = ["quote_in"] if row.in_string else ["close", "empty_string", "quote_out"]
         for name in names:
-            preferred = allowed & row.constraint._mask(name, scores.shape[1], scores.device)
-            if bool(preferred.any()):
-                scores[i] = scores[i].masked_fill(~preferred, float("-inf"))
+            preferred = row.constraint._mask(name, refused.shape[0]) & ~refused
+            if preferred.any():
+                np.logical_not(preferred, out=refused)
                 return
 
 
