@@ -348,6 +348,11 @@ class ProgressPrinter:
 
     def on_module_finished(self, e: dict[str, Any]) -> None:
         rate = self._stop_counting()
+        generation = e.get("generation") or {}
+        if generation.get("seconds"):
+            # The module's own calls: modules of one wave each get their own rate.
+            estimated = " (estimated)" if "estimate" in str(generation.get("source")) else ""
+            rate = f"{generation['tokens']} tokens, {generation['tokens_per_second']:.1f} tok/s{estimated}"
         files = e.get("file_count", 0)
         problems = e.get("problems") or []
         mark = "✗" if problems or not files else "✓"
@@ -365,6 +370,9 @@ class ProgressPrinter:
         self._stop_counting()
         self.p(f"      ! attempt {e['attempt']} has {len(e['problems'])} problem(s), re-running: {e['problems'][0]}")
         self._start_counting(f"repair of {e['module']}", self.position)
+
+    def on_structured_output_refused(self, e: dict[str, Any]) -> None:
+        self.p(f"  ! the server refused structured output ({e['error'][:160]}); asked again without it")
 
     def on_verification_skipped(self, e: dict[str, Any]) -> None:
         self.p(f"  ! not verified: {e['reason']}")

@@ -65,6 +65,8 @@ def _provider_model(
         # The generation budget reaches every backend: without it a server may generate to the
         # end of its context (minutes on a small machine).
         kwargs["num_predict" if provider == "ollama" else "max_tokens"] = int(max_new_tokens)
+    if provider == "openai":
+        kwargs["stream_usage"] = True  # the server's token counts, also when the reply streams
     if base_url:
         kwargs["base_url"] = base_url
         if provider == "openai" and not os.environ.get("OPENAI_API_KEY"):

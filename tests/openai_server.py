@@ -29,9 +29,15 @@ def _text(content: Any) -> str:
 class ScriptedOpenAIServer:
     """`with ScriptedOpenAIServer(respond) as server:` ... `server.base_url` ... `server.requests`."""
 
-    def __init__(self, respond: Callable[[list[BaseMessage]], str], *, chunk_chars: int = 8) -> None:
+    def __init__(
+        self, respond: Callable[[list[BaseMessage]], str], *, chunk_chars: int = 8, chunk_delay: float = 0.0
+    ) -> None:
         self.respond = respond
         self.chunk_chars = chunk_chars
+        self.chunk_delay = chunk_delay  # seconds per streamed chunk: a server generating slowly
+        self.running = 0  # requests in flight now, and the most at once (a server's /metrics)
+        self.most_running = 0
+        self._count = threading.Lock()
         self.requests: list[dict[str, Any]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -78,6 +84,9 @@ class ScriptedOpenAIServer:
                 messages = [_ROLES.get(m.get("role"), HumanMessage)(_text(m.get("content"))) for m in body["messages"]]
                 text = outer.respond(messages)
                 created, model = int(time.time()), body.get("model", "scripted")
+                pieces = [text[i : i + outer.chunk_chars] for i in range(0, len(text), outer.chunk_chars)] or [""]
+                # One "token" per chunk: the usage a real server reports, which the client must use.
+                usage = {"prompt_tokens": 1, "completion_tokens": len(pieces), "total_tokens": 1 + len(pieces)}
                 if not body.get("stream"):
                     self._json(
                         200,
@@ -89,20 +98,29 @@ class ScriptedOpenAIServer:
                             "choices": [
                                 {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
                             ],
-                            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                            "usage": usage,
                         },
                     )
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                pieces = [text[i : i + outer.chunk_chars] for i in range(0, len(text), outer.chunk_chars)] or [""]
-                for index, piece in enumerate(pieces):
-                    delta = {"content": piece, **({"role": "assistant"} if index == 0 else {})}
-                    self._event({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]}, created, model)
-                self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, created, model)
-                self.wfile.write(b"data: [DONE]\n\n")
-                self.wfile.flush()
+                with outer._count:
+                    outer.running += 1
+                    outer.most_running = max(outer.most_running, outer.running)
+                try:
+                    for index, piece in enumerate(pieces):
+                        time.sleep(outer.chunk_delay)
+                        delta = {"content": piece, **({"role": "assistant"} if index == 0 else {})}
+                        self._event({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]}, created, model)
+                    self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, created, model)
+                    if (body.get("stream_options") or {}).get("include_usage"):
+                        self._event({"choices": [], "usage": usage}, created, model)
+                    self.wfile.write(b"data: [DONE]\n\n")
+                    self.wfile.flush()
+                finally:
+                    with outer._count:
+                        outer.running -= 1
 
             def _event(self, payload: dict[str, Any], created: int, model: str) -> None:
                 chunk = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from scripted import (
     ScriptedChatModel,
     default_responder,
     is_architect,
+    is_assembler,
     module_id_of,
     module_reply,
     shared_context_of,
@@ -26,6 +28,7 @@ from matrioska import MatrioskaOrchestrator, ModelLoadError, cli
 from matrioska.context import Context
 from matrioska.graph import build_graph
 from matrioska.models import is_provider_spec, load_chat_model
+from matrioska.parsing import UPDATE_MARKER
 from matrioska.structured import plan_schema, update_schema
 
 TASK = "Create a library management system"
@@ -219,3 +222,44 @@ def test_four_bit_that_cannot_run_says_to_use_no_4bit(tiny_model_dir: Path, monk
     with pytest.raises(ModelLoadError, match="retry with --no-4bit") as info:
         load_chat_model(str(tiny_model_dir))
     assert "\n" not in str(info.value)
+
+
+def test_a_wave_over_a_server_prints_each_modules_own_true_rate(tmp_path: Path) -> None:
+    """Three independent modules in one wave, streamed at once by a server that reports usage:
+    each module's figures are its own (the server's token count over its own call's time), so
+    no module shows more than one stream's speed, and the wave really was in flight together."""
+    ids = ["alpha", "beta", "gamma"]
+    plan = {
+        "project_name": "Fan",
+        "goal": "three independent parts",
+        "modules": [{"id": m, "shared_state_writes": [f"{m}_api"], "files": [f"{m}.txt"]} for m in ids],
+    }
+    replies = {
+        m: f"{m}.txt\n```\n{m} " + "x" * 400 + f"\n```\n{UPDATE_MARKER} " + json.dumps({f"{m}_api": m}) for m in ids
+    }
+
+    def respond(messages):
+        if is_assembler(messages):
+            return "notes"
+        return replies[module_id_of(messages)]
+
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    chunk_delay = 0.01  # at most 100 chunks ("tokens") a second per stream
+    with ScriptedOpenAIServer(respond, chunk_chars=8, chunk_delay=chunk_delay) as server:
+        out = io.StringIO()
+        code = cli.main(
+            ["run", "fan", "--out", str(tmp_path / "out"), "--plan", str(tmp_path / "plan.json"), "--parallel", "3"]
+            + ["--model", "openai:scripted", "--base-url", server.base_url, "--no-verify"],
+            stdout=out,
+            stderr=io.StringIO(),
+        )
+    assert code == 0, out.getvalue()
+    assert server.most_running >= 2  # the wave's modules were generated at the same time
+    report = json.loads((tmp_path / "out" / "matrioska_checkpoints" / "run_report.json").read_text())
+    for module_id in ids:
+        generation = report["module_reports"][module_id]["generation"]
+        assert generation["source"] == "server"
+        assert generation["tokens"] == -(-len(replies[module_id]) // 8)  # the server's count, not a guess
+        assert generation["tokens_per_second"] <= 1.05 / chunk_delay
+    rates = [float(r) for r in re.findall(r"([\d.]+) tok/s", out.getvalue())]
+    assert len(rates) == 3 and max(rates) <= 1.05 / chunk_delay, out.getvalue()

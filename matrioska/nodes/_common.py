@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from langchain_core.messages import BaseMessage
@@ -13,15 +14,65 @@ from ..errors import MatrioskaError
 from ..retry import is_transient_backend_error
 
 
-def call_model(llm: Runnable, messages: list[BaseMessage]) -> str:
+class GenerationMeter:
+    """The output tokens and seconds of one module's model calls: the figures printed for it.
+
+    Tokens come from the server's `usage` when the reply carries it (OpenAI-compatible servers,
+    Ollama), else from the model's own tokenizer (`LocalLLM`), else they are estimated at four
+    characters a token and said to be. Seconds are each call's own wall time, so modules of one
+    wave, generated at once, each get their own rate (never a share of a counter they all fed).
+    """
+
+    def __init__(self, counter: Any = None) -> None:
+        self.counter = counter
+        self.tokens = 0
+        self.seconds = 0.0
+        self.sources: set[str] = set()
+
+    def add(self, message: Any, text: str, seconds: float) -> None:
+        self.seconds += seconds
+        usage = getattr(message, "usage_metadata", None) or {}
+        if usage.get("output_tokens"):
+            self.tokens += int(usage["output_tokens"])
+            self.sources.add("server")
+        elif self.counter is not None and getattr(self.counter, "exact", False):
+            self.tokens += self.counter.text(text) if text else 0
+            self.sources.add("tokenizer")
+        else:
+            self.tokens += (len(text) + 3) // 4
+            self.sources.add("estimate (4 characters a token)")
+
+    def report(self) -> dict[str, Any]:
+        rate = self.tokens / self.seconds if self.seconds > 0 else 0.0
+        return {
+            "tokens": self.tokens,
+            "seconds": round(self.seconds, 3),
+            "tokens_per_second": round(rate, 2),
+            "source": " + ".join(sorted(self.sources)) or "none",
+        }
+
+
+def call_model(llm: Runnable, messages: list[BaseMessage], meter: GenerationMeter | None = None) -> str:
     """One call of a chat model (or one bound by `structured.constrained`) through `invoke`.
 
-    Returns the reply's text ("" when the model returned nothing).
+    Returns the reply's text ("" when the model returned nothing); `meter` adds its tokens and
+    seconds.
     """
-    return message_text(llm.invoke(messages)).strip()
+    started = time.perf_counter()
+    message = llm.invoke(messages)
+    text = message_text(message).strip()
+    if meter is not None:
+        meter.add(message, text, time.perf_counter() - started)
+    return text
 
 
-def call_structured(llm: Runnable, schema_llm: Runnable | None, messages: list[BaseMessage], runtime: Any) -> str:
+def call_structured(
+    llm: Runnable,
+    schema_llm: Runnable | None,
+    messages: list[BaseMessage],
+    runtime: Any,
+    meter: GenerationMeter | None = None,
+) -> str:
     """Call `schema_llm` (the model bound to a JSON schema) when there is one, else `llm`.
 
     A backend that refuses structured output (an old server answering 400 to
@@ -29,16 +80,16 @@ def call_structured(llm: Runnable, schema_llm: Runnable | None, messages: list[B
     other; transient failures still go to the retry policy and Matrioska's own errors up.
     """
     if schema_llm is None:
-        return call_model(llm, messages)
+        return call_model(llm, messages, meter)
     try:
-        return call_model(schema_llm, messages)
+        return call_model(schema_llm, messages, meter)
     except MatrioskaError:
         raise
     except Exception as exc:
         if is_transient_backend_error(exc):
             raise
         emit(runtime, "structured_output_refused", error=f"{type(exc).__name__}: {exc}"[:300])
-        return call_model(llm, messages)
+        return call_model(llm, messages, meter)
 
 
 def emit(runtime: Any, event: str, **data: Any) -> None:

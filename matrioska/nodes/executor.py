@@ -33,7 +33,7 @@ from ..prompts import (
 )
 from ..state import Architecture, MatrioskaState, ModuleSpec
 from ..structured import constrained, update_schema
-from ._common import call_model, call_structured, emit, render_value
+from ._common import GenerationMeter, call_model, call_structured, emit, render_value
 from .routing import max_parallel_of, next_pending, pending_count, remaining_waves
 
 # Without a token budget (none is known), a single shared-state value is still capped.
@@ -205,9 +205,10 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     others = {m: face for m, face in interfaces.items() if m != spec.id}
     attempts, history = 0, []
     follow_up = messages
+    meter = GenerationMeter(counter)
     while True:
         attempts += 1
-        text, reply = _answer(llm, follow_up, spec, context, runtime, counter, budget)
+        text, reply = _answer(llm, follow_up, spec, context, runtime, counter, budget, meter)
         files = extract_files(reply.artifact, spec.id, spec.files)
         problems, checks = module_problems(spec, files, reply.update, read_values, prompt=prompt_text)
         valid = [f for f, check in zip(files, checks, strict=True) if check["valid"]]
@@ -240,6 +241,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "repairs": history,
         "references": {"checked": len(references), "broken": sum(1 for r in references if r["status"] == "broken")},
         "model": model_name(llm),
+        "generation": meter.report(),
         "prompt_sha256": hashlib.sha256("\n\n".join(str(m.content) for m in follow_up).encode()).hexdigest(),
         **prompt_report,
     }
@@ -347,15 +349,22 @@ def _architecture(plan: dict[str, Any]) -> Architecture:
 
 
 def _answer(
-    llm: Any, messages: list[Any], spec: ModuleSpec, context: Context, runtime: Any, counter: TokenCounter, budget: int
+    llm: Any,
+    messages: list[Any],
+    spec: ModuleSpec,
+    context: Context,
+    runtime: Any,
+    counter: TokenCounter,
+    budget: int,
+    meter: GenerationMeter | None = None,
 ) -> tuple[str, ModuleReply]:
     """One answer of the module: the call, its parse, and the re-ask for missing keys."""
-    text = call_model(llm, messages)
+    text = call_model(llm, messages, meter)
     reply = parse_module_reply(text, spec.shared_state_writes)
     for attempt in range(1, max(0, context.max_update_retries) + 1):
         if not reply.missing_keys:
             break
-        _ask_for_missing_keys(llm, messages, text, reply, attempt, runtime, counter, budget)
+        _ask_for_missing_keys(llm, messages, text, reply, attempt, runtime, counter, budget, meter)
     return text, reply
 
 
@@ -382,6 +391,7 @@ def _ask_for_missing_keys(
     runtime: Any,
     counter: TokenCounter,
     budget: int,
+    meter: GenerationMeter | None = None,
 ) -> None:
     """A short follow-up call for the declared keys the reply did not publish; merges them in.
 
@@ -398,7 +408,7 @@ def _ask_for_missing_keys(
         if echo == 0 or counter.messages(follow_up) <= budget:
             break
         echo = echo // 2 if echo > 100 else 0
-    answer = call_structured(llm, constrained(llm, update_schema(reply.missing_keys)), follow_up, runtime)
+    answer = call_structured(llm, constrained(llm, update_schema(reply.missing_keys)), follow_up, runtime, meter)
     try:
         if UPDATE_MARKER in answer:
             obj = parse_module_reply(answer, reply.missing_keys).update
