@@ -525,7 +525,10 @@ def _print_verdict(out: TextIO, verification: dict[str, Any]) -> None:
         print(f"  verdict: not verified — {verification.get('reason') or 'nothing could be run'}", file=out)
     else:
         failed = [c for c in verification.get("checks") or [] if c.get("ok") is False]
-        print(f"  verdict: DOES NOT WORK ({len(failed)} check(s) failed after {rounds} fix round(s))", file=out)
+        # Nothing that ran failed, yet it does not work (files failing their checks, references
+        # that never resolve): the reason is the verdict's, not "0 checks failed".
+        why = f"{len(failed)} check(s) failed" if failed else (verification.get("reason") or "no check failed")
+        print(f"  verdict: DOES NOT WORK ({why} after {rounds} fix round(s))", file=out)
         from .verify import headline
 
         for check in failed[:5]:

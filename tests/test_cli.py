@@ -219,3 +219,21 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         run_cli(["--version"])
     assert stop.value.code == 0
     assert re.fullmatch(r"matrioska \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
+
+
+def test_a_verdict_false_without_a_failed_check_prints_its_reason() -> None:
+    """Files that fail their checks make the verdict false although everything that ran passed:
+    the line says why, never "0 check(s) failed"."""
+    out = io.StringIO()
+    reason = "1 file(s) fail their checks (reverse.py @ core: the file holds only comments)"
+    cli._print_verdict(
+        out,
+        {
+            "works": False,
+            "rounds": 0,
+            "reason": reason,
+            "checks": [{"command": "python -c 'import reverse'", "ok": True}],
+        },
+    )
+    assert f"DOES NOT WORK ({reason} after 0 fix round(s))" in out.getvalue()
+    assert "0 check(s) failed" not in out.getvalue()
