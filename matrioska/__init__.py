@@ -22,6 +22,7 @@ from .errors import (
     RunFailedError,
     SandboxError,
     ThreadMismatchError,
+    UnknownThreadError,
 )
 from .state import Architecture, ModuleSpec
 
@@ -42,6 +43,7 @@ __all__ = [
     "OutputPathError",
     "CheckpointError",
     "ThreadMismatchError",
+    "UnknownThreadError",
     "RecursionBudgetError",
     "RunFailedError",
     "SandboxError",

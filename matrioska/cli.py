@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .context import DEFAULT_MODEL_ID, MODEL_ENV_VAR, ROLES
-from .errors import EmptyTaskError, MatrioskaError, PlanError
+from .errors import EmptyTaskError, MatrioskaError, PlanError, UnknownThreadError
 
 
 def _version() -> str:
@@ -588,7 +588,7 @@ def _require_stored_run(args: argparse.Namespace) -> None:
 
     base = Path(args.out).expanduser().resolve()
     if not has_thread(args.checkpointer or base / CHECKPOINTS_DIR / DATABASE, args.thread):
-        raise MatrioskaError(f"no run with thread id {args.thread!r} under {str(base)!r}")
+        raise UnknownThreadError(args.thread, base)
 
 
 def _run_or_resume(

@@ -17,6 +17,7 @@ __all__ = [
     "OutputPathError",
     "CheckpointError",
     "ThreadMismatchError",
+    "UnknownThreadError",
     "RecursionBudgetError",
     "RunFailedError",
     "SandboxError",
@@ -58,6 +59,13 @@ class OutputPathError(MatrioskaError, OSError):
 
 class CheckpointError(MatrioskaError):
     """The checkpoint database (a postgres:// URL) cannot be reached or prepared."""
+
+
+class UnknownThreadError(MatrioskaError, LookupError):
+    """`resume` of a thread that has no stored run where the run would be looked up."""
+
+    def __init__(self, thread_id: str, base: object) -> None:
+        super().__init__(f"no run with thread id {thread_id!r} under {str(base)!r}")
 
 
 class ThreadMismatchError(MatrioskaError, ValueError):

@@ -26,6 +26,7 @@ from .errors import (
     ModelNotConfiguredError,
     RunFailedError,
     ThreadMismatchError,
+    UnknownThreadError,
 )
 from .files import ContextManager
 from .nodes._common import message_text
@@ -174,7 +175,7 @@ class MatrioskaOrchestrator:
     def resume(self, thread_id: str, *, on_event: EventHandler | None = None) -> dict[str, Any]:
         """Continue a stored run from its last finished module."""
         if not self.get_state(thread_id):
-            raise MatrioskaError(f"no run with thread id {thread_id!r} under {str(self.files.base_path)!r}")
+            raise UnknownThreadError(thread_id, self.files.base_path)
         return self._drive(None, thread_id, on_event)
 
     def review(

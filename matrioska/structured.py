@@ -190,14 +190,13 @@ class RowGrammar:
         self.reserve = reserve
         self.in_string = False
         self.escape = False
-        self.failed = ""
 
     def consume(self, token: int) -> None:
-        """Advance past the token the row generated (nothing once the row has stopped)."""
-        if self.failed or self.matcher.is_stopped():
+        """Advance past the token the row generated (nothing once the row has stopped, or once
+        its matcher refused a token: it then stays in its error state)."""
+        if self.matcher.is_error() or self.matcher.is_stopped():
             return
         if not self.matcher.consume_token(token):
-            self.failed = self.matcher.get_error() or f"token {token} refused"
             return
         texts = self.constraint._texts
         for char in texts[token] if token < len(texts) else "":
