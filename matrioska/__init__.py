@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     CheckpointError,
+    ContextLengthError,
     EmptyTaskError,
     MatrioskaError,
     ModelLoadError,
     ModelNotConfiguredError,
+    ModelServerError,
     OutputPathError,
     PlanError,
     RecursionBudgetError,
@@ -46,6 +48,8 @@ __all__ = [
     "UnknownThreadError",
     "RecursionBudgetError",
     "RunFailedError",
+    "ModelServerError",
+    "ContextLengthError",
     "SandboxError",
 ]
 

@@ -41,9 +41,13 @@ class TokenCounter:
 
 
 def context_tokens(llm: Any, configured: int) -> int:
-    """The model's context length: configured, else the model's own config, else a default."""
+    """The model's context length: configured, else what its server reported when the model was
+    loaded (`metadata["context_tokens"]`), else the model's own config, else a default."""
     if configured > 0:
         return configured
+    reported = (getattr(llm, "metadata", None) or {}).get("context_tokens")
+    if isinstance(reported, int) and reported > 0:
+        return reported
     pipeline = getattr(getattr(llm, "llm", None), "pipeline", None)
     config = getattr(getattr(pipeline, "model", None), "config", None)
     length = getattr(config, "max_position_embeddings", None)

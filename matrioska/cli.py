@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .context import DEFAULT_MODEL_ID, MODEL_ENV_VAR, ROLES
-from .errors import EmptyTaskError, MatrioskaError, PlanError, UnknownThreadError
+from .errors import EmptyTaskError, MatrioskaError, PlanError, RunFailedError, UnknownThreadError
 
 
 def _version() -> str:
@@ -556,9 +556,11 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         # 3: the project was built but does not work (files kept; verification.json says why).
         return 3 if (state.get("verification") or {}).get("works") is False else 0
     except MatrioskaError as exc:
-        print(f"error: {exc}", file=err)
+        # One line: what went wrong, what to do, and how to continue a saved run.
+        message = f"run {exc.thread_id} stopped: {exc.reason}" if isinstance(exc, RunFailedError) else str(exc)
         if exc.thread_id:
-            print(f"  the run's state is saved; {hint(exc.thread_id)}", file=err)
+            message += f"; the run's state is saved, {hint(exc.thread_id)}"
+        print(f"error: {message}", file=err)
         return 2
     except KeyboardInterrupt:
         print("interrupted; finished modules are saved (rerun with the same --thread to continue)", file=err)

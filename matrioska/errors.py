@@ -20,6 +20,8 @@ __all__ = [
     "UnknownThreadError",
     "RecursionBudgetError",
     "RunFailedError",
+    "ModelServerError",
+    "ContextLengthError",
     "SandboxError",
 ]
 
@@ -78,6 +80,32 @@ class RecursionBudgetError(MatrioskaError, RuntimeError):
 
 class RunFailedError(MatrioskaError, RuntimeError):
     """A persisted run stopped on an unexpected exception; its state is saved."""
+
+    def __init__(self, reason: str, *, thread_id: str | None = None) -> None:
+        self.reason = reason
+        """What stopped the run, without the resume instructions the message adds."""
+        if thread_id:
+            reason = (
+                f"run {thread_id} stopped: {reason}. Its state is saved; continue it with "
+                f"resume(thread_id={thread_id!r}) or `matrioska resume --thread {thread_id}`"
+            )
+        super().__init__(reason)
+        self.thread_id = thread_id
+
+
+class ModelServerError(RunFailedError):
+    """A model server stopped the run: it stopped answering through every retry, or it answered
+    with an error status. `url` is the server's base URL, `status` its HTTP status (None when it
+    did not answer at all)."""
+
+    def __init__(self, reason: str, *, thread_id: str | None = None, url: str | None = None, status: int | None = None):
+        super().__init__(reason, thread_id=thread_id)
+        self.url = url
+        self.status = status
+
+
+class ContextLengthError(ModelServerError):
+    """The model server refused a prompt longer than its context."""
 
 
 class SandboxError(MatrioskaError, ValueError):

@@ -22,6 +22,7 @@ from langchain_core.language_models import BaseChatModel
 
 from .defaults import ROLES
 from .errors import ModelLoadError
+from .servers import server_context_tokens
 
 __all__ = ["ROLES", "load_chat_model", "cached_chat_model", "is_provider_spec", "check_reachable"]
 
@@ -90,6 +91,10 @@ def _provider_model(
     # Creating a client connects to nothing: check a local server's address now, not mid-run.
     if base_url:
         check_reachable(base_url)
+        # vLLM and SGLang say how long their context is: prompts are then budgeted to fit it.
+        reported = server_context_tokens(base_url, name) if provider == "openai" else 0
+        if reported:
+            model.metadata = {**(model.metadata or {}), "context_tokens": reported}
     elif provider == "ollama":
         check_reachable(os.environ.get("OLLAMA_HOST", _OLLAMA_DEFAULT_URL))
     return model

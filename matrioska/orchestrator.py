@@ -30,6 +30,7 @@ from .errors import (
 )
 from .files import ContextManager
 from .nodes._common import message_text
+from .servers import server_failure
 from .state import Architecture
 
 __all__ = ["MatrioskaOrchestrator", "EventHandler"]
@@ -287,11 +288,11 @@ class MatrioskaOrchestrator:
             raise
         except Exception as exc:
             self._save_after_failure(thread_id)
-            error = RunFailedError(
-                f"run {thread_id} stopped: {type(exc).__name__}: {exc}. Its state is saved; continue it "
-                f"with resume(thread_id={thread_id!r}) or `matrioska resume --thread {thread_id}`"
+            # A model server's failure names the server and what to do about it; anything else
+            # names the exception.
+            error = server_failure(exc, thread_id) or RunFailedError(
+                f"{type(exc).__name__}: {exc}", thread_id=thread_id
             )
-            error.thread_id = thread_id
             raise error from exc
         snapshot = self.graph.get_state(config)
         pending = [i.value for i in getattr(snapshot, "interrupts", ()) or ()]

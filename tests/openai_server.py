@@ -8,6 +8,7 @@ Run it as a script to serve in its own process: `python openai_server.py PORTFIL
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import time
@@ -26,21 +27,69 @@ def _text(content: Any) -> str:
     return str(content or "")
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a client gone, or the server killed
+            super().handle_error(request, client_address)
+
+
+def _vllm_error(message: str, kind: str, code: int, param: str | None = None) -> dict[str, Any]:
+    """An error body as vLLM's OpenAI-compatible server (0.32) writes it."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
 class ScriptedOpenAIServer:
     """`with ScriptedOpenAIServer(respond) as server:` ... `server.base_url` ... `server.requests`."""
 
     def __init__(
-        self, respond: Callable[[list[BaseMessage]], str], *, chunk_chars: int = 8, chunk_delay: float = 0.0
+        self,
+        respond: Callable[[list[BaseMessage]], str],
+        *,
+        chunk_chars: int = 8,
+        chunk_delay: float = 0.0,
+        port: int = 0,
+        models: list[str] | None = None,
+        max_model_len: int | None = None,
+        report_max_model_len: bool = True,
+        fail: Callable[[dict[str, Any]], tuple[int, dict[str, Any]] | None] | None = None,
     ) -> None:
         self.respond = respond
         self.chunk_chars = chunk_chars
         self.chunk_delay = chunk_delay  # seconds per streamed chunk: a server generating slowly
+        # What vLLM does: 404 for a model it does not serve; 400 for a prompt (4 characters a
+        # "token" here) plus max_tokens beyond max_model_len, which /models reports.
+        self.models = models
+        self.max_model_len = max_model_len
+        self.report_max_model_len = report_max_model_len
+        self.fail = fail  # body -> (status, error body) to answer with an error, or None
         self.running = 0  # requests in flight now, and the most at once (a server's /metrics)
         self.most_running = 0
         self._count = threading.Lock()
         self.requests: list[dict[str, Any]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.answered: list[dict[str, Any]] = []  # requests whose whole reply was sent
+        self.refused: list[tuple[int, dict[str, Any]]] = []
+        self._connections: set[Any] = set()
+        self._server = _Server(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def kill(self) -> None:
+        """Die like a killed process: stop listening and cut every open connection mid-reply."""
+        self._server.shutdown()
+        self._server.server_close()
+        with self._count:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+            except OSError:
+                pass
 
     @property
     def base_url(self) -> str:
@@ -69,9 +118,30 @@ class ScriptedOpenAIServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def setup(self) -> None:
+                super().setup()
+                with outer._count:
+                    outer._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with outer._count:
+                    outer._connections.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:
+                    pass
+
+            def _error(self, status: int, error: dict[str, Any], body: dict[str, Any]) -> None:
+                outer.refused.append((status, body))
+                self._json(status, error)
+
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
-                    self._json(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+                    entry: dict[str, Any] = {"object": "model"}
+                    if outer.max_model_len and outer.report_max_model_len:
+                        entry["max_model_len"] = outer.max_model_len
+                    names = outer.models or ["scripted"]
+                    self._json(200, {"object": "list", "data": [{"id": name, **entry} for name in names]})
                 else:
                     self._json(404, {"error": {"message": "not found"}})
 
@@ -81,6 +151,26 @@ class ScriptedOpenAIServer:
                     return
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 outer.requests.append(body)
+                failure = outer.fail(body) if outer.fail else None
+                if failure:
+                    self._error(*failure, body)
+                    return
+                if outer.models and body.get("model") not in outer.models:
+                    message = (
+                        f"The model `{body.get('model')}` does not exist. Valid aliases: {', '.join(outer.models)}."
+                    )
+                    self._error(404, _vllm_error(message, "NotFoundError", 404, param="model"), body)
+                    return
+                prompt = -(-sum(len(_text(m.get("content"))) for m in body["messages"]) // 4)
+                asked = prompt + int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
+                if outer.max_model_len and asked > outer.max_model_len:
+                    message = (  # vLLM 0.32's words
+                        f"This model's maximum context length is {outer.max_model_len} tokens. However, your "
+                        f"request has {prompt} input tokens and asks for {asked - prompt} output tokens. Please "
+                        f"reduce the length of the input prompt. (parameter=input_tokens, value={prompt})"
+                    )
+                    self._error(400, _vllm_error(message, "BadRequestError", 400), body)
+                    return
                 messages = [_ROLES.get(m.get("role"), HumanMessage)(_text(m.get("content"))) for m in body["messages"]]
                 text = outer.respond(messages)
                 created, model = int(time.time()), body.get("model", "scripted")
@@ -88,6 +178,14 @@ class ScriptedOpenAIServer:
                 # One "token" per chunk: the usage a real server reports, which the client must use.
                 usage = {"prompt_tokens": 1, "completion_tokens": len(pieces), "total_tokens": 1 + len(pieces)}
                 if not body.get("stream"):
+                    with outer._count:
+                        outer.running += 1
+                        outer.most_running = max(outer.most_running, outer.running)
+                    try:
+                        time.sleep(outer.chunk_delay * len(pieces))  # generating the whole reply first
+                    finally:
+                        with outer._count:
+                            outer.running -= 1
                     self._json(
                         200,
                         {
@@ -101,6 +199,7 @@ class ScriptedOpenAIServer:
                             "usage": usage,
                         },
                     )
+                    outer.answered.append(body)
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -118,6 +217,7 @@ class ScriptedOpenAIServer:
                         self._event({"choices": [], "usage": usage}, created, model)
                     self.wfile.write(b"data: [DONE]\n\n")
                     self.wfile.flush()
+                    outer.answered.append(body)
                 finally:
                     with outer._count:
                         outer.running -= 1

@@ -12,6 +12,7 @@ from langchain_core.runnables import Runnable
 from ..budget import shrink_value
 from ..errors import MatrioskaError
 from ..retry import is_transient_backend_error
+from ..servers import is_context_length_error
 
 
 class GenerationMeter:
@@ -86,8 +87,8 @@ def call_structured(
     except MatrioskaError:
         raise
     except Exception as exc:
-        if is_transient_backend_error(exc):
-            raise
+        if is_transient_backend_error(exc) or is_context_length_error(exc):
+            raise  # to the retry policy / a typed error: the same prompt without a schema fails too
         emit(runtime, "structured_output_refused", error=f"{type(exc).__name__}: {exc}"[:300])
         return call_model(llm, messages, meter)
 
