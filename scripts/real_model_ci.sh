@@ -9,13 +9,13 @@
 #
 # The model folder is cached in $MATRIOSKA_CACHE/qwen2.5-coder-0.5b (default ~/.cache/matrioska)
 # and rebuilt on a fresh machine (~2 minutes). The whole stage is bounded by
-# $MATRIOSKA_REAL_TIMEOUT seconds (default 1200; measured 464-729 s on 2 cores).
+# $MATRIOSKA_REAL_TIMEOUT seconds (default 600; measured 232-267 s on 2 cores with llguidance).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 CACHE=${MATRIOSKA_CACHE:-$HOME/.cache/matrioska}
 MODEL_DIR=$CACHE/qwen2.5-coder-0.5b
-LIMIT=${MATRIOSKA_REAL_TIMEOUT:-1200}
+LIMIT=${MATRIOSKA_REAL_TIMEOUT:-600}
 WORK=$(mktemp -d /tmp/matrioska-real.XXXXXX)
 mkdir -p "$CACHE"
 
