@@ -113,7 +113,9 @@ def server_failure(exc: BaseException, thread_id: str) -> ModelServerError | Non
             f"{where} {what} through every retry; start it again", thread_id=thread_id, url=url, status=status
         )
     advice = "fix the request's model name or the server"
-    if status == 404 and url:
+    if status in (401, 403):
+        advice = "check the API key the server expects (OPENAI_API_KEY)"
+    elif status == 404 and url:
         names = [str(entry.get("id")) for entry in served_models(url, timeout=3.0) if entry.get("id")]
         if names:
             advice = f"it serves {', '.join(names[:8])}: use --model openai:{names[0]}"

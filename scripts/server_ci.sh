@@ -107,7 +107,7 @@ say "plan run exit $plan_code"
     sleep 0.5
   done >"$WORK/running.txt" ) &
 SAMPLER_PID=$!
-COMMON=(--out "$WORK/wave" --model "openai:$NAME" --base-url "$URL" --temperature 0 --max-new-tokens 160
+COMMON=(--out "$WORK/wave" --model "openai:$NAME" --base-url "$URL" --temperature 0 --max-new-tokens 128
         --repairs 0 --fix-rounds 0 --verify-timeout 60 --retries 2 --parallel 2)
 set +e
 timeout 600 matrioska run "three independent small Python functions" --plan "$PLAN" --thread wave \
@@ -199,8 +199,8 @@ for module_id, r in reports.items():
     figures[module_id] = (g.get("tokens"), g.get("tokens_per_second"), g.get("source"))
     if g.get("source") != "server" or not g.get("tokens"):
         problems.append(f"{module_id}: tokens not counted by the server's usage: {g}")
-    elif g["tokens"] > 160 * max(1, r.get("attempts") or 1):
-        problems.append(f"{module_id}: {g['tokens']} tokens, beyond --max-new-tokens 160 a call")
+    elif g["tokens"] > 128 * max(1, r.get("attempts") or 1):
+        problems.append(f"{module_id}: {g['tokens']} tokens, beyond --max-new-tokens 128 a call")
 rates = [float(x) for x in re.findall(r"([\d.]+) tok/s", wave_log + resume_log)]
 if any(r > 200 for r in rates):
     problems.append(f"implausible speeds printed for a 0.5B model on a CPU: {rates}")
