@@ -83,8 +83,10 @@ stop_server() {  # $1: signal
 }
 SAMPLER_PID=
 cleanup() {
+    local code=$?
     if [ -n "$SAMPLER_PID" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
     stop_server TERM
+    if [ "$code" -eq 0 ]; then rm -rf "$WORK"; else echo "server stage: its logs and runs are kept in $WORK"; fi
 }
 trap cleanup EXIT
 
@@ -196,18 +198,21 @@ if empty:
 figures = {}
 for module_id, r in reports.items():
     g = r.get("generation") or {}
-    figures[module_id] = (g.get("tokens"), g.get("tokens_per_second"), g.get("source"))
+    figures[module_id] = (g.get("tokens"), g.get("calls"), g.get("tokens_per_second"), g.get("source"))
     if g.get("source") != "server" or not g.get("tokens"):
         problems.append(f"{module_id}: tokens not counted by the server's usage: {g}")
-    elif g["tokens"] > 128 * max(1, r.get("attempts") or 1):
-        problems.append(f"{module_id}: {g['tokens']} tokens, beyond --max-new-tokens 128 a call")
+    elif g.get("largest_call_tokens", g["tokens"]) > 128:
+        problems.append(
+            f"{module_id}: a call of {g.get('largest_call_tokens')} tokens, beyond --max-new-tokens 128 "
+            f"({g['tokens']} tokens in {g.get('calls')} call(s))"
+        )
 rates = [float(x) for x in re.findall(r"([\d.]+) tok/s", wave_log + resume_log)]
 if any(r > 200 for r in rates):
     problems.append(f"implausible speeds printed for a 0.5B model on a CPU: {rates}")
 print(
     f"server stage: plan attempts {plan_attempts}; most requests in flight {most:.0f}; finished before the kill "
     f"{sorted(finished_before)}; run again after the resume {sorted(again)}; resume exit {resume_code}, "
-    f"works={verification and verification.get('works')}; per module (tokens, tok/s, source) {figures}"
+    f"works={verification and verification.get('works')}; per module (tokens, calls, tok/s, source) {figures}"
 )
 if problems:
     print("server stage FAILED: " + "; ".join(problems))

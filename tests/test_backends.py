@@ -260,6 +260,22 @@ def test_a_wave_over_a_server_prints_each_modules_own_true_rate(tmp_path: Path) 
         generation = report["module_reports"][module_id]["generation"]
         assert generation["source"] == "server"
         assert generation["tokens"] == -(-len(replies[module_id]) // 8)  # the server's count, not a guess
+        assert generation["calls"] == 1 and generation["largest_call_tokens"] == generation["tokens"]
         assert generation["tokens_per_second"] <= 1.05 / chunk_delay
     rates = [float(r) for r in re.findall(r"([\d.]+) tok/s", out.getvalue())]
     assert len(rates) == 3 and max(rates) <= 1.05 / chunk_delay, out.getvalue()
+
+
+def test_a_modules_figures_count_each_call_and_its_largest() -> None:
+    """A module whose reply needed a follow-up call (missing shared-state keys) reports both calls:
+    the generation budget holds per call, so the largest call is what `--max-new-tokens` bounds."""
+    from langchain_core.messages import AIMessage
+
+    from matrioska.nodes._common import GenerationMeter
+
+    meter = GenerationMeter()
+    meter.add(AIMessage("x", usage_metadata={"input_tokens": 50, "output_tokens": 128, "total_tokens": 178}), "x", 2.0)
+    meter.add(AIMessage("y", usage_metadata={"input_tokens": 60, "output_tokens": 13, "total_tokens": 73}), "y", 0.5)
+    report = meter.report()
+    assert (report["tokens"], report["calls"], report["largest_call_tokens"]) == (141, 2, 128)
+    assert report["tokens_per_second"] == round(141 / 2.5, 2) and report["source"] == "server"

@@ -28,20 +28,25 @@ class GenerationMeter:
         self.counter = counter
         self.tokens = 0
         self.seconds = 0.0
+        self.calls = 0
+        self.largest_call = 0
         self.sources: set[str] = set()
 
     def add(self, message: Any, text: str, seconds: float) -> None:
         self.seconds += seconds
         usage = getattr(message, "usage_metadata", None) or {}
         if usage.get("output_tokens"):
-            self.tokens += int(usage["output_tokens"])
+            tokens = int(usage["output_tokens"])
             self.sources.add("server")
         elif self.counter is not None and getattr(self.counter, "exact", False):
-            self.tokens += self.counter.text(text) if text else 0
+            tokens = self.counter.text(text) if text else 0
             self.sources.add("tokenizer")
         else:
-            self.tokens += (len(text) + 3) // 4
+            tokens = (len(text) + 3) // 4
             self.sources.add("estimate (4 characters a token)")
+        self.tokens += tokens
+        self.calls += 1
+        self.largest_call = max(self.largest_call, tokens)
 
     def report(self) -> dict[str, Any]:
         rate = self.tokens / self.seconds if self.seconds > 0 else 0.0
@@ -49,6 +54,8 @@ class GenerationMeter:
             "tokens": self.tokens,
             "seconds": round(self.seconds, 3),
             "tokens_per_second": round(rate, 2),
+            "calls": self.calls,
+            "largest_call_tokens": self.largest_call,
             "source": " + ".join(sorted(self.sources)) or "none",
         }
 
