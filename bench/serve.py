@@ -1,11 +1,15 @@
 """Matrioska's waves against a model server's own batching, measured side by side in one run.
 
-1. The server's raw gain: the same number of plain chat requests (`--tokens` each), one at a
-   time against all at once; tokens/s from the server's `usage`.
-2. Matrioska's gain: one fan-out plan (`--plan`, default 8 independent modules) run at
+1. Matrioska's gain: one fan-out plan (`--plan`, default 8 independent modules) run at
    `--parallel 1` and at `--parallel N` through `openai:MODEL --base-url URL`; tokens from each
    module's report (the server's usage), over the run's wall time.
-3. The share: Matrioska's gain over the server's. Goal >= 0.8.
+2. The server's raw gain: the same number of plain chat requests (`--tokens` each), one at a
+   time against all at once; tokens/s from the server's `usage`. Twice: with a short prompt, and
+   with prompts like the modules' were: as long, and sharing as large a prefix as the server's
+   prefix cache found in them (vLLM's `/metrics`; elsewhere the prompts are unique), since a
+   module's call prefills its prompt before it decodes and a wave prefills its modules together.
+3. The share: Matrioska's gain over the server's raw gain at the modules' prompt length.
+   Goal >= 0.8.
 
 Works against any OpenAI-compatible URL: vLLM or SGLang on a GPU, vLLM's CPU build, llama.cpp
 server, Ollama (`/v1`).
@@ -23,6 +27,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,12 +40,15 @@ from matrioska.models import load_chat_model  # noqa: E402
 PROMPT = "Write a Python function that validates an ISBN-13, with a docstring, then explain it."
 
 
-def plain_request(base_url: str, model: str, tokens: int) -> int:
+FILLER = "# context line: the spec and the shared state a module reads fill its prompt like this.\n"
+
+
+def plain_request(base_url: str, model: str, tokens: int, prompt: str = PROMPT) -> dict:
     """One chat completion of `tokens` new tokens (the end token ignored where the server
-    allows it); returns the completion tokens the server reports."""
+    allows it); returns the server's `usage` (`prompt_tokens`, `completion_tokens`)."""
     body = {
         "model": model,
-        "messages": [{"role": "user", "content": PROMPT}],
+        "messages": [{"role": "user", "content": prompt}],
         "max_tokens": tokens,
         "temperature": 0,
         "ignore_eos": True,  # vLLM / SGLang: every request generates exactly `tokens`
@@ -51,14 +59,48 @@ def plain_request(base_url: str, model: str, tokens: int) -> int:
         headers={"Content-Type": "application/json", "Authorization": "Bearer x"},
     )
     with urllib.request.urlopen(request, timeout=1800) as response:
-        return int(json.loads(response.read())["usage"]["completion_tokens"])
+        return dict(json.loads(response.read())["usage"])
 
 
-def server_rate(base_url: str, model: str, streams: int, tokens: int) -> float:
+def prompt_counters(base_url: str) -> tuple[float, float] | None:
+    """vLLM's prompt tokens and prompt tokens found in its prefix cache so far (`/metrics`);
+    None where the server has no such counters."""
+    url = base_url.rstrip("/").removesuffix("/v1") + "/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+    except OSError:
+        return None
+    totals = {"vllm:prompt_tokens_total": 0.0, "vllm:prompt_tokens_cached_total": 0.0}
+    for line in text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in totals:
+            totals[name] += float(line.rsplit(" ", 1)[1])
+    if not totals["vllm:prompt_tokens_total"]:
+        return None
+    return totals["vllm:prompt_tokens_total"], totals["vllm:prompt_tokens_cached_total"]
+
+
+def padded_prompts(base_url: str, model: str, target_tokens: int, cached_share: float, count: int) -> list[str]:
+    """`count` + 1 prompts of about `target_tokens` tokens as the server counts them: a common
+    prefix of `cached_share` of them, then each its own from a first line that differs."""
+    base = plain_request(base_url, model, 1, "Calibration.\n" + PROMPT)["prompt_tokens"]
+    padded = plain_request(base_url, model, 1, "Calibration.\n" + FILLER * 20 + PROMPT)["prompt_tokens"]
+    per_line = max(1.0, (padded - base) / 20)
+    lines = max(0, round((target_tokens - base) / per_line))
+    shared = round(lines * cached_share)
+    return [
+        FILLER * shared + f"Request {i} of {count}.\n" + FILLER * (lines - shared) + PROMPT for i in range(count + 1)
+    ]
+
+
+def server_rate(base_url: str, model: str, tokens: int, prompts: list[str]) -> tuple[float, int]:
+    """All `prompts` at once: completion tokens a second, and their mean prompt tokens."""
     start = time.perf_counter()
-    with ThreadPoolExecutor(streams) as pool:
-        done = list(pool.map(lambda _: plain_request(base_url, model, tokens), range(streams)))
-    return sum(done) / (time.perf_counter() - start)
+    with ThreadPoolExecutor(len(prompts)) as pool:
+        done = list(pool.map(lambda p: plain_request(base_url, model, tokens, p), prompts))
+    seconds = time.perf_counter() - start
+    return sum(u["completion_tokens"] for u in done) / seconds, round(sum(u["prompt_tokens"] for u in done) / len(done))
 
 
 def matrioska_rate(base_url: str, model: str, plan: dict, parallel: int, tokens: int) -> dict:
@@ -67,13 +109,33 @@ def matrioska_rate(base_url: str, model: str, plan: dict, parallel: int, tokens:
         with MatrioskaOrchestrator(
             llm, tmp, assembler_notes=False, verify=False, max_parallel=parallel, max_repairs=0
         ) as orchestrator:
+            before = prompt_counters(base_url)
             start = time.perf_counter()
-            state = orchestrator.run(plan.get("goal", "fan-out"), architecture=plan)
+            # a goal of its own per run: the modules' prompts (which start with it after the
+            # system prompt) never find an earlier run's in the server's prefix cache
+            goal = f"[bench run {uuid.uuid4().hex[:8]}] {plan.get('goal', 'fan-out')}"
+            state = orchestrator.run(goal, architecture={**plan, "goal": goal})
             seconds = time.perf_counter() - start
+            after = prompt_counters(base_url)
     reports = state.get("module_reports") or {}
     generated = sum((r.get("generation") or {}).get("tokens", 0) for r in reports.values())
     sources = sorted({(r.get("generation") or {}).get("source", "?") for r in reports.values()})
-    return {"seconds": seconds, "tokens": generated, "tokens_per_second": generated / seconds, "sources": sources}
+    # the mean prompt of a module's calls as the server counted it, else Matrioska's own estimate
+    prompts = [
+        (r.get("generation") or {}).get("input_tokens", 0) // max(1, (r.get("generation") or {}).get("calls", 1))
+        or r.get("prompt_tokens", 0)
+        for r in reports.values()
+    ]
+    prompts = [p for p in prompts if p]
+    return {
+        "seconds": seconds,
+        "tokens": generated,
+        "tokens_per_second": generated / seconds,
+        "sources": sources,
+        "prompt_tokens": round(sum(prompts) / len(prompts)) if prompts else 0,
+        # the share of the run's prompt tokens the server's prefix cache held (None: not reported)
+        "cached_share": (after[1] - before[1]) / max(1.0, after[0] - before[0]) if before and after else None,
+    }
 
 
 def main() -> None:
@@ -89,23 +151,40 @@ def main() -> None:
     plan = json.loads(args.plan.read_text())
     n = args.parallel
     plain_request(args.base_url, args.model, 8)  # warm up
-    one, many = (
-        server_rate(args.base_url, args.model, 1, args.tokens),
-        server_rate(args.base_url, args.model, n, args.tokens),
-    )
-    print(f"server, plain requests of {args.tokens} tokens: 1 stream {one:.1f} tok/s, {n} at once {many:.1f} tok/s")
     sequential = matrioska_rate(args.base_url, args.model, plan, 1, args.tokens)
     waves = matrioska_rate(args.base_url, args.model, plan, n, args.tokens)
     for name, row in (("--parallel 1", sequential), (f"--parallel {n}", waves)):
         print(
             f"matrioska {name}: {row['seconds']:.1f} s, {row['tokens']} tokens, {row['tokens_per_second']:.1f} tok/s"
-            f" (tokens from: {', '.join(row['sources'])})"
+            f" (tokens from: {', '.join(row['sources'])}; module prompts ~{row['prompt_tokens']} tokens)"
         )
-    server_gain = many / one
+    short = (
+        server_rate(args.base_url, args.model, args.tokens, [PROMPT])[0],
+        server_rate(args.base_url, args.model, args.tokens, [PROMPT] * n)[0],
+    )
+    cached_share = sequential["cached_share"] or 0.0
+    prompts = padded_prompts(args.base_url, args.model, sequential["prompt_tokens"], cached_share, n)
+    (alone, prompt_tokens), (together, _) = (
+        server_rate(args.base_url, args.model, args.tokens, prompts[n:]),
+        server_rate(args.base_url, args.model, args.tokens, prompts[:n]),
+    )
+    long = (alone, together)
+    cache_note = (
+        f"{cached_share:.0%} of them a shared prefix, as the server's prefix cache found in the modules' prompts"
+        if sequential["cached_share"] is not None
+        else "unique (the server reports no prefix-cache counters)"
+    )
+    for label, (one, many) in (("a short prompt", short), (f"prompts of {prompt_tokens} tokens, {cache_note}", long)):
+        print(
+            f"server, plain requests of {args.tokens} tokens, {label}: 1 stream {one:.1f} tok/s, "
+            f"{n} at once {many:.1f} tok/s ({many / one:.2f}x)"
+        )
+    server_gain = long[1] / long[0]
     matrioska_gain = waves["tokens_per_second"] / sequential["tokens_per_second"]
     share = matrioska_gain / server_gain
     print(
-        f"gain at {n}: server {server_gain:.2f}x, matrioska {matrioska_gain:.2f}x, share {share:.2f} (goal >= 0.8); "
+        f"gain at {n}: server {server_gain:.2f}x (prompts like the modules'; {short[1] / short[0]:.2f}x with a "
+        f"short one), matrioska {matrioska_gain:.2f}x, share {share:.2f} (goal >= 0.8); "
         f"wall time {sequential['seconds'] / waves['seconds']:.2f}x shorter"
     )
     if args.json:
@@ -115,7 +194,11 @@ def main() -> None:
             "share": share,
             "parallel": n,
             "tokens": args.tokens,
-            "server_tokens_per_second": {"1": one, str(n): many},
+            "server_gain_short_prompt": short[1] / short[0],
+            "prompt_tokens": prompt_tokens,
+            "cached_share": sequential["cached_share"],
+            "server_tokens_per_second": {"1": long[0], str(n): long[1]},
+            "server_tokens_per_second_short_prompt": {"1": short[0], str(n): short[1]},
             "matrioska": {"1": sequential, str(n): waves},
         }
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

