@@ -164,11 +164,8 @@ def main() -> None:
     )
     cached_share = sequential["cached_share"] or 0.0
     prompts = padded_prompts(args.base_url, args.model, sequential["prompt_tokens"], cached_share, n)
-    (alone, prompt_tokens), (together, _) = (
-        server_rate(args.base_url, args.model, args.tokens, prompts[n:]),
-        server_rate(args.base_url, args.model, args.tokens, prompts[:n]),
-    )
-    long = (alone, together)
+    alone, prompt_tokens = server_rate(args.base_url, args.model, args.tokens, prompts[n:])
+    long = (alone, server_rate(args.base_url, args.model, args.tokens, prompts[:n])[0])
     cache_note = (
         f"{cached_share:.0%} of them a shared prefix, as the server's prefix cache found in the modules' prompts"
         if sequential["cached_share"] is not None
