@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    AcceptanceError,
     CheckpointError,
     ContextLengthError,
     EmptyTaskError,
@@ -51,6 +52,7 @@ __all__ = [
     "ModelServerError",
     "ContextLengthError",
     "SandboxError",
+    "AcceptanceError",
 ]
 
 __version__ = "0.1.0"

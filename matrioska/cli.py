@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .context import DEFAULT_MODEL_ID, MODEL_ENV_VAR, ROLES
-from .errors import EmptyTaskError, MatrioskaError, PlanError, RunFailedError, UnknownThreadError
+from .errors import AcceptanceError, EmptyTaskError, MatrioskaError, PlanError, RunFailedError, UnknownThreadError
 
 
 def _version() -> str:
@@ -134,6 +134,22 @@ def _parser() -> argparse.ArgumentParser:
     model_options(run)
     run.add_argument("--thread", help="thread id (default: a new one); an existing one continues that run")
     run.add_argument("--plan", help="a ready plan (JSON file); the architect only validates it")
+    run.add_argument(
+        "--acceptance",
+        metavar="FILE",
+        help="your acceptance scenarios (JSON, see README): the verdict says WORKS only when they pass; "
+        "they replace the scenarios the model would write",
+    )
+    run.add_argument(
+        "--acceptance-extra",
+        action="store_true",
+        help="with --acceptance: the model writes its scenarios beside yours",
+    )
+    run.add_argument(
+        "--no-acceptance",
+        action="store_true",
+        help="the model writes no acceptance scenarios (the verdict rests on the checks and yours)",
+    )
 
     resume = sub.add_parser("resume", help="continue a stopped run")
     model_options(resume)
@@ -319,6 +335,8 @@ class ProgressPrinter:
             self.p("PHASE 1: ARCHITECTURE")
             self.p(f"  Task: {e['task']!r}")
             self._start_counting("planning", (0, 1))
+        elif e["phase"] == "acceptance":
+            self._start_counting("writing acceptance scenarios", (0, 1))
         elif e["phase"] == "assembly":
             self.p("PHASE 3: ASSEMBLY")
             self.p(f"  integrating {e['modules']} artifacts...")
@@ -337,6 +355,16 @@ class ProgressPrinter:
             self.p("     " + line)
         for line in e.get("report") or []:
             self.p(f"  · {line}")
+
+    def on_acceptance_ready(self, e: dict[str, Any]) -> None:
+        rate = self._stop_counting()
+        scenarios = e.get("scenarios") or []
+        self.p(f"  ✓ Acceptance: {len(scenarios)} scenario(s)" + (f"  ({rate})" if rate else ""))
+        for scenario in scenarios:
+            self.p(f"     - [{scenario['kind']}, {scenario['source']}] {scenario['text'][:160]}")
+        for line in e.get("notes") or []:
+            if "dropped" in line or "unusable" in line:
+                self.p(f"  · {line}")
 
     def on_module_started(self, e: dict[str, Any]) -> None:
         if not self.executing:
@@ -463,6 +491,13 @@ def ask_review(pending: dict[str, Any], out: TextIO) -> dict[str, Any] | None:
         ]
     ):
         print("     " + line, file=out)
+    scenarios = pending.get("acceptance") or []
+    if scenarios:
+        from .acceptance import describe
+
+        print(f'  acceptance scenarios ({len(scenarios)}; edit them under "acceptance"):', file=out)
+        for scenario in scenarios:
+            print(f"     - {describe(scenario)[:200]}", file=out)
     if pending.get("error"):
         print(f"  ! {pending['error']}", file=out)
     while True:
@@ -478,7 +513,8 @@ def ask_review(pending: dict[str, Any], out: TextIO) -> dict[str, Any] | None:
         if choice == "e":
             editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or shutil.which("vi") or "vi"
             with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as handle:
-                json.dump(plan, handle, indent=2, ensure_ascii=False)
+                # the plan and its acceptance scenarios, edited in one document
+                json.dump({**plan, "acceptance": scenarios}, handle, indent=2, ensure_ascii=False)
             try:
                 subprocess.run([*editor.split(), handle.name], check=False)
                 text = Path(handle.name).read_text(encoding="utf-8")
@@ -525,14 +561,30 @@ def _print_verdict(out: TextIO, verification: dict[str, Any]) -> None:
         print(f"  verdict: not verified — {verification.get('reason') or 'nothing could be run'}", file=out)
     else:
         failed = [c for c in verification.get("checks") or [] if c.get("ok") is False]
+        failed_scenarios = [s for s in verification.get("acceptance") or [] if s.get("ok") is False]
         # Nothing that ran failed, yet it does not work (files failing their checks, references
         # that never resolve): the reason is the verdict's, not "0 checks failed".
-        why = f"{len(failed)} check(s) failed" if failed else (verification.get("reason") or "no check failed")
+        if failed:
+            why = f"{len(failed)} check(s) failed"
+        elif failed_scenarios:
+            why = f"{len(failed_scenarios)} acceptance scenario(s) failed"
+        else:
+            why = verification.get("reason") or "no check failed"
         print(f"  verdict: DOES NOT WORK ({why} after {rounds} fix round(s))", file=out)
         from .verify import headline
 
         for check in failed[:5]:
             print(f"    ✗ {check['command']}: {headline(check.get('output') or '')[:200]}", file=out)
+    scenarios = verification.get("acceptance") or []
+    if scenarios:
+        ran = [s for s in scenarios if s.get("ok") is not None]
+        passed = sum(1 for s in ran if s["ok"])
+        skipped = f", {len(scenarios) - len(ran)} not run" if len(ran) < len(scenarios) else ""
+        print(f"  acceptance: {passed}/{len(scenarios)} scenarios passed{skipped}", file=out)
+        for scenario in [s for s in scenarios if s.get("ok") is False][:6]:
+            problems = "; ".join(scenario.get("problems") or [])[:200]
+            print(f"    ✗ {scenario['name']}: {problems}", file=out)
+    if works is False:
         print("    details: matrioska_checkpoints/verification.json", file=out)
 
 
@@ -602,6 +654,13 @@ def _run_or_resume(
     from .files import ContextManager
 
     plan = _read_plan(args)
+    scenarios = None
+    if args.command == "run" and args.acceptance:
+        from .acceptance import load_scenarios
+
+        scenarios = load_scenarios(args.acceptance)  # a bad file: one line, before any model loads
+    elif args.command == "run" and args.acceptance_extra:
+        raise AcceptanceError("--acceptance-extra needs --acceptance FILE")
     if args.command == "resume":
         _require_stored_run(args)  # an unknown thread fails here, before a folder or a model is made
     ContextManager(args.out)  # an unwritable --out fails here, before a model is loaded
@@ -631,6 +690,9 @@ def _run_or_resume(
         sandbox=args.sandbox,
         verify_timeout=args.verify_timeout,
         fix_rounds=args.fix_rounds,
+        acceptance=scenarios,
+        acceptance_extra=bool(getattr(args, "acceptance_extra", False)),
+        write_acceptance=not getattr(args, "no_acceptance", False),
     ) as orchestrator:
         thread = args.thread or uuid.uuid4().hex[:12]  # resume requires --thread
         answers = None

@@ -54,6 +54,8 @@ class Context:
     """Follow-up calls asking a module only for its missing shared-state keys (0 disables)."""
     max_repairs: int = 2
     """Re-runs of a module whose files fail validation or whose contracts break (errors fed back)."""
+    acceptance: bool = True
+    """Have the model write acceptance scenarios after the plan when the user gave none."""
     review: bool = False
     """Stop after the plan for a human to approve, edit or re-plan it (an interrupt)."""
     assembler_notes: bool = True

@@ -23,6 +23,7 @@ __all__ = [
     "ModelServerError",
     "ContextLengthError",
     "SandboxError",
+    "AcceptanceError",
 ]
 
 
@@ -110,3 +111,8 @@ class ContextLengthError(ModelServerError):
 
 class SandboxError(MatrioskaError, ValueError):
     """The sandbox asked for cannot be used (unknown mode, `bwrap` without bubblewrap)."""
+
+
+class AcceptanceError(MatrioskaError, ValueError):
+    """An acceptance scenario file or list that cannot be used: one line naming the file, the
+    scenario and the field; raised before any model loads."""

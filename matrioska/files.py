@@ -389,9 +389,22 @@ def manifest(state: dict[str, Any], files: list[tuple[str, str, str]]) -> dict[s
         module_id: {"text": render_interface(face), "problems": face.get("problems") or []}
         for module_id, face in (state.get("interfaces") or {}).items()
     }
+    results = {s.get("name"): s for s in verification.get("acceptance") or []}
+    acceptance = [
+        {
+            **scenario,
+            "result": (
+                None
+                if scenario.get("name") not in results
+                else {k: results[scenario["name"]].get(k) for k in ("ok", "problems", "seconds", "modules")}
+            ),
+        }
+        for scenario in state.get("acceptance") or []
+    ]
     return {
         "thread_task": state.get("task"),
         "planned_tree": planned,
+        "acceptance": acceptance,
         "files": entries,
         "shared_state": keys,
         "interfaces": interfaces,

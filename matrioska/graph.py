@@ -1,4 +1,4 @@
-"""The Matrioska graph: architect -> executor (looped per module, or in parallel waves) -> assembler -> verify.
+"""The Matrioska graph: architect -> acceptance -> executor (looped per module, or in parallel waves) -> assembler -> verify.
 
 Wiring only. `build_graph(checkpointer)` compiles it; the module-level `graph` is compiled
 without a checkpointer for LangGraph Studio / `langgraph dev` (the server brings its own) and
@@ -16,6 +16,7 @@ from langgraph.types import RetryPolicy
 # Absolute imports: the LangGraph server loads this file by path (langgraph.json), outside the package.
 from matrioska.context import Context
 from matrioska.nodes import (
+    acceptance,
     architect,
     assembler,
     executor,
@@ -47,6 +48,7 @@ def build_graph(checkpointer: Any = None, *, retry_policy: RetryPolicy | None = 
     retry = retry_policy or default_retry_policy()
     builder = StateGraph(MatrioskaState, context_schema=Context, input_schema=MatrioskaInput)
     builder.add_node("architect", architect, retry_policy=retry)
+    builder.add_node("acceptance", acceptance, retry_policy=retry)
     # executor also takes the RunnableConfig (the recursion budget): a signature the stubs lack
     builder.add_node("executor", executor, retry_policy=retry)  # type: ignore[call-overload]
     builder.add_node("assembler", assembler, retry_policy=retry)
@@ -58,7 +60,9 @@ def build_graph(checkpointer: Any = None, *, retry_policy: RetryPolicy | None = 
     # Sequential: executor -> executor ... -> assembler. Waves (Context.max_parallel > 1):
     # Send fan-out to executor, every branch -> join, join routes the next wave once.
     # With Context.review the plan stops at `review` (an interrupt) until approved or edited.
-    builder.add_conditional_edges("architect", route_after_plan, ["review", "executor", "assembler"])
+    # The plan's acceptance scenarios (the user's, or written by the model) come right after it.
+    builder.add_edge("architect", "acceptance")
+    builder.add_conditional_edges("acceptance", route_after_plan, ["review", "executor", "assembler"])
     builder.add_conditional_edges("review", route_after_review, ["review", "architect", "executor", "assembler"])
     builder.add_conditional_edges("executor", route_after_module, ["executor", "join", "assembler"])
     builder.add_conditional_edges("join", route_modules, ["executor", "assembler"])

@@ -74,6 +74,12 @@ class MatrioskaOrchestrator:
             checkpoints.sqlite`); several orchestrators, threads or processes may share one.
         checkpointer: a `postgresql://` URL: the state lives in PostgreSQL instead, so a run can
             be resumed or watched from another machine (`pip install 'matrioska[postgres]'`).
+        acceptance: your acceptance scenarios: a JSON file's path, or a list (or
+            `{"scenarios": [...]}`) in the format README describes; validated here
+            (`AcceptanceError`). New runs use them instead of the ones the model writes.
+        acceptance_extra: with `acceptance`, the model writes its scenarios beside yours.
+        write_acceptance: have the model write acceptance scenarios after the plan (when you
+            gave none, or with `acceptance_extra`); False: the verdict rests on the checks.
     """
 
     def __init__(
@@ -98,9 +104,17 @@ class MatrioskaOrchestrator:
         sandbox: str = "auto",
         verify_timeout: float = 120,
         fix_rounds: int = 2,
+        acceptance: str | os.PathLike[str] | list[dict[str, Any]] | dict[str, Any] | None = None,
+        acceptance_extra: bool = False,
+        write_acceptance: bool = True,
     ) -> None:
+        from .acceptance import load_scenarios
         from .graph import DEFAULT_RECURSION_LIMIT, build_graph
 
+        # a bad scenario file fails here, in one line, before anything else is opened or loaded
+        self.acceptance = load_scenarios(acceptance) if acceptance is not None else []
+        self.acceptance_extra = bool(acceptance_extra)
+        self.write_acceptance = bool(write_acceptance)
         if llm is None:
             raise ModelNotConfiguredError("MatrioskaOrchestrator needs a model: a chat model or a model string")
         self.files = ContextManager(base_path)
@@ -167,6 +181,9 @@ class MatrioskaOrchestrator:
                 )
             return self._drive(None, thread_id, on_event)
         payload: dict[str, Any] = {"task": task}
+        if self.acceptance:
+            payload["acceptance"] = self.acceptance
+            payload["acceptance_mode"] = "extra" if self.acceptance_extra else "replace"
         if architecture is not None:
             payload["architecture"] = (
                 architecture.model_dump(mode="json") if isinstance(architecture, Architecture) else dict(architecture)
@@ -186,12 +203,14 @@ class MatrioskaOrchestrator:
         *,
         plan: dict[str, Any] | str | None = None,
         comment: str = "",
+        acceptance: list[dict[str, Any]] | dict[str, Any] | None = None,
         on_event: EventHandler | None = None,
     ) -> dict[str, Any]:
         """Answer a plan review (`interrupt_after_architect=True`) and continue the run.
 
         `action` is "approve", "edit" (with `plan`: a dict, or JSON / YAML text) or "replan"
-        (with `comment`). The result is the final state, or again a state with
+        (with `comment`); an edit may carry `acceptance`, the edited scenarios (also read from
+        the plan's "acceptance" key). The result is the final state, or again a state with
         `pending_review` (an invalid edit, with its error; a new plan after a re-plan).
         """
         from langgraph.types import Command
@@ -204,6 +223,8 @@ class MatrioskaOrchestrator:
             answer["plan"] = plan
         if comment:
             answer["comment"] = comment
+        if acceptance is not None:
+            answer["acceptance"] = acceptance
         return self._drive(Command(resume=answer), thread_id, on_event)
 
     def get_state(self, thread_id: str) -> dict[str, Any]:
@@ -248,6 +269,7 @@ class MatrioskaOrchestrator:
             context_tokens=self.context_tokens,
             max_parallel=self.max_parallel,
             max_repairs=self.max_repairs,
+            acceptance=self.write_acceptance,
             review=self.interrupt_after_architect,
             max_plan_attempts=self.max_plan_attempts,
             assembler_notes=self.assembler_notes,

@@ -96,7 +96,9 @@ def extract_files(artifact: str, module_id: str, declared: list[str] | None = No
     A block with no usable file name takes the module's next declared file (`declared`, from
     the plan) whose extension fits its language, else a name from its language; a language
     label on the block's first line (``javascript``, ``css_styling:``) is not kept in the file.
-    A reply cut off inside a block (the token budget ran out) keeps that block to its end.
+    A reply cut off inside a block (the token budget ran out) keeps that block to its end. An
+    empty block whose path the module did not declare is dropped (nobody planned it and it holds
+    nothing); a declared file is kept even when empty, for `module_problems` to report.
     """
     files: list[ProjectFile] = []
     seen: set[str] = set()
@@ -105,6 +107,7 @@ def extract_files(artifact: str, module_id: str, declared: list[str] | None = No
     if cut:
         text = text.rstrip("\n") + "\n```"
     artifact = text
+    last = kept = 0  # the last block read, the last block kept as a file
     for number, match in enumerate(_FENCE.finditer(text), 1):
         info, body = match.group(1).strip(), match.group(2)
         words = info.split()
@@ -132,9 +135,13 @@ def extract_files(artifact: str, module_id: str, declared: list[str] | None = No
         if path.lower() in seen:
             path = f"{Path(path).stem}_{module_id}{Path(path).suffix}"
             notes.append(f"a file of this module already had that name; saved as {path!r}")
+        last = number
+        if not body.strip() and not _is_declared(path, declared or []):
+            continue  # an empty block nobody planned (a stray `index_2.txt`) is no file
         seen.add(path.lower())
         files.append(ProjectFile(path, body, module_id, notes))
-    if cut and files:
+        kept = number
+    if cut and files and kept == last:
         files[-1].notes.append("the reply ended inside this block (cut off at the token budget?); kept to its end")
     if not files and declared and len(declared) == 1 and (artifact or "").strip() and "```" not in artifact:
         # No fence at all, one file owned: the reply is that file (checked like any other).
@@ -157,6 +164,15 @@ def _strip_label(body: str) -> tuple[str, str]:
     word = match.group(1).lower()
     language = next((name for name in _EXTENSIONS if name and (word == name or word.startswith(name + "_"))), "")
     return (body[match.end() :], language) if language else (body, "")
+
+
+def _is_declared(path: str, declared: list[str]) -> bool:
+    """Whether `path` is one of the module's declared files (one declared without its extension,
+    "app", is satisfied by "app.js", as in `module_problems`)."""
+    wanted = {d.lower() for d in declared}
+    bare = {d for d in wanted if not PurePosixPath(d).suffix}
+    lower = PurePosixPath(path.lower())
+    return str(lower) in wanted or (bool(lower.suffix) and str(lower.with_suffix("")) in bare)
 
 
 def _declared_for(language: str, declared: list[str], seen: set[str]) -> str | None:
@@ -326,23 +342,47 @@ def module_problems(
     return problems, checks
 
 
-_COMMENT = re.compile(r"^\s*(#+|//+|/\*+|\*+/?|<!--|-->)\s*|\s*(\*/|-->)\s*$")
-
-
 def _code_lines(content: str) -> list[str]:
     """The lines of a Python or JavaScript file that are not blank and not comments."""
     return [line for line in content.splitlines() if line.strip() and not re.match(r"\s*(#|//|/\*|\*)", line)]
 
 
+# An echo is measured in shared word sequences, not lines: a small model that gives its prompt
+# back often reflows it (lines joined or split), changes the punctuation or a few words, so no
+# line of it is found verbatim. Both texts become lower-case word tokens; a file word counts as
+# an echo word when it lies inside a run of _ECHO_N consecutive words that also occurs in the
+# prompt. Four words: a code file shares identifiers and short phrases with the prompt that asked
+# for it ("def add_book title" when the manual shows `def add_book(title, ...)`), but prose runs
+# of four words rarely survive in code, while a paraphrase keeps most of them (one word changed
+# in ten still leaves nine words in ten covered). A file is an echo when at least _ECHO_SHARE of
+# its words are covered: a file of code with a sentence of the manual copied into a comment stays
+# well below, a reworded prompt stays well above.
+_ECHO_N = 4
+_ECHO_SHARE = 0.6
+_WORDS = re.compile(r"\w+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORDS.findall(text.lower())
+
+
 def _is_echo(content: str, prompt: str) -> bool:
-    """Whether a file is only (a part of) the prompt given back: nearly every line of it, comment
-    markers aside, occurs in the prompt. Empty files count as echoes too (they carry nothing)."""
-    lines = [_COMMENT.sub("", line).strip() for line in content.splitlines()]
-    lines = [line for line in lines if len(line) > 3]
-    if not lines:
+    """Whether a file is only (a part of) the prompt given back, maybe reflowed or reworded: most
+    of its words lie in runs of words the prompt also holds (see _ECHO_N). Empty files count as
+    echoes too (they carry nothing)."""
+    words = _words(content)
+    if not words:
         return not content.strip()
-    in_prompt = sum(1 for line in lines if line in prompt)
-    return in_prompt / len(lines) >= 0.8
+    said = _words(prompt)
+    n = _ECHO_N
+    if len(words) < n:  # too short for a run: an echo only when the prompt holds all of it
+        return f" {' '.join(words)} " in f" {' '.join(said)} "
+    runs = set(zip(*(said[i:] for i in range(n)), strict=False))
+    covered = [False] * len(words)
+    for i in range(len(words) - n + 1):
+        if tuple(words[i : i + n]) in runs:
+            covered[i : i + n] = [True] * n
+    return sum(covered) >= _ECHO_SHARE * len(words)
 
 
 def generated_files(architecture: Any, order: list[str], files: list[ProjectFile]) -> dict[str, str]:

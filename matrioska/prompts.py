@@ -12,6 +12,7 @@ __all__ = [
     "ARCHITECT_USER_PROMPT",
     "ARCHITECT_RETRY_PROMPT",
     "ARCHITECT_REVIEW_PROMPT",
+    "ARCHITECT_OFF_TOPIC_PROMPT",
     "EXECUTOR_SYSTEM_PROMPT",
     "EXECUTOR_USER_PROMPT",
     "EXECUTOR_UPDATE_RETRY_PROMPT",
@@ -19,6 +20,9 @@ __all__ = [
     "EXECUTOR_RUNTIME_FIX_PROMPT",
     "ASSEMBLER_SYSTEM_PROMPT",
     "ASSEMBLER_USER_PROMPT",
+    "ACCEPTANCE_SYSTEM_PROMPT",
+    "ACCEPTANCE_USER_PROMPT",
+    "ACCEPTANCE_RETRY_PROMPT",
 ]
 
 _ARCHITECT_ROLE = """You are MATRIOSKA's software architect. You decompose one complex request into a \
@@ -119,6 +123,16 @@ ARCHITECT_RETRY_PROMPT = """Your previous answer could not be used: {error}
 
 Answer again with ONE valid JSON object in the shape described, and nothing else."""
 
+# A plan that parsed but whose name and goal are not about the task (a guide's example copied,
+# another language): asked once more (`nodes/architect.py`).
+ARCHITECT_OFF_TOPIC_PROMPT = """Your plan is named '{project_name}' with the goal '{goal}', which is not about \
+the task: {reason}.
+
+Plan for THIS task, in the task's language, and name the project and its goal after it:
+Task: {task}
+
+Answer again with ONE valid JSON object in the shape described, and nothing else."""
+
 EXECUTOR_SYSTEM_PROMPT = """You are a specialist engineer working in HYPERFOCUS on exactly one module of a \
 larger project. You see only the project goal, your module's spec and manual, and the shared \
 context you are allowed to read. Do not build other modules. Write complete, simple, working \
@@ -139,7 +153,7 @@ Outputs: {outputs}
 Rules: {rules}
 
 MANUAL:
-{manual}{kind_guide}
+{manual}{kind_guide}{acceptance}
 
 SHARED CONTEXT (the shared_state keys you read):
 {shared_context}
@@ -194,3 +208,42 @@ SHARED STATE (the contracts between modules):
 {shared_state}
 
 Write the integration notes."""
+
+ACCEPTANCE_SYSTEM_PROMPT = """You are MATRIOSKA's acceptance tester. Before the project is built, you write \
+2 to 6 acceptance scenarios: executable checks, from the user's point of view, that the finished \
+project does what the task asks (not only that it starts). Each scenario is one of three kinds:
+
+- "command": run the project's program as a user would, in a fresh copy of the project: the \
+"before" commands first, then "command"; it must exit with "exit" and print every string of \
+"stdout_contains". Shape: {{"name": "add then list", "kind": "command", "before": [["python", \
+"<entry file>", "add", "<an item>"]], "command": ["python", "<entry file>", "list"], "exit": 0, \
+"stdout_contains": ["<the item>"]}}
+- "python": Python code that imports the project's own modules and asserts on their results. \
+Shape: {{"name": "<what it checks>", "kind": "python", "code": "from <module> import <function>\\n\
+assert <function>(<input>) == <expected>"}}
+- "page": open the project's HTML page in a browser, do the "steps" ({{"fill": "#<id>", "text": \
+"<text>"}}, {{"click": "#<id>"}}, {{"press": "#<id>", "key": "Enter"}}), then the page must show \
+every string of "expect_text". Shape: {{"name": "<what the user does>", "kind": "page", "page": \
+"index.html", "steps": [{{"fill": "#<input id>", "text": "<a value>"}}, {{"click": "#<button id>"}}], \
+"expect_text": ["<the value>"]}}
+
+Rules:
+- Replace every <...> with the real names and values of THIS task. Use only the files of the plan \
+below; the builders read your scenarios and give elements these ids and functions these names.
+- Pick the kind that fits: pages for a web project, commands for a command-line program, python \
+for a library or for logic.
+- Expected values must be certainly right: prefer checks whose answer is obvious (what was added \
+is listed; a total of small numbers you add up yourself).
+- Answer with ONE JSON object: {{"scenarios": [ ... ]}} and nothing else."""
+
+ACCEPTANCE_USER_PROMPT = """Task: {task}
+
+PLAN: {project_name}: {goal}
+FILES (module: files):
+{files}
+{hints}
+Write the acceptance scenarios for THIS task as one JSON object."""
+
+ACCEPTANCE_RETRY_PROMPT = """Your answer could not be used: {error}
+
+Answer again with ONE JSON object {{"scenarios": [ ... ]}} in the shapes described, and nothing else."""

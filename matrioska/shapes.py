@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-__all__ = ["Shape", "SHAPES", "detect_shape", "guide_for", "repair_shape", "ascii_identifier"]
+__all__ = [
+    "Shape",
+    "SHAPES",
+    "detect_shape",
+    "guide_for",
+    "repair_shape",
+    "ascii_identifier",
+    "task_words",
+    "same_word",
+    "dominant_script",
+    "task_title",
+]
 
 
 @dataclass(frozen=True)
@@ -32,7 +43,7 @@ _WEB_GUIDE = """PROJECT SHAPE: a web page (static files, opened in a browser, no
 Good modules: "page" (index.html: the structure; it publishes the element ids in shared_state \
 key element_ids), "styles" (style.css; reads element_ids), "app" (app.js: the behaviour; reads \
 element_ids; it looks elements up only by those ids). index.html links style.css and app.js.
-The shape of such a plan, for ANOTHER task (do not copy its names; plan YOUR task):
+An example of the shape only, for ANOTHER task (do not copy its names; name everything after YOUR task):
 {"project_name": "Counter", "goal": "A page with a button that counts clicks", "modules": [
  {"id": "page", "files": ["index.html"], "dependencies": [], "shared_state_writes": ["element_ids"]},
  {"id": "styles", "files": ["style.css"], "dependencies": ["page"], "shared_state_reads": ["element_ids"]},
@@ -42,7 +53,7 @@ _API_GUIDE = """PROJECT SHAPE: a small HTTP API in Python (standard library http
 Good modules: "storage" (storage.py: load and save the data), "routes" (app.py: the endpoints; \
 reads storage_functions; runs the server under if __name__ == "__main__"), "tests" \
 (tests/test_app.py: pytest tests that call the handlers or storage directly, no network).
-The shape of such a plan, for ANOTHER task (do not copy its names; plan YOUR task):
+An example of the shape only, for ANOTHER task (do not copy its names; name everything after YOUR task):
 {"project_name": "Notes API", "goal": "Create and list notes over HTTP", "modules": [
  {"id": "storage", "files": ["storage.py"], "dependencies": [], "shared_state_writes": ["storage_functions"]},
  {"id": "routes", "files": ["app.py"], "dependencies": ["storage"], "shared_state_reads": ["storage_functions"], "shared_state_writes": ["routes"]},
@@ -53,7 +64,7 @@ Good modules: "reader" (reader.py: reads the input file into a list of dicts), "
 (transform.py: the computations; reads reader_functions), "report" (report.py: prints or writes \
 the report; entry point with argparse and if __name__ == "__main__"), "tests" (tests/test_transform.py \
 with a small inline sample). The data file path is a command-line argument.
-The shape of such a plan, for ANOTHER task (do not copy its names; plan YOUR task):
+An example of the shape only, for ANOTHER task (do not copy its names; name everything after YOUR task):
 {"project_name": "Sales Report", "goal": "Totals per product from a CSV file", "modules": [
  {"id": "reader", "files": ["reader.py"], "dependencies": [], "shared_state_writes": ["reader_functions"]},
  {"id": "transform", "files": ["transform.py"], "dependencies": ["reader"], "shared_state_reads": ["reader_functions"], "shared_state_writes": ["transform_functions"]},
@@ -61,11 +72,11 @@ The shape of such a plan, for ANOTHER task (do not copy its names; plan YOUR tas
  {"id": "tests", "files": ["tests/test_transform.py"], "dependencies": ["transform"], "shared_state_reads": ["transform_functions"]}]}"""
 
 _PYTHON_GUIDE = """PROJECT SHAPE: a Python command-line tool or library (standard library first).
-Good modules: "storage" or "core" (the data and logic, e.g. todo.py; publishes its function \
-names in shared_state key api_functions), "cli" (main.py: argparse sub-commands calling the core; \
-if __name__ == "__main__"), "tests" (tests/test_core.py: pytest tests of the core). One module per \
-layer, not one per command.
-The shape of such a plan, for ANOTHER task (do not copy its names; plan YOUR task):
+Good modules: "storage" or "core" (the data and logic, in a file named after YOUR task's subject, \
+e.g. todo.py for a todo list; publishes its function names in shared_state key api_functions), \
+"cli" (main.py: argparse sub-commands calling the core; if __name__ == "__main__"), "tests" \
+(tests/test_core.py: pytest tests of the core). One module per layer, not one per command.
+An example of the shape only, for ANOTHER task (do not copy its names; name everything after YOUR task):
 {"project_name": "Todo CLI", "goal": "Add, list and complete todo items from the command line", "modules": [
  {"id": "core", "files": ["todo.py"], "dependencies": [], "shared_state_writes": ["api_functions"]},
  {"id": "cli", "files": ["main.py"], "dependencies": ["core"], "shared_state_reads": ["api_functions"]},
@@ -164,6 +175,116 @@ def guide_for(task: str) -> str:
     return SHAPES[name].guide if name else ""
 
 
+# The words of the guides' example plans that belong to their example task (a todo list, a click
+# counter, notes, sales), and the calculator small models fall back on: a file the repair adds is
+# never named after one unless the task uses it.
+_EXAMPLE_WORDS = frozenset({"todo", "todos", "counter", "notes", "note", "sales", "calculator"})
+
+# Words that say nothing about a task's subject, for telling whether a plan is about its task:
+# English and Portuguese function words (three letters or more; shorter words are never counted),
+# the words of a request itself ("create a simple app") and the names of the formats and parts
+# every project of a kind has (a web page for a library and one for a bakery share "page").
+_STOP_WORDS = frozenset(
+    """
+    the and for with that this these those from into onto over under about after before your you yours our
+    their its are was were will would should shall can could may might must has have had not but nor all
+    any each every some more most less than then them they there here what which who whom whose when where
+    how why also only just very like please want need needs let lets get gets via per one two three
+    use uses using used make makes making build builds building create creates creating write writes
+    writing implement implements develop develops design designs generate generates code coding
+    simple small basic little tiny new complete full working
+    app apps application applications program programs project projects tool tools system systems
+    software script scripts module modules file files function functions page pages web website site
+    html css javascript python frontend backend
+    uma umas uns com para por pelo pela pelos pelas que dos das nos nas num numa ele ela eles elas seu sua
+    seus suas meu minha este esta estes estas isso isto esse essa esses essas aquele aquela como mais
+    muito muita sem sobre entre tambem ser ter fazer faca crie criar construa construir escreva escrever
+    desenvolva desenvolver implemente implementar gere gerar quero preciso usando simples pequeno pequena
+    novo nova completo completa aplicativo aplicacao programa projeto sistema ferramenta pagina arquivo
+    arquivos modulo modulos funcao funcoes
+    """.split()
+)
+# Words a title taken from a task does not start with ("Create a simple ...", "Crie um ...").
+_LEADING = frozenset(
+    """
+    a an the i we me please could can would you just create build make write develop implement design
+    generate code program simple small basic little tiny new want need um uma o os as eu quero preciso
+    por favor crie criar construa construir faca fazer escreva escrever desenvolva desenvolver
+    implemente implementar gere gerar simples pequeno pequena novo nova
+    """.split()
+)
+# Words that end a title's phrase ("Library management system with a dashboard").
+_BREAKS = frozenset(
+    """
+    with that which where who using for to in on from by via so and or but while a an the
+    com que onde usando para em no na nos nas pelo pela e ou mas o os as um uma
+    """.split()
+)
+_TITLE_WORDS = 5
+_TITLE_CUT = re.compile(r"[:;,.!?()\[\]{}\n\u2013\u2014]|\s-\s")
+
+
+def task_words(text: str) -> list[str]:
+    """The content words of a text: lower case, accents dropped, camelCase and snake_case split,
+    words of three letters or more that are not in the stop-word list (English and Portuguese)."""
+    spaced = re.sub(r"(?i)\b(java|type)script\b", " ", text)  # not "java" + "script"
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", spaced)
+    return [w for w in re.findall(r"[^\W\d_]{3,}", _plain(spaced)) if w not in _STOP_WORDS]
+
+
+def same_word(a: str, b: str) -> bool:
+    """Two content words are the same word, give or take an ending: equal, sharing their first five
+    letters ("library" / "libraries", "biblioteca" / "bibliotecas"), or one of four letters or
+    more starting the other with at most two letters more ("book" / "books")."""
+    if a == b:
+        return True
+    short, long = sorted((a, b), key=len)
+    if len(short) >= 5 and short[:5] == long[:5]:
+        return True
+    return len(short) >= 4 and long.startswith(short) and len(long) - len(short) <= 2
+
+
+def dominant_script(text: str) -> str | None:
+    """The Unicode script most of a text's letters are written in ("LATIN", "CJK", "CYRILLIC",
+    "ARABIC", ...), or None when it has no letters."""
+    counts: dict[str, int] = {}
+    for ch in text:
+        if ch.isalpha():
+            name = unicodedata.name(ch, "")
+            if any(tag in name for tag in ("CJK", "HIRAGANA", "KATAKANA", "IDEOGRAPH")):
+                script = "CJK"
+            elif "LATIN" in name:
+                script = "LATIN"  # fullwidth Latin letters included
+            else:
+                script = name.split(" ", 1)[0] or "OTHER"
+            counts[script] = counts.get(script, 0) + 1
+    return max(counts, key=lambda k: counts[k]) if counts else None
+
+
+def task_title(task: str) -> str:
+    """A short project name from a task: its first phrase ("Create a library management system with
+    a dashboard: ..." -> "Library management system"), at most five words, without the request's
+    own words in front; its first clause when that phrase names no subject ("Página web com um
+    contador"); the task's first content words when neither does; "Project" when nothing is left."""
+    words = _TITLE_CUT.split(task.strip(), maxsplit=1)[0].split()
+    while words and _plain(words[0]) in _LEADING:
+        words = words[1:]
+    phrase: list[str] = []
+    for word in words:
+        if phrase and _plain(word) in _BREAKS:
+            break
+        phrase.append(word)
+    phrase = phrase[:_TITLE_WORDS]
+    if not task_words(" ".join(phrase)):  # "Página web com um contador": the clause, not the phrase
+        phrase = words[:_TITLE_WORDS]
+        while len(phrase) > 1 and _plain(phrase[-1]) in _BREAKS:
+            phrase = phrase[:-1]
+    if not task_words(" ".join(phrase)):
+        phrase = [w for w in re.findall(r"[^\W\d_][\w'-]*", task) if task_words(w)][:3] or phrase
+    title = " ".join(phrase).strip(" -'\"")
+    return title[:1].upper() + title[1:] if title else "Project"
+
+
 def ascii_identifier(text: str, fallback: str = "module") -> str:
     """A lower-case ASCII identifier from any text ("Relatório de vendas" -> "relatorio_de_vendas")."""
     slug = re.sub(r"[^a-z0-9]+", "_", _plain(text)).strip("_")
@@ -187,6 +308,31 @@ def _is_test_file(path: str) -> bool:
 
 def _python_modules(modules: list[Any]) -> list[Any]:
     return [m for m in modules if any(f.endswith(".py") for f in m.files)]
+
+
+_ENTRY_NAMES = ("__main__.py", "main.py", "cli.py", "app.py", "run.py", "report.py", "server.py")
+
+
+def _import_name(path: str) -> str:
+    """The name a Python file is imported by ("isbn.py" -> "isbn", "isbn/__init__.py" -> "isbn")."""
+    parts = PurePosixPath(path)
+    return ascii_identifier(parts.parent.name if parts.stem == "__init__" and parts.parent.name else parts.stem, "")
+
+
+def _tested_name(core: list[Any], task: str) -> str:
+    """What an added tests file is named after: the import name of the project's core Python file
+    (the first that is not an entry point: `tests/test_isbn.py` for isbn.py), else the task's
+    subject. Never a word of the guides' example plans (a core file a small model named todo.py,
+    copying the example, for a task about anything but todos): the task's subject then."""
+    sources = [f for m in core for f in m.files if f.endswith(".py")]
+    library = [f for f in sources if PurePosixPath(f).name not in _ENTRY_NAMES]
+    name = _import_name((library or sources or [""])[0])
+    said = task_words(task)
+    copied = [w for w in name.split("_") if w in _EXAMPLE_WORDS and not any(same_word(w, t) for t in said)]
+    if name and not copied:
+        return name
+    subject = task_words(task_title(task)) or said
+    return ascii_identifier("_".join(subject[:2]), "project") if subject else name or "project"
 
 
 def repair_shape(architecture: Any, task: str) -> tuple[Any, list[str]]:
@@ -229,13 +375,12 @@ def repair_shape(architecture: Any, task: str) -> tuple[Any, list[str]]:
         core = [m for m in python if not any(_is_test_file(f) for f in m.files)]
         if python and not any(_is_test_file(f) for f in files):
             target = core[0] if core else python[0]
-            stem = PurePosixPath(next(f for f in target.files if f.endswith(".py"))).stem
             tests = ModuleSpec(
                 id=unique("tests"),
                 name="Tests",
                 description=f"pytest tests of {', '.join(m.id for m in core) or target.id}",
                 dependencies=[m.id for m in core] or [target.id],
-                files=[f"tests/test_{stem}.py"],
+                files=[f"tests/test_{_tested_name(core or [target], task)}.py"],
                 shared_state_reads=[k for m in core for k in m.shared_state_writes][:6],
                 manual="Write pytest tests (plain assert) that import the project's modules and check their behaviour; "
                 "no network, no files outside a tmp_path.",
@@ -243,8 +388,7 @@ def repair_shape(architecture: Any, task: str) -> tuple[Any, list[str]]:
             modules.append(tests)
             added_tests = True
             notes.append(f"the {SHAPES[shape].name} plan had no tests; added module {tests.id!r} ({tests.files[0]})")
-        entry_names = ("__main__.py", "main.py", "cli.py", "app.py", "run.py", "report.py", "server.py")
-        if core and not any(PurePosixPath(f).name in entry_names for f in files):
+        if core and not any(PurePosixPath(f).name in _ENTRY_NAMES for f in files):
             entry = ModuleSpec(
                 id=unique("cli"),
                 name="Entry point",

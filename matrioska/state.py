@@ -157,6 +157,11 @@ class MatrioskaInput(TypedDict, total=False):
     """The user's request, in natural language."""
     architecture: dict[str, Any] | None
     """Optional ready-made plan (an `Architecture` as JSON); the architect then only validates it."""
+    acceptance: list[dict[str, Any]]
+    """The user's acceptance scenarios (`matrioska.acceptance` format); they replace the ones the
+    model would write, unless `acceptance_mode` is "extra"."""
+    acceptance_mode: str
+    """"replace" (the default: the user's scenarios only) or "extra" (the model's beside them)."""
 
 
 class MatrioskaState(TypedDict, total=False):
@@ -166,6 +171,11 @@ class MatrioskaState(TypedDict, total=False):
     """The user's request, in natural language."""
     architecture: dict[str, Any] | None
     """The validated plan, `Architecture.model_dump(mode="json")`."""
+    acceptance: list[dict[str, Any]]
+    """The acceptance scenarios in force (the user's and / or the model's, each with its
+    `source`): what the project must do when run; the verify node runs them."""
+    acceptance_mode: str
+    """"replace" or "extra": whether the model writes scenarios beside the user's."""
     plan_report: list[str]
     """Repairs applied to the plan and warnings about it, one line each."""
     rejected_plans: list[dict[str, Any]]

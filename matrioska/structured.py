@@ -310,6 +310,8 @@ def skeleton(schema: dict[str, Any]) -> Any:
     """The smallest instance of one of our schemas: empty strings and lists, one item where one is required."""
     if "anyOf" in schema:
         return skeleton(schema["anyOf"][0])
+    if schema.get("enum"):
+        return schema["enum"][0]
     kind = schema.get("type")
     if kind == "object":
         return {name: skeleton(sub) for name, sub in schema.get("properties", {}).items()}

@@ -298,12 +298,18 @@ def verify_project(
     *,
     deps_root: str | os.PathLike[str] | None = None,
     emit: Callable[..., None] | None = None,
+    acceptance: list[dict[str, Any]] | None = None,
+    dependencies: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """Run every check that applies to the project; the verdict and the failures per module.
+    """Run every check that applies to the project, then its acceptance scenarios; the verdict
+    and the failures per module.
 
-    `files` maps project paths to their text, `owners` maps them to the module that wrote them.
-    Returns `{"works", "checks", "failures": [{module, kind, command, evidence}], "notes"}`;
-    `works` is None when nothing could be run.
+    `files` maps project paths to their text, `owners` maps them to the module that wrote them;
+    `acceptance` holds the scenarios (`matrioska.acceptance`), `dependencies` the plan's module
+    dependencies (a failing command goes to the program's module and what it builds on).
+    Returns `{"works", "checks", "acceptance": [...], "failures": [{module, kind, command,
+    evidence}], "notes"}`; `works` is None when nothing could be run, and True only when every
+    check and every scenario passed.
     """
     say = emit or (lambda *_a, **_k: None)
     deps = Path(deps_root) if deps_root else Path(tempfile.gettempdir()) / "matrioska-pydeps"
@@ -319,20 +325,25 @@ def verify_project(
                 built_in(run, paths, own)
             else:
                 _kind_commands(run, item, own)
+        scenarios = _acceptance_checks(run, acceptance or [], dependencies or {}) if acceptance else []
     finally:
         run.close()
-    ran = [c for c in run.checks if c["ok"] is not None]
+    ran = [c["ok"] for c in [*run.checks, *scenarios] if c["ok"] is not None]
     works: bool | None = None
     if ran:
-        works = all(c["ok"] for c in ran)
-    if not run.checks:
+        works = all(ran)
+    if not run.checks and not scenarios:
         run.notes.append("nothing to run: the project has no Python, web page or JavaScript tests")
-    return {
+    result = {
         "works": works,
         "checks": run.checks,
         "failures": [f.__dict__ for f in run.failures],
         "notes": run.notes,
     }
+    if acceptance:
+        result["acceptance"] = scenarios
+        result["acceptance_seconds"] = round(sum(s["seconds"] for s in scenarios), 2)
+    return result
 
 
 # How the built-in kinds' files are run: (run, every project path, the kind's own paths).
@@ -577,6 +588,7 @@ def _web_checks(run: _Run, pages: list[str]) -> None:
     for result in results:
         command = f"open {result.page} in headless Chromium"
         check = run.record("web-page", command, result.ok, result.output(), result.duration)
+        run.notes += [f"{result.page}: {note}" for note in getattr(result, "notes", None) or []]
         if result.ok:
             continue
         by_module: dict[str, list[str]] = {}
@@ -620,3 +632,295 @@ def _node_checks(run: _Run, paths: list[str]) -> None:
     check = run.record("js-test", shown, result.ok, result.output, result.duration)
     if not result.ok:
         check["modules"] = run.fail("js-test", shown, result.output, run.owners.get(tests[0]) if tests else None)
+
+
+# -- acceptance scenarios ----------------------------------------------------------------------
+
+_PYTHON_NAMES = ("python", "python3")
+
+
+def _program(argv: list[str], files: dict[str, str]) -> list[str]:
+    """A scenario's command as the sandbox runs it: `python` is this interpreter (where the
+    project's requirements were installed), `pytest` runs through it, `node` is Node.js."""
+    name = PurePosixPath(argv[0]).name
+    if name in _PYTHON_NAMES:
+        return [sys.executable, *argv[1:]]
+    if name == "pytest":
+        return [sys.executable, "-m", "pytest", *argv[1:]]
+    if argv[0] in files:
+        return [f"./{argv[0]}", *argv[1:]]
+    found = shutil.which(argv[0])
+    return [found or argv[0], *argv[1:]]
+
+
+def _missing_target(argv: list[str], files: dict[str, str]) -> str | None:
+    """The project file a command runs when the project lacks it (`python main.py` without main.py)."""
+    from .acceptance import _script_of
+
+    target = _script_of(argv)
+    if target is None:
+        return None
+    if target.startswith("-m "):
+        module = target[3:]
+        names = import_names(list(files))
+        packages = {n.split(".")[0] for n in names} | {
+            str(PurePosixPath(p).parent).replace("/", ".").removeprefix("src.")
+            for p in files
+            if p.endswith("__main__.py")
+        }
+        known = module in names or module.split(".")[0] in packages or importlib.util.find_spec(module.split(".")[0])
+        return None if known else f"module {module}"
+    return None if target in files or PurePosixPath(argv[0]).name in ("pytest",) else target
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    return needle.casefold() in haystack.casefold()
+
+
+def _scenario_env(run: _Run) -> dict[str, str]:
+    env = dict(run.env)
+    if "PYTHONPATH" not in env:
+        roots = _source_roots(list(run.files))
+        env["PYTHONPATH"] = os.pathsep.join(str(run.root / r) if r != "." else str(run.root) for r in roots)
+    return env
+
+
+def _write_given(root: Path, given: dict[str, str]) -> None:
+    for relative, text in given.items():
+        target = (root / relative).resolve()
+        if target.is_relative_to(root.resolve()):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+
+
+def _command_scenario(run: _Run, scenario: dict[str, Any], timeout: float) -> dict[str, Any]:
+    root = run.fresh_copy()
+    _write_given(root, scenario.get("files") or {})
+    files = {**run.files, **(scenario.get("files") or {})}
+    env = _scenario_env(run)
+    log: list[str] = []
+    commands: list[dict[str, Any]] = []
+    problems: list[str] = []
+    lacks = False
+    output = ""
+    for position, argv in enumerate([*scenario["before"], scenario["command"]]):
+        shown = " ".join(argv)
+        last = position == len(scenario["before"])
+        missing = _missing_target(argv, files)
+        if missing:
+            problems.append(
+                f"the project lacks what was asked: `{shown}` needs {missing}, which the project does not have"
+            )
+            lacks = True
+            break
+        result = run.sandbox.run(
+            _program(argv, files), root, env=env, readable=run.readable, timeout=timeout, display=shown
+        )
+        commands.append({"command": shown, "exit": result.returncode, "seconds": round(result.duration, 2)})
+        log.append(
+            f"$ {shown}\n{result.output or '(no output)'}\n[exit {result.returncode}{', ' + result.killed if result.killed else ''}]"
+        )
+        if result.killed:
+            problems.append(f"`{shown}` was stopped ({result.killed})")
+            break
+        if not last:
+            if result.returncode != 0:
+                problems.append(f"`{shown}` (run first) exited {result.returncode}")
+                break
+            continue
+        output = result.output
+        expected = scenario.get("exit")
+        if expected is not None and result.returncode != expected:
+            problems.append(f"`{shown}` exited {result.returncode}, expected {expected}")
+        for text in scenario["stdout_contains"]:
+            if not _contains(output, text):
+                problems.append(f"its output lacks {text!r}")
+        for text in scenario["stdout_lacks"]:
+            if _contains(output, text):
+                problems.append(f"its output holds {text!r}, which it must not")
+        for path in scenario["creates"]:
+            if not (root / path).exists():
+                problems.append(f"it did not create {path}")
+    return {"problems": problems, "lacks": lacks, "log": "\n\n".join(log), "commands": commands, "output": output}
+
+
+def _python_scenario(run: _Run, scenario: dict[str, Any], timeout: float, number: int) -> dict[str, Any]:
+    root = run.fresh_copy()
+    _write_given(root, scenario.get("files") or {})
+    script = f"_matrioska_acceptance_{number}.py"
+    (root / script).write_text(scenario["code"] + "\n", encoding="utf-8")
+    result = run.sandbox.run(
+        [sys.executable, script],
+        root,
+        env=_scenario_env(run),
+        readable=run.readable,
+        timeout=timeout,
+        display=f"python {script}",
+    )
+    problems: list[str] = []
+    lacks = False
+    if not result.ok:
+        line = headline(result.output)
+        problems.append(f"the code failed: {line}" if not result.killed else f"the code was stopped ({result.killed})")
+        lacks = bool(re.search(r"\b(ModuleNotFoundError|ImportError)\b", result.output))
+    log = f"$ python (the scenario's code)\n{result.output or '(no output)'}\n[exit {result.returncode}]"
+    return {"problems": problems, "lacks": lacks, "log": log, "commands": [], "output": result.output}
+
+
+def _scenario_owners(run: _Run, scenario: dict[str, Any], dependencies: dict[str, list[str]], text: str) -> list[str]:
+    """Who a failing scenario goes to: the module of the innermost project frame in its output,
+    else the modules it exercises (a command's program and what that builds on; a Python
+    scenario's imports), never a module of tests only."""
+    from .acceptance import scenario_modules
+
+    owner = attribute(text, run.owners, str(run.root))
+    if owner is not None and owner != "assembler":
+        return [owner]
+    tests_only = {
+        module for module in set(run.owners.values()) if all(_is_test(p) for p, m in run.owners.items() if m == module)
+    }
+    exercised = scenario_modules(scenario, run.owners, dependencies, with_dependencies=False)
+    found = [m for m in exercised if m not in tests_only and m != "assembler"]
+    if not found:
+        # nothing it names exists (a program the project lacks): the entry point's module, else
+        # the modules with code, which is where the missing piece belongs
+        found = [run.owners[path] for _, path, _ in entry_points(run.files) if path in run.owners]
+        found = found or [
+            m for p, m in run.owners.items() if p.endswith((".py", ".js", ".mjs")) and m not in tests_only
+        ]
+        found = [m for m in dict.fromkeys(found) if m != "assembler"]
+    return found[:3]
+
+
+def _acceptance_checks(
+    run: _Run, scenarios: list[dict[str, Any]], dependencies: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    """Each scenario on its own fresh copy of the project, in the sandbox (pages in the browser);
+    a failure is evidence for the modules it exercises, with what happened and what was expected."""
+    from .acceptance import describe
+
+    results: list[dict[str, Any] | None] = [None] * len(scenarios)
+    default_timeout = min(60.0, run.sandbox.timeout)
+    pages: list[tuple[int, dict[str, Any]]] = []
+    for number, scenario in enumerate(scenarios):
+        if scenario["kind"] == "page":
+            pages.append((number, scenario))
+            continue
+        run.emit("check_started", kind="acceptance", command=scenario["name"])
+        timeout = float(scenario.get("timeout") or default_timeout)
+        started = time.monotonic()
+        if scenario["kind"] == "command":
+            done = _command_scenario(run, scenario, timeout)
+        else:
+            done = _python_scenario(run, scenario, timeout, number + 1)
+        results[number] = _scenario_result(
+            run, scenario, dependencies, done, time.monotonic() - started, describe(scenario)
+        )
+    if pages:
+        for number, result in _page_scenarios(run, pages, dependencies, default_timeout):
+            results[number] = result
+    return [r for r in results if r is not None]
+
+
+def _scenario_result(
+    run: _Run,
+    scenario: dict[str, Any],
+    dependencies: dict[str, list[str]],
+    done: dict[str, Any],
+    seconds: float,
+    description: str,
+    modules: list[str] | None = None,
+) -> dict[str, Any]:
+    problems: list[str] = done["problems"]
+    ok = not problems
+    log = _trim(done["log"], 3000)
+    result = {
+        "name": scenario["name"],
+        "kind": scenario["kind"],
+        "source": scenario.get("source", "user"),
+        "scenario": description,
+        "ok": ok,
+        "lacks": bool(done.get("lacks")),
+        "problems": problems,
+        "output": log,
+        "seconds": round(seconds, 2),
+        **({"commands": done["commands"]} if done.get("commands") else {}),
+        **({"steps": done["steps"]} if done.get("steps") else {}),
+    }
+    run.emit(
+        "check_finished",
+        kind="acceptance",
+        command=scenario["name"],
+        ok=ok,
+        seconds=result["seconds"],
+        output=("; ".join(problems) or "passed")[-600:],
+    )
+    if ok:
+        return result
+    owners = modules if modules is not None else _scenario_owners(run, scenario, dependencies, done["log"])
+    what = ("the project lacks what was asked: " if result["lacks"] and "lacks" not in problems[0] else "") + "; ".join(
+        problems
+    )
+    evidence = _trim(
+        f"acceptance scenario (what the user asked for): {description}\nwhat happened: {what}\n\n{log}", 3000
+    )
+    for module in owners:
+        run.failures.append(Failure(module, "acceptance", f"acceptance: {scenario['name']}", evidence))
+    result["modules"] = owners
+    return result
+
+
+def _page_scenarios(
+    run: _Run, pages: list[tuple[int, dict[str, Any]]], dependencies: dict[str, list[str]], timeout: float
+) -> list[tuple[int, dict[str, Any]]]:
+    from .acceptance import describe
+    from .webcheck import WebCheckUnavailable, run_page_scenarios
+
+    for _, scenario in pages:
+        run.emit("check_started", kind="acceptance", command=scenario["name"])
+    root = run.fresh_copy()
+    out: list[tuple[int, dict[str, Any]]] = []
+    try:
+        results = run_page_scenarios(root, [s for _, s in pages], timeout=timeout)
+    except WebCheckUnavailable as exc:
+        run.notes.append(f"page scenarios not run: {exc}")
+        for number, scenario in pages:
+            out.append(
+                (
+                    number,
+                    {
+                        "name": scenario["name"],
+                        "kind": "page",
+                        "source": scenario.get("source", "user"),
+                        "scenario": describe(scenario),
+                        "ok": None,
+                        "lacks": False,
+                        "problems": [],
+                        "output": f"skipped: {exc}",
+                        "seconds": 0.0,
+                    },
+                )
+            )
+        return out
+    for (number, scenario), page in zip(pages, results, strict=True):
+        problems = [page.reason] if not page.ok and page.reason else ([] if page.ok else ["the scenario failed"])
+        sources = {p.source for p in page.problems if p.source}
+        if page.ok:
+            owners: list[str] = []
+        elif page.lacks or not page.scripts:
+            owners = [o for o in [run.owners.get(page.page)] if o]
+        else:
+            owners = list(dict.fromkeys(run.owners[s] for s in (sources or page.scripts) if s in run.owners))
+        owners = [o for o in owners if o != "assembler"] or [
+            o for o in [run.owners.get(s) for s in page.scripts] + [run.owners.get(page.page)] if o and o != "assembler"
+        ][:2]
+        done = {
+            "problems": problems,
+            "lacks": page.lacks,
+            "log": page.output(),
+            "steps": page.steps,
+        }
+        out.append(
+            (number, _scenario_result(run, scenario, dependencies, done, page.duration, describe(scenario), owners))
+        )
+    return out

@@ -17,16 +17,28 @@ from matrioska.parsing import UPDATE_MARKER
 
 
 class ScriptedChatModel(BaseChatModel):
-    """Answers with `respond(messages)`; every call's messages are kept in `calls`."""
+    """Answers with `respond(messages)`; every call's messages are kept in `calls`.
+
+    The call that writes the plan's acceptance scenarios is answered with `acceptance_reply`
+    (no scenarios, by default) and kept apart in `acceptance_calls`, so that the tests of other
+    things script and count only the calls they are about; `acceptance_reply=None` sends it to
+    `respond` like any other call (tests/test_acceptance.py).
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     respond: Callable[[list[BaseMessage]], str]
+    acceptance_reply: str | None = '{"scenarios": []}'
     _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
+    _acceptance_calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     @property
     def calls(self) -> list[list[BaseMessage]]:
         return self._calls
+
+    @property
+    def acceptance_calls(self) -> list[list[BaseMessage]]:
+        return self._acceptance_calls
 
     @property
     def _llm_type(self) -> str:
@@ -35,6 +47,10 @@ class ScriptedChatModel(BaseChatModel):
     def _generate(
         self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
     ) -> ChatResult:
+        if self.acceptance_reply is not None and is_acceptance(messages):
+            with self._lock:
+                self._acceptance_calls.append(list(messages))
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.acceptance_reply))])
         with self._lock:
             self._calls.append(list(messages))
         text = self.respond(list(messages))
@@ -56,6 +72,14 @@ def is_update_retry(messages: list[BaseMessage]) -> bool:
 
 def is_architect(messages: list[BaseMessage]) -> bool:
     return "software architect" in str(messages[0].content)
+
+
+def is_acceptance(messages: list[BaseMessage]) -> bool:
+    """The call that writes the plan's acceptance scenarios."""
+    return "acceptance tester" in str(messages[0].content)
+
+
+NO_SCENARIOS = '{"scenarios": []}'
 
 
 def is_assembler(messages: list[BaseMessage]) -> bool:
@@ -118,7 +142,11 @@ def module_reply(module_id: str, update: dict[str, Any] | None = None, uses: str
 def shared_context_of(messages: list[BaseMessage]) -> str:
     """The shared-state values an executor prompt gave the module (what its code should use)."""
     text = str(messages[1].content) if len(messages) > 1 else ""
-    match = re.search(r"SHARED CONTEXT \(the shared_state keys you read\):\n(.*?)\n\nKEYS YOU MUST PUBLISH", text, re.S)
+    match = re.search(
+        r"SHARED CONTEXT \(the shared_state keys you read\):\n(.*?)\n\n(?:INTERFACES YOU BUILD|KEYS YOU MUST PUBLISH)",
+        text,
+        re.S,
+    )
     return match.group(1) if match else ""
 
 
@@ -130,6 +158,8 @@ def default_responder(plan: dict[str, Any] | None = None) -> Callable[[list[Base
             return "Here is the plan:\n```json\n" + json.dumps(plan) + "\n```"
         if is_assembler(messages):
             return "Open index.html; it loads style.css and auth.js."
+        if is_acceptance(messages):
+            return NO_SCENARIOS
         module_id = module_id_of(messages)
         assert module_id is not None, messages[-1].content
         return module_reply(module_id, uses=shared_context_of(messages))

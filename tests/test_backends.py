@@ -15,8 +15,10 @@ from langchain_core.messages import AIMessageChunk
 from openai_server import ScriptedOpenAIServer
 from scripted import (
     MODULE_UPDATES,
+    NO_SCENARIOS,
     ScriptedChatModel,
     default_responder,
+    is_acceptance,
     is_architect,
     is_assembler,
     module_id_of,
@@ -25,6 +27,7 @@ from scripted import (
 )
 
 from matrioska import MatrioskaOrchestrator, ModelLoadError, cli
+from matrioska.acceptance import scenarios_schema
 from matrioska.context import Context
 from matrioska.graph import build_graph
 from matrioska.models import is_provider_spec, load_chat_model
@@ -60,12 +63,13 @@ def test_whole_graph_over_an_openai_compatible_server(tmp_path: Path, server: Sc
         state = orchestrator.run(TASK)
     assert state["completed"] == ["html", "css", "auth"]
     assert state["shared_state"]["element_ids"] == MODULE_UPDATES["html"]["element_ids"]
-    assert len(server.requests) == 5  # plan, three modules, notes
-    # The plan was asked for under its JSON schema; the free-form module calls were not.
+    assert len(server.requests) == 6  # plan, acceptance scenarios, three modules, notes
+    # The plan and the scenarios were asked for under their JSON schemas; the module calls were not.
     architect = server.requests[0]
     assert architect["response_format"]["type"] == "json_schema"
     assert architect["response_format"]["json_schema"]["schema"] == plan_schema()
-    assert all("response_format" not in request for request in server.requests[1:])
+    assert server.requests[1]["response_format"]["json_schema"]["schema"] == scenarios_schema()
+    assert all("response_format" not in request for request in server.requests[2:])
 
 
 def test_the_generation_budget_reaches_the_server(server: ScriptedOpenAIServer) -> None:
@@ -97,7 +101,8 @@ def test_missing_keys_are_re_asked_under_the_update_schema(tmp_path: Path) -> No
     retry = [
         r
         for r in server.requests
-        if "response_format" in r and r["response_format"]["json_schema"]["schema"] != plan_schema()
+        if "response_format" in r
+        and r["response_format"]["json_schema"]["schema"] not in (plan_schema(), scenarios_schema())
     ]
     assert [r["response_format"]["json_schema"]["schema"] for r in retry] == [update_schema(["color_scheme"])]
 
@@ -135,7 +140,7 @@ def test_messages_stream_yields_tokens_from_the_remote_backend(server: ScriptedO
         if isinstance(chunk, AIMessageChunk) and chunk.content:
             per_node[meta["langgraph_node"]] = per_node.get(meta["langgraph_node"], 0) + 1
     assert per_node["executor"] > 3 * 3  # several tokens per module, as the server sent them
-    assert all(request.get("stream") for request in server.requests[1:4])
+    assert all(request.get("stream") for request in server.requests[2:5])
 
 
 def test_each_role_can_use_its_own_model(tmp_path: Path, server: ScriptedOpenAIServer) -> None:
@@ -143,7 +148,9 @@ def test_each_role_can_use_its_own_model(tmp_path: Path, server: ScriptedOpenAIS
     llm = load_chat_model("openai:scripted", base_url=server.base_url)
     with MatrioskaOrchestrator(llm, base_path=tmp_path, roles={"architect": architect}) as orchestrator:
         orchestrator.run(TASK)
+    # the architect's model plans and writes the acceptance scenarios
     assert len(architect.calls) == 1 and is_architect(architect.calls[0])
+    assert len(architect.acceptance_calls) == 1
     assert len(server.requests) == 4  # three modules and the notes, none of them a plan
 
 
@@ -172,7 +179,7 @@ def test_cli_runs_against_the_server_with_per_role_models(tmp_path: Path, server
     assert result.returncode == 0, result.stderr
     assert "3/3" in result.stdout or "auth" in result.stdout
     assert (out / "matrioska_results.zip").exists()
-    assert [r["model"] for r in server.requests] == ["scripted"] * 4 + ["other"]
+    assert [r["model"] for r in server.requests] == ["scripted"] * 5 + ["other"]
 
 
 @pytest.mark.parametrize(
@@ -241,6 +248,8 @@ def test_a_wave_over_a_server_prints_each_modules_own_true_rate(tmp_path: Path) 
     def respond(messages):
         if is_assembler(messages):
             return "notes"
+        if is_acceptance(messages):
+            return NO_SCENARIOS
         return replies[module_id_of(messages)]
 
     (tmp_path / "plan.json").write_text(json.dumps(plan))
@@ -262,7 +271,8 @@ def test_a_wave_over_a_server_prints_each_modules_own_true_rate(tmp_path: Path) 
         assert generation["tokens"] == -(-len(replies[module_id]) // 8)  # the server's count, not a guess
         assert generation["calls"] == 1 and generation["largest_call_tokens"] == generation["tokens"]
         assert generation["tokens_per_second"] <= 1.05 / chunk_delay
-    rates = [float(r) for r in re.findall(r"([\d.]+) tok/s", out.getvalue())]
+    module_lines = [line for line in out.getvalue().splitlines() if any(m in line for m in ids)]
+    rates = [float(r) for r in re.findall(r"([\d.]+) tok/s", "\n".join(module_lines))]
     assert len(rates) == 3 and max(rates) <= 1.05 / chunk_delay, out.getvalue()
 
 

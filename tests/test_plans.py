@@ -49,7 +49,7 @@ def simple(module_id: str, messages: list[BaseMessage]) -> str:
 
 def test_a_cycle_against_the_data_flow_is_repaired_and_reported(tmp_path: Path) -> None:
     plan = {
-        "project_name": "Web",
+        "project_name": "Library dashboard",
         "modules": [
             {"id": "dashboard", "dependencies": ["book_list"], "shared_state_writes": ["element_ids"]},
             {"id": "book_list", "dependencies": ["dashboard"], "shared_state_reads": ["element_ids"]},
@@ -92,7 +92,7 @@ def test_a_true_data_cycle_on_every_attempt_is_broken_at_one_read(tmp_path: Path
 
 def test_duplicate_file_owners_keep_the_first_and_the_run_finishes(tmp_path: Path) -> None:
     plan = {
-        "project_name": "Dup",
+        "project_name": "Something",
         "modules": [
             {"id": "one", "files": ["app.py"]},
             {"id": "two", "files": ["app.py", "util.py"]},
@@ -113,7 +113,7 @@ def test_duplicate_file_owners_keep_the_first_and_the_run_finishes(tmp_path: Pat
 
 def test_an_empty_reply_and_an_echo_are_problems_that_are_re_run(tmp_path: Path) -> None:
     plan = {
-        "project_name": "Report",
+        "project_name": "Relatório de vendas",
         "modules": [
             {"id": "reader", "files": ["reader.py"], "description": "Read the sales CSV file into a list of rows"},
             {

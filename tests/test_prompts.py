@@ -14,6 +14,7 @@ EXPECTED = {
     "ARCHITECT_USER_PROMPT": {"task", "guide"},
     "ARCHITECT_RETRY_PROMPT": {"error"},
     "ARCHITECT_REVIEW_PROMPT": {"comment"},
+    "ARCHITECT_OFF_TOPIC_PROMPT": {"project_name", "goal", "reason", "task"},
     "EXECUTOR_SYSTEM_PROMPT": set(),
     "EXECUTOR_USER_PROMPT": {
         "goal",
@@ -25,6 +26,7 @@ EXPECTED = {
         "rules",
         "manual",
         "kind_guide",
+        "acceptance",
         "shared_context",
         "interfaces",
         "writes",
@@ -35,6 +37,9 @@ EXPECTED = {
     "EXECUTOR_RUNTIME_FIX_PROMPT": {"evidence", "interfaces", "files"},
     "ASSEMBLER_SYSTEM_PROMPT": set(),
     "ASSEMBLER_USER_PROMPT": {"project_name", "goal", "integration_rules", "modules", "shared_state"},
+    "ACCEPTANCE_SYSTEM_PROMPT": set(),
+    "ACCEPTANCE_USER_PROMPT": {"task", "project_name", "goal", "files", "hints"},
+    "ACCEPTANCE_RETRY_PROMPT": {"error"},
 }
 
 

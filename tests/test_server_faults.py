@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from openai_server import ScriptedOpenAIServer
-from scripted import is_assembler, module_id_of
+from scripted import NO_SCENARIOS, is_acceptance, is_assembler, module_id_of
 
 from matrioska import ContextLengthError, MatrioskaOrchestrator, ModelServerError, cli
 from matrioska.models import load_chat_model
@@ -39,6 +39,8 @@ def _fan_out_responder(sizes: dict[str, int]) -> Any:
     def respond(messages):
         if is_assembler(messages):
             return "notes"
+        if is_acceptance(messages):
+            return NO_SCENARIOS
         module_id = module_id_of(messages)
         return _reply(module_id, sizes[module_id])
 

@@ -97,6 +97,29 @@ def test_the_real_mistral_vocabulary_yields_whole_plans_and_updates(mistral_voca
     assert list(json.loads(update)) == keys
 
 
+@pytest.mark.parametrize("budget", [600, None])
+def test_noise_becomes_valid_acceptance_scenarios_under_their_schema(tiny_model_dir: Path, budget: int | None) -> None:
+    """The scenarios' schema (three kinds of object, steps of three shapes) on the local path:
+    sampled noise, and a budget that leaves room for little more than the wrap-up, both end in one
+    whole schema-valid object that the scenario validation accepts."""
+    import torch
+
+    from matrioska.acceptance import lenient, scenarios_schema
+
+    schema = scenarios_schema()
+    tokens = budget or wrap_up_reserve(schema) + 10
+    llm = LocalLLM(str(tiny_model_dir), max_new_tokens=tokens, do_sample=True, temperature=1.0, top_p=1.0)
+    torch.manual_seed(3)
+    text = constrained(llm, schema).invoke([HumanMessage("write the acceptance scenarios")]).content
+    obj = json.loads(text)
+    jsonschema.validate(obj, schema)
+    assert 2 <= len(obj["scenarios"]) <= 6
+    found, notes = lenient(obj)
+    # noise may fail a field's meaning (an empty name, code that does not compile), never the shape
+    assert len(found) + len(notes) == len(obj["scenarios"])
+    assert all(note.startswith("scenario ") and " dropped: field " in note for note in notes)
+
+
 def test_update_under_the_schema_has_exactly_the_declared_keys(tiny_sampling: LocalLLM) -> None:
     keys = ["element_ids", "css_classes", "api_routes"]
     text = constrained(tiny_sampling, update_schema(keys)).invoke([HumanMessage("publish your keys")]).content

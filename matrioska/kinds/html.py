@@ -1,6 +1,7 @@
-"""The HTML kind: pages, checked for balanced structure and duplicate ids, their interface
-(element ids, form fields, the scripts and styles they link), the `index.html` a web project
-without a page gets, and the check that opens them in headless Chromium (`matrioska/verify.py`)."""
+"""The HTML kind: pages, checked for markup (at least one element), balanced structure and
+duplicate ids, their interface (element ids, form fields, the scripts and styles they link), the
+`index.html` a web project without a page gets, and the check that opens them in headless
+Chromium (`matrioska/verify.py`)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,10 @@ class _HTMLChecker(HTMLParser):
         self.stack: list[str] = []
         self.ids: dict[str, int] = {}
         self.problems: list[str] = []
+        self.elements = 0  # start tags seen (a doctype or a comment is no element)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements += 1
         for name, value in attrs:
             if name == "id" and value:
                 self.ids[value] = self.ids.get(value, 0) + 1
@@ -142,6 +145,11 @@ class HtmlKind(Kind):
         checker.feed(text)
         checker.close()
         problems = list(checker.problems)
+        if not checker.elements:
+            # A page a small model wrote as prose (often its own prompt reworded) parses without
+            # an error: it is no page until it holds at least one element.
+            what = "it is empty" if not text.strip() else "it is plain text"
+            problems.append(f"the page holds no HTML element ({what}): write the page's markup")
         optional = {"html", "body", "head", *checker._OPTIONAL_END}
         problems += [f"<{tag}> is never closed" for tag in checker.stack if tag not in optional]
         problems += [f"duplicate id {name!r} ({count} elements)" for name, count in checker.ids.items() if count > 1]

@@ -1,5 +1,6 @@
 """The graph's nodes (one per file) and the routing between them."""
 
+from .acceptance import acceptance
 from .architect import architect
 from .assembler import assembler
 from .executor import executor
@@ -9,6 +10,7 @@ from .verify import route_after_verify, verify
 
 __all__ = [
     "architect",
+    "acceptance",
     "executor",
     "assembler",
     "join",

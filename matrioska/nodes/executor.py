@@ -18,6 +18,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from .. import kinds
+from ..acceptance import for_module, render_for_module
 from ..budget import TokenCounter, prompt_budget
 from ..context import Context, resolve_llm
 from ..errors import RecursionBudgetError
@@ -50,6 +51,7 @@ def build_module_messages(
     counter: TokenCounter | None = None,
     budget: int | None = None,
     interfaces: dict[str, dict[str, Any]] | None = None,
+    acceptance: list[dict[str, Any]] | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
     """The hyperfocus prompt of one module (goal, own spec and manual, declared reads only, the
     interfaces of the modules it depends on), and a report of its size.
@@ -57,8 +59,10 @@ def build_module_messages(
     With a token `counter` and `budget`, the shared-state values it reads and the interfaces are
     shortened, largest first, until the whole prompt fits: each shortened value stays valid JSON
     and says what it left out, an interface keeps its first lines per file; the report names
-    what was shortened.
+    what was shortened. `acceptance`: the run's scenarios; those that exercise the module's
+    files are in its prompt as what must hold.
     """
+    scenarios = render_for_module(for_module(acceptance or [], architecture.modules, spec.id))
     reads = {key: shared_state[key] for key in spec.shared_state_reads if key in shared_state}
     absent = [key for key in spec.shared_state_reads if key not in shared_state]
     # Start every value at a length no prompt within the budget could hold anyway (no tokenizer
@@ -85,7 +89,7 @@ def build_module_messages(
     messages: list[Any] = []
     report: dict[str, Any] = {}
     for _ in range(_MAX_SHRINK_ROUNDS):
-        messages = _module_messages(architecture, spec, rendered, absent, faces)
+        messages = _module_messages(architecture, spec, rendered, absent, faces, scenarios)
         if counter is None or budget is None:
             return messages, {}
         used = counter.messages(messages)
@@ -122,7 +126,12 @@ def _interface_text(module_id: str, interface: dict[str, Any] | None, limit: int
 
 
 def _module_messages(
-    architecture: Architecture, spec: ModuleSpec, rendered: dict[str, str], absent: list[str], faces: dict[str, str]
+    architecture: Architecture,
+    spec: ModuleSpec,
+    rendered: dict[str, str],
+    absent: list[str],
+    faces: dict[str, str],
+    acceptance: str = "",
 ) -> list[Any]:
     if spec.shared_state_reads:
         shared_context = "\n".join(f"{key} = {text}" for key, text in rendered.items())
@@ -140,6 +149,7 @@ def _module_messages(
         rules=spec.rules or "(none)",
         manual=spec.manual or "(no specific manual)",
         kind_guide=_kind_guide(spec),
+        acceptance=acceptance,
         shared_context=shared_context.strip(),
         interfaces="\n\n".join(faces.values()) or "(none: this module depends on no other module)",
         writes=", ".join(spec.shared_state_writes) or "(none: publish an empty object {})",
@@ -183,7 +193,13 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     budget = prompt_budget(llm, context.context_tokens, context.max_new_tokens)
     interfaces = state.get("interfaces") or {}
     messages, prompt_report = build_module_messages(
-        architecture, spec, shared_state, counter=counter, budget=budget, interfaces=interfaces
+        architecture,
+        spec,
+        shared_state,
+        counter=counter,
+        budget=budget,
+        interfaces=interfaces,
+        acceptance=state.get("acceptance") or [],
     )
     prompt_text = _prompt_text(messages)  # what an echo would repeat (not the module's own files)
     evidence = (state.get("fix_evidence") or {}).get(spec.id) if fixing else None

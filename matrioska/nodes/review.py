@@ -3,8 +3,10 @@
 Runs only with `Context.review` (`--review`, `interrupt_after_architect=True`). The graph stops
 with an interrupt whose value holds the plan; it continues with `Command(resume=...)`:
 - `{"action": "approve"}` (or the string "approve"): run the plan as it is;
-- `{"action": "edit", "plan": <dict, or JSON / YAML text>}`: the edited plan is validated like
-  the architect's; an invalid edit stops again with the error, the plan unchanged;
+- `{"action": "edit", "plan": <dict, or JSON / YAML text>, "acceptance": [...]}`: the edited plan
+  is validated like the architect's, the edited acceptance scenarios (also accepted as the
+  plan's `acceptance` key) like a scenario file; either may be left out; an invalid edit stops
+  again with the error, nothing changed;
 - `{"action": "replan", "comment": "..."}`: the architect plans again with the comment.
 """
 
@@ -16,8 +18,9 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from ..acceptance import validate_scenarios
 from ..context import Context
-from ..errors import PlanError
+from ..errors import AcceptanceError, PlanError
 from ..parsing import architecture_from_dict, execution_order, wave_conflicts
 from ..state import MatrioskaState
 from .routing import route_modules
@@ -53,6 +56,7 @@ def review(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
             "plan": state.get("architecture"),
             "execution_order": state.get("execution_order"),
             "plan_report": state.get("plan_report") or [],
+            "acceptance": state.get("acceptance") or [],
             "error": state.get("review_error"),
             "actions": list(ACTIONS),
         }
@@ -72,21 +76,39 @@ def review(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
             "review": {"status": "replan requested", "comment": comment},
         }
     if action == "edit":
+        update: dict[str, Any] = {"review": {"status": "edited"}, "review_error": None}
         try:
-            architecture, notes = architecture_from_dict(_plan_from(answer.get("plan")))
-            context = runtime.context or Context()
-            conflicts = wave_conflicts(architecture) if context.max_parallel > 1 else []
-            if conflicts:
-                raise PlanError(conflicts[0], conflicts)
+            raw = answer.get("plan")
+            plan = _plan_from(raw) if raw is not None else None
+            scenarios = answer.get("acceptance")
+            if plan is not None and "acceptance" in plan:
+                plan = dict(plan)
+                scenarios = plan.pop("acceptance")
+            if plan is None and scenarios is None:
+                raise PlanError("an edit needs the edited plan or the edited acceptance scenarios")
+            if plan is not None:
+                architecture, notes = architecture_from_dict(plan)
+                context = runtime.context or Context()
+                conflicts = wave_conflicts(architecture) if context.max_parallel > 1 else []
+                if conflicts:
+                    raise PlanError(conflicts[0], conflicts)
+                update.update(
+                    architecture=architecture.model_dump(mode="json"),
+                    execution_order=execution_order(architecture),
+                    plan_report=["plan edited at review", *notes],
+                )
+            if scenarios is not None:
+                edited = validate_scenarios(scenarios, origin="the edited acceptance scenarios") if scenarios else []
+                update["acceptance"] = edited
+                update["plan_report"] = [
+                    *(update.get("plan_report") or state.get("plan_report") or []),
+                    f"acceptance scenarios edited at review: {len(edited)}",
+                ]
         except PlanError as exc:
             return {"review_error": f"edited plan rejected: {exc}"}
-        return {
-            "architecture": architecture.model_dump(mode="json"),
-            "execution_order": execution_order(architecture),
-            "plan_report": ["plan edited at review", *notes],
-            "review": {"status": "edited"},
-            "review_error": None,
-        }
+        except AcceptanceError as exc:
+            return {"review_error": f"edited acceptance scenarios rejected: {exc}"}
+        return update
     return {"review_error": f"unknown review action {action!r}; use one of {', '.join(ACTIONS)}"}
 
 

@@ -99,12 +99,19 @@ def verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
         sandbox,
         deps_root=context.verify_dir or None,
         emit=lambda event, **data: emit(runtime, event, **data),
+        acceptance=state.get("acceptance") or [],
+        dependencies={
+            m["id"]: list(m.get("dependencies") or []) for m in (state.get("architecture") or {}).get("modules") or []
+        },
     )
     result.update(rounds=rounds, sandbox=sandbox.mode, history=history)
     if note:
         result["notes"].insert(0, note)
-    if not result["checks"]:
+    if not result["checks"] and not result.get("acceptance"):
         result["reason"] = result["notes"][-1] if result["notes"] else "nothing to run"
+    failed_scenarios = [s["name"] for s in result.get("acceptance") or [] if s["ok"] is False]
+    if failed_scenarios and not [c for c in result["checks"] if c["ok"] is False]:
+        result["reason"] = f"{len(failed_scenarios)} acceptance scenario(s) failed: {', '.join(failed_scenarios[:4])}"
     result = _with_static_problems(invalid, result, broken)
     # files failing their static checks already had the module's repairs: a fix round of that
     # module can only replace them with something worse (seen: a reply with no file at all)
@@ -213,7 +220,8 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
     return {
         "round": result.get("rounds", 0),
         "works": result.get("works"),
-        "failed": [c["command"] for c in result.get("checks") or [] if c.get("ok") is False],
+        "failed": [c["command"] for c in result.get("checks") or [] if c.get("ok") is False]
+        + [f"acceptance: {s['name']}" for s in result.get("acceptance") or [] if s.get("ok") is False],
         "modules": sorted({f["module"] for f in result.get("failures") or []}),
     }
 
@@ -229,16 +237,19 @@ def _settle(state: MatrioskaState, result: dict[str, Any]) -> dict[str, Any]:
     result = {**result, "status": "final", "history": [*result.get("history", []), _summary(result)]}
     report = dict(state.get("integration_report") or {})
     rows = [row for row in report.get("consistency") or [] if row.get("kind") != "runs"]
-    for check in result["checks"]:
-        if check["ok"] is None:
-            continue
+    ran = [(f"runs: {c['command']}", c, headline(c["output"])) for c in result["checks"] if c["ok"] is not None] + [
+        (f"acceptance: {s['name']}", s, "; ".join(s.get("problems") or [])[:300])
+        for s in result.get("acceptance") or []
+        if s["ok"] is not None
+    ]
+    for contract, item, problem in ran:
         rows.append(
             {
-                "contract": f"runs: {check['command']}",
+                "contract": contract,
                 "kind": "runs",
-                "status": "held" if check["ok"] else "broken",
-                "where": ", ".join(check.get("modules") or []) or "-",
-                **({} if check["ok"] else {"problem": headline(check["output"])}),
+                "status": "held" if item["ok"] else "broken",
+                "where": ", ".join(item.get("modules") or []) or "-",
+                **({} if item["ok"] else {"problem": problem}),
             }
         )
     report["consistency"] = rows
@@ -267,9 +278,34 @@ def render_verdict(result: dict[str, Any]) -> str:
         for check in result["checks"]:
             status = {True: "passed", False: "FAILED", None: "skipped"}[check["ok"]]
             lines.append(f"| {check['kind']} | `{check['command']}` | {status} |")
+    scenarios = result.get("acceptance") or []
+    if scenarios:
+        passed = sum(1 for s in scenarios if s["ok"])
+        lines += [
+            "",
+            f"Acceptance: {passed}/{len(scenarios)} scenarios passed",
+            "",
+            "| scenario | source | result |",
+            "|---|---|---|",
+        ]
+        for scenario in scenarios:
+            status = {True: "passed", False: "FAILED", None: "not run"}[scenario["ok"]]
+            lines.append(f"| {scenario['name']} | {scenario.get('source', 'user')} | {status} |")
     for check in result.get("checks") or []:
         if check["ok"] is False:
             lines += ["", f"### `{check['command']}`", "", "```", check["output"][-2000:], "```"]
+    for scenario in scenarios:
+        if scenario["ok"] is False:
+            lines += [
+                "",
+                f"### acceptance: {scenario['name']}",
+                "",
+                scenario["scenario"],
+                "",
+                "```",
+                scenario["output"][-2000:],
+                "```",
+            ]
     return "\n".join(lines) + "\n"
 
 

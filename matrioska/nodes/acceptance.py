@@ -1,0 +1,154 @@
+"""Acceptance node: the scenarios the finished project must pass, right after the plan.
+
+The user's scenarios (input `acceptance`, from `--acceptance FILE` or `acceptance=`) are used as
+they are; otherwise (or beside them, with `acceptance_mode` "extra") the model writes 2 to 6 from
+the task and the plan, under a JSON schema where the backend takes one. A generated scenario that
+names what the plan does not (a file it lacks, a module nobody writes) or copies the prompt's
+placeholders is dropped with a note: the builders are told to satisfy every scenario, so one
+about something else would send them the wrong way. No scenario at all is a note, never an error:
+the verdict then rests on the checks alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import PurePosixPath
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from ..acceptance import check_against_plan, describe, lenient, validate_scenarios
+from ..context import Context, resolve_llm
+from ..parsing import JSONExtractionError, extract_json_object
+from ..prompts import ACCEPTANCE_RETRY_PROMPT, ACCEPTANCE_SYSTEM_PROMPT, ACCEPTANCE_USER_PROMPT
+from ..state import MatrioskaState
+from ..structured import constrained
+from ._common import call_structured, emit
+
+GENERATED_LIMIT = 6
+_PLACEHOLDER = re.compile(r"<[a-z][a-z _-]{1,30}>")
+
+
+def acceptance(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Settle `acceptance`: the user's scenarios and / or the model's."""
+    context = runtime.context or Context()
+    given = [s for s in state.get("acceptance") or [] if s.get("source", "user") == "user"]
+    user = validate_scenarios(given, origin="the run's 'acceptance' input", source="user") if given else []
+    mode = state.get("acceptance_mode") or "replace"
+    notes: list[str] = []
+    generated: list[dict[str, Any]] = []
+    if user and mode != "extra":
+        notes.append(f"acceptance: {len(user)} scenario(s) from the user")
+    elif not context.acceptance:
+        notes.append("acceptance scenarios not written (switched off): the verdict rests on the checks alone")
+    else:
+        generated, more = generate(state, runtime)
+        notes += more
+        if user:
+            notes.insert(0, f"acceptance: {len(user)} scenario(s) from the user")
+    scenarios = [*user, *generated]
+    emit(
+        runtime,
+        "acceptance_ready",
+        scenarios=[
+            {"name": s["name"], "kind": s["kind"], "source": s["source"], "text": describe(s)} for s in scenarios
+        ],
+        notes=notes,
+    )
+    return {"acceptance": scenarios, "plan_report": [*(state.get("plan_report") or []), *notes]}
+
+
+def _plan_facts(plan: dict[str, Any]) -> tuple[str, str, list[str]]:
+    """The files by module, the hints (entry point, modules, pages) and every planned path."""
+    rows, paths = [], []
+    for module in plan.get("modules") or []:
+        files = list(module.get("files") or [])
+        paths += files
+        kind = f" ({module['kind']})" if module.get("kind") else ""
+        rows.append(f"- {module['id']}{kind}: {', '.join(files) or '(files not named)'}")
+    hints = []
+    entries = [p for p in paths if PurePosixPath(p).name in ("main.py", "cli.py", "app.py", "__main__.py")]
+    if entries:
+        hints.append("Entry point: " + ", ".join(f"python {p}" for p in entries))
+    libraries = [p for p in paths if p.endswith(".py") and p not in entries and "test" not in p]
+    if libraries:
+        hints.append(
+            "Python modules: "
+            + ", ".join(f"{PurePosixPath(p).with_suffix('').as_posix().replace('/', '.')} ({p})" for p in libraries)
+        )
+    pages = [p for p in paths if p.endswith((".html", ".htm"))]
+    if pages:
+        hints.append("Pages: " + ", ".join(pages))
+    return "\n".join(rows), "\n".join(hints) + ("\n" if hints else ""), paths
+
+
+def _usable(reply: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The scenarios in a reply (prose, fences and JSON slips repaired), and notes."""
+    try:
+        data, _ = extract_json_object(reply)
+    except JSONExtractionError as exc:
+        try:
+            data = json.loads(reply[reply.index("[") : reply.rindex("]") + 1])
+        except ValueError:
+            raise exc from None
+    return lenient(data)
+
+
+def generate(state: MatrioskaState, runtime: Runtime[Context]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The model's scenarios for the plan, filtered to what the plan names; and notes."""
+    context = runtime.context or Context()
+    plan = state.get("architecture") or {}
+    files, hints, paths = _plan_facts(plan)
+    llm = resolve_llm(context, "architect")
+    schema_llm = constrained(llm, _schema())
+    messages: list[BaseMessage] = [
+        SystemMessage(ACCEPTANCE_SYSTEM_PROMPT),
+        HumanMessage(
+            ACCEPTANCE_USER_PROMPT.format(
+                task=state.get("task") or "",
+                project_name=plan.get("project_name") or "",
+                goal=plan.get("goal") or "",
+                files=files,
+                hints=hints,
+            )
+        ),
+    ]
+    emit(runtime, "phase", phase="acceptance")
+    notes: list[str] = []
+    kept: list[dict[str, Any]] = []
+    for attempt in (1, 2):
+        reply = call_structured(llm, schema_llm, messages, runtime)
+        try:
+            found, dropped = _usable(reply)
+        except JSONExtractionError as exc:
+            notes.append(f"acceptance reply {attempt} unusable: {exc}")
+            messages = [
+                *messages[:2],
+                AIMessage(reply[:1500] or "(empty reply)"),
+                HumanMessage(ACCEPTANCE_RETRY_PROMPT.format(error=exc)),
+            ]
+            continue
+        notes += dropped
+        for scenario in found:
+            why = check_against_plan(scenario, paths)
+            if why is None and _PLACEHOLDER.search(json.dumps(scenario)):
+                why = "it still holds the prompt's <placeholders>"
+            if why is not None:
+                notes.append(f"acceptance scenario {scenario['name']!r} dropped: {why}")
+                continue
+            kept.append(scenario)
+        break
+    kept = kept[:GENERATED_LIMIT]
+    if kept:
+        notes.insert(0, f"acceptance: {len(kept)} scenario(s) written from the task")
+    else:
+        notes.insert(0, "acceptance: no usable scenario was written; the verdict rests on the checks alone")
+    return kept, notes
+
+
+def _schema() -> dict[str, Any]:
+    from ..acceptance import scenarios_schema
+
+    return scenarios_schema()
