@@ -5,7 +5,7 @@
   (`index.html`, `**index.html**`, `File: index.html`, `` `index.html` ``). Paths are relative
   to the project folder and sanitised: never absolute, never `..`, no drive letters, no NUL.
 - `validate_file`: the problems the kinds that claim a file find in it (`matrioska.kinds`: Python
-  compiles, JSON parses, HTML is balanced without duplicate ids, JavaScript passes
+  compiles, JSON parses, HTML holds elements, balanced, without duplicate ids, JavaScript passes
   `node --check`, CSS braces balance, a test file holds a test, plugins). Nothing is executed.
 - `identifier_contracts`: values published in shared_state as identifiers (element ids,
   function names, routes, CSS classes, storage keys) must occur in the files of the module

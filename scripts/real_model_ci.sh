@@ -58,8 +58,13 @@ if empty:
 rates = [float(x) for x in re.findall(r"([\d.]+) tok/s", log)]
 if any(r > 200 for r in rates):
     problems.append(f"implausible speeds printed for a 0.5B model on a CPU: {rates}")
+scenarios = (verification or {}).get("acceptance") or []
 print(f"real-model stage: exit {code}, works={verification and verification.get('works')}, "
-      f"modules={len(report.get('module_reports') or {})}, speeds={rates}")
+      f"modules={len(report.get('module_reports') or {})}, speeds={rates}, acceptance scenarios: "
+      f"{len(scenarios)} run, {sum(1 for s in scenarios if s.get('ok'))} passed "
+      f"({(verification or {}).get('acceptance_seconds', 0)} s)")
+for s in scenarios:
+    print(f"  scenario [{s.get('source')}] {'passed' if s.get('ok') else 'FAILED'}: {s.get('scenario', '')[:200]}")
 if problems:
     print("real-model stage FAILED: " + "; ".join(problems))
     sys.exit(1)

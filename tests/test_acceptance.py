@@ -492,3 +492,26 @@ def test_without_scenarios_a_silent_add_button_is_evidence_against_the_pages_scr
     assert page["ok"] is False and page["modules"] == ["app"]
     assert "Add book" in page["output"] and "changed nothing" in page["output"]
     assert "acceptance" not in verification
+
+
+def test_a_page_that_is_its_prompt_repeated_as_text_never_makes_the_verdict_works(tmp_path: Path) -> None:
+    """The real 0.5B's library page: 674 bytes of its own prompt, reflowed, not one element."""
+
+    def respond(messages: list[BaseMessage]) -> str:
+        if is_assembler(messages):
+            return "Open index.html."
+        if module_id_of(messages) == "page":
+            prompt = str(messages[1].content)
+            goal = prompt.split("PROJECT GOAL:", 1)[1].split("\n", 1)[0].strip()
+            echo = f"Project goal - {goal}.\nYour module is Page; files you write: index.html.\nWrite the artifact now"
+            return answer("index.html", echo + "\n", {"element_ids": ["title"]})
+        return answer("app.js", APP_WORKING, {})
+
+    model = ScriptedChatModel(respond=respond)
+    with MatrioskaOrchestrator(model, tmp_path, verify_timeout=60, fix_rounds=1) as orchestrator:
+        state = orchestrator.run("a page to add books", architecture=WEB_PLAN)
+    problems = state["module_reports"]["page"]["problems"]
+    assert any("no HTML element" in p for p in problems), problems
+    assert any("only repeat" in p for p in problems), problems
+    assert state["verification"]["works"] is False
+    assert "index.html" in state["verification"]["reason"] and "fail their checks" in state["verification"]["reason"]

@@ -239,6 +239,21 @@ function drawVerification(result) {
     tr.append(el("td", check.kind), el("td", check.command), el("td", status), el("td", check.modules.join(", ")), output);
     body.appendChild(tr);
   }
+  // the acceptance scenarios: what the task asked for, run like a user would
+  const scenarios = result.acceptance || [];
+  if (scenarios.length) {
+    const passed = scenarios.filter((s) => s.ok === true).length;
+    verdict.textContent += `; acceptance: ${passed}/${scenarios.length} scenarios passed`;
+  }
+  for (const scenario of scenarios) {
+    const tr = el("tr", null, scenario.ok === false ? "broken" : "");
+    const output = el("td");
+    output.appendChild(el("pre", scenario.output));
+    const status = scenario.ok === true ? "passed" : scenario.ok === false ? "FAILED" : "not run";
+    tr.append(el("td", `acceptance (${scenario.source})`), el("td", scenario.scenario), el("td", status),
+      el("td", (scenario.modules || []).join(", ")), output);
+    body.appendChild(tr);
+  }
 }
 
 let reviewPlan = null;
@@ -248,7 +263,9 @@ function drawReview(pending) {
   reviewPlan = pending.plan;
   $("review-error").hidden = !pending.error;
   $("review-error").textContent = pending.error || "";
-  if ($("editor").hidden) $("plan-text").value = JSON.stringify(pending.plan, null, 2);
+  // the plan and its acceptance scenarios, edited as one document (the review reads "acceptance")
+  const edited = { ...pending.plan, acceptance: pending.acceptance || [] };
+  if ($("editor").hidden) $("plan-text").value = JSON.stringify(edited, null, 2);
 }
 
 async function answer(body) {
