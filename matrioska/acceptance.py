@@ -33,6 +33,7 @@ __all__ = [
     "validate_scenarios",
     "check_against_plan",
     "scenario_modules",
+    "repair_names",
     "plan_owners",
     "for_module",
     "render_for_module",
@@ -333,6 +334,50 @@ def check_against_plan(scenario: dict[str, Any], planned: Iterable[str]) -> str 
         elif target not in paths and target not in scenario["files"] and program != "pytest":
             return f"it runs {target!r}, which is not a planned file"
     return None
+
+
+_ENTRY_NAMES = ("main.py", "cli.py", "app.py", "__main__.py", "run.py")
+_ENTRY_PLACEHOLDER = re.compile(r"^<[^<>]*(entry|file|script|program|main)[^<>]*>$", re.I)
+
+
+def repair_names(scenario: dict[str, Any], modules: Iterable[Any]) -> list[str]:
+    """Near misses a small model makes in a scenario, fixed without the model (in place); one note
+    per edit. A module id where a file or import name belongs (`python core add`, `from cli
+    import main`) becomes that module's one Python file; the prompt's `<entry file>` becomes the
+    plan's one entry point; a planned script run without its interpreter gets `python`."""
+    python_files: dict[str, str] = {}
+    for module in modules:
+        own = [p for p in module.files if p.endswith(".py") and "test" not in PurePosixPath(p).name]
+        if len(own) == 1:
+            python_files[module.id] = own[0]
+    planned = [p for module in modules for p in module.files]
+    entries = [p for p in planned if PurePosixPath(p).name in _ENTRY_NAMES]
+    notes: list[str] = []
+    kind = scenario["kind"]
+    if kind == "command":
+        for argv in [*scenario["before"], scenario["command"]]:
+            for index, arg in enumerate(argv):
+                new = None
+                if index <= 1 and arg in python_files and arg not in planned:
+                    new = python_files[arg]
+                elif index <= 1 and _ENTRY_PLACEHOLDER.match(arg) and len(entries) == 1:
+                    new = entries[0]
+                if new is not None:
+                    notes.append(f"{arg!r} -> {new!r}")
+                    argv[index] = new
+            if argv and argv[0] in planned and argv[0].endswith(".py"):
+                argv.insert(0, "python")
+                notes.append(f"'python' added before {argv[1]!r}")
+    elif kind == "python":
+        code = scenario["code"]
+        for name in dict.fromkeys(_imports(code)):
+            target = python_files.get(name)
+            importable = target and _import_name(target)
+            if importable and importable != name and name not in {_import_name(p) for p in planned}:
+                code = re.sub(rf"^(\s*(?:from|import)\s+){re.escape(name)}\b", rf"\g<1>{importable}", code, flags=re.M)
+                notes.append(f"import {name!r} -> {importable!r}")
+        scenario["code"] = code
+    return notes
 
 
 def scenario_modules(

@@ -233,7 +233,9 @@ below; the builders read your scenarios and give elements these ids and function
 - Pick the kind that fits: pages for a web project, commands for a command-line program, python \
 for a library or for logic.
 - Expected values must be certainly right: prefer checks whose answer is obvious (what was added \
-is listed; a total of small numbers you add up yourself).
+is listed; a total of small numbers you add up yourself). Expect the exact text the program prints \
+or the page shows, usually a value you typed in (a title, an item), never a description of it.
+- Name files, never module ids: run "python main.py", import from the module's file name.
 - Answer with ONE JSON object: {{"scenarios": [ ... ]}} and nothing else."""
 
 ACCEPTANCE_USER_PROMPT = """Task: {task}

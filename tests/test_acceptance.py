@@ -515,3 +515,39 @@ def test_a_page_that_is_its_prompt_repeated_as_text_never_makes_the_verdict_work
     assert any("only repeat" in p for p in problems), problems
     assert state["verification"]["works"] is False
     assert "index.html" in state["verification"]["reason"] and "fail their checks" in state["verification"]["reason"]
+
+
+def test_near_misses_of_a_small_model_are_repaired_without_it() -> None:
+    """What Qwen2.5-Coder-0.5B wrote for real: module ids where files belong, the prompt's
+    `<entry file>` copied, a script run without its interpreter."""
+    from matrioska.acceptance import repair_names
+    from matrioska.state import Architecture
+
+    plan = Architecture.model_validate(
+        {
+            "modules": [
+                {"id": "core", "files": ["isbn_validation.py"]},
+                {"id": "cli", "files": ["main.py"]},
+                {"id": "tests", "files": ["tests/test_isbn_validation.py"]},
+            ]
+        }
+    )
+    found, _ = lenient(
+        [
+            {"name": "a", "kind": "command", "command": ["python", "core", "0306406152"], "stdout_contains": ["True"]},
+            {"name": "b", "kind": "command", "command": ["python", "<entry file>", "0306406152"]},
+            {"name": "c", "kind": "command", "command": ["main.py", "0306406152"]},
+            {"name": "d", "kind": "python", "code": "from core import is_valid\nassert is_valid('0306406152')"},
+            {"name": "e", "kind": "python", "code": "import cli\nfrom isbn_validation import is_valid"},
+        ]
+    )
+    notes = [repair_names(s, plan.modules) for s in found]
+    assert found[0]["command"] == ["python", "isbn_validation.py", "0306406152"] and notes[0] == [
+        "'core' -> 'isbn_validation.py'"
+    ]
+    assert found[1]["command"] == ["python", "main.py", "0306406152"]
+    assert found[2]["command"] == ["python", "main.py", "0306406152"]
+    assert found[3]["code"].startswith("from isbn_validation import is_valid")
+    assert found[4]["code"].startswith("import main\nfrom isbn_validation import")
+    planned = [p for m in plan.modules for p in m.files]
+    assert all(check_against_plan(s, planned) is None for s in found)

@@ -19,11 +19,11 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from ..acceptance import check_against_plan, describe, lenient, validate_scenarios
+from ..acceptance import check_against_plan, describe, lenient, repair_names, validate_scenarios
 from ..context import Context, resolve_llm
 from ..parsing import JSONExtractionError, extract_json_object
 from ..prompts import ACCEPTANCE_RETRY_PROMPT, ACCEPTANCE_SYSTEM_PROMPT, ACCEPTANCE_USER_PROMPT
-from ..state import MatrioskaState
+from ..state import Architecture, MatrioskaState
 from ..structured import constrained
 from ._common import call_structured, emit
 
@@ -131,12 +131,17 @@ def generate(state: MatrioskaState, runtime: Runtime[Context]) -> tuple[list[dic
             ]
             continue
         notes += dropped
+        specs = Architecture.model_validate(plan).modules if plan.get("modules") else []
         for scenario in found:
+            repaired = repair_names(scenario, specs)
+            if repaired:
+                notes.append(f"acceptance scenario {scenario['name']!r} repaired: {', '.join(repaired)}")
             why = check_against_plan(scenario, paths)
             if why is None and _PLACEHOLDER.search(json.dumps(scenario)):
                 why = "it still holds the prompt's <placeholders>"
             if why is not None:
-                notes.append(f"acceptance scenario {scenario['name']!r} dropped: {why}")
+                shown = json.dumps({k: v for k, v in scenario.items() if k not in ("name", "source", "files")})
+                notes.append(f"acceptance scenario {scenario['name']!r} dropped: {why} ({shown[:160]})")
                 continue
             kept.append(scenario)
         break
