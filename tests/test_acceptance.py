@@ -229,6 +229,15 @@ def test_generated_scenarios_are_filtered_shown_to_their_modules_and_kept_in_the
                 "stdout_contains": ["<the item>"],
             },
             {"name": "elsewhere", "kind": "python", "code": "from calculator import add\nassert add(1, 2) == 3"},
+            {"name": "program", "kind": "python", "code": "from store import add\nadd('milk')\nprint('ok')"},
+            {
+                "name": "again",
+                "kind": "command",
+                "before": [["python", "main.py", "add", "milk"]],
+                "command": ["python", "main.py", "list"],
+                "exit": 0,
+                "stdout_contains": ["milk"],
+            },
         ]
     }
     base = todo_model(fixed_only_with_evidence=False)
@@ -246,6 +255,7 @@ def test_generated_scenarios_are_filtered_shown_to_their_modules_and_kept_in_the
     report = "\n".join(state["plan_report"])
     assert "acceptance: 1 scenario(s) written from the task" in report
     assert "'copied' dropped" in report and "'elsewhere' dropped" in report
+    assert "'program' dropped: its code asserts nothing" in report and "'again' dropped: it repeats" in report
     prompts = {module_id_of(m): "\n".join(str(x.content) for x in m) for m in model.calls if module_id_of(m)}
     # the command runs main.py (module cli), which builds on store: both are told what must hold
     assert "ACCEPTANCE" in prompts["cli"] and "python main.py list" in prompts["cli"]

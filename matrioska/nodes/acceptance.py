@@ -132,13 +132,20 @@ def generate(state: MatrioskaState, runtime: Runtime[Context]) -> tuple[list[dic
             continue
         notes += dropped
         specs = Architecture.model_validate(plan).modules if plan.get("modules") else []
+        seen: set[str] = set()
         for scenario in found:
             repaired = repair_names(scenario, specs)
             if repaired:
                 notes.append(f"acceptance scenario {scenario['name']!r} repaired: {', '.join(repaired)}")
             why = check_against_plan(scenario, paths)
+            body = json.dumps({k: v for k, v in scenario.items() if k != "name"}, sort_keys=True)
             if why is None and _PLACEHOLDER.search(json.dumps(scenario)):
                 why = "it still holds the prompt's <placeholders>"
+            if why is None and scenario["kind"] == "python" and not re.search(r"\bassert\b", scenario["code"]):
+                why = "its code asserts nothing (a program, not a check)"
+            if why is None and body in seen:
+                why = "it repeats another scenario"
+            seen.add(body)
             if why is not None:
                 shown = json.dumps({k: v for k, v in scenario.items() if k not in ("name", "source", "files")})
                 notes.append(f"acceptance scenario {scenario['name']!r} dropped: {why} ({shown[:160]})")
