@@ -228,6 +228,12 @@ def test_generated_scenarios_are_filtered_shown_to_their_modules_and_kept_in_the
                 "exit": 0,
                 "stdout_contains": ["<the item>"],
             },
+            {
+                "name": "half",
+                "kind": "command",
+                "command": ["python", "main.py", "list"],
+                "stdout_contains": ["<the ISBN-10 number> is valid"],
+            },
             {"name": "elsewhere", "kind": "python", "code": "from calculator import add\nassert add(1, 2) == 3"},
             {"name": "program", "kind": "python", "code": "from store import add\nadd('milk')\nprint('ok')"},
             {
@@ -255,6 +261,7 @@ def test_generated_scenarios_are_filtered_shown_to_their_modules_and_kept_in_the
     report = "\n".join(state["plan_report"])
     assert "acceptance: 1 scenario(s) written from the task" in report
     assert "'copied' dropped" in report and "'elsewhere' dropped" in report
+    assert "'half' dropped: it still holds the prompt's <placeholders>" in report
     assert "'program' dropped: its code asserts nothing" in report and "'again' dropped: it repeats" in report
     prompts = {module_id_of(m): "\n".join(str(x.content) for x in m) for m in model.calls if module_id_of(m)}
     # the command runs main.py (module cli), which builds on store: both are told what must hold

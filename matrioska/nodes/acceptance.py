@@ -28,7 +28,7 @@ from ..structured import constrained
 from ._common import call_structured, emit
 
 GENERATED_LIMIT = 6
-_PLACEHOLDER = re.compile(r"<[a-z][a-z _-]{1,30}>")
+_PLACEHOLDER = re.compile(r"<[A-Za-z][\w .,-]{1,40}>")
 
 
 def acceptance(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
