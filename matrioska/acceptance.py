@@ -33,6 +33,7 @@ __all__ = [
     "validate_scenarios",
     "check_against_plan",
     "scenario_modules",
+    "script_of",
     "repair_names",
     "plan_owners",
     "for_module",
@@ -285,7 +286,7 @@ def _imports(code: str) -> list[str]:
     return [n for n in names if n]
 
 
-def _script_of(argv: list[str]) -> str | None:
+def script_of(argv: list[str]) -> str | None:
     """The project file or module a command runs (`python main.py`, `python -m app`, `node x.js`)."""
     if not argv:
         return None
@@ -324,7 +325,7 @@ def check_against_plan(scenario: dict[str, Any], planned: Iterable[str]) -> str 
         program = PurePosixPath(argv[0]).name
         if program not in _PROGRAMS and argv[0] not in paths:
             return f"it runs {argv[0]!r}, which is neither a planned file nor python/node"
-        target = _script_of(argv)
+        target = script_of(argv)
         if target is None:
             continue
         if target.startswith("-m "):
@@ -412,7 +413,7 @@ def scenario_modules(
             add(by_module.get(name) or by_module.get(name.split(".")[0]))
     else:
         for argv in [*scenario["before"], scenario["command"]]:
-            target = _script_of(argv)
+            target = script_of(argv)
             if target is None:
                 continue
             runs: str | None = by_module.get(target[3:]) if target.startswith("-m ") else owners.get(target)

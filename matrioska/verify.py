@@ -655,9 +655,9 @@ def _program(argv: list[str], files: dict[str, str]) -> list[str]:
 
 def _missing_target(argv: list[str], files: dict[str, str]) -> str | None:
     """The project file a command runs when the project lacks it (`python main.py` without main.py)."""
-    from .acceptance import _script_of
+    from .acceptance import script_of
 
-    target = _script_of(argv)
+    target = script_of(argv)
     if target is None:
         return None
     if target.startswith("-m "):
@@ -741,7 +741,7 @@ def _command_scenario(run: _Run, scenario: dict[str, Any], timeout: float) -> di
         for path in scenario["creates"]:
             if not (root / path).exists():
                 problems.append(f"it did not create {path}")
-    return {"problems": problems, "lacks": lacks, "log": "\n\n".join(log), "commands": commands, "output": output}
+    return {"problems": problems, "lacks": lacks, "log": "\n\n".join(log), "commands": commands}
 
 
 def _python_scenario(run: _Run, scenario: dict[str, Any], timeout: float, number: int) -> dict[str, Any]:
@@ -764,7 +764,7 @@ def _python_scenario(run: _Run, scenario: dict[str, Any], timeout: float, number
         problems.append(f"the code failed: {line}" if not result.killed else f"the code was stopped ({result.killed})")
         lacks = bool(re.search(r"\b(ModuleNotFoundError|ImportError)\b", result.output))
     log = f"$ python (the scenario's code)\n{result.output or '(no output)'}\n[exit {result.returncode}]"
-    return {"problems": problems, "lacks": lacks, "log": log, "commands": [], "output": result.output}
+    return {"problems": problems, "lacks": lacks, "log": log}
 
 
 def _scenario_owners(run: _Run, scenario: dict[str, Any], dependencies: dict[str, list[str]], text: str) -> list[str]:
@@ -797,7 +797,6 @@ def _acceptance_checks(
 ) -> list[dict[str, Any]]:
     """Each scenario on its own fresh copy of the project, in the sandbox (pages in the browser);
     a failure is evidence for the modules it exercises, with what happened and what was expected."""
-    from .acceptance import describe
 
     results: list[dict[str, Any] | None] = [None] * len(scenarios)
     default_timeout = min(60.0, run.sandbox.timeout)
@@ -813,13 +812,30 @@ def _acceptance_checks(
             done = _command_scenario(run, scenario, timeout)
         else:
             done = _python_scenario(run, scenario, timeout, number + 1)
-        results[number] = _scenario_result(
-            run, scenario, dependencies, done, time.monotonic() - started, describe(scenario)
-        )
+        results[number] = _scenario_result(run, scenario, dependencies, done, time.monotonic() - started)
     if pages:
         for number, result in _page_scenarios(run, pages, dependencies, default_timeout):
             results[number] = result
     return [r for r in results if r is not None]
+
+
+def _scenario_record(
+    scenario: dict[str, Any], ok: bool | None, lacks: bool, problems: list[str], output: str, seconds: float
+) -> dict[str, Any]:
+    """One scenario's entry of the verdict (`verification.json` `acceptance`)."""
+    from .acceptance import describe
+
+    return {
+        "name": scenario["name"],
+        "kind": scenario["kind"],
+        "source": scenario.get("source", "user"),
+        "scenario": describe(scenario),
+        "ok": ok,
+        "lacks": lacks,
+        "problems": problems,
+        "output": output,
+        "seconds": round(seconds, 2),
+    }
 
 
 def _scenario_result(
@@ -828,25 +844,17 @@ def _scenario_result(
     dependencies: dict[str, list[str]],
     done: dict[str, Any],
     seconds: float,
-    description: str,
     modules: list[str] | None = None,
 ) -> dict[str, Any]:
     problems: list[str] = done["problems"]
     ok = not problems
     log = _trim(done["log"], 3000)
     result = {
-        "name": scenario["name"],
-        "kind": scenario["kind"],
-        "source": scenario.get("source", "user"),
-        "scenario": description,
-        "ok": ok,
-        "lacks": bool(done.get("lacks")),
-        "problems": problems,
-        "output": log,
-        "seconds": round(seconds, 2),
+        **_scenario_record(scenario, ok, bool(done.get("lacks")), problems, log, seconds),
         **({"commands": done["commands"]} if done.get("commands") else {}),
         **({"steps": done["steps"]} if done.get("steps") else {}),
     }
+    description = result["scenario"]
     run.emit(
         "check_finished",
         kind="acceptance",
@@ -873,7 +881,6 @@ def _scenario_result(
 def _page_scenarios(
     run: _Run, pages: list[tuple[int, dict[str, Any]]], dependencies: dict[str, list[str]], timeout: float
 ) -> list[tuple[int, dict[str, Any]]]:
-    from .acceptance import describe
     from .webcheck import WebCheckUnavailable, run_page_scenarios
 
     for _, scenario in pages:
@@ -885,22 +892,7 @@ def _page_scenarios(
     except WebCheckUnavailable as exc:
         run.notes.append(f"page scenarios not run: {exc}")
         for number, scenario in pages:
-            out.append(
-                (
-                    number,
-                    {
-                        "name": scenario["name"],
-                        "kind": "page",
-                        "source": scenario.get("source", "user"),
-                        "scenario": describe(scenario),
-                        "ok": None,
-                        "lacks": False,
-                        "problems": [],
-                        "output": f"skipped: {exc}",
-                        "seconds": 0.0,
-                    },
-                )
-            )
+            out.append((number, _scenario_record(scenario, None, False, [], f"skipped: {exc}", 0.0)))
         return out
     for (number, scenario), page in zip(pages, results, strict=True):
         problems = [page.reason] if not page.ok and page.reason else ([] if page.ok else ["the scenario failed"])
@@ -920,7 +912,5 @@ def _page_scenarios(
             "log": page.output(),
             "steps": page.steps,
         }
-        out.append(
-            (number, _scenario_result(run, scenario, dependencies, done, page.duration, describe(scenario), owners))
-        )
+        out.append((number, _scenario_result(run, scenario, dependencies, done, page.duration, owners)))
     return out

@@ -19,7 +19,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from ..acceptance import check_against_plan, describe, lenient, repair_names, validate_scenarios
+from ..acceptance import check_against_plan, describe, lenient, repair_names, scenarios_schema, validate_scenarios
 from ..context import Context, resolve_llm
 from ..parsing import JSONExtractionError, extract_json_object
 from ..prompts import ACCEPTANCE_RETRY_PROMPT, ACCEPTANCE_SYSTEM_PROMPT, ACCEPTANCE_USER_PROMPT
@@ -102,7 +102,7 @@ def generate(state: MatrioskaState, runtime: Runtime[Context]) -> tuple[list[dic
     plan = state.get("architecture") or {}
     files, hints, paths = _plan_facts(plan)
     llm = resolve_llm(context, "architect")
-    schema_llm = constrained(llm, _schema())
+    schema_llm = constrained(llm, scenarios_schema())
     messages: list[BaseMessage] = [
         SystemMessage(ACCEPTANCE_SYSTEM_PROMPT),
         HumanMessage(
@@ -158,9 +158,3 @@ def generate(state: MatrioskaState, runtime: Runtime[Context]) -> tuple[list[dic
     else:
         notes.insert(0, "acceptance: no usable scenario was written; the verdict rests on the checks alone")
     return kept, notes
-
-
-def _schema() -> dict[str, Any]:
-    from ..acceptance import scenarios_schema
-
-    return scenarios_schema()
