@@ -31,7 +31,8 @@ def pending_count(state: MatrioskaState) -> int:
     return sum(1 for module_id in state.get("execution_order") or [] if module_id not in done)
 
 
-def _dependencies(state: MatrioskaState) -> dict[str, list[str]]:
+def module_dependencies(state: MatrioskaState) -> dict[str, list[str]]:
+    """Module id -> the ids it depends on, from the plan."""
     modules = (state.get("architecture") or {}).get("modules") or []
     return {m["id"]: list(m.get("dependencies") or []) for m in modules}
 
@@ -39,7 +40,7 @@ def _dependencies(state: MatrioskaState) -> dict[str, list[str]]:
 def ready_modules(state: MatrioskaState, done: set[str] | None = None) -> list[str]:
     """Modules not yet completed whose dependencies all are, in execution order."""
     done = set(state.get("completed") or []) if done is None else done
-    deps = _dependencies(state)
+    deps = module_dependencies(state)
     return [
         mid
         for mid in state.get("execution_order") or []

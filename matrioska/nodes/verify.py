@@ -19,6 +19,7 @@ from ..sandbox import resolve_sandbox
 from ..state import MatrioskaState
 from ..verify import headline, verify_project
 from ._common import emit
+from .routing import module_dependencies
 
 _EVIDENCE_LIMIT = 6000
 
@@ -100,9 +101,7 @@ def verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
         deps_root=context.verify_dir or None,
         emit=lambda event, **data: emit(runtime, event, **data),
         acceptance=state.get("acceptance") or [],
-        dependencies={
-            m["id"]: list(m.get("dependencies") or []) for m in (state.get("architecture") or {}).get("modules") or []
-        },
+        dependencies=module_dependencies(state),
     )
     result.update(rounds=rounds, sandbox=sandbox.mode, history=history)
     if note:
