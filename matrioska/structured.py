@@ -191,6 +191,12 @@ class RowGrammar:
         self.in_string = False
         self.escape = False
 
+    def steer(self, refused: Any, left: int) -> None:
+        """Near the end of the budget (`left` tokens after this one), narrow `refused` (numpy,
+        in place) to the wrap-up's preference; see `GrammarProcessor`."""
+        if left < self.reserve:
+            json_wrap_up(refused, self.constraint, self.in_string)
+
     def consume(self, token: int) -> None:
         """Advance past the token the row generated (nothing once the row has stopped, or once
         its matcher refused a token: it then stays in its error state)."""
@@ -269,10 +275,9 @@ class GrammarProcessor:
                 self.rows[i].consume(last[i])  # type: ignore[union-attr]
         self._step += 1
         refused = self._refused(scores.shape[1])
+        left = self._max_new_tokens - self._step  # tokens the row may still write after this one
         for k, i in enumerate(self._active):
-            row = self.rows[i]
-            if self._step > self._max_new_tokens - row.reserve:  # type: ignore[union-attr]
-                self._wrap_up(refused[k], row)  # type: ignore[arg-type]
+            self.rows[i].steer(refused[k], left)  # type: ignore[union-attr]
         if scores.device.type == "cpu" and scores.dtype == self._torch.float32:
             import numpy as np
 
@@ -292,18 +297,19 @@ class GrammarProcessor:
                 scores[i].masked_fill_(mask[k], float("-inf"))
         return scores
 
-    @staticmethod
-    def _wrap_up(refused: Any, row: RowGrammar) -> None:
-        """Refuse, besides what the grammar refuses, every token but the first preference that
-        the grammar allows (numpy, in place)."""
-        import numpy as np
 
-        names = ["quote_in"] if row.in_string else ["close", "empty_string", "quote_out"]
-        for name in names:
-            preferred = row.constraint._mask(name, refused.shape[0]) & ~refused
-            if preferred.any():
-                np.logical_not(preferred, out=refused)
-                return
+def json_wrap_up(refused: Any, constraint: JsonSchemaConstraint, in_string: bool) -> None:
+    """Refuse, besides what the grammar refuses, every token but the first preference that the
+    grammar allows (numpy, in place): inside a string a token that closes it, else a closing
+    bracket, an empty string, a lone quote."""
+    import numpy as np
+
+    names = ["quote_in"] if in_string else ["close", "empty_string", "quote_out"]
+    for name in names:
+        preferred = constraint._mask(name, refused.shape[0]) & ~refused
+        if preferred.any():
+            np.logical_not(preferred, out=refused)
+            return
 
 
 def skeleton(schema: dict[str, Any]) -> Any:
