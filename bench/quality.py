@@ -13,7 +13,9 @@ checkout by path, so the same checks can judge an older Matrioska given with `--
 
 Prints per task: plan ok, modules, files, Matrioska's verdict, acceptance checks passed/total,
 cross-module references resolved/total (by this checkout's checker, whatever Matrioska ran),
-interface tokens added per module, model calls, generated tokens, wall time; writes a JSON file and a Markdown table.
+interface tokens added per module, model calls, generated tokens, wall time, and the structural
+problems of the modules' replies with the repair attempts spent on them (matrioska/reply_stats.py),
+per task and over all tasks; writes a JSON file and a Markdown table.
 """
 
 from __future__ import annotations
@@ -404,6 +406,19 @@ def cross_module_references(out: Path) -> dict[str, Any]:
     }
 
 
+def structure(out: Path, state: dict[str, Any]) -> dict[str, int]:
+    """The structural problems of the modules' replies over all their attempts (no file, declared
+    file missing, undeclared file, update missing or empty, echo) and the repair attempts spent on
+    them, counted by this checkout's matrioska/reply_stats.py: from the final state, else (a run
+    that stopped) from the run report it left in `out`."""
+    stats = _load("reply_stats")
+    if not state.get("module_reports"):
+        return dict(stats.output_counts(out))
+    modules = (state.get("architecture") or {}).get("modules") or []
+    declared = {m.get("id"): list(m.get("files") or []) for m in modules if isinstance(m, dict)}
+    return dict(stats.structural_counts(state["module_reports"], declared))
+
+
 def run_task(
     task_id: str, args: argparse.Namespace, make_llm: Callable[[], Any], say: Callable[[str], None]
 ) -> dict[str, Any]:
@@ -469,6 +484,7 @@ def run_task(
     reports = (state.get("module_reports") or {}).values() if state else []
     added = [r["interface_tokens"] for r in reports if r.get("interface_tokens")]
     row["interface_tokens"] = round(sum(added) / len(added), 1) if added else 0
+    row["structure"] = structure(out, state)
     row["acceptance"] = [{"check": c[0], "ok": c[1], "detail": c[2]} for c in checks]
     row["passed"] = sum(1 for c in checks if c[1])
     row["total"] = len(checks) or CHECK_COUNTS[task_id]
@@ -562,11 +578,15 @@ def main() -> None:
         "verdict works over a project failing our checks (the worst outcome): "
         f"{sum(r['verdict'] is True and r['passed'] < r['total'] for r in rows)}"
     )
+    stats = _load("reply_stats")
+    structure_total = stats.sum_counts(r["structure"] for r in rows)
+    lines.append(f"\nAll tasks, {stats.render_structural(structure_total)}")
     table = "\n".join(lines)
     print(table)
     for r in rows:
         if r["error"]:
             print(f"  {r['task']}: {r['error']}")
+        print(f"  {r['task']}: {stats.render_structural(r['structure'])}")
         for broken in r["references"]["broken"]:
             print(f"  {r['task']}: ✗ reference {broken}")
         for name in r["scenarios"]["names"]:
@@ -576,7 +596,9 @@ def main() -> None:
                 f"  {r['task']}: {'✓' if c['ok'] else '✗'} {c['check']} {'' if c['ok'] else '— ' + c['detail'][-120:]}"
             )
     if args.json_path:
-        Path(args.json_path).write_text(json.dumps({"model": args.model, "rows": rows}, indent=2))
+        Path(args.json_path).write_text(
+            json.dumps({"model": args.model, "rows": rows, "structure": structure_total}, indent=2)
+        )
     if args.md_path:
         Path(args.md_path).write_text(f"Model: `{args.model}`\n\n{table}\n")
 

@@ -279,6 +279,7 @@ class ProgressPrinter:
         self.out = out
         self.resume_hint = resume_hint
         self.executing = False
+        self.replies = ""
         # A live line (redrawn in place) only on a terminal; logs get one line per module.
         self.live = out.isatty() if live is None else live
         self.tokens = 0
@@ -370,6 +371,9 @@ class ProgressPrinter:
         if not self.executing:
             self.executing = True
             self.p("PHASE 2: EXECUTION (hyperfocus + communication)")
+        if e.get("replies") and e["replies"] != self.replies:
+            self.replies = e["replies"]
+            self.p(f"  replies: {self.replies}")
         reads = f"reading context {e['reads']}" if e["reads"] else "no context to read"
         self.p(f"  [{e['index']}/{e['total']}] {e['name']}: {reads}")
         self._start_counting(f"{e['index']}/{e['total']} {e['name']}", (e["index"] - 1, e["total"]))
@@ -398,6 +402,11 @@ class ProgressPrinter:
         self._stop_counting()
         self.p(f"      ! attempt {e['attempt']} has {len(e['problems'])} problem(s), re-running: {e['problems'][0]}")
         self._start_counting(f"repair of {e['module']}", self.position)
+
+    def on_reply_grammar_refused(self, e: dict[str, Any]) -> None:
+        self.replies = "parsed"
+        self.p(f"  ! the server refused the reply grammar ({e['error'][:160]}); asked again without it")
+        self.p("  replies: parsed")
 
     def on_structured_output_refused(self, e: dict[str, Any]) -> None:
         self.p(f"  ! the server refused structured output ({e['error'][:160]}); asked again without it")

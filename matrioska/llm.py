@@ -271,25 +271,43 @@ class LocalLLM(ChatHuggingFace):
         """
         return self.bind(json_schema=schema) if self.constrain_json else None
 
+    def with_reply_grammar(self, frame: Any) -> Runnable | None:
+        """This model bound to answer a module under its reply frame (`grammar.ReplyFrame`):
+        its declared files, each in its fenced block, then the update with exactly its keys
+        (token-level constraint, wrapped up before `max_new_tokens`). None when
+        `constrain_json` is off."""
+        return self.bind(reply_frame=frame.to_dict()) if self.constrain_json else None
+
+    def _constraint_for_tokenizer(self) -> Any:
+        with _WORKER_LOCK:
+            if self._constraint is None:
+                from .structured import JsonSchemaConstraint
+
+                self._constraint = JsonSchemaConstraint(self.tokenizer)
+        return self._constraint
+
     def _request(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> GenerationRequest:
         """Queue one generation on the model's worker (batched with concurrent compatible ones).
 
-        A `json_schema` call argument (see `with_json_schema`) becomes the request's grammar;
-        such a request is batched with the others, its row masked by its own grammar.
+        A `json_schema` or `reply_frame` call argument (see `with_json_schema`,
+        `with_reply_grammar`) becomes the request's grammar; such a request is batched with the
+        others, its row masked by its own grammar.
         """
         from .batching import GenerationRequest, GenerationWorker
 
         settings = {**self.generation_kwargs, **(kwargs.get("pipeline_kwargs") or {})}
         grammar = None
         schema = kwargs.get("json_schema")
-        if schema is not None:
+        frame = kwargs.get("reply_frame")
+        if schema is not None or frame is not None:
             settings.setdefault("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)  # the wrap-up's budget
-            with _WORKER_LOCK:
-                if self._constraint is None:
-                    from .structured import JsonSchemaConstraint
+            constraint = self._constraint_for_tokenizer()
+            if frame is not None:
+                from .grammar import ReplyFrame, reply_row
 
-                    self._constraint = JsonSchemaConstraint(self.tokenizer)
-            grammar = self._constraint.row(schema)
+                grammar = reply_row(constraint, ReplyFrame.from_dict(frame))
+            else:
+                grammar = constraint.row(schema)
         with _WORKER_LOCK:
             if self._worker is None:
                 pipe = self.llm.pipeline

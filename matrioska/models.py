@@ -22,7 +22,7 @@ from langchain_core.language_models import BaseChatModel
 
 from .defaults import ROLES
 from .errors import ModelLoadError
-from .servers import server_context_tokens
+from .servers import forget_server, served_models, server_context_tokens, server_kind
 
 __all__ = ["ROLES", "load_chat_model", "cached_chat_model", "is_provider_spec", "check_reachable"]
 
@@ -91,10 +91,17 @@ def _provider_model(
     # Creating a client connects to nothing: check a local server's address now, not mid-run.
     if base_url:
         check_reachable(base_url)
-        # vLLM and SGLang say how long their context is: prompts are then budgeted to fit it.
-        reported = server_context_tokens(base_url, name) if provider == "openai" else 0
-        if reported:
-            model.metadata = {**(model.metadata or {}), "context_tokens": reported}
+        if provider == "openai":
+            # One `GET /models`: vLLM and SGLang say how long their context is (prompts are then
+            # budgeted to fit it), and each server which it is (the request field that takes a
+            # module reply's grammar: `servers.grammar_binding`).
+            forget_server(base_url)  # a new model for a new run: a grammar refused before is tried again
+            entries = served_models(base_url)
+            found: dict[str, Any] = {"server_kind": server_kind(base_url, entries=entries)}
+            reported = server_context_tokens(base_url, name, entries=entries)
+            if reported:
+                found["context_tokens"] = reported
+            model.metadata = {**(model.metadata or {}), **found}
     elif provider == "ollama":
         check_reachable(os.environ.get("OLLAMA_HOST", _OLLAMA_DEFAULT_URL))
     return model

@@ -10,19 +10,38 @@ start it again (it stopped answering, after the retries), give it a longer conte
 `--context-tokens` (the prompt was longer than its context), or fix the model name or the
 server (any other error status, with the server's own message and, for an unknown model, the
 names it does serve).
+
+The same list says which server it is (each entry's `owned_by`: "vllm", "sglang", "llamacpp"),
+and so which request field takes a reply grammar (`grammar_binding`): vLLM's
+`structured_outputs.grammar`, SGLang's `ebnf`, llama.cpp's `grammar`. A server that refused a
+grammar once is remembered for the rest of the process (`mark_grammar_refused`): its later
+requests go without one, on the parsed path.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 import urllib.request
 from typing import Any
 
 from .errors import ContextLengthError, ModelServerError
 from .retry import is_transient_backend_error
 
-__all__ = ["served_models", "server_context_tokens", "is_context_length_error", "server_failure"]
+__all__ = [
+    "served_models",
+    "server_context_tokens",
+    "server_kind",
+    "kind_of_models",
+    "grammar_binding",
+    "mark_grammar_refused",
+    "grammar_refused",
+    "forget_server",
+    "is_grammar_refusal",
+    "is_context_length_error",
+    "server_failure",
+]
 
 # The request paths clients append to a base URL (OpenAI-compatible and Ollama's own API).
 _ENDPOINTS = re.compile(r"/(chat/completions|completions|embeddings|api/chat|api/generate)/?$")
@@ -32,6 +51,14 @@ _ENDPOINTS = re.compile(r"/(chat/completions|completions|embeddings|api/chat|api
 _CONTEXT_WORDS = re.compile(
     r"maximum context length|context length of|longer than the model's context|exceeds the available context"
     r"|context[_ ]length[_ ]exceeded|context window|too many tokens|prompt is too long",
+    re.IGNORECASE,
+)
+# How servers word a request field or grammar they cannot take: pydantic's "Extra inputs are
+# not permitted" (a server validating strictly), "unknown field", a grammar that fails to parse
+# or compile (xgrammar, llama.cpp's "Failed to parse grammar").
+_GRAMMAR_WORDS = re.compile(
+    r"grammar|structured[_ ]outputs?|ebnf|guided|xgrammar|extra (inputs|fields)|unknown (field|param)"
+    r"|unrecognized|not permitted|not supported",
     re.IGNORECASE,
 )
 
@@ -47,13 +74,136 @@ def served_models(base_url: str, *, timeout: float = 5.0) -> list[dict[str, Any]
     return [entry for entry in data if isinstance(entry, dict)] if isinstance(data, list) else []
 
 
-def server_context_tokens(base_url: str, name: str, *, timeout: float = 5.0) -> int:
-    """The context length the server reports for `name` (vLLM, SGLang: `max_model_len`), else 0."""
-    for entry in served_models(base_url, timeout=timeout):
+def server_context_tokens(
+    base_url: str, name: str, *, timeout: float = 5.0, entries: list[dict[str, Any]] | None = None
+) -> int:
+    """The context length the server reports for `name` (vLLM, SGLang: `max_model_len`), else 0
+    (`entries`: its `GET /models` list when the caller already has it)."""
+    for entry in served_models(base_url, timeout=timeout) if entries is None else entries:
         if entry.get("id") == name or entry.get("root") == name:
             length = entry.get("max_model_len") or entry.get("context_length")
             return int(length) if isinstance(length, int) and length > 0 else 0
     return 0
+
+
+# What `owned_by` says in `GET /models` -> the server's kind.
+_KINDS = {"vllm": "vllm", "sglang": "sglang", "llamacpp": "llamacpp", "llama.cpp": "llamacpp"}
+# A reply grammar's request body, and its name in what is printed, per kind.
+_GRAMMAR_FIELDS: dict[str, tuple[str, Any]] = {
+    "vllm": ("vLLM", lambda gbnf: {"structured_outputs": {"grammar": gbnf}}),
+    "sglang": ("SGLang", lambda gbnf: {"ebnf": gbnf}),
+    "llamacpp": ("llama.cpp", lambda gbnf: {"grammar": gbnf}),
+}
+_LOCK = threading.Lock()
+_SERVER_KINDS: dict[str, str] = {}  # base URL -> kind, for the process
+_GRAMMAR_REFUSED: set[str] = set()  # base URLs that refused a grammar
+
+
+def _url_key(base_url: str) -> str:
+    return str(base_url).rstrip("/")
+
+
+def kind_of_models(entries: list[dict[str, Any]]) -> str:
+    """The server's kind from its `GET /models` entries ("vllm", "sglang", "llamacpp"), or ""."""
+    for entry in entries:
+        kind = _KINDS.get(str(entry.get("owned_by") or "").strip().lower())
+        if kind:
+            return kind
+    return ""
+
+
+def server_kind(base_url: str, *, timeout: float = 5.0, entries: list[dict[str, Any]] | None = None) -> str:
+    """Which server answers at `base_url`: "vllm", "sglang", "llamacpp", or "" (another, or
+    none listing its models). Asked once per base URL in a process (`entries`: its
+    `GET /models` list when the caller already has it)."""
+    key = _url_key(base_url)
+    if entries is not None:  # a fresh list: what it says replaces what was remembered
+        kind = kind_of_models(entries)
+        with _LOCK:
+            _SERVER_KINDS[key] = kind
+        return kind
+    with _LOCK:
+        if key in _SERVER_KINDS:
+            return _SERVER_KINDS[key]
+    kind = kind_of_models(served_models(key, timeout=timeout))
+    with _LOCK:
+        return _SERVER_KINDS.setdefault(key, kind)
+
+
+def forget_server(base_url: str) -> None:
+    """Forget what was remembered of the server at `base_url` (its kind, a refused grammar):
+    a model loaded for it anew (a new run) asks again."""
+    key = _url_key(base_url)
+    with _LOCK:
+        _SERVER_KINDS.pop(key, None)
+        _GRAMMAR_REFUSED.discard(key)
+
+
+def _chat_model(llm: Any) -> tuple[Any, dict[str, Any]]:
+    """The chat model under `llm`'s bindings (`.bind(...)`), and the keyword arguments bound."""
+    bound: dict[str, Any] = {}
+    seen = 0
+    while hasattr(llm, "bound") and seen < 16:
+        bound = {**(getattr(llm, "kwargs", None) or {}), **bound}
+        llm, seen = llm.bound, seen + 1
+    return llm, bound
+
+
+def _base_url(model: Any) -> str:
+    return _url_key(getattr(model, "openai_api_base", None) or "")
+
+
+def grammar_binding(llm: Any, gbnf: str) -> tuple[Any, str] | None:
+    """`llm` bound to send `gbnf` (a GBNF / xgrammar EBNF grammar, root rule `root`) in its
+    server's own request field, and the server's name ("vLLM", "SGLang", "llama.cpp"); None
+    for a backend that takes none (Ollama, hosted APIs, an unknown server) or a server that
+    refused one (`mark_grammar_refused`).
+
+    Only LangChain's OpenAI chat model is bound: its `extra_body` reaches the request's JSON
+    (merged with any the model or an earlier binding already sends). The kind is the one
+    `load_chat_model` read from the server (`metadata["server_kind"]`), or asked here once for a
+    model built by hand with a base URL."""
+    model, bound = _chat_model(llm)
+    if getattr(model, "_llm_type", None) != "openai-chat":
+        return None
+    url = _base_url(model)
+    if not url:
+        return None  # the hosted API
+    with _LOCK:
+        if url in _GRAMMAR_REFUSED:
+            return None
+    metadata = getattr(model, "metadata", None) or {}
+    kind = metadata["server_kind"] if "server_kind" in metadata else server_kind(url, timeout=3.0)
+    if kind not in _GRAMMAR_FIELDS:
+        return None
+    label, fields = _GRAMMAR_FIELDS[kind]
+    body = {**(getattr(model, "extra_body", None) or {}), **(bound.get("extra_body") or {}), **fields(gbnf)}
+    return llm.bind(extra_body=body), label
+
+
+def mark_grammar_refused(llm: Any) -> None:
+    """Remember, for the rest of the process, that `llm`'s server refuses reply grammars: its
+    later requests go without one (`grammar_binding` answers None)."""
+    url = _base_url(_chat_model(llm)[0])
+    if url:
+        with _LOCK:
+            _GRAMMAR_REFUSED.add(url)
+
+
+def grammar_refused(llm: Any) -> bool:
+    """Whether `llm`'s server was marked as refusing reply grammars."""
+    url = _base_url(_chat_model(llm)[0])
+    with _LOCK:
+        return bool(url) and url in _GRAMMAR_REFUSED
+
+
+def is_grammar_refusal(exc: BaseException) -> bool:
+    """A server refusing a request for its grammar: a 400 / 422 (or llama.cpp's 500 for a
+    grammar that does not parse) whose message names the grammar or an unknown field."""
+    status = _status(exc)
+    if status not in (400, 422, 500) or is_context_length_error(exc):
+        return False
+    return bool(_GRAMMAR_WORDS.search(_server_message(exc)))
 
 
 def _request_url(exc: BaseException) -> str | None:

@@ -3,7 +3,8 @@
 # index by scripts/small_model.py) runs one short task end to end through the `matrioska`
 # command, in process on the CPU, and what must hold for any model is checked: the run ends with
 # a verdict (exit 0 or 3) and no traceback, the plan was validated, every module wrote files,
-# and the speeds the command printed are plausible.
+# and the speeds the command printed are plausible. Printed, not checked: the acceptance
+# scenarios, and the structural problems of the modules' replies (matrioska/reply_stats.py).
 #
 #   scripts/real_model_ci.sh            (from the repository root, inside the project's venv)
 #
@@ -34,6 +35,8 @@ python - "$WORK" "$code" <<'PY'
 import json, re, sys
 from pathlib import Path
 
+from matrioska.reply_stats import output_counts, render_structural
+
 work, code = Path(sys.argv[1]), int(sys.argv[2])
 log = (work / "run.log").read_text()
 checkpoints = work / "out" / "matrioska_checkpoints"
@@ -63,6 +66,8 @@ print(f"real-model stage: exit {code}, works={verification and verification.get(
       f"modules={len(report.get('module_reports') or {})}, speeds={rates}, acceptance scenarios: "
       f"{len(scenarios)} run, {sum(1 for s in scenarios if s.get('ok'))} passed "
       f"({(verification or {}).get('acceptance_seconds', 0)} s)")
+# the modules' replies: structural problems over all attempts, repair attempts spent on them
+print(f"real-model stage: {render_structural(output_counts(work / 'out'))}")
 for s in scenarios:
     print(f"  scenario [{s.get('source')}] {'passed' if s.get('ok') else 'FAILED'}: {s.get('scenario', '')[:200]}")
 if problems:

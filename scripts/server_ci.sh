@@ -137,6 +137,8 @@ python - "$WORK" "$plan_code" "$wave_code" "$resume_code" "$killed" "$URL" "$PLA
 import json, re, sys
 from pathlib import Path
 
+from matrioska.reply_stats import output_counts, render_structural
+
 work, plan_code, wave_code, resume_code, killed, url, plan_file = sys.argv[1:]
 work = Path(work)
 problems = []
@@ -206,6 +208,8 @@ print(
     f"{sorted(finished_before)}; run again after the resume {sorted(again)}; resume exit {resume_code}, "
     f"works={verification and verification.get('works')}; per module (tokens, calls, tok/s, source) {figures}"
 )
+# the wave's modules' replies: structural problems (printed, not checked; --repairs 0 here)
+print(f"server stage: wave {render_structural(output_counts(work / 'wave'))}")
 if problems:
     print("server stage FAILED: " + "; ".join(problems))
     sys.exit(1)

@@ -1,7 +1,11 @@
 """A small OpenAI-compatible chat-completions server on 127.0.0.1, answering with scripted replies.
 
 It stands in for vLLM / llama.cpp server / LM Studio: the real `langchain-openai` client talks
-to it over HTTP, streamed (server-sent events) or not. Each request body is recorded.
+to it over HTTP, streamed (server-sent events) or not. Each request body is recorded. `kind`
+("vllm", "sglang", "llamacpp") is what its `/v1/models` entries say in `owned_by`, as those
+servers do; `refuse_grammar` answers any request holding a reply grammar (vLLM's
+`structured_outputs`, SGLang's `ebnf`, llama.cpp's `grammar`) with vLLM's 400 for a grammar its
+engine cannot take.
 Run it as a script to serve in its own process: `python openai_server.py PORTFILE`.
 """
 
@@ -40,6 +44,17 @@ def _vllm_error(message: str, kind: str, code: int, param: str | None = None) ->
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
+def grammar_in(body: dict[str, Any]) -> str | None:
+    """The reply grammar a request body holds, in any server's field, or None."""
+    outputs = body.get("structured_outputs")
+    if isinstance(outputs, dict) and outputs.get("grammar"):
+        return str(outputs["grammar"])
+    for field in ("ebnf", "grammar"):
+        if body.get(field):
+            return str(body[field])
+    return None
+
+
 class ScriptedOpenAIServer:
     """`with ScriptedOpenAIServer(respond) as server:` ... `server.base_url` ... `server.requests`."""
 
@@ -54,6 +69,8 @@ class ScriptedOpenAIServer:
         max_model_len: int | None = None,
         report_max_model_len: bool = True,
         fail: Callable[[dict[str, Any]], tuple[int, dict[str, Any]] | None] | None = None,
+        kind: str | None = None,
+        refuse_grammar: bool = False,
     ) -> None:
         self.respond = respond
         self.chunk_chars = chunk_chars
@@ -64,6 +81,9 @@ class ScriptedOpenAIServer:
         self.max_model_len = max_model_len
         self.report_max_model_len = report_max_model_len
         self.fail = fail  # body -> (status, error body) to answer with an error, or None
+        self.kind = kind  # `owned_by` in /v1/models: "vllm", "sglang", "llamacpp"
+        self.refuse_grammar = refuse_grammar
+        self.model_lists = 0  # GET /models answered
         self.running = 0  # requests in flight now, and the most at once (a server's /metrics)
         self.most_running = 0
         self._count = threading.Lock()
@@ -137,7 +157,8 @@ class ScriptedOpenAIServer:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
-                    entry: dict[str, Any] = {"object": "model"}
+                    outer.model_lists += 1
+                    entry: dict[str, Any] = {"object": "model", **({"owned_by": outer.kind} if outer.kind else {})}
                     if outer.max_model_len and outer.report_max_model_len:
                         entry["max_model_len"] = outer.max_model_len
                     names = outer.models or ["scripted"]
@@ -152,6 +173,9 @@ class ScriptedOpenAIServer:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 outer.requests.append(body)
                 failure = outer.fail(body) if outer.fail else None
+                if failure is None and outer.refuse_grammar and grammar_in(body) is not None:
+                    message = "Invalid grammar specification: Failed to convert the grammar from GBNF to Lark"
+                    failure = (400, _vllm_error(message, "BadRequestError", 400))
                 if failure:
                     self._error(*failure, body)
                     return

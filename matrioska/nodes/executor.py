@@ -21,10 +21,11 @@ from .. import kinds
 from ..acceptance import for_module, render_for_module
 from ..budget import TokenCounter, prompt_budget
 from ..context import Context, resolve_llm
-from ..errors import RecursionBudgetError
+from ..errors import MatrioskaError, RecursionBudgetError
+from ..grammar import ReplyFrame, close_frame, grammar_model, render_files, reply_frame
 from ..interfaces import INTERFACE_CHARS, check_references, module_interface, render_interface
 from ..parsing import UPDATE_MARKER, JSONExtractionError, ModuleReply, extract_json_object, parse_module_reply
-from ..project import extract_files, module_problems
+from ..project import ProjectFile, extract_files, module_problems
 from ..prompts import (
     EXECUTOR_REPAIR_PROMPT,
     EXECUTOR_RUNTIME_FIX_PROMPT,
@@ -32,6 +33,8 @@ from ..prompts import (
     EXECUTOR_UPDATE_RETRY_PROMPT,
     EXECUTOR_USER_PROMPT,
 )
+from ..retry import is_transient_backend_error
+from ..servers import is_context_length_error
 from ..state import Architecture, MatrioskaState, ModuleSpec
 from ..structured import constrained, update_schema
 from ._common import GenerationMeter, call_model, call_structured, emit, render_value
@@ -178,6 +181,12 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     spec = architecture.module(module_id)
     shared_state = state.get("shared_state") or {}
     order = state.get("execution_order") or []
+    context = runtime.context or Context()
+    llm = resolve_llm(context)
+    evidence = (state.get("fix_evidence") or {}).get(spec.id) if fixing else None
+    rewrite = _files_to_fix(spec, evidence)
+    frame = reply_frame(spec, rewrite)
+    _, reply_path = grammar_model(llm, frame)
     emit(
         runtime,
         "module_started",
@@ -186,9 +195,8 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         index=order.index(spec.id) + 1 if spec.id in order else 0,
         total=len(order),
         reads=spec.shared_state_reads,
+        replies=reply_path,
     )
-    context = runtime.context or Context()
-    llm = resolve_llm(context)
     counter = TokenCounter(llm)
     budget = prompt_budget(llm, context.context_tokens, context.max_new_tokens)
     interfaces = state.get("interfaces") or {}
@@ -202,11 +210,10 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         acceptance=state.get("acceptance") or [],
     )
     prompt_text = _prompt_text(messages)  # what an echo would repeat (not the module's own files)
-    evidence = (state.get("fix_evidence") or {}).get(spec.id) if fixing else None
+    own = extract_files((state.get("artifacts") or {}).get(spec.id) or "", spec.id, spec.files)
     if evidence:
         # A fix round: the same hyperfocus prompt, then the failure, the interfaces of the other
         # modules it names, and this module's own current files (never another module's code).
-        own = extract_files((state.get("artifacts") or {}).get(spec.id) or "", spec.id, spec.files)
         pointed = _pointed_interfaces(evidence, spec, interfaces)
         messages = [
             *messages,
@@ -224,7 +231,9 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     meter = GenerationMeter(counter)
     while True:
         attempts += 1
-        text, reply = _answer(llm, follow_up, spec, context, runtime, counter, budget, meter)
+        text, reply, reply_path = _answer(llm, follow_up, spec, context, runtime, counter, budget, meter, frame)
+        if rewrite:  # a fix round rewrote some of its files: the others stay as they were
+            reply.artifact = _merge_files(spec, own, extract_files(reply.artifact, spec.id, rewrite))
         files = extract_files(reply.artifact, spec.id, spec.files)
         problems, checks = module_problems(spec, files, reply.update, read_values, prompt=prompt_text)
         valid = [f for f, check in zip(files, checks, strict=True) if check["valid"]]
@@ -257,6 +266,8 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "repairs": history,
         "references": {"checked": len(references), "broken": sum(1 for r in references if r["status"] == "broken")},
         "model": model_name(llm),
+        "replies": reply_path,
+        **({"rewrote": rewrite} if rewrite else {}),
         "generation": meter.report(),
         "prompt_sha256": hashlib.sha256("\n\n".join(str(m.content) for m in follow_up).encode()).hexdigest(),
         **prompt_report,
@@ -373,15 +384,57 @@ def _answer(
     counter: TokenCounter,
     budget: int,
     meter: GenerationMeter | None = None,
-) -> tuple[str, ModuleReply]:
-    """One answer of the module: the call, its parse, and the re-ask for missing keys."""
-    text = call_model(llm, messages, meter)
+    frame: ReplyFrame | None = None,
+) -> tuple[str, ModuleReply, str]:
+    """One answer of the module: the call (under its reply grammar where the backend takes
+    one), its parse, and the re-ask for missing keys; and the path the reply took."""
+    bound, path = grammar_model(llm, frame)
+    text = ""
+    if bound is not None:
+        try:
+            text = call_model(bound, messages, meter)
+        except MatrioskaError:
+            raise
+        except Exception as exc:
+            if is_transient_backend_error(exc) or is_context_length_error(exc):
+                raise  # to the retry policy / a typed error: the same prompt without a grammar fails too
+            from ..servers import mark_grammar_refused
+
+            mark_grammar_refused(llm)
+            emit(runtime, "reply_grammar_refused", module=spec.id, error=f"{type(exc).__name__}: {exc}"[:300])
+            bound, path = None, "parsed"
+    if bound is None:
+        text = call_model(llm, messages, meter)
+    closed = None
+    if frame is not None and bound is not None:
+        text, closed = close_frame(frame, text)
     reply = parse_module_reply(text, spec.shared_state_writes)
+    if closed:
+        reply.notes.append(closed)
     for attempt in range(1, max(0, context.max_update_retries) + 1):
         if not reply.missing_keys:
             break
         _ask_for_missing_keys(llm, messages, text, reply, attempt, runtime, counter, budget, meter)
-    return text, reply
+    return text, reply, path
+
+
+def _files_to_fix(spec: ModuleSpec, evidence: str | None) -> list[str] | None:
+    """In a fix round, the module's files its evidence names, when that is some but not all of
+    them (the reply then rewrites only those); None: it rewrites every file."""
+    if not evidence or len(spec.files) < 2:
+        return None
+    named = [f for f in spec.files if re.search(rf"(?<![\w/.]){re.escape(f)}(?![\w])", evidence)]
+    return named if named and len(named) < len(spec.files) else None
+
+
+def _merge_files(spec: ModuleSpec, own: list[ProjectFile], rewritten: list[ProjectFile]) -> str:
+    """The module's artifact after a partial rewrite: each declared file from the rewrite when
+    it holds it, else as it was; in the plan's order."""
+    new = {f.path: f for f in rewritten}
+    old = {f.path: f for f in own}
+    files = [new.get(path) or old.get(path) for path in spec.files]
+    extra = [f for f in own if f.path not in spec.files]
+    return render_files([f for f in files if f is not None] + extra)
 
 
 def _tail(text: str, limit: int = 4000) -> str:
