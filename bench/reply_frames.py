@@ -6,7 +6,9 @@ module's first reply asked twice with the executor's own prompt: as any chat mod
 under the grammar of its frame (its declared files, then the update with its keys). Counted per
 path: the structural problems (no file, declared file missing, undeclared file, update missing or
 empty, echo: `matrioska/reply_stats.py`), modules holding every declared file, stray files,
-generated tokens and wall time. Only form is compared: the modules see no shared state and no
+generated tokens and wall time. A reply a server cut at the budget is closed without the model as
+the executor does (`grammar.close_frame`); its update, which the executor re-asks, counts missing
+here. Only form is compared: the modules see no shared state and no
 interfaces (the plan's first replies), and their code is not run.
 
     python bench/reply_frames.py --model ~/.cache/matrioska/qwen2.5-coder-0.5b --no-4bit
@@ -26,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from matrioska.grammar import grammar_model, reply_frame  # noqa: E402
+from matrioska.grammar import close_frame, grammar_model, reply_frame  # noqa: E402
 from matrioska.models import load_chat_model  # noqa: E402
 from matrioska.nodes._common import GenerationMeter, call_model  # noqa: E402
 from matrioska.nodes.executor import _prompt_text, build_module_messages  # noqa: E402
@@ -111,12 +113,15 @@ def one_reply(llm: Any, architecture: Architecture, spec: Any, grammar: bool) ->
     started = time.perf_counter()
     text = call_model(bound if bound is not None else llm, messages, meter)
     seconds = time.perf_counter() - started
+    closed = None
+    if bound is not None:  # as the executor does: a reply a server cut at its budget is closed
+        text, closed = close_frame(reply_frame(spec), text)  # type: ignore[arg-type]
     reply = parse_module_reply(text, spec.shared_state_writes)
     files = extract_files(reply.artifact, spec.id, spec.files)
     problems, checks = module_problems(spec, files, reply.update, {}, prompt=_prompt_text(messages))
     extra = sorted({f.path for f in files} - set(spec.files))
     report = {"problems": problems, "files": checks, "extra_files": extra, "repairs": []}
-    return {"report": report, "path": path, "seconds": seconds, "tokens": meter.tokens, "text": text}
+    return {"report": report, "path": path, "seconds": seconds, "tokens": meter.tokens, "text": text, "closed": closed}
 
 
 def main() -> int:
@@ -152,10 +157,14 @@ def main() -> int:
                 "path": sorted({r["path"] for r in results}),
                 "seconds": round(time.perf_counter() - started, 1),
                 "tokens": sum(r["tokens"] for r in results),
+                "closed": [r["closed"] for r in results if r["closed"]],
                 "replies": {m.id: r["text"] for m, r in zip(architecture.modules, results, strict=True)},
             }
             row = rows[task][mode]
-            print(f"{task:15} {mode:8} {row['seconds']:7.1f} s {row['tokens']:6} tokens  {render_structural(counts)}")
+            cut = f" ({len(row['closed'])} cut at the budget, closed)" if row["closed"] else ""
+            print(
+                f"{task:15} {mode:8} {row['seconds']:7.1f} s {row['tokens']:6} tokens  {render_structural(counts)}{cut}"
+            )
             sys.stdout.flush()
     for mode in ("parsed", "grammar"):
         total = sum_counts(rows[t][mode]["counts"] for t in rows)

@@ -116,6 +116,14 @@ def _parser() -> argparse.ArgumentParser:
             "--verify-timeout", type=float, default=120, metavar="S", help="seconds per check command (default 120)"
         )
         p.add_argument(
+            "--allow-install",
+            metavar="NAME,...",
+            action="append",
+            default=[],
+            help="requirements verification may install although they are not well-known distributions "
+            "(comma-separated, repeatable; never a name of the project's own modules)",
+        )
+        p.add_argument(
             "--fix-rounds",
             type=int,
             default=2,
@@ -403,6 +411,18 @@ class ProgressPrinter:
         self.p(f"      ! attempt {e['attempt']} has {len(e['problems'])} problem(s), re-running: {e['problems'][0]}")
         self._start_counting(f"repair of {e['module']}", self.position)
 
+    def on_module_blocked(self, e: dict[str, Any]) -> None:
+        self.p(f"  ⊘ {e['module']}: not generated — {e['reason']}")
+
+    def on_modules_retried(self, e: dict[str, Any]) -> None:
+        again = ", ".join(repr(m) for m in e["modules"])
+        self.p(
+            f"  generating {again} again (it ended without files), then the modules it blocked: {', '.join(e['blocked'])}"
+        )
+
+    def on_near_miss_fixed(self, e: dict[str, Any]) -> None:
+        self.p(f"  ~ fixed without the model: {e['path']}:{e['line']} {e['old']!r} -> {e['new']!r}")
+
     def on_reply_grammar_refused(self, e: dict[str, Any]) -> None:
         self.replies = "parsed"
         self.p(f"  ! the server refused the reply grammar ({e['error'][:160]}); asked again without it")
@@ -584,6 +604,10 @@ def _print_verdict(out: TextIO, verification: dict[str, Any]) -> None:
 
         for check in failed[:5]:
             print(f"    ✗ {check['command']}: {headline(check.get('output') or '')[:200]}", file=out)
+        if verification.get("blocked_reason"):
+            if why != verification["blocked_reason"]:
+                print(f"    ✗ {verification['blocked_reason']}", file=out)
+            print("    (resume, e.g. with a better --model: it is generated again, then the blocked ones)", file=out)
     scenarios = verification.get("acceptance") or []
     if scenarios:
         ran = [s for s in scenarios if s.get("ok") is not None]
@@ -699,6 +723,7 @@ def _run_or_resume(
         sandbox=args.sandbox,
         verify_timeout=args.verify_timeout,
         fix_rounds=args.fix_rounds,
+        allow_install=",".join(args.allow_install),
         acceptance=scenarios,
         acceptance_extra=bool(getattr(args, "acceptance_extra", False)),
         write_acceptance=not getattr(args, "no_acceptance", False),

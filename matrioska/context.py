@@ -70,6 +70,12 @@ class Context:
     """Rounds of sending runtime failures back to the modules that own them, then re-checking."""
     verify_dir: str = ""
     """Where the project's Python requirements are installed as wheels ("" : a temporary folder)."""
+    allow_install: list[str] = field(
+        default_factory=list,
+        metadata={"description": "Requirements verification may install besides the well-known distributions."},
+    )
+    """Distribution names verification may install although they are not in Matrioska's list of
+    well-known distributions (never the project's own module names): `--allow-install`."""
 
 
 def resolve_llm(context: Context | None, role: str = "executor") -> BaseChatModel:

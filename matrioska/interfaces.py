@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
 
-from .kinds.javascript import _JS_COMMENT, _export_names
+from .kinds.javascript import _JS_COMMENT
 from .kinds.python import _bound_names, python_import_names
 
 __all__ = [
@@ -558,6 +558,12 @@ def _external(spec: str) -> bool:
     return bool(re.match(r"^([a-z][a-z0-9+.-]*:|//)", spec, re.I))
 
 
+def _imported_names(clause: str) -> list[str]:
+    """The names an import clause takes from the module: `a as b` takes `a` (an export list's
+    `a as b` exports `b`: `_export_names`)."""
+    return [words[0] for part in clause.split(",") if (words := part.split()) and re.fullmatch(r"[\w$]+", words[0])]
+
+
 def _js_references(
     holder: str, entry: dict[str, Any], content: str, index: _Index, pending: set[str], html_known: bool
 ) -> list[dict[str, Any]]:
@@ -566,7 +572,9 @@ def _js_references(
     code = _JS_COMMENT.sub("", content)
     imports: list[tuple[str, list[str]]] = []
     for match in _JS_IMPORT.finditer(code):
-        imports.append((match.group(4), _export_names(match.group(2) or "") + (["default"] if match.group(1) else [])))
+        imports.append(
+            (match.group(4), _imported_names(match.group(2) or "") + (["default"] if match.group(1) else []))
+        )
     for match in _JS_REQUIRE_NAMES.finditer(code):
         imports.append((match.group(2), [n.split(":")[0].strip() for n in match.group(1).split(",") if n.strip()]))
     for spec, names in imports:

@@ -80,6 +80,9 @@ class MatrioskaOrchestrator:
         acceptance_extra: with `acceptance`, the model writes its scenarios beside yours.
         write_acceptance: have the model write acceptance scenarios after the plan (when you
             gave none, or with `acceptance_extra`); False: the verdict rests on the checks.
+        allow_install: distribution names (a list, or "a,b") that verification may install for
+            the project besides the well-known ones Matrioska ships a list of; a name of the
+            project's own modules is never installed (`matrioska/installs.py`).
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class MatrioskaOrchestrator:
         acceptance: str | os.PathLike[str] | list[dict[str, Any]] | dict[str, Any] | None = None,
         acceptance_extra: bool = False,
         write_acceptance: bool = True,
+        allow_install: str | list[str] | tuple[str, ...] | None = None,
     ) -> None:
         from .acceptance import load_scenarios
         from .graph import DEFAULT_RECURSION_LIMIT, build_graph
@@ -138,6 +142,8 @@ class MatrioskaOrchestrator:
         self.assembler_notes = assembler_notes
         self.verify, self.sandbox = verify, sandbox
         self.verify_timeout, self.fix_rounds = float(verify_timeout), max(0, int(fix_rounds))
+        items = allow_install.split(",") if isinstance(allow_install, str) else list(allow_install or [])
+        self.allow_install = [str(name).strip() for name in items if str(name).strip()]
         if verify:
             from .sandbox import resolve_sandbox
 
@@ -191,7 +197,12 @@ class MatrioskaOrchestrator:
         return self._drive(payload, thread_id, on_event)
 
     def resume(self, thread_id: str, *, on_event: EventHandler | None = None) -> dict[str, Any]:
-        """Continue a stored run from its last finished module."""
+        """Continue a stored run from its last finished module.
+
+        A run that finished with modules blocked (a module they depend on ended without files)
+        continues too: that module is generated again, with this orchestrator's model, and then
+        the modules it blocked; a finished run without blocked modules is returned as it is.
+        """
         if not self.get_state(thread_id):
             raise UnknownThreadError(thread_id, self.files.base_path)
         return self._drive(None, thread_id, on_event)
@@ -259,10 +270,16 @@ class MatrioskaOrchestrator:
         config = self._config(thread_id)
         notify = on_event or (lambda event: None)
         snapshot = self.graph.get_state(config)
+        retried: list[str] = []
+        blocked: list[str] = []
         if payload is None and snapshot.values and not snapshot.next:
-            notify({"event": "run_started", "thread_id": thread_id, "resumed": True, "finished": True})
-            return self._finish(thread_id, dict(snapshot.values), notify)
+            payload, retried, blocked = self._reopen_blocked(dict(snapshot.values))
+            if payload is None:
+                notify({"event": "run_started", "thread_id": thread_id, "resumed": True, "finished": True})
+                return self._finish(thread_id, dict(snapshot.values), notify)
         notify({"event": "run_started", "thread_id": thread_id, "resumed": not isinstance(payload, dict)})
+        if retried:
+            notify({"event": "modules_retried", "modules": retried, "blocked": blocked})
         context = Context(
             llm=self.llm,
             roles=self.roles,
@@ -278,6 +295,7 @@ class MatrioskaOrchestrator:
             verify_timeout=self.verify_timeout,
             fix_rounds=self.fix_rounds,
             verify_dir=str(self.files.python_env_dir),
+            allow_install=self.allow_install,
         )
         values: dict[str, Any] = dict(snapshot.values or {})
         steps = 0
@@ -325,6 +343,25 @@ class MatrioskaOrchestrator:
             notify({"event": "review_requested", "thread_id": thread_id, **pending[0]})
             return {**values, "thread_id": thread_id, "pending_review": pending[0]}
         return self._finish(thread_id, dict(snapshot.values), notify)
+
+    def _reopen_blocked(self, values: dict[str, Any]) -> tuple[Any, list[str], list[str]]:
+        """A finished run whose modules were blocked behind one that ended without files: the
+        command that makes that module pending again and runs it (its dependents follow once
+        it has files; the fix rounds start over), the modules it generates again and those
+        they blocked. (None, [], []) when nothing is blocked."""
+        from langgraph.types import Command, Overwrite
+
+        from .nodes.routing import blocked_modules, blocking_modules
+
+        state: Any = values
+        empty = blocking_modules(state)
+        if not empty:
+            return None, [], []
+        completed = [m for m in values.get("completed") or [] if m not in empty]
+        reset = {"fix_queue": [], "fix_seen": [], "fix_evidence": {}, "fix_round": 0, "blocked": {}}
+        # the executor runs the first pending module (the empty one); routing goes on from there
+        command = Command(update={"completed": Overwrite(completed), **reset}, goto="executor")
+        return command, empty, list(blocked_modules(state))
 
     def _save_after_failure(self, thread_id: str, rejected_plans: list[dict[str, Any]] | None = None) -> None:
         state = self.get_state(thread_id)

@@ -90,11 +90,15 @@ def _path_from(text: str) -> str | None:
     return match.group(0) if match else None
 
 
-def extract_files(artifact: str, module_id: str, declared: list[str] | None = None) -> list[ProjectFile]:
+def extract_files(
+    artifact: str, module_id: str, declared: list[str] | None = None, dropped: list[str] | None = None
+) -> list[ProjectFile]:
     """The files of one module's reply (see the module docstring).
 
     A block with no usable file name takes the module's next declared file (`declared`, from
-    the plan) whose extension fits its language, else a name from its language; a language
+    the plan) whose extension fits its language; when none fits it is dropped, said in
+    `dropped` (a module that declared its files never gets an invented `core_2.py`); a module
+    that declared none gets a name from its id and the block's language. A language
     label on the block's first line (``javascript``, ``css_styling:``) is not kept in the file.
     A reply cut off inside a block (the token budget ran out) keeps that block to its end. An
     empty block whose path the module did not declare is dropped (nobody planned it and it holds
@@ -129,6 +133,13 @@ def extract_files(artifact: str, module_id: str, declared: list[str] | None = No
             path = _declared_for(language, declared or [], seen)
             if path is not None:
                 notes.append(f"block {number} had no file name; saved as the declared file {path!r}")
+            elif declared:
+                # A name is never invented for a module that declared its files (`core_2.py`).
+                if dropped is not None:
+                    dropped.append(
+                        f"block {number} ({language or 'no language'}) had no file name and fits none of the declared files left; dropped"
+                    )
+                continue
             else:
                 path = f"{module_id}_{number}.{_EXTENSIONS.get(language, 'txt')}"
                 notes.append(f"block {number} had no file name; saved as {path!r}")

@@ -195,6 +195,10 @@ class MatrioskaState(TypedDict, total=False):
     the modules that depend on it build against, and what their references are checked against."""
     module_reports: Annotated[dict[str, dict[str, Any]], merge_dicts]
     """Module id -> what happened: keys read, written, dropped, missing, characters."""
+    blocked: dict[str, str]
+    """Module id -> why it was not generated: a module it depends on (directly or not) ended
+    without files after its repairs (`routing.blocked_modules`); recorded at assembly, cleared
+    when `resume` generates the empty module again."""
     final_result: str
     """The integrated result written by the assembler."""
     integration_report: dict[str, Any]

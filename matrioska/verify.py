@@ -8,7 +8,8 @@ the `Sandbox` (see `sandbox.py`):
   the project's README names, or a root `main.py` / `cli.py` / `app.py` with a `__main__` guard)
   runs with `--help` when it parses arguments, else as is. Third-party requirements are installed
   as wheels only (`--only-binary=:all:`: no package's build code runs) into a folder of the run,
-  never into the user's environment, and reused while the requirements stay the same.
+  never into the user's environment, and reused while the requirements stay the same; only
+  declared, well-known (or user-allowed) names that are not the project's own (`installs.py`).
 - Web page: served on 127.0.0.1 and opened in headless Chromium (`webcheck.py`): page errors,
   console errors, failed loads of the project's own files, element ids the scripts look up that
   the live DOM lacks; any other origin is aborted.
@@ -230,6 +231,9 @@ class _Run:
         self.notes: list[str] = []
         self.env: dict[str, str] = {}
         self.readable: list[str] = []
+        # what may be installed besides the well-known distributions, and the plan's module ids
+        self.allow_install: list[str] = []
+        self.module_ids: list[str] = []
 
     def fresh_copy(self) -> Path:
         """The project written anew (a check never sees what an earlier one left behind)."""
@@ -300,6 +304,8 @@ def verify_project(
     emit: Callable[..., None] | None = None,
     acceptance: list[dict[str, Any]] | None = None,
     dependencies: dict[str, list[str]] | None = None,
+    allow_install: str | list[str] | None = None,
+    module_ids: list[str] | None = None,
 ) -> dict[str, Any]:
     """Run every check that applies to the project, then its acceptance scenarios; the verdict
     and the failures per module.
@@ -307,13 +313,18 @@ def verify_project(
     `files` maps project paths to their text, `owners` maps them to the module that wrote them;
     `acceptance` holds the scenarios (`matrioska.acceptance`), `dependencies` the plan's module
     dependencies (a failing command goes to the program's module and what it builds on).
-    Returns `{"works", "checks", "acceptance": [...], "failures": [{module, kind, command,
+    A Python requirement is installed only when the project declares it, it is not the name of
+    one of the project's own modules (`module_ids`, its files) and it is well known or in
+    `allow_install` (names, or a comma-separated string): `installs.py`. Returns `{"works", "checks", "acceptance": [...], "failures": [{module, kind, command,
     evidence}], "notes"}`; `works` is None when nothing could be run, and True only when every
     check and every scenario passed.
     """
     say = emit or (lambda *_a, **_k: None)
     deps = Path(deps_root) if deps_root else Path(tempfile.gettempdir()) / "matrioska-pydeps"
     run = _Run(files, owners, sandbox, deps, say)
+    if allow_install:
+        run.allow_install = allow_install.split(",") if isinstance(allow_install, str) else list(allow_install)
+    run.module_ids = list(module_ids or [])
     try:
         paths = list(files)
         for item in kinds.installed():
@@ -452,19 +463,56 @@ def _python_checks(run: _Run, paths: list[str]) -> None:
 
 def _requirement_name(requirement: str) -> str:
     """The distribution name of a requirements line ("Flask>=3; python_version>'3'" -> "Flask")."""
-    return re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0]
+    return re.split(r"[<>=!~\[; @]", requirement.strip(), maxsplit=1)[0]
 
 
-def _requirements(files: dict[str, str], paths: list[str]) -> list[str]:
-    names: list[str] = []
-    for line in files.get("requirements.txt", "").splitlines():
-        line = line.split("#", 1)[0].strip()
+@dataclass
+class _Requirement:
+    """One requirement: its line, the file declaring it, and whether the project declared it
+    (pytest, for the generated tests, is Matrioska's own need)."""
+
+    line: str
+    source: str
+    declared: bool = True
+
+
+def _requirements(files: dict[str, str], paths: list[str], owners: dict[str, str] | None = None) -> list[_Requirement]:
+    """The project's declared requirements: `requirements.txt` lines (and, in the assembler's
+    generated one, the imports it did not list), `pyproject.toml` dependencies; then pytest
+    when there are tests."""
+    from .installs import UNLISTED_PREFIX, normalize
+
+    found: list[_Requirement] = []
+    generated = (owners or {}).get("requirements.txt") == "assembler"
+    for raw in files.get("requirements.txt", "").splitlines():
+        if generated and raw.startswith(UNLISTED_PREFIX):
+            # an import the assembler did not list (not a well-known distribution): still the
+            # project's requirement, judged like the others (the user may allow it)
+            name = raw[len(UNLISTED_PREFIX) :].split()[0] if raw[len(UNLISTED_PREFIX) :].split() else ""
+            if name:
+                found.append(_Requirement(name, "requirements.txt"))
+            continue
+        line = raw.split("#", 1)[0].strip()
         if not line or line.startswith("-"):
             continue
-        names.append(line)
-    if python_tests(paths) and "pytest" not in [_requirement_name(n).lower() for n in names]:
-        names.append("pytest")
-    return names
+        found.append(_Requirement(line, "requirements.txt"))
+    pyproject = files.get("pyproject.toml", "")
+    if pyproject:
+        import tomllib
+
+        try:
+            dependencies = tomllib.loads(pyproject).get("project", {}).get("dependencies", [])
+        except (tomllib.TOMLDecodeError, AttributeError):
+            dependencies = []
+        for item in dependencies if isinstance(dependencies, list) else []:
+            if isinstance(item, str) and item.strip():
+                found.append(_Requirement(item.strip(), "pyproject.toml"))
+    unique: dict[str, _Requirement] = {}
+    for requirement in found:
+        unique.setdefault(normalize(_requirement_name(requirement.line)), requirement)
+    if python_tests(paths) and "pytest" not in unique:
+        unique["pytest"] = _Requirement("pytest", "the generated tests", declared=False)
+    return list(unique.values())
 
 
 def _available(requirement: str) -> bool:
@@ -475,21 +523,79 @@ def _available(requirement: str) -> bool:
     try:
         importlib.metadata.distribution(name)
         return True
-    except importlib.metadata.PackageNotFoundError:
+    except (importlib.metadata.PackageNotFoundError, ValueError):
         pass
     module = name.replace("-", "_")
+    if not module.isidentifier():
+        return False
     try:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
 
 
+def _requirement_owners(run: _Run, source: str, requirements: list[str]) -> list[str]:
+    """Who a requirement that cannot be had goes to: the module that wrote the file declaring
+    it; for the assembler's generated file, the modules importing it."""
+    from .installs import imports_of
+
+    owner = run.owners.get(source)
+    if owner is not None and owner != "assembler":
+        return [owner]
+    # the assembler listed what the modules import: send it to the modules importing it
+    wanted = {name for r in requirements for name in imports_of(_requirement_name(r))}
+    wanted |= {_requirement_name(r).replace("-", "_") for r in requirements}
+    return sorted(
+        {
+            run.owners[p]
+            for p, t in run.files.items()
+            if p.endswith(".py")
+            and run.owners.get(p)
+            and run.owners[p] != "assembler"
+            and any(re.search(rf"^\s*(import|from)\s+{re.escape(w)}\b", t, re.M) for w in wanted)
+        }
+    )
+
+
+def _refuse(run: _Run, requirement: _Requirement, reason: str) -> None:
+    """A requirement that is not installed by the rule (`installs.py`): a failed check that
+    names it and why, sent to the module that declared it."""
+    shown = f"install {_requirement_name(requirement.line) or requirement.line} ({requirement.source})"
+    run.emit("check_started", kind="python-deps", command=shown)
+    output = (
+        f"{requirement.source} names {requirement.line!r}: {reason}. Only declared, well-known (or allowed) "
+        "requirements that are not the project's own modules are installed"
+    )
+    check = run.record("python-deps", shown, False, output, 0.0, requirement=requirement.line)
+    modules = _requirement_owners(run, requirement.source, [requirement.line])
+    for module in modules:
+        run.failures.append(Failure(module, "python-deps", shown, _trim(output, 3000)))
+    check["modules"] = modules
+
+
 def _prepare_dependencies(run: _Run, paths: list[str]) -> None:
-    """Install what the project requires and this interpreter lacks: wheels only, into the run's
-    own folder (one folder per requirement, reused across rounds). A requirement that cannot be
-    had is a failed check with that reason; the other checks still run (an import of it then
-    fails where it is used, which is the evidence its module needs)."""
-    missing = [r for r in _requirements(run.files, paths) if not _available(r)]
+    """Install what the project requires and this interpreter lacks, and only what the rule
+    allows (`installs.py`: declared, not the project's own name, well known or allowed by the
+    user): wheels only, into the run's own folder (one folder per requirement, reused across
+    rounds). A requirement refused or that cannot be had is a failed check with that reason; the
+    other checks still run (an import of it then fails where it is used, which is the evidence
+    its module needs)."""
+    from .installs import install_decision, own_names
+
+    wanted = [r for r in _requirements(run.files, paths, run.owners) if not _available(r.line)]
+    if not wanted:
+        return
+    own = own_names(run.files, [*run.owners.values(), *run.module_ids])
+    missing: list[str] = []
+    sources: dict[str, str] = {}
+    for item in wanted:
+        if item.declared:
+            ok, reason = install_decision(item.line, own_names=own, allowed=run.allow_install)
+            if not ok:
+                _refuse(run, item, reason)
+                continue
+        missing.append(item.line)
+        sources[item.line] = item.source
     if not missing:
         return
     import hashlib
@@ -516,21 +622,7 @@ def _prepare_dependencies(run: _Run, paths: list[str]) -> None:
         "import the project's own modules by their file names\n" + "\n".join(failed.values())
     )
     check = run.record("python-deps", shown, False, output, time.monotonic() - started)
-    owner = run.owners.get("requirements.txt")
-    if owner == "assembler" or owner is None:
-        # the assembler listed what the modules import: send it to the modules importing it
-        wanted = {_requirement_name(m).lower().replace("-", "_") for m in failed}
-        modules = sorted(
-            {
-                run.owners[p]
-                for p, t in run.files.items()
-                if p.endswith(".py")
-                and run.owners.get(p)
-                and any(re.search(rf"^\s*(import|from)\s+{re.escape(w)}\b", t, re.M) for w in wanted)
-            }
-        )
-    else:
-        modules = [owner]
+    modules = sorted({m for r in failed for m in _requirement_owners(run, sources.get(r, "requirements.txt"), [r])})
     for module in modules:
         run.failures.append(Failure(module, "python-deps", shown, _trim(output, 3000)))
     check["modules"] = modules

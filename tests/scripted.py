@@ -125,6 +125,18 @@ THREE_MODULE_PLAN = {
     ],
 }
 
+# THREE_MODULE_PLAN with no module reading or depending on another: for models that write noise
+# (random weights), whose modules may end without files, which would block those built on them.
+INDEPENDENT_PLAN = {
+    **THREE_MODULE_PLAN,
+    "general_manual": {
+        **THREE_MODULE_PLAN["general_manual"],
+        "modules": [
+            {**m, "dependencies": [], "shared_state_reads": []} for m in THREE_MODULE_PLAN["general_manual"]["modules"]
+        ],
+    },
+}
+
 MODULE_UPDATES: dict[str, dict[str, Any]] = {
     "html": {"element_ids": ["#loginForm", "#bookList", "#dashboardStats"], "page_structure": {"main": ["#bookList"]}},
     "css": {"css_classes": ["card", "btn"], "color_scheme": {"primary": "#336699"}},

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
-from scripted import THREE_MODULE_PLAN
+from scripted import INDEPENDENT_PLAN, THREE_MODULE_PLAN
 
 from matrioska import LocalLLM, MatrioskaOrchestrator, ModelLoadError, PlanError
 
@@ -71,7 +71,7 @@ def test_auto_dtype_on_a_cpu_is_the_measured_faster_one(tiny_model_dir: Path, mo
 
 def test_whole_graph_runs_on_the_tiny_4bit_model(tmp_path: Path, tiny_4bit: LocalLLM) -> None:
     with MatrioskaOrchestrator(tiny_4bit, base_path=tmp_path) as orchestrator:
-        state = orchestrator.run("Create a library management system", architecture=THREE_MODULE_PLAN)
+        state = orchestrator.run("Create a library management system", architecture=INDEPENDENT_PLAN)
     assert state["completed"] == ["html", "css", "auth"]
     for module_id in ("html", "css", "auth"):
         assert state["artifacts"][module_id]  # random weights: noise, but real generated text

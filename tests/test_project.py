@@ -40,8 +40,8 @@ WEB_PLAN = {
 
 HTML = '<main id="bookList"></main>\n<form id="loginForm"></form>'
 CSS = "#bookList { margin: 0; }\n#loginForm { padding: 1rem; }\n.card { border: 1px solid; }"
-JS_WRONG = "function renderBooks() {\n  document.getElementById('booklist').classList.add('card');\n  document.getElementById('loginForm');\n}"
-JS_RIGHT = JS_WRONG.replace("'booklist'", "'bookList'")
+JS_WRONG = "function renderBooks() {\n  document.getElementById('shelf').classList.add('card');\n  document.getElementById('loginForm');\n}"
+JS_RIGHT = JS_WRONG.replace("'shelf'", "'bookList'")
 
 
 def web_answer(module_id: str, js: str) -> str:
@@ -113,9 +113,9 @@ def test_without_repairs_the_report_marks_the_contract_broken(tmp_path: Path) ->
     broken = [row for row in state["integration_report"]["consistency"] if row["status"] == "broken"]
     assert [(row["identifier"], row["module"], row["where"]) for row in broken] == [
         ("bookList", "js", "app.js"),  # the published id is not used by the reader
-        ("booklist", "js", "app.js"),  # the id the script looks up is defined by no HTML
+        ("shelf", "js", "app.js"),  # the id the script looks up is defined by no HTML
     ]
-    assert broken[1]["problem"] == "no HTML file defines id='booklist'; the ids that exist: bookList, loginForm"
+    assert broken[1]["problem"] == "no HTML file defines id='shelf'; the ids that exist: bookList, loginForm"
     assert state["module_reports"]["js"]["problems"]
     assert "2 broken" in state["final_result"]
 

@@ -62,7 +62,11 @@ def test_the_wording_of_project_and_parsing_falls_in_each_category() -> None:
 
 def test_the_unnamed_block_is_counted_as_a_stray_undeclared_file() -> None:
     reply = GOOD.replace(f"\n{UPDATE_MARKER}", f"\n```\nprint('more')\n```\n{UPDATE_MARKER}")
-    files = extract_files(parse_module_reply(reply, ["api_functions"]).artifact, "core", ["core.py"])
+    artifact = parse_module_reply(reply, ["api_functions"]).artifact
+    dropped: list[str] = []
+    files = extract_files(artifact, "core", ["core.py"], dropped)
+    assert [f.path for f in files] == ["core.py"] and len(dropped) == 1  # a declared module: no name invented
+    files = extract_files(artifact, "core")  # a module that declared no files names it
     extra = sorted({f.path for f in files} - {"core.py"})
     assert extra == ["core_2.txt"]  # the name project.py gives a block without one
     counts = structural_counts({"core": {"problems": [], "extra_files": [*extra, "notes.md"]}})
@@ -155,7 +159,7 @@ def scripted_run(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 LINE = (
-    "structure: 1 no file, 1 declared file missing, 1 undeclared (1 stray), 2 update missing/empty, 0 echo; "
+    "structure: 1 no file, 1 declared file missing, 0 undeclared, 2 update missing/empty, 0 echo; "
     "2/2 repair attempts spent on form; 3/3 modules with their declared files"
 )
 
@@ -168,8 +172,8 @@ def test_a_scripted_run_written_to_disk_is_counted_from_its_output_folder(
     assert counts == {
         "no_file": 1,  # auth's first answer (its missing auth.txt not counted again)
         "missing_file": 1,  # html's first answer: page.txt instead of html.txt
-        "undeclared_file": 1,  # css's css_2.txt, kept (nothing else was wrong)
-        "stray_files": 1,
+        "undeclared_file": 0,  # css's unnamed extra block is dropped, never saved as css_2.txt
+        "stray_files": 0,
         "update": 2,  # html's first answer: both of its keys
         "echo": 0,
         "attempts_spent": 2,

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from scripted import THREE_MODULE_PLAN
+from scripted import INDEPENDENT_PLAN
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,7 +95,7 @@ def test_langgraph_dev_runs_the_exported_graph(server: str, tiny_model_dir: Path
     for part in client.runs.stream(
         thread["thread_id"],
         "matrioska",
-        input={"task": "Library management system", "architecture": THREE_MODULE_PLAN},
+        input={"task": "Library management system", "architecture": INDEPENDENT_PLAN},
         context=context,
         stream_mode=["updates", "custom"],
     ):
@@ -116,7 +116,7 @@ def test_langgraph_dev_runs_the_exported_graph(server: str, tiny_model_dir: Path
     client.runs.wait(
         review_thread,
         "matrioska",
-        input={"task": "Library management system", "architecture": THREE_MODULE_PLAN},
+        input={"task": "Library management system", "architecture": INDEPENDENT_PLAN},
         context={**context, "review": True},
     )
     waiting = client.threads.get_state(review_thread)

@@ -406,7 +406,9 @@ def test_a_requirement_that_cannot_be_had_is_a_failed_check_sent_to_its_module(
     assert sandbox is not None
     files = {"app.py": "import surely_not_installed_pkg\n", "requirements.txt": "surely-not-installed-pkg==1.0\n"}
     owners = {"app.py": "core", "requirements.txt": "deps"}
-    result = verify_project(files, owners, sandbox, deps_root=tmp_path / "pyenv")
+    # allowed by the user (not a well-known distribution): pip is asked, and finds nothing
+    allowed = "surely-not-installed-pkg"
+    result = verify_project(files, owners, sandbox, deps_root=tmp_path / "pyenv", allow_install=allowed)
     assert result["works"] is False
     check = result["checks"][0]
     assert check["kind"] == "python-deps" and check["ok"] is False and check["modules"] == ["deps"]
@@ -417,7 +419,7 @@ def test_a_requirement_that_cannot_be_had_is_a_failed_check_sent_to_its_module(
     assert imports["modules"] == ["core"]
     # written by the assembler (from the imports): the module that imports it gets the failure
     owners["requirements.txt"] = "assembler"
-    result = verify_project(files, owners, sandbox, deps_root=tmp_path / "pyenv")
+    result = verify_project(files, owners, sandbox, deps_root=tmp_path / "pyenv", allow_install=allowed)
     assert {f["module"] for f in result["failures"]} == {"core"}
 
 

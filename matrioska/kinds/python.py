@@ -244,8 +244,16 @@ def _python(path: str, content: str) -> dict[str, Any] | None:
 
 
 def _python_requirements(files: list[Any]) -> list[str]:
+    """The lines of a generated `requirements.txt`: the distributions of the third-party imports
+    (`yaml` -> `pyyaml`), only well-known ones (`installs.py`), never the project's own modules,
+    files or module ids; an import of anything else is a `# not listed:` line saying why (the
+    verification judges it like a declared requirement: installed only when the user allows it)."""
+    from ..installs import UNLISTED_PREFIX, distribution_for_import, is_known, normalize, own_names
+
+    paths = [f.path for f in files]
+    own = own_names(paths, [str(getattr(f, "module", "") or "") for f in files])
     local = {Path(f.path).stem for f in files if f.path.endswith(".py")}
-    found: set[str] = set()
+    found: dict[str, str] = {}  # distribution -> the file importing it first
     for f in files:
         if not f.path.endswith(".py"):
             continue
@@ -259,9 +267,17 @@ def _python_requirements(files: list[Any]) -> list[str]:
                 names = [node.module]
             for name in names:
                 top = name.split(".")[0]
-                if top not in sys.stdlib_module_names and top not in local:
-                    found.add(top)
-    return sorted(found)
+                if top in sys.stdlib_module_names or top in local or normalize(top) in own:
+                    continue
+                found.setdefault(distribution_for_import(name), f.path)
+    listed = sorted(name for name in found if is_known(name) and normalize(name) not in own)
+    unlisted = [
+        f"{UNLISTED_PREFIX}{name} (imported by {path}; not a well-known distribution, so not installed: "
+        f"allow it with --allow-install {normalize(name)})"
+        for name, path in sorted(found.items())
+        if not is_known(name) and normalize(name) not in own
+    ]
+    return listed + unlisted
 
 
 class PythonKind(Kind):

@@ -21,6 +21,7 @@ from ..project import extract_files, generated_files, identifier_contracts, vali
 from ..prompts import ASSEMBLER_SYSTEM_PROMPT, ASSEMBLER_USER_PROMPT
 from ..state import Architecture, MatrioskaState
 from ._common import call_model, emit, render_value
+from .routing import blocked_modules
 
 # Bounds of the notes prompt, whatever the plan's size.
 _VALUE_LIMIT = 400
@@ -53,6 +54,11 @@ def assembler(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
     architecture = Architecture.model_validate(state["architecture"])
     order = state.get("execution_order") or [m.id for m in architecture.modules]
     artifacts = state.get("artifacts") or {}
+    blocked = blocked_modules(state)
+    announced = state.get("blocked") or {}
+    for module_id, reason in blocked.items():  # once per run (a fix round assembles again)
+        if announced.get(module_id) != reason:
+            emit(runtime, "module_blocked", module=module_id, reason=reason)
     emit(runtime, "phase", phase="assembly", modules=len(order))
     contracts = check_contracts(architecture, state)
     files = {
@@ -69,7 +75,9 @@ def assembler(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
         notes = earlier["notes"]  # a fix round: the plan and its contracts did not change
     elif context.assembler_notes:
         notes = call_model(resolve_llm(context, "assembler"), _notes_messages(architecture, order, state))
-    final = _render(architecture, order, artifacts, state.get("shared_state") or {}, contracts, notes, consistency)
+    final = _render(
+        architecture, order, artifacts, state.get("shared_state") or {}, contracts, notes, consistency, blocked
+    )
     broken = sorted(key for key, row in contracts.items() if row["status"] == "broken")
     emit(
         runtime,
@@ -81,6 +89,7 @@ def assembler(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
         files=sum(len(v) for v in files.values()) + len(generated),
     )
     return {
+        "blocked": blocked,
         "final_result": final,
         "generated_files": generated,
         "integration_report": {
@@ -218,6 +227,7 @@ def _render(
     contracts: dict[str, dict[str, Any]],
     notes: str,
     consistency: list[dict[str, Any]],
+    blocked: dict[str, str] | None = None,
 ) -> str:
     out = [f"# {architecture.project_name}", "", architecture.goal, ""]
     if architecture.integration_rules:
@@ -238,6 +248,7 @@ def _render(
     for index, module_id in enumerate(order, 1):
         spec = architecture.module(module_id)
         out += [f"### {index}. {spec.label} (`{spec.id}`)", ""]
-        out += [artifacts.get(module_id) or "(no artifact)", ""]
+        reason = (blocked or {}).get(module_id)
+        out += [artifacts.get(module_id) or (f"(not generated: {reason})" if reason else "(no artifact)"), ""]
     out += ["## Shared state", "", "```json", render_value(shared_state, indent=2), "```", ""]
     return "\n".join(out)

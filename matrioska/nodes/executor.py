@@ -24,7 +24,9 @@ from ..context import Context, resolve_llm
 from ..errors import MatrioskaError, RecursionBudgetError
 from ..grammar import ReplyFrame, close_frame, grammar_model, render_files, reply_frame
 from ..interfaces import INTERFACE_CHARS, check_references, module_interface, render_interface
+from ..nearmiss import apply_near_misses, describe_edit
 from ..parsing import UPDATE_MARKER, JSONExtractionError, ModuleReply, extract_json_object, parse_module_reply
+from ..precision import attempt_score, derive_update, json_as_code, update_in_code, worse_reason
 from ..project import ProjectFile, extract_files, module_problems
 from ..prompts import (
     EXECUTOR_REPAIR_PROMPT,
@@ -226,28 +228,48 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     completed = set(state.get("completed") or [])
     pending = {p for m in architecture.modules if m.id != spec.id and m.id not in completed for p in m.files}
     others = {m: face for m, face in interfaces.items() if m != spec.id}
-    attempts, history = 0, []
+    attempts, history, discarded = 0, [], []
     follow_up = messages
     meter = GenerationMeter(counter)
+    judge = _Judge(architecture, spec, read_values, prompt_text, others, pending)
+    kept: dict[str, Any] | None = None
+    if fixing and own:
+        # The module's current files compete with the fix's replies: a worse reply is discarded.
+        previous = {key: shared_state[key] for key in spec.shared_state_writes if key in shared_state}
+        kept = judge(0, "", ModuleReply(render_files(own), previous))
     while True:
         attempts += 1
         text, reply, reply_path = _answer(llm, follow_up, spec, context, runtime, counter, budget, meter, frame)
         if rewrite:  # a fix round rewrote some of its files: the others stay as they were
             reply.artifact = _merge_files(spec, own, extract_files(reply.artifact, spec.id, rewrite))
-        files = extract_files(reply.artifact, spec.id, spec.files)
-        problems, checks = module_problems(spec, files, reply.update, read_values, prompt=prompt_text)
-        valid = [f for f, check in zip(files, checks, strict=True) if check["valid"]]
-        references = check_references(spec.id, valid, others, pending_paths=pending)
-        problems += [
-            f"{row['where']}: {row['reference']}: {row['problem']}" for row in references if row["status"] == "broken"
-        ]
+        attempt = judge(attempts, text, reply)
+        if attempt["missing_keys"]:
+            for number in range(1, max(0, context.max_update_retries) + 1):
+                _ask_for_missing_keys(llm, follow_up, text, reply, number, runtime, counter, budget, meter)
+                if not reply.missing_keys:
+                    break
+            attempt = judge(attempts, text, reply)
+        worse = worse_reason(attempt["score"], kept["score"]) if kept is not None else None
+        if kept is not None and worse:
+            which = f"attempt {kept['attempt']}" if kept["attempt"] else "the current files"
+            discarded.append(f"kept {which}: attempt {attempts} {worse}")
+            emit(runtime, "attempt_discarded", module=spec.id, attempt=attempts, reason=discarded[-1])
+        else:
+            kept = attempt
+        problems = kept["problems"]
         if not problems or attempts > max(0, context.max_repairs):
             break
         # A bounded repair loop: the same hyperfocus prompt, the answer, and what is wrong with it.
-        history.append({"attempt": attempts, "problems": problems})
+        history.append({"attempt": attempts, "problems": attempt["problems"]})
         emit(runtime, "module_repair", module=spec.id, attempt=attempts, problems=problems)
         listed = "\n".join(f"- {p}" for p in problems[:20])
-        follow_up = [*messages, AIMessage(_tail(text)), HumanMessage(EXECUTOR_REPAIR_PROMPT.format(problems=listed))]
+        base = kept["text"] or text
+        follow_up = [*messages, AIMessage(_tail(base)), HumanMessage(EXECUTOR_REPAIR_PROMPT.format(problems=listed))]
+    assert kept is not None
+    for edit in kept["near_miss_edits"]:
+        emit(runtime, "near_miss_fixed", stage="module", text=describe_edit(edit), **edit)
+    text, reply, files, checks = kept["text"], kept["reply"], kept["files"], kept["checks"]
+    valid, references, problems = kept["valid"], kept["references"], kept["problems"]
     report = {
         "name": spec.label,
         "reads": [key for key in spec.shared_state_reads if key in shared_state],
@@ -264,6 +286,11 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "problems": problems,
         "attempts": attempts,
         "repairs": history,
+        "kept_attempt": kept["attempt"],
+        "discarded": discarded,
+        "derived_keys": kept["derived"],
+        "dropped_files": kept["dropped"],
+        **({"near_miss_edits": kept["near_miss_edits"]} if kept["near_miss_edits"] else {}),
         "references": {"checked": len(references), "broken": sum(1 for r in references if r["status"] == "broken")},
         "model": model_name(llm),
         "replies": reply_path,
@@ -302,6 +329,75 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "shared_state_writers": {key: spec.id for key in reply.update},
         "module_reports": {spec.id: report},
     }
+
+
+class _Judge:
+    """What a module's attempt is worth, read without the model: its files (blocks fitting no
+    declared file and files another module owns dropped, an update assigned in the code taken
+    out of it), its update (keys the code or the interface answers filled), its problems, its
+    references, and a score to keep the better of two attempts (`precision.attempt_score`)."""
+
+    def __init__(
+        self,
+        architecture: Architecture,
+        spec: ModuleSpec,
+        read_values: dict[str, Any],
+        prompt_text: str,
+        others: dict[str, dict[str, Any]],
+        pending: set[str],
+    ) -> None:
+        self.spec, self.read_values, self.prompt_text = spec, read_values, prompt_text
+        self.others, self.pending = others, pending
+        self.owners = {p.lower(): m.id for m in architecture.modules if m.id != spec.id for p in m.files}
+
+    def __call__(self, number: int, text: str, reply: ModuleReply) -> dict[str, Any]:
+        spec = self.spec
+        dropped: list[str] = []
+        files = extract_files(reply.artifact, spec.id, spec.files, dropped)
+        foreign = [f for f in files if f.path.lower() in self.owners]
+        for f in foreign:
+            dropped.append(f"{f.path} belongs to module {self.owners[f.path.lower()]!r}; dropped")
+        files = [f for f in files if f not in foreign]
+        files, from_code, code_notes = update_in_code(files)
+        if dropped or code_notes:
+            reply.artifact = render_files(files)
+        for key in list(reply.missing_keys):
+            if from_code.get(key) not in (None, "", [], {}):
+                reply.update[key] = from_code[key]
+        reply.update, derived = derive_update(spec.shared_state_writes, reply.update, module_interface(spec.id, files))
+        reply.missing_keys = [key for key in spec.shared_state_writes if key not in reply.update]
+        for note in [*code_notes, *dropped, *(f"{key} derived from the module's interface" for key in derived)]:
+            if note not in reply.notes:
+                reply.notes.append(note)
+        problems, checks = module_problems(spec, files, reply.update, self.read_values, prompt=self.prompt_text)
+        problems += json_as_code(files)
+        valid = [f for f, check in zip(files, checks, strict=True) if check["valid"]]
+        references = check_references(spec.id, valid, self.others, pending_paths=self.pending)
+        near = apply_near_misses(spec.id, files, references, self.others, valid=valid, pending_paths=self.pending)
+        if near.edits:  # references one close name away, fixed in place without the model (issue 26)
+            files, references, reply.artifact = near.files, near.rows, render_files(near.files)
+            problems, checks = module_problems(spec, files, reply.update, self.read_values, prompt=self.prompt_text)
+            problems += json_as_code(files)
+            valid = [f for f, check in zip(files, checks, strict=True) if check["valid"]]
+        broken = [row for row in references if row["status"] == "broken"]
+        problems += [f"{row['where']}: {row['reference']}: {row['problem']}{near.note(row)}" for row in broken]
+        missing = sum(1 for p in problems if "your module owns is missing" in p)
+        invalid = sum(1 for check in checks if not check["valid"])
+        return {
+            "attempt": number,
+            "text": text,
+            "reply": reply,
+            "files": files,
+            "checks": checks,
+            "valid": valid,
+            "references": references,
+            "problems": problems,
+            "missing_keys": list(reply.missing_keys),
+            "derived": derived,
+            "dropped": dropped,
+            "near_miss_edits": near.edits,
+            "score": attempt_score(len(files), missing, invalid, len(broken), len(problems)),
+        }
 
 
 def _prompt_text(messages: list[Any]) -> str:
@@ -387,7 +483,7 @@ def _answer(
     frame: ReplyFrame | None = None,
 ) -> tuple[str, ModuleReply, str]:
     """One answer of the module: the call (under its reply grammar where the backend takes
-    one), its parse, and the re-ask for missing keys; and the path the reply took."""
+    one) and its parse; and the path the reply took."""
     bound, path = grammar_model(llm, frame)
     text = ""
     if bound is not None:
@@ -411,10 +507,6 @@ def _answer(
     reply = parse_module_reply(text, spec.shared_state_writes)
     if closed:
         reply.notes.append(closed)
-    for attempt in range(1, max(0, context.max_update_retries) + 1):
-        if not reply.missing_keys:
-            break
-        _ask_for_missing_keys(llm, messages, text, reply, attempt, runtime, counter, budget, meter)
     return text, reply, path
 
 

@@ -9,22 +9,38 @@ into the consistency report and the integrated result.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langgraph.runtime import Runtime
 
 from ..context import Context
-from ..project import project_files
+from ..grammar import render_files
+from ..interfaces import module_interface
+from ..nearmiss import apply_near_misses, candidates_note, describe_edit
+from ..project import extract_files, project_files
 from ..sandbox import resolve_sandbox
-from ..state import MatrioskaState
+from ..state import Architecture, MatrioskaState
 from ..verify import headline, verify_project
 from ._common import emit
-from .routing import module_dependencies
+from .routing import blocked_modules, blocking_modules, module_dependencies
 
 _EVIDENCE_LIMIT = 6000
 
 
 def verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Repair the references that miss by one close name (without the model), then run the
+    checks; queue a fix round or settle the verdict."""
+    state, repaired = _repair_near_misses(state, runtime)
+    result = _verify(state, runtime)
+    if not repaired:
+        return result
+    out = {**repaired, **result}
+    edits = (state.get("verification") or {}).get("near_miss_edits") or []
+    out["verification"] = {**result.get("verification", {}), "near_miss_edits": edits}
+    return out
+
+
+def _verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Run the checks; queue a fix round or settle the verdict."""
     context = runtime.context or Context()
     rounds = int(state.get("fix_round") or 0)
@@ -102,6 +118,8 @@ def verify(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
         emit=lambda event, **data: emit(runtime, event, **data),
         acceptance=state.get("acceptance") or [],
         dependencies=module_dependencies(state),
+        allow_install=context.allow_install,
+        module_ids=order,
     )
     result.update(rounds=rounds, sandbox=sandbox.mode, history=history)
     if note:
@@ -148,7 +166,9 @@ def _reference_failures(broken: dict[str, list[dict[str, Any]]]) -> list[dict[st
             "module": module_id,
             "command": "cross-module reference check (before running)",
             "evidence": "\n".join(
-                f"- {r['where']}: {r.get('reference', r['contract'])}: {r.get('problem', '')}" for r in rows
+                f"- {r['where']}: {r.get('reference', r['contract'])}: {r.get('problem', '')}"
+                + candidates_note(r.get("candidates"))
+                for r in rows
             ),
         }
         for module_id, rows in broken.items()
@@ -231,8 +251,45 @@ def _evidence(failures: list[dict[str, Any]]) -> str:
     return text if len(text) <= _EVIDENCE_LIMIT else text[:_EVIDENCE_LIMIT] + "\n[... more output left out ...]"
 
 
+def blocked_verdict(state: MatrioskaState) -> str:
+    """What the verdict says of modules left ungenerated ("" when none is): the modules that
+    ended without files and the modules they block."""
+    blocked = blocked_modules(state)
+    if not blocked:
+        return ""
+    empty = blocking_modules(state)
+    names = " and ".join(repr(m) for m in empty)
+    return (
+        f"module{'s' if len(empty) > 1 else ''} {names} wrote no files; blocked (not generated): {', '.join(blocked)}"
+    )
+
+
+def _with_blocked(state: MatrioskaState, result: dict[str, Any]) -> dict[str, Any]:
+    """A verdict over a project with modules left ungenerated does not work, and names them."""
+    reason = blocked_verdict(state)
+    if not reason:
+        return result
+    blocked = blocked_modules(state)
+    return {
+        **result,
+        "works": False,
+        "reason": reason if result.get("works") is not False else result.get("reason"),
+        "failures": [
+            *result.get("failures", []),
+            *(
+                {"module": m, "command": "generation", "evidence": f"module {m!r} wrote no files"}
+                for m in blocking_modules(state)
+            ),
+        ],
+        "notes": [*result.get("notes", []), reason],
+        "blocked": blocked,
+        "blocked_reason": reason,
+    }
+
+
 def _settle(state: MatrioskaState, result: dict[str, Any]) -> dict[str, Any]:
     """The final verdict: in the state, the consistency report and the integrated result."""
+    result = _with_blocked(state, result)
     result = {**result, "status": "final", "history": [*result.get("history", []), _summary(result)]}
     report = dict(state.get("integration_report") or {})
     rows = [row for row in report.get("consistency") or [] if row.get("kind") != "runs"]
@@ -272,6 +329,8 @@ def render_verdict(result: dict[str, Any]) -> str:
     lines.append(f"Fix rounds used: {result.get('rounds', 0)}")
     if result.get("references_broken"):
         lines.append(f"Cross-module references that do not resolve: {result['references_broken']}")
+    if result.get("blocked_reason"):
+        lines.append(f"Not generated: {result['blocked_reason']}")
     if result.get("checks"):
         lines += ["", "| check | command | result |", "|---|---|---|"]
         for check in result["checks"]:
@@ -306,6 +365,146 @@ def render_verdict(result: dict[str, Any]) -> str:
                 "```",
             ]
     return "\n".join(lines) + "\n"
+
+
+def _repair_near_misses(state: MatrioskaState, runtime: Any) -> tuple[MatrioskaState, dict[str, Any]]:
+    """Before the references decide a fix round: each module's references that miss by exactly
+    one close name (and its selectors naming no class or id that exists, one close one away)
+    edited in place in its artifact (`matrioska.nearmiss`), the references checked again and
+    the consistency report, the integrated result, the interfaces and the module reports
+    brought up to date. Every near-miss edit of the run (the executor's too) is a row of the
+    consistency report. Returns the state as the checks should see it and what to write back
+    ({} when nothing changed)."""
+    from .assembler import _render, reference_rows
+
+    order = state.get("execution_order") or []
+    report = dict(state.get("integration_report") or {})
+    rows = list(report.get("consistency") or [])
+    artifacts = dict(state.get("artifacts") or {})
+    if not order or not rows or not state.get("architecture"):
+        return state, {}
+    architecture = Architecture.model_validate(state["architecture"])
+    reports = dict(state.get("module_reports") or {})
+    known = {m.id for m in architecture.modules}
+    files = {m: extract_files(artifacts.get(m) or "", m, architecture.module(m).files) for m in order if m in known}
+    bad = {m: {c["path"] for c in (reports.get(m) or {}).get("files") or [] if not c.get("valid", True)} for m in files}
+    valid = {m: [f for f in files[m] if f.path not in bad[m]] for m in files}
+    faces = {m: module_interface(m, valid[m]) for m in files}
+    generated = state.get("generated_files") or {}
+    web = (".css", ".js", ".mjs", ".cjs", ".html", ".htm")
+    pages = any(f.path.endswith((".html", ".htm")) for fs in files.values() for f in fs)
+    edits: list[dict[str, Any]] = []
+    candidates: dict[tuple[str, str], list[str]] = {}
+    for position, module_id in enumerate(m for m in order if m in files):
+        mine = [r for r in rows if r.get("kind") == "reference" and r.get("module") == module_id]
+        broken = any(r.get("status") == "broken" for r in mine)
+        if not broken and not (pages and any(f.path.endswith(web) for f in valid[module_id])):
+            continue
+        near = apply_near_misses(
+            module_id,
+            files[module_id],
+            mine,
+            faces,
+            valid=valid[module_id],
+            generated=generated,
+            before=order[:position],
+            project=[f for m, fs in files.items() if m != module_id for f in fs],
+        )
+        candidates.update(near.candidates)
+        if not near.edits:
+            continue
+        paths = {f.path for f in valid[module_id]}
+        files[module_id] = near.files
+        valid[module_id] = [f for f in near.files if f.path in paths]
+        faces[module_id] = module_interface(module_id, valid[module_id])
+        artifacts[module_id] = render_files(near.files)
+        edits += near.edits
+        for edit in near.edits:
+            emit(runtime, "near_miss_fixed", stage="verify", text=describe_edit(edit), **edit)
+    previous = list((state.get("verification") or {}).get("near_miss_edits") or [])
+    every = [*(e for m in order for e in (reports.get(m) or {}).get("near_miss_edits") or []), *previous, *edits]
+    if not edits and not every and not candidates:
+        return state, {}
+    update: dict[str, Any] = {}
+    if edits:
+        references = reference_rows(architecture, [m for m in order if m in files], files, reports, generated)
+        rows = [r for r in rows if r.get("kind") not in ("reference", "dependency")] + references
+        interfaces = dict(state.get("interfaces") or {})
+        changed = sorted({e["module"] for e in edits})
+        for module_id in changed:
+            face = interfaces.get(module_id) or {}
+            interfaces[module_id] = {**face, **faces[module_id], "problems": face.get("problems", [])}
+            reports[module_id] = {
+                **(reports.get(module_id) or {}),
+                "near_miss_edits": [
+                    *((reports.get(module_id) or {}).get("near_miss_edits") or []),
+                    *(e for e in edits if e["module"] == module_id),
+                ],
+            }
+        update["artifacts"] = {m: artifacts[m] for m in changed}
+        update["interfaces"] = {m: interfaces[m] for m in changed}
+        update["module_reports"] = {m: reports[m] for m in changed}
+    rows = [
+        {**r, "candidates": candidates[key]}
+        if r.get("status") == "broken" and (key := (str(r.get("where")), str(r.get("reference")))) in candidates
+        else r
+        for r in rows
+        if r.get("kind") != "near_miss"
+    ]
+    rows += _near_miss_rows(every)
+    references = [r for r in rows if r.get("kind") == "reference"]
+    report.update(
+        consistency=rows,
+        held=sum(1 for r in rows if r["status"] == "held"),
+        broken_count=sum(1 for r in rows if r["status"] == "broken"),
+        references={"total": len(references), "resolved": sum(1 for r in references if r["status"] == "held")},
+        near_miss_edits=every,
+    )
+    update["integration_report"] = report
+    if edits:
+        contracts = report.get("contracts") or {}
+        final = _render(
+            architecture,
+            order,
+            artifacts,
+            state.get("shared_state") or {},
+            contracts,
+            report.get("notes") or "",
+            rows,
+            state.get("blocked") or {},
+        )
+        verdict = (state.get("final_result") or "").partition("\n## Verification\n")
+        update["final_result"] = final + (verdict[1] + verdict[2] if verdict[1] else "")
+        update["verification"] = {**(state.get("verification") or {}), "near_miss_edits": [*previous, *edits]}
+    patched = cast(MatrioskaState, {**state, **update, "artifacts": artifacts} if edits else {**state, **update})
+    if edits:
+        patched["module_reports"] = reports
+        patched["interfaces"] = {**(state.get("interfaces") or {}), **update["interfaces"]}
+    return patched, update
+
+
+def _near_miss_rows(edits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The consistency rows of near misses fixed without the model (one per edit)."""
+    rows, seen = [], set()
+    for edit in edits:
+        key = (edit["module"], edit["path"], edit["line"], edit["old"], edit["new"])
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            {
+                "contract": f"near miss fixed without the model: {describe_edit(edit)}",
+                "kind": "near_miss",
+                "module": edit["module"],
+                "reference": edit.get("reference", ""),
+                "status": "held",
+                "where": f"{edit['path']}:{edit['line']}",
+                "old": edit["old"],
+                "new": edit["new"],
+                "rule": edit.get("rule", ""),
+            }
+        )
+    return rows
 
 
 def route_after_verify(state: MatrioskaState) -> Literal["executor", "__end__"]:
