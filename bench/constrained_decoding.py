@@ -11,8 +11,12 @@
 4. Time per generated token, free against constrained, on the tiny model with that vocabulary:
    the previous processors and today's in one `generate`, then through `LocalLLM`.
 5. A batch of 8 requests, 4 of them under a schema, against one request alone (tokens/s).
+6. Time per token by reply length (40, 300 and 2,000 new tokens by default), through `LocalLLM`:
+   a module reply under its frame's grammar and a plan under its schema, each against a free
+   reply of exactly as many tokens, with the ratio per length.
 
     python bench/constrained_decoding.py [--seeds 20] [--skip-validity] [--xgrammar-path DIR]
+        [--lengths 40,300,2000] [--length-runs 3] [--only-lengths] [--torch-threads N]
 
 The previous path's rows need `pip install -e '.[bench]'` (outlines-core); xgrammar is not a
 dependency (it requires triton): `pip install --no-deps --target DIR xgrammar apache-tvm-ffi`.
@@ -21,6 +25,7 @@ dependency (it requires triton): `pip install --no-deps --target DIR xgrammar ap
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
@@ -352,7 +357,9 @@ def per_token_cost(model_dir: Path, runs: int) -> None:
         stream = iter(model_.stream(messages))
         next(stream)
         first = time.perf_counter()
-        n = sum(1 for _ in stream)
+        n = sum(
+            1 for chunk in stream if getattr(chunk, "chunk_position", None) != "last"
+        )  # not langchain's closing chunk
         return (time.perf_counter() - first) / max(1, n)
 
     rows = {"LocalLLM free": llm, "LocalLLM constrained": constrained(llm, schema)}
@@ -420,6 +427,98 @@ def mixed_batches(model_dir: Path, tokens: int) -> None:
     print(f"batch 8, 4 rows under a schema: {eight:8.1f} tok/s ({eight / one:.2f}x; generate ran a batch of {size})")
 
 
+def per_token_by_length(model_dir: Path, lengths: list[int], runs: int) -> None:
+    """Time per generated token, free against constrained, at each reply length, through `LocalLLM`.
+
+    Two constrained replies per budget L (max_new_tokens=L): a module reply under its frame's
+    grammar (`with_reply_grammar`: one file whose body the random weights never close, so the
+    reply runs to its wrap-up, about L tokens: a module's reply is thousands) and a plan under
+    the plan's schema (the random plan ends where it ends: cut at 40, closed by the wrap-up
+    well before 300). Each against a free reply to the same prompt generating exactly as many
+    tokens (greedy on random weights does not stop early; checked). Per call, the time from its
+    first token to its last over the tokens between (prompt and end out); runs alternated,
+    medians. Columns: wall ms/token; the generating thread's CPU ms/token (what other
+    processes taking the CPU do not inflate; all of the compute with --torch-threads 1); the
+    grammar's own ms/token (`GrammarProcessor.seconds`, wall); constrained over free.
+
+    The garbage collector is frozen after loading: a full collection walks every object torch,
+    transformers and langchain hold (about 440k, seconds on a busy 2-core machine), and one
+    landing in a 40-token call multiplies its time per token whatever the grammar.
+    """
+    import torch
+
+    from matrioska.grammar import ReplyFrame
+
+    llm = LocalLLM(str(model_dir), load_in_4bit=False, device="cpu", max_new_tokens=max(lengths), do_sample=False)
+    frame = ReplyFrame((("core.py", "python"),), ("api_routes",))
+    cases = {
+        "module reply": (llm.with_reply_grammar(frame), [HumanMessage("Build the module: core.py")]),
+        "plan": (constrained(llm, plan_schema()), [HumanMessage(f"Plan this project as JSON: {TASK}")]),
+    }
+
+    def timed(model_, messages, clock) -> tuple[int, float, float]:
+        """(tokens, wall s/token, generating thread's CPU s/token) of one streamed call."""
+        n, first, last, cpu_first, cpu_last = 0, 0.0, 0.0, 0.0, 0.0
+        for chunk in model_.stream(messages):
+            if getattr(chunk, "chunk_position", None) == "last":  # langchain's closing empty chunk: no token
+                continue
+            now, cpu = time.perf_counter(), time.clock_gettime(clock) if clock is not None else 0.0
+            if not n:
+                first, cpu_first = now, cpu
+            last, cpu_last, n = now, cpu, n + 1
+        return n, (last - first) / max(1, n - 1), (cpu_last - cpu_first) / max(1, n - 1)
+
+    llm.invoke([HumanMessage("warm up")], pipeline_kwargs={"max_new_tokens": 4})
+    thread = llm._worker._thread
+    clock = time.pthread_getcpuclockid(thread.ident) if hasattr(time, "pthread_getcpuclockid") else None
+    gc.collect()
+    gc.freeze()
+    rows = []
+    try:
+        for length in lengths:
+            for name, (bound, messages) in cases.items():
+                model_ = bound.bind(pipeline_kwargs={"max_new_tokens": length})
+                tokens, _, _ = timed(model_, messages, clock)  # warm up (compiles the grammar once)
+                free = llm.bind(pipeline_kwargs={"max_new_tokens": tokens})
+                samples: dict[str, list[tuple[int, float, float]]] = {"free": [], "constrained": []}
+                grammar = []
+                for _ in range(runs):  # alternate, so that drift falls on both
+                    samples["free"].append(timed(free, messages, clock))
+                    samples["constrained"].append(timed(model_, messages, clock))
+                    processor = getattr(llm._worker, "last_grammar", None)  # None before this table existed
+                    grammar.append(processor.seconds / max(1, processor.steps) if processor is not None else 0.0)
+                counts = {side: {s[0] for s in values} for side, values in samples.items()}
+                if counts["free"] != counts["constrained"]:
+                    print(
+                        f"   ({name} at {length}: token counts differ, free {counts['free']}, constrained {counts['constrained']})"
+                    )
+                medians = {
+                    side: [statistics.median(s[k] for s in values) for k in (1, 2)] for side, values in samples.items()
+                }
+                rows.append((length, name, tokens, medians["free"], medians["constrained"], statistics.median(grammar)))
+    finally:
+        gc.unfreeze()
+    threads = torch.get_num_threads()
+    dtype = str(llm.llm.pipeline.model.dtype).removeprefix("torch.")
+    print(f"\n6. time per token by reply length, through LocalLLM, tiny Mistral with the real vocabulary, {dtype}")
+    print(
+        f"   {threads} torch thread(s), median of {runs} runs; each free row generates as many tokens as its constrained one"
+    )
+    print(
+        f"{'budget':>6}  {'constrained by':<14}{'tokens':>7}{'free':>8}{'constr.':>9}{'ratio':>7}"
+        f"{'cpu free':>10}{'constr.':>9}{'ratio':>7}{'grammar':>9}"
+    )
+    print(f"{'':>6}  {'':<14}{'':>7}{'ms/token (wall)':>24}{'ms/token (CPU)':>26}{'ms/tok':>9}")
+    for length, name, tokens, free, con, grammar_s in rows:
+        print(
+            f"{length:>6}  {name:<14}{tokens:>7}{free[0] * 1e3:>8.2f}{con[0] * 1e3:>9.2f}{con[0] / free[0]:>6.2f}x"
+            f"{free[1] * 1e3:>10.2f}{con[1] * 1e3:>9.2f}{con[1] / max(free[1], 1e-9):>6.2f}x{grammar_s * 1e3:>9.3f}"
+        )
+    for name in cases:
+        ratios = ", ".join(f"{r[0]}: {r[4][0] / r[3][0]:.2f}x" for r in rows if r[1] == name)
+        print(f"   {name}: constrained / free per token by budget: {ratios}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
@@ -427,8 +526,26 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9, help="runs per row of the time-per-token table")
     parser.add_argument("--skip-validity", action="store_true", help="skip tables 1 and 2 (plan and update validity)")
     parser.add_argument("--xgrammar-path", help="a folder to import xgrammar from (it is not a dependency)")
+    parser.add_argument(
+        "--lengths", default="40,300,2000", help="table 6's budgets (new tokens), comma-separated; empty to skip it"
+    )
+    parser.add_argument("--length-runs", type=int, default=3, help="runs per row of table 6")
+    parser.add_argument("--only-lengths", action="store_true", help="run table 6 only")
+    parser.add_argument("--torch-threads", type=int, help="torch's intra-op threads (default: torch's own choice)")
     args = parser.parse_args()
+    lengths = [int(n) for n in args.lengths.split(",") if n.strip()]
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     with tempfile.TemporaryDirectory() as tmp:
+        if args.only_lengths:
+            per_token_by_length(
+                build_tiny_mistral(Path(tmp) / "tiny-mistral-vocab", tokenizer="mistral"),
+                lengths or [40, 300, 2000],
+                args.length_runs,
+            )
+            return
         if not args.skip_validity:
             tiny_dir = build_tiny_mistral(Path(tmp) / "tiny")
             llm = LocalLLM(str(tiny_dir), max_new_tokens=args.max_new_tokens)  # nf4, the seed's sampling settings
@@ -438,6 +555,8 @@ def main() -> None:
         grammar_walk(real_vocab, args.xgrammar_path)
         per_token_cost(real_vocab, args.runs)
         mixed_batches(real_vocab, 64)
+        if lengths:
+            per_token_by_length(real_vocab, lengths, args.length_runs)
 
 
 if __name__ == "__main__":

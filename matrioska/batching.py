@@ -104,6 +104,9 @@ class GenerationWorker:
         self.max_batch = max(1, max_batch)
         self.window = max(0.0, window)
         self.batches: list[int] = []  # sizes of the batches run, for tests and benchmarks
+        # The logits processor of the last batch with a grammar (its `steps` and `seconds`: what
+        # the grammar cost, final once a request's text has ended), for benchmarks.
+        self.last_grammar: Any = None
         self._pending: deque[GenerationRequest] = deque()
         self._ready = threading.Condition()
         self._thread = threading.Thread(target=self._loop, name="matrioska-generate", daemon=True)
@@ -160,7 +163,7 @@ class GenerationWorker:
                 from .structured import GrammarProcessor
 
                 budget = int(settings.get("max_new_tokens") or 0)
-                grammar = GrammarProcessor([r.grammar for r in batch], budget)
+                grammar = self.last_grammar = GrammarProcessor([r.grammar for r in batch], budget)
                 settings["logits_processor"] = LogitsProcessorList([grammar])
             with torch.inference_mode():
                 self.model.generate(**encoded, streamer=streamer, pad_token_id=self.tokenizer.pad_token_id, **settings)

@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
-from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder
+from scripted import INDEPENDENT_PLAN, THREE_MODULE_PLAN, ScriptedChatModel, default_responder
 
 from matrioska import LocalLLM, MatrioskaOrchestrator, PlanError, kinds
 from matrioska.parsing import parse_architecture
@@ -132,7 +132,7 @@ def test_whole_graph_plans_and_fills_every_declared_key_on_the_tiny_model(tmp_pa
     llm = LocalLLM(str(tiny_model_dir), max_new_tokens=300, do_sample=False)
     with MatrioskaOrchestrator(llm, base_path=tmp_path) as orchestrator:
         planned = orchestrator.run("Create a library management system", thread_id="planned")
-        supplied = orchestrator.run("Create a library management system", architecture=THREE_MODULE_PLAN)
+        supplied = orchestrator.run("Create a library management system", architecture=INDEPENDENT_PLAN)
     # The architect itself planned from noise: no plan was supplied and none was scripted.
     assert planned["architecture"]["modules"] and planned["completed"] == planned["execution_order"]
     assert not any("supplied" in line for line in planned["plan_report"])
@@ -180,3 +180,40 @@ def test_constrained_and_free_rows_share_one_generate(tiny_model_dir: Path) -> N
     # once the plan rows end, the random weights' near-ties may break differently in the batch.)
     assert [replies[1][:200], replies[3][:200]] == [text[:200] for text in alone]
     assert not any(r.lstrip().startswith("{") for r in alone)
+
+
+def test_the_wrap_up_narrows_as_its_masks_say(tiny_model_dir: Path) -> None:
+    """`json_wrap_up` looks only at its preferences' few token ids (a step stays one pass over
+    the vocabulary at most): on random grammar masks it refuses exactly what the whole-
+    vocabulary formulation refuses, the first allowed preference or else nothing more."""
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from matrioska.structured import JsonSchemaConstraint, json_wrap_up
+
+    constraint = JsonSchemaConstraint(AutoTokenizer.from_pretrained(tiny_model_dir))
+    vocab = constraint.vocab_size + 3  # and a model's padded rows
+    rng = np.random.default_rng(0)
+    narrowed = kept = 0
+    for density in (0.0, 0.5, 0.9, 0.99, 1.0):
+        for in_string in (False, True):
+            refused = rng.random(vocab) < density
+            expected = refused.copy()
+            for name in ["quote_in"] if in_string else ["close", "empty_string", "quote_out"]:
+                preferred = constraint._mask(name, vocab) & ~refused
+                if preferred.any():
+                    expected = ~preferred
+                    break
+            narrowed += not np.array_equal(expected, refused)
+            kept += np.array_equal(expected, refused)
+            json_wrap_up(refused, constraint, in_string)
+            assert np.array_equal(refused, expected)
+    assert narrowed and kept
+
+
+def test_the_worker_reports_the_grammars_time_per_step(tiny_model_dir: Path) -> None:
+    llm = LocalLLM(str(tiny_model_dir), load_in_4bit=False, max_new_tokens=24, do_sample=False)
+    reply = constrained(llm, update_schema(["css_classes"])).invoke([HumanMessage("publish css_classes")]).content
+    assert set(json.loads(reply)) == {"css_classes"}
+    grammar = llm._worker.last_grammar
+    assert 1 <= grammar.steps <= 24 and grammar.seconds > 0
