@@ -122,7 +122,10 @@ def extract_files(
         if candidate is None:
             before = artifact[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
             if len(before) <= 120:
-                candidate = _path_from(before)
+                # a declared path on the line before, as written (even one without an extension,
+                # as a reply grammar writes the plan's names), else a path-like token in it
+                exact = before.strip().strip("`*\"':")
+                candidate = exact if _is_declared(exact, declared or []) else _path_from(before)
         notes: list[str] = []
         path = safe_relpath(candidate) if candidate else None
         if candidate and path != candidate.strip().strip("`*\"'"):

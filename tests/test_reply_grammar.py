@@ -187,3 +187,13 @@ def test_a_whole_reply_or_another_text_is_left_as_it_is() -> None:
     whole = "core.py\n```python\n```\n\ntests/test_core.py\n```python\n```\n\nSHARED_STATE_UPDATE: {}"
     assert close_frame(FRAME, whole) == (whole, None)
     assert close_frame(FRAME, "Here is the code") == ("Here is the code", None)
+
+
+def test_declared_files_without_an_extension_are_read_back_under_their_names() -> None:
+    """A small model's plan named its files `reverse`, `words`: the frame writes those names on
+    the path lines, and the parser reads them back (seen on the real 0.5B in CI)."""
+    frame = reply_frame(ModuleSpec(id="core", files=["reverse", "words"]))
+    assert frame is not None and frame.files == (("reverse", ""), ("words", ""))
+    text = "reverse\n```\ndef reverse(s):\n    return s\n```\n\nwords\n```\n```\n\nSHARED_STATE_UPDATE: {}"
+    files = extract_files(parse_module_reply(text, []).artifact, "core", ["reverse", "words"])
+    assert [(f.path, f.content) for f in files] == [("reverse", "def reverse(s):\n    return s\n"), ("words", "")]
