@@ -304,14 +304,8 @@ class ReplyRow(RowGrammar):
         self._tail = window[-(len(UPDATE_LEAD) + 4) :]
         if self.fences >= 2 * len(self.frame.files) and UPDATE_LEAD.rstrip() in window:
             self.in_update = True
-            after = window[window.index(UPDATE_LEAD.rstrip()) + len(UPDATE_LEAD.rstrip()) :]
-            for char in after:  # the JSON lexer state of what the token held past the marker
-                if self.escape:
-                    self.escape = False
-                elif self.in_string and char == "\\":
-                    self.escape = True
-                elif char == '"':
-                    self.in_string = not self.in_string
+            # the JSON lexer state of what the token held past the marker
+            self.follow_json(window[window.index(UPDATE_LEAD.rstrip()) + len(UPDATE_LEAD.rstrip()) :])
 
     def _rest(self) -> list[int]:
         """The tokens of the rest of the frame from inside the open body (cached per place)."""

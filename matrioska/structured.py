@@ -218,7 +218,11 @@ class RowGrammar:
         if not self.matcher.consume_token(token):
             return
         texts = self.constraint._texts
-        for char in texts[token] if token < len(texts) else "":
+        self.follow_json(texts[token] if token < len(texts) else "")
+
+    def follow_json(self, text: str) -> None:
+        """Advance the JSON lexer state (inside a string, after a backslash) past `text`."""
+        for char in text:
             if self.escape:
                 self.escape = False
             elif self.in_string and char == "\\":

@@ -83,12 +83,18 @@ def call_structured(
     messages: list[BaseMessage],
     runtime: Any,
     meter: GenerationMeter | None = None,
+    *,
+    event: str = "structured_output_refused",
+    on_refused: Any = None,
+    **fields: Any,
 ) -> str:
-    """Call `schema_llm` (the model bound to a JSON schema) when there is one, else `llm`.
+    """Call `schema_llm` (the model bound to a JSON schema or a reply grammar) when there is
+    one, else `llm`.
 
     A backend that refuses structured output (an old server answering 400 to
-    `response_format`) is called again without it, once, and the reply is repaired like any
-    other; transient failures still go to the retry policy and Matrioska's own errors up.
+    `response_format`, a grammar its engine rejects) is called again without it, once, and the
+    reply is repaired like any other; `event` (with `fields`) says so and `on_refused()` runs
+    first. Transient failures still go to the retry policy and Matrioska's own errors up.
     """
     if schema_llm is None:
         return call_model(llm, messages, meter)
@@ -99,7 +105,9 @@ def call_structured(
     except Exception as exc:
         if is_transient_backend_error(exc) or is_context_length_error(exc):
             raise  # to the retry policy / a typed error: the same prompt without a schema fails too
-        emit(runtime, "structured_output_refused", error=f"{type(exc).__name__}: {exc}"[:300])
+        if on_refused is not None:
+            on_refused()
+        emit(runtime, event, **fields, error=f"{type(exc).__name__}: {exc}"[:300])
         return call_model(llm, messages, meter)
 
 

@@ -21,7 +21,7 @@ from .. import kinds
 from ..acceptance import for_module, render_for_module
 from ..budget import TokenCounter, prompt_budget
 from ..context import Context, resolve_llm
-from ..errors import MatrioskaError, RecursionBudgetError
+from ..errors import RecursionBudgetError
 from ..grammar import ReplyFrame, close_frame, grammar_model, render_files, reply_frame
 from ..interfaces import INTERFACE_CHARS, check_references, module_interface, render_interface
 from ..nearmiss import apply_near_misses, describe_edit
@@ -35,11 +35,9 @@ from ..prompts import (
     EXECUTOR_UPDATE_RETRY_PROMPT,
     EXECUTOR_USER_PROMPT,
 )
-from ..retry import is_transient_backend_error
-from ..servers import is_context_length_error
 from ..state import Architecture, MatrioskaState, ModuleSpec
 from ..structured import constrained, update_schema
-from ._common import GenerationMeter, call_model, call_structured, emit, render_value
+from ._common import GenerationMeter, call_structured, emit, render_value
 from .routing import max_parallel_of, next_pending, pending_count, remaining_waves
 
 # Without a token budget (none is known), a single shared-state value is still capped.
@@ -485,22 +483,19 @@ def _answer(
     """One answer of the module: the call (under its reply grammar where the backend takes
     one) and its parse; and the path the reply took."""
     bound, path = grammar_model(llm, frame)
-    text = ""
-    if bound is not None:
-        try:
-            text = call_model(bound, messages, meter)
-        except MatrioskaError:
-            raise
-        except Exception as exc:
-            if is_transient_backend_error(exc) or is_context_length_error(exc):
-                raise  # to the retry policy / a typed error: the same prompt without a grammar fails too
-            from ..servers import mark_grammar_refused
+    refused: list[bool] = []
 
-            mark_grammar_refused(llm)
-            emit(runtime, "reply_grammar_refused", module=spec.id, error=f"{type(exc).__name__}: {exc}"[:300])
-            bound, path = None, "parsed"
-    if bound is None:
-        text = call_model(llm, messages, meter)
+    def refuse() -> None:
+        from ..servers import mark_grammar_refused
+
+        mark_grammar_refused(llm)
+        refused.append(True)
+
+    text = call_structured(
+        llm, bound, messages, runtime, meter, event="reply_grammar_refused", on_refused=refuse, module=spec.id
+    )
+    if refused:
+        bound, path = None, "parsed"
     closed = None
     if frame is not None and bound is not None:
         text, closed = close_frame(frame, text)
