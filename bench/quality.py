@@ -16,6 +16,15 @@ cross-module references resolved/total (by this checkout's checker, whatever Mat
 interface tokens added per module, model calls, generated tokens, wall time, and the structural
 problems of the modules' replies with the repair attempts spent on them (matrioska/reply_stats.py),
 per task and over all tasks; writes a JSON file and a Markdown table.
+
+Best of N (issue 27): `--samples K` (K > 1) runs the same tasks twice on the same model, one
+config after the other, at `samples=1` and at `samples=K` (each under its own folder in `--out`:
+`samples-1/`, `samples-K/`), prints each config's table, then the two side by side per task and in
+total: acceptance checks passed/total, tasks whose checks all pass, modules clean at their first
+attempt, wall time, generated and prompt tokens (the server's `usage`, counted once per request
+whatever its `n`), and the ratios K vs 1 (checks passed, wall time, tokens).
+
+    python bench/quality.py --model openai:qwen-0.5b --base-url http://127.0.0.1:8011/v1 --samples 4
 """
 
 from __future__ import annotations
@@ -334,7 +343,13 @@ CHECK_COUNTS = {
 
 
 class Counter:
-    """A LangChain callback handler counting model calls and generated tokens."""
+    """A LangChain callback handler counting model calls and generated tokens.
+
+    One `on_llm_end` is one request. A request for `n` choices (best of N on an OpenAI-compatible
+    server) ends with `n` generations whose messages each carry the whole request's `usage`:
+    counted once, from `llm_output["token_usage"]` where the model gives it, else from the
+    first generation when all carry the same usage. Generations without usage (a local model,
+    K rows of one batch) are estimated each, 4 characters a token."""
 
     def __init__(self) -> None:
         from langchain_core.callbacks import BaseCallbackHandler
@@ -348,17 +363,30 @@ class Counter:
         self.handler = Handler()
         self.lock = threading.Lock()
         self.calls = 0
+        self.choices = 0
         self.tokens = 0
+        self.prompt_tokens = 0
         self.estimated = False
 
     def add(self, response: Any) -> None:
+        rows = [list(generations) for generations in (response.generations or [])]
+        usage = ((getattr(response, "llm_output", None) or {}).get("token_usage") or {}) if len(rows) == 1 else {}
         with self.lock:
             self.calls += 1
-            for generations in response.generations:
-                for generation in generations:
-                    usage = getattr(getattr(generation, "message", None), "usage_metadata", None) or {}
-                    if usage.get("output_tokens"):
-                        self.tokens += int(usage["output_tokens"])
+            self.choices += sum(len(row) for row in rows)
+            if isinstance(usage, dict) and usage.get("completion_tokens"):
+                self.tokens += int(usage["completion_tokens"])
+                self.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+                return
+            for row in rows:
+                usages = [getattr(getattr(g, "message", None), "usage_metadata", None) or {} for g in row]
+                if len(row) > 1 and usages[0].get("output_tokens") and all(u == usages[0] for u in usages):
+                    usages = usages[:1]  # n choices of one request, each with the request's usage
+                    row = row[:1]
+                for generation, one in zip(row, usages, strict=True):
+                    if one.get("output_tokens"):
+                        self.tokens += int(one["output_tokens"])
+                        self.prompt_tokens += int(one.get("input_tokens") or 0)
                     else:
                         self.tokens += max(1, len(generation.text) // 4)
                         self.estimated = True
@@ -419,31 +447,73 @@ def structure(out: Path, state: dict[str, Any]) -> dict[str, int]:
     return dict(stats.structural_counts(state["module_reports"], declared))
 
 
+def modules_clean_first(reports: Any) -> int:
+    """Modules that came out clean at their first attempt: `attempts == 1` and no problems left
+    (an older Matrioska's report without `attempts`: no repairs and no problems)."""
+    clean = 0
+    for report in reports:
+        if not isinstance(report, dict) or report.get("problems"):
+            continue
+        attempts = report.get("attempts")
+        if (attempts == 1) if attempts is not None else not report.get("repairs"):
+            clean += 1
+    return clean
+
+
+def sampling_summary(reports: Any) -> dict[str, int]:
+    """What best of N did in a run's module reports: the candidates judged (all attempts), the
+    candidates that ran their own check in the sandbox, and the modules whose kept candidate (at
+    their last attempt) was not the first the model returned. Zero everywhere at K = 1 or on a
+    Matrioska without sampling (the reports lack `candidates`)."""
+    judged = checked = other = 0
+    for report in reports:
+        candidates = [c for c in (report.get("candidates") or []) if isinstance(c, dict)]
+        judged += len(candidates)
+        checked += sum(1 for c in candidates if c.get("checked"))
+        kept = [c for c in candidates if c.get("kept")]
+        if kept and kept[-1].get("number") not in (None, 1):
+            other += 1
+    return {"candidates": judged, "checked": checked, "kept_not_first": other}
+
+
 def run_task(
-    task_id: str, args: argparse.Namespace, make_llm: Callable[[], Any], say: Callable[[str], None]
+    task_id: str,
+    args: argparse.Namespace,
+    make_llm: Callable[[], Any],
+    say: Callable[[str], None],
+    samples: int = 1,
+    out_root: Path | None = None,
 ) -> dict[str, Any]:
+    """One task through Matrioska and our checks. `samples` > 1: best of N (the orchestrator must
+    accept `samples`; `main` checks that first); `out_root`: the config's folder (default `--out`)."""
     from matrioska import MatrioskaError, MatrioskaOrchestrator
 
-    out = Path(args.out) / task_id
+    out = (out_root or Path(args.out)) / task_id
     shutil.rmtree(out, ignore_errors=True)
     counter = Counter()
     llm = make_llm()
     llm.callbacks = [counter.handler]
-    options = {"max_parallel": args.parallel}
+    options: dict[str, Any] = {"max_parallel": args.parallel}
     accepted = inspect.signature(MatrioskaOrchestrator).parameters
     if "verify_timeout" in accepted:
         options.update(verify_timeout=60)
+    if samples > 1:
+        options.update(samples=samples)
+        if getattr(args, "sample_temperature", None) is not None and "sample_temperature" in accepted:
+            options.update(sample_temperature=args.sample_temperature)
+    label = task_id if getattr(args, "samples", 1) <= 1 else f"{task_id} [K={samples}]"
     row: dict[str, Any] = {"task": task_id, "plan_ok": False, "modules": 0, "files": 0, "verdict": None, "error": ""}
     started = time.monotonic()
 
     def on_event(event: dict[str, Any]) -> None:
         kind = event.get("event")
         if kind == "plan_ready":
-            say(f"{task_id}: plan with {len(event['modules'])} modules")
+            say(f"{label}: plan with {len(event['modules'])} modules")
         elif kind == "module_finished":
-            say(f"{task_id}: module {event['module']} done ({event.get('chars')} chars)")
+            line = f" — {event['candidates_line']}" if event.get("candidates_line") else ""
+            say(f"{label}: module {event['module']} done ({event.get('chars')} chars){line}")
         elif kind == "check_finished":
-            say(f"{task_id}: check {event['kind']} {'ok' if event.get('ok') else 'FAILED'}")
+            say(f"{label}: check {event['kind']} {'ok' if event.get('ok') else 'FAILED'}")
 
     state: dict[str, Any] = {}
     try:
@@ -455,6 +525,7 @@ def run_task(
         row["error"] = f"crash {type(exc).__name__}: {str(exc)[:200]}"
     row["wall_s"] = round(time.monotonic() - started, 1)
     row["calls"], row["tokens"], row["tokens_estimated"] = counter.calls, counter.tokens, counter.estimated
+    row["choices"], row["prompt_tokens"] = counter.choices, counter.prompt_tokens
     if state.get("architecture"):
         row["plan_ok"] = True
         row["modules"] = len(state["architecture"].get("modules") or [])
@@ -488,11 +559,137 @@ def run_task(
     row["acceptance"] = [{"check": c[0], "ok": c[1], "detail": c[2]} for c in checks]
     row["passed"] = sum(1 for c in checks if c[1])
     row["total"] = len(checks) or CHECK_COUNTS[task_id]
+    row["samples"] = samples
+    row["all_passed"] = bool(checks) and row["passed"] == row["total"]
+    reported = [r for r in ((state.get("module_reports") or {}).values() if state else []) if isinstance(r, dict)]
+    row["modules_reported"] = len(reported)
+    row["clean_first"] = modules_clean_first(reported)
+    row["sampling"] = sampling_summary(reported)
     say(
-        f"{task_id}: finished in {row['wall_s']} s, acceptance {row['passed']}/{row['total']}"
+        f"{label}: finished in {row['wall_s']} s, acceptance {row['passed']}/{row['total']}"
         + (f" — {row['error']}" if row["error"] else "")
     )
     return row
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}x" if base else "n/a"
+
+
+def compare(sets: dict[int, list[dict[str, Any]]], walls: dict[int, float]) -> tuple[list[str], dict[str, Any]]:
+    """The configs side by side (K = 1 first): per task and in total, acceptance checks passed,
+    tasks whose checks all pass, modules clean at their first attempt, wall time, generated and
+    prompt tokens, and the ratios of the last config to the first. Markdown lines, and the same
+    figures for the JSON."""
+    configs = sorted(sets)
+    low, high = configs[0], configs[-1]
+    by_task = {k: {r["task"]: r for r in rows} for k, rows in sets.items()}
+
+    def tokens(r: dict[str, Any]) -> str:
+        return f"{'~' if r['tokens_estimated'] else ''}{r['tokens']}/{r['prompt_tokens'] or '?'}"
+
+    def cells(r: dict[str, Any]) -> list[str]:
+        return [
+            f"{r['passed']}/{r['total']}",
+            "yes" if r["all_passed"] else "no",
+            f"{r['clean_first']}/{r['modules_reported']}",
+            f"{r['wall_s']}",
+            tokens(r),
+        ]
+
+    names = ["checks", "all pass", "clean 1st", "wall s", "tokens gen/prompt"]
+    header = "| task | " + " | ".join(f"{n} K={k}" for n in names for k in configs) + f" | checks K={high}/K={low} "
+    header += f"| wall K={high}/K={low} |"
+    lines = [header, "|" + "---|" * (1 + len(names) * len(configs) + 2)]
+    figures: dict[str, Any] = {"configs": configs, "tasks": {}, "total": {}}
+    for task in by_task[low]:
+        rows = {k: by_task[k][task] for k in configs}
+        per = {k: cells(rows[k]) for k in configs}
+        interleaved = [per[k][i] for i in range(len(names)) for k in configs]
+        a, b = rows[low], rows[high]
+        lines.append(
+            f"| {task} | "
+            + " | ".join(interleaved)
+            + f" | {_ratio(b['passed'], a['passed'])} | {_ratio(b['wall_s'], a['wall_s'])} |"
+        )
+        figures["tasks"][task] = {
+            str(k): {
+                "passed": rows[k]["passed"],
+                "total": rows[k]["total"],
+                "all_passed": rows[k]["all_passed"],
+                "clean_first": rows[k]["clean_first"],
+                "modules": rows[k]["modules_reported"],
+                "wall_s": rows[k]["wall_s"],
+                "tokens": rows[k]["tokens"],
+                "prompt_tokens": rows[k]["prompt_tokens"],
+                "calls": rows[k]["calls"],
+                "sampling": rows[k]["sampling"],
+            }
+            for k in configs
+        }
+    totals: dict[int, dict[str, Any]] = {}
+    for k in configs:
+        rows = sets[k]
+        totals[k] = {
+            "passed": sum(r["passed"] for r in rows),
+            "total": sum(r["total"] for r in rows),
+            "all_passed": sum(1 for r in rows if r["all_passed"]),
+            "tasks": len(rows),
+            "clean_first": sum(r["clean_first"] for r in rows),
+            "modules": sum(r["modules_reported"] for r in rows),
+            "wall_s": round(walls[k], 1),
+            "task_wall_s": round(sum(r["wall_s"] for r in rows), 1),
+            "tokens": sum(r["tokens"] for r in rows),
+            "prompt_tokens": sum(r["prompt_tokens"] for r in rows),
+            "tokens_estimated": any(r["tokens_estimated"] for r in rows),
+            "calls": sum(r["calls"] for r in rows),
+            "choices": sum(r["choices"] for r in rows),
+            "sampling": {
+                key: sum(r["sampling"][key] for r in rows) for key in ("candidates", "checked", "kept_not_first")
+            },
+        }
+    a, b = totals[low], totals[high]
+    total_cells = {
+        k: [
+            f"{t['passed']}/{t['total']}",
+            f"{t['all_passed']}/{t['tasks']}",
+            f"{t['clean_first']}/{t['modules']}",
+            f"{t['wall_s']}",
+            f"{'~' if t['tokens_estimated'] else ''}{t['tokens']}/{t['prompt_tokens'] or '?'}",
+        ]
+        for k, t in totals.items()
+    }
+    lines.append(
+        "| **all** | "
+        + " | ".join(total_cells[k][i] for i in range(len(names)) for k in configs)
+        + f" | {_ratio(b['passed'], a['passed'])} | {_ratio(b['wall_s'], a['wall_s'])} |"
+    )
+    ratios = {
+        "checks_passed": b["passed"] / a["passed"] if a["passed"] else None,
+        "tasks_all_pass": b["all_passed"] / a["all_passed"] if a["all_passed"] else None,
+        "clean_first": b["clean_first"] / a["clean_first"] if a["clean_first"] else None,
+        "wall_time": b["wall_s"] / a["wall_s"] if a["wall_s"] else None,
+        "tokens": b["tokens"] / a["tokens"] if a["tokens"] else None,
+        "prompt_tokens": b["prompt_tokens"] / a["prompt_tokens"] if a["prompt_tokens"] else None,
+    }
+    figures["total"] = {str(k): t for k, t in totals.items()}
+    figures["ratios"] = ratios
+    sampled = b["sampling"]
+    lines.append(
+        f"\nBest of {high} against 1: checks passed {a['passed']} -> {b['passed']} of {b['total']} "
+        f"({_ratio(b['passed'], a['passed'])}), tasks all passing {a['all_passed']} -> {b['all_passed']} of "
+        f"{b['tasks']}, modules clean at their first attempt {a['clean_first']}/{a['modules']} -> "
+        f"{b['clean_first']}/{b['modules']}; wall time {a['wall_s']} s -> {b['wall_s']} s "
+        f"({_ratio(b['wall_s'], a['wall_s'])}), generated tokens {_ratio(b['tokens'], a['tokens'])}, "
+        f"prompt tokens {_ratio(b['prompt_tokens'], a['prompt_tokens'])}, requests {a['calls']} -> {b['calls']} "
+        f"({b['choices']} choices); at K={high}: {sampled['candidates']} candidates judged, "
+        f"{sampled['checked']} checked in the sandbox, {sampled['kept_not_first']} modules kept another than #1"
+    )
+    lines.append(
+        "\n(tokens gen/prompt: the server's `usage`, once per request whatever its n; ~ estimated from the "
+        "text where the model reports none. Wall s in total: each config's whole run, tasks at --jobs at once.)"
+    )
+    return lines, figures
 
 
 def main() -> None:
@@ -508,9 +705,32 @@ def main() -> None:
     parser.add_argument("--json", dest="json_path", help="write the rows as JSON here")
     parser.add_argument("--md", dest="md_path", help="write a Markdown table here")
     parser.add_argument("--matrioska", help="the checkout whose Matrioska runs the tasks (default: this one)")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        metavar="K",
+        help="best of N: K > 1 runs the tasks twice, at samples=1 and at samples=K, and compares them (default 1)",
+    )
+    parser.add_argument(
+        "--sample-temperature",
+        type=float,
+        help="the temperature K candidates are sampled at (default: Matrioska's, 0.7 for a greedy model)",
+    )
     args = parser.parse_args()
+    if args.samples < 1:
+        parser.error("--samples must be 1 or more")
     sys.path.insert(0, str(Path(args.matrioska).resolve() if args.matrioska else ROOT))
     from matrioska.models import load_chat_model
+
+    if args.samples > 1:
+        from matrioska import MatrioskaOrchestrator
+
+        if "samples" not in inspect.signature(MatrioskaOrchestrator).parameters:
+            raise SystemExit(
+                f"quality: --samples {args.samples}: the Matrioska at {args.matrioska or ROOT} has no best of N "
+                "(its MatrioskaOrchestrator takes no `samples`)"
+            )
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     unknown = [t for t in tasks if t not in TASKS]
@@ -549,8 +769,70 @@ def main() -> None:
             )  # greedy: the same model gives the same plan whatever checkout runs it
         return shared["llm"]
 
+    if args.samples > 1:
+        compare_configs(args, tasks, make_llm, say)
+        return
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         rows = list(pool.map(lambda t: run_task(t, args, make_llm, say), tasks))
+    table, structure_total = report(rows)
+    if args.json_path:
+        Path(args.json_path).write_text(
+            json.dumps({"model": args.model, "rows": rows, "structure": structure_total}, indent=2)
+        )
+    if args.md_path:
+        Path(args.md_path).write_text(f"Model: `{args.model}`\n\n{table}\n")
+
+
+def compare_configs(
+    args: argparse.Namespace, tasks: list[str], make_llm: Callable[[], Any], say: Callable[[str], None]
+) -> None:
+    """`--samples K`: the tasks at samples=1, then at samples=K (one config after the other, so
+    neither's wall time shares the server with the other's), each config's table, then the two
+    side by side."""
+    sets: dict[int, list[dict[str, Any]]] = {}
+    walls: dict[int, float] = {}
+    tables: dict[int, str] = {}
+    structures: dict[int, dict[str, int]] = {}
+    for k in (1, args.samples):
+        root = Path(args.out) / f"samples-{k}"
+        say(f"config samples={k}: {len(tasks)} tasks into {root}")
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            sets[k] = list(pool.map(lambda t, k=k, root=root: run_task(t, args, make_llm, say, k, root), tasks))
+        walls[k] = time.monotonic() - started
+    for k, rows in sets.items():
+        print(f"\n## samples={k}\n")
+        tables[k], structures[k] = report(rows)
+    lines, figures = compare(sets, walls)
+    side_by_side = "\n".join(lines)
+    print(f"\n## samples=1 against samples={args.samples}\n")
+    print(side_by_side)
+    if args.json_path:
+        Path(args.json_path).write_text(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "samples": args.samples,
+                    "sample_temperature": args.sample_temperature,
+                    # the K=1 config in the shape of a run without --samples
+                    "rows": sets[1],
+                    "structure": structures[1],
+                    "configs": {str(k): {"rows": sets[k], "structure": structures[k]} for k in sets},
+                    "comparison": figures,
+                },
+                indent=2,
+            )
+        )
+    if args.md_path:
+        parts = [f"Model: `{args.model}`, best of {args.samples} against 1\n"]
+        parts += [f"## samples={k}\n\n{tables[k]}\n" for k in sets]
+        parts.append(f"## samples=1 against samples={args.samples}\n\n{side_by_side}\n")
+        Path(args.md_path).write_text("\n".join(parts))
+
+
+def report(rows: list[dict[str, Any]]) -> tuple[str, dict[str, int]]:
+    """Print one config's table and its per-task lines; returns the table (for the Markdown
+    file) and the structural counts over all tasks."""
     header = (
         "| task | plan ok | modules | files | verdict | acceptance | scenarios (written/ran/passed) | references "
         "| interface tokens | calls | tokens | wall s |"
@@ -595,12 +877,7 @@ def main() -> None:
             print(
                 f"  {r['task']}: {'✓' if c['ok'] else '✗'} {c['check']} {'' if c['ok'] else '— ' + c['detail'][-120:]}"
             )
-    if args.json_path:
-        Path(args.json_path).write_text(
-            json.dumps({"model": args.model, "rows": rows, "structure": structure_total}, indent=2)
-        )
-    if args.md_path:
-        Path(args.md_path).write_text(f"Model: `{args.model}`\n\n{table}\n")
+    return table, structure_total
 
 
 if __name__ == "__main__":

@@ -10,12 +10,16 @@
    module's call prefills its prompt before it decodes and a wave prefills its modules together.
 3. The share: Matrioska's gain over the server's raw gain at the modules' prompt length.
    Goal >= 0.8.
+4. Best of N (`--samples K`, issue 27): one request with `n=K` against one with `n=1` (same
+   prompt, same `--tokens`, temperature 0.7): what the server charges for K choices of one
+   prompt; and the fan-out plan at `--parallel N` with `samples=1` against `samples=K`: what
+   Matrioska's best of N costs in wall time and tokens. Printed with their ratios.
 
 Works against any OpenAI-compatible URL: vLLM or SGLang on a GPU, vLLM's CPU build, llama.cpp
 server, Ollama (`/v1`).
 
     python bench/serve.py --base-url http://127.0.0.1:8011/v1 --model qwen-0.5b [--parallel 8]
-                          [--tokens 160] [--plan bench/plans/fanout8.json] [--json PATH]
+                          [--tokens 160] [--plan bench/plans/fanout8.json] [--json PATH] [--samples K]
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -60,6 +65,39 @@ def plain_request(base_url: str, model: str, tokens: int, prompt: str = PROMPT) 
     )
     with urllib.request.urlopen(request, timeout=1800) as response:
         return dict(json.loads(response.read())["usage"])
+
+
+def choices_request(base_url: str, model: str, tokens: int, n: int, prompt: str = PROMPT) -> tuple[float, dict]:
+    """One chat completion asking for `n` choices of `tokens` new tokens each at temperature
+    0.7 (best of N's default): its seconds, and the server's `usage` (once for the request)."""
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": tokens,
+        "temperature": 0.7,
+        "n": n,
+        "ignore_eos": True,
+    }
+    request = urllib.request.Request(
+        base_url.rstrip("/") + "/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": "Bearer x"},
+    )
+    start = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=1800) as response:
+        answer = json.loads(response.read())
+    seconds = time.perf_counter() - start
+    if len(answer.get("choices") or []) != n:
+        raise SystemExit(f"serve: asked for n={n} choices, the server returned {len(answer.get('choices') or [])}")
+    return seconds, dict(answer.get("usage") or {})
+
+
+def choices_time(base_url: str, model: str, tokens: int, n: int, repeat: int = 3) -> dict:
+    """The median of `repeat` requests with `n` choices: seconds, completion tokens, tok/s."""
+    runs = [choices_request(base_url, model, tokens, n) for _ in range(repeat)]
+    seconds = statistics.median(r[0] for r in runs)
+    completion = round(statistics.median(r[1].get("completion_tokens", 0) for r in runs))
+    return {"n": n, "seconds": seconds, "completion_tokens": completion, "tokens_per_second": completion / seconds}
 
 
 def prompt_counters(base_url: str) -> tuple[float, float] | None:
@@ -103,11 +141,13 @@ def server_rate(base_url: str, model: str, tokens: int, prompts: list[str]) -> t
     return sum(u["completion_tokens"] for u in done) / seconds, round(sum(u["prompt_tokens"] for u in done) / len(done))
 
 
-def matrioska_rate(base_url: str, model: str, plan: dict, parallel: int, tokens: int) -> dict:
+def matrioska_rate(base_url: str, model: str, plan: dict, parallel: int, tokens: int, samples: int = 1) -> dict:
     llm = load_chat_model(f"openai:{model}", base_url=base_url, temperature=0.0, max_new_tokens=tokens)
+    # best of N: K candidates a module attempt (sampled at 0.7 from this greedy model)
+    options = {"samples": samples} if samples > 1 else {}
     with tempfile.TemporaryDirectory() as tmp:
         with MatrioskaOrchestrator(
-            llm, tmp, assembler_notes=False, verify=False, max_parallel=parallel, max_repairs=0
+            llm, tmp, assembler_notes=False, verify=False, max_parallel=parallel, max_repairs=0, **options
         ) as orchestrator:
             before = prompt_counters(base_url)
             start = time.perf_counter()
@@ -127,8 +167,11 @@ def matrioska_rate(base_url: str, model: str, plan: dict, parallel: int, tokens:
         for r in reports.values()
     ]
     prompts = [p for p in prompts if p]
+    candidates = [r.get("candidates") or [] for r in reports.values()]
     return {
         "seconds": seconds,
+        "samples": samples,
+        "candidates": sum(len(c) for c in candidates),
         "tokens": generated,
         "tokens_per_second": generated / seconds,
         "sources": sources,
@@ -146,7 +189,16 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=160, help="new tokens per request / module")
     parser.add_argument("--plan", type=Path, default=ROOT / "bench" / "plans" / "fanout8.json")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        metavar="K",
+        help="best of N: also time one request with n=K against n=1, and the plan at samples=K against 1",
+    )
     args = parser.parse_args()
+    if args.samples < 1:
+        parser.error("--samples must be 1 or more")
     os.environ.setdefault("OPENAI_API_KEY", "not-needed")
     plan = json.loads(args.plan.read_text())
     n = args.parallel
@@ -184,6 +236,7 @@ def main() -> None:
         f"short one), matrioska {matrioska_gain:.2f}x, share {share:.2f} (goal >= 0.8); "
         f"wall time {sequential['seconds'] / waves['seconds']:.2f}x shorter"
     )
+    best = best_of_n(args, plan, waves) if args.samples > 1 else None
     if args.json:
         figures = {
             "server_gain": server_gain,
@@ -198,7 +251,47 @@ def main() -> None:
             "server_tokens_per_second_short_prompt": {"1": short[0], str(n): short[1]},
             "matrioska": {"1": sequential, str(n): waves},
         }
+        if best is not None:
+            figures["samples"] = best
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def best_of_n(args: argparse.Namespace, plan: dict, single: dict) -> dict:
+    """`--samples K`: one request with n=K against n=1 on the server, and the plan at
+    `--parallel N` with samples=K against `single` (the same plan at samples=1); printed side by
+    side with their ratios, returned for the JSON."""
+    k, n = args.samples, args.parallel
+    choices_request(args.base_url, args.model, 8, k)  # the server's n path warmed up
+    one, many = (choices_time(args.base_url, args.model, args.tokens, count) for count in (1, k))
+    request_ratio = many["seconds"] / one["seconds"]
+    print(
+        f"server, one request of {args.tokens} tokens at temperature 0.7 (median of 3): n=1 {one['seconds']:.2f} s, "
+        f"n={k} {many['seconds']:.2f} s ({request_ratio:.2f}x the time for {k}x the choices; "
+        f"{many['completion_tokens']} vs {one['completion_tokens']} completion tokens, "
+        f"{many['tokens_per_second'] / one['tokens_per_second']:.2f}x tok/s)"
+    )
+    sampled = matrioska_rate(args.base_url, args.model, plan, n, args.tokens, samples=k)
+    for name, row in ((f"--parallel {n} --samples 1", single), (f"--parallel {n} --samples {k}", sampled)):
+        print(
+            f"matrioska {name}: {row['seconds']:.1f} s, {row['tokens']} tokens, {row['tokens_per_second']:.1f} tok/s"
+            f", {row['candidates'] or 'no'} candidates judged (tokens from: {', '.join(row['sources'])})"
+        )
+    wall_ratio = sampled["seconds"] / single["seconds"]
+    token_ratio = sampled["tokens"] / single["tokens"] if single["tokens"] else None
+    print(
+        f"best of {k}: server {request_ratio:.2f}x the time of one request, matrioska's plan {wall_ratio:.2f}x "
+        f"the wall time (the module requests plus judging the candidates; "
+        f"{wall_ratio / request_ratio:.2f} of the server's), "
+        + (f"{token_ratio:.2f}x the tokens" if token_ratio is not None else "tokens not reported")
+    )
+    return {
+        "k": k,
+        "server_request": {"1": one, str(k): many},
+        "server_time_ratio": request_ratio,
+        "matrioska": {"1": single, str(k): sampled},
+        "matrioska_wall_ratio": wall_ratio,
+        "matrioska_token_ratio": token_ratio,
+    }
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ left-padded `generate`: a GPU at batch 1 is bound by memory bandwidth, so a batc
 little more than one request. Requests under a JSON schema join the batch too: each carries its
 own grammar, and one logits processor masks those rows and leaves the free ones alone. A
 request alone (a sequential run) is simply a batch of one, so every call takes the same path.
+The K samples of one prompt (best of N, `submit_many`) are queued as one group: they are
+generated together in one batch (in ceil(K / max_batch) batches when K is larger than it).
 
 Each request receives its text token by token (`RowStreamer`): that is how `stream` yields
 tokens and how `invoke` collects its reply. Reading never times out; the worker always ends
@@ -107,31 +109,44 @@ class GenerationWorker:
         # The logits processor of the last batch with a grammar (its `steps` and `seconds`: what
         # the grammar cost, final once a request's text has ended), for benchmarks.
         self.last_grammar: Any = None
-        self._pending: deque[GenerationRequest] = deque()
+        # Waiting units, in arrival order: one request, or a group of requests that must share a
+        # batch (`submit_many`), never more than `max_batch` requests.
+        self._pending: deque[list[GenerationRequest]] = deque()
         self._ready = threading.Condition()
         self._thread = threading.Thread(target=self._loop, name="matrioska-generate", daemon=True)
         self._thread.start()
 
     def submit(self, request: GenerationRequest) -> GenerationRequest:
         with self._ready:
-            self._pending.append(request)
+            self._pending.append([request])
             self._ready.notify_all()
         return request
+
+    def submit_many(self, requests: list[GenerationRequest]) -> list[GenerationRequest]:
+        """Queue requests that are generated together: all in one batch when they are at most
+        `max_batch` (same settings), else in consecutive batches of `max_batch`. Queued
+        atomically, so no other request can come between them."""
+        units = [requests[i : i + self.max_batch] for i in range(0, len(requests), self.max_batch)]
+        with self._ready:
+            self._pending.extend(units)
+            self._ready.notify_all()
+        return requests
 
     def _take_batch(self) -> list[GenerationRequest]:
         with self._ready:
             while not self._pending:
                 self._ready.wait()
             first = self._pending.popleft()
+            batch = list(first)
             if self.max_batch == 1:
-                return [first]
+                return batch
+            key = first[0].key
             deadline = time.monotonic() + self.window
-            batch = [first]
             while len(batch) < self.max_batch:
-                for request in list(self._pending):
-                    if len(batch) < self.max_batch and request.key == first.key:
-                        self._pending.remove(request)
-                        batch.append(request)
+                for unit in list(self._pending):
+                    if len(batch) + len(unit) <= self.max_batch and unit[0].key == key:
+                        self._pending.remove(unit)
+                        batch.extend(unit)
                 left = deadline - time.monotonic()
                 if left <= 0 or len(batch) >= self.max_batch:
                     break

@@ -33,6 +33,17 @@ def _version() -> str:
         return __version__
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="matrioska",
@@ -102,6 +113,14 @@ def _parser() -> argparse.ArgumentParser:
             default=2,
             metavar="N",
             help="re-runs of a module whose files fail validation or whose contracts break (default 2)",
+        )
+        p.add_argument(
+            "--samples",
+            type=_positive,
+            default=1,
+            metavar="K",
+            help="candidates per module attempt, the module's checks keep the best (default 1; raise it for a "
+            "small model: one request with n=K on a server, K rows of one batch in process)",
         )
         p.add_argument("--plan-attempts", type=int, default=3, help="architect attempts before giving up (default 3)")
         p.add_argument("--no-verify", action="store_true", help="do not run the generated project (no verdict)")
@@ -411,6 +430,17 @@ class ProgressPrinter:
         self.p(f"      ! attempt {e['attempt']} has {len(e['problems'])} problem(s), re-running: {e['problems'][0]}")
         self._start_counting(f"repair of {e['module']}", self.position)
 
+    def on_sampling(self, e: dict[str, Any]) -> None:
+        how = {
+            "n": f"one request with n={e['samples']}",
+            "rows": f"{e['samples']} rows of one batch",
+            "parallel": f"{e['samples']} requests at once",
+        }.get(e["mode"], e["mode"])
+        self.p(f"  samples: {e['samples']} candidates per module attempt ({how}), temperature {e['temperature']}")
+
+    def on_module_candidates(self, e: dict[str, Any]) -> None:
+        self.p(f"      · attempt {e['attempt']}: {e['line']}")
+
     def on_module_blocked(self, e: dict[str, Any]) -> None:
         self.p(f"  ⊘ {e['module']}: not generated — {e['reason']}")
 
@@ -717,6 +747,8 @@ def _run_or_resume(
         max_plan_attempts=args.plan_attempts,
         retry_policy=default_retry_policy(max_attempts=max(1, args.retries)),
         max_repairs=args.repairs,
+        samples=args.samples,
+        sample_temperature=args.temperature if args.temperature else None,
         git=args.git,
         interrupt_after_architect=args.review,
         verify=not args.no_verify,

@@ -54,6 +54,13 @@ class Context:
     """Follow-up calls asking a module only for its missing shared-state keys (0 disables)."""
     max_repairs: int = 2
     """Re-runs of a module whose files fail validation or whose contracts break (errors fed back)."""
+    samples: int = 1
+    """Candidates per module attempt (best of N): asked for in one request where the backend can
+    (`n` on OpenAI-compatible servers, K rows in LocalLLM), judged by the module's checks, the
+    best kept (`matrioska.sampling`)."""
+    sample_temperature: float | None = None
+    """The temperature candidates are sampled at when `samples` > 1 (None: the model's own, or
+    0.7 when it decodes greedily)."""
     acceptance: bool = True
     """Have the model write acceptance scenarios after the plan when the user gave none."""
     review: bool = False

@@ -286,35 +286,58 @@ class LocalLLM(ChatHuggingFace):
                 self._constraint = JsonSchemaConstraint(self.tokenizer)
         return self._constraint
 
-    def _request(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> GenerationRequest:
-        """Queue one generation on the model's worker (batched with concurrent compatible ones).
+    def _requests(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> list[GenerationRequest]:
+        """Queue the generations of one call on the model's worker (batched with concurrent
+        compatible ones): one, or K of the same prompt for a `samples=K` call argument (best of
+        N), queued together so that they are rows of one batched `generate` (of
+        ceil(K / batch_size) when K is larger).
 
         A `json_schema` or `reply_frame` call argument (see `with_json_schema`,
-        `with_reply_grammar`) becomes the request's grammar; such a request is batched with the
-        others, its row masked by its own grammar.
+        `with_reply_grammar`) becomes each request's grammar, a fresh one per row (a grammar row
+        follows its own tokens); such a request is batched with the others, its row masked by
+        its own grammar. `pipeline_kwargs` (e.g. `do_sample`, `temperature`, `top_p`) apply to
+        every row.
         """
         from .batching import GenerationRequest, GenerationWorker
 
+        samples = _samples(kwargs)
         settings = {**self.generation_kwargs, **(kwargs.get("pipeline_kwargs") or {})}
-        grammar = None
         schema = kwargs.get("json_schema")
         frame = kwargs.get("reply_frame")
+        rows: list[Any] = [None] * samples
         if schema is not None or frame is not None:
             settings.setdefault("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)  # the wrap-up's budget
             constraint = self._constraint_for_tokenizer()
             if frame is not None:
                 from .grammar import ReplyFrame, reply_row
 
-                grammar = reply_row(constraint, ReplyFrame.from_dict(frame))
+                reply = ReplyFrame.from_dict(frame)
+                rows = [reply_row(constraint, reply) for _ in range(samples)]
             else:
-                grammar = constraint.row(schema)
+                rows = [constraint.row(schema) for _ in range(samples)]
         with _WORKER_LOCK:
             if self._worker is None:
                 pipe = self.llm.pipeline
                 self._worker = GenerationWorker(
                     pipe.model, pipe.tokenizer, max_batch=self.batch_size, window=self.batch_window
                 )
-        return self._worker.submit(GenerationRequest(self._to_chat_prompt(messages), settings, grammar))
+        prompt = self._to_chat_prompt(messages)
+        requests = [GenerationRequest(prompt, dict(settings), row) for row in rows]
+        if samples == 1:
+            return [self._worker.submit(requests[0])]
+        return self._worker.submit_many(requests)
+
+    def _request(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> GenerationRequest:
+        """Queue one generation (see `_requests`); a `samples` call argument above 1 is an error."""
+        if _samples(kwargs) > 1:
+            raise ValueError("one request holds one sample; use _requests for samples > 1")
+        return self._requests(messages, kwargs)[0]
+
+    def _streaming_disabled(self, **kwargs: Any) -> bool:
+        """K samples (`samples=K`, K > 1) are generated, never streamed: a stream carries one
+        reply, and `invoke` must hand all K rows to `on_llm_end` (a streaming callback, such as
+        LangGraph's "messages" mode, would otherwise route the call to `_stream`)."""
+        return _samples(kwargs) > 1 or super()._streaming_disabled(**kwargs)
 
     def _generate(
         self,
@@ -324,6 +347,12 @@ class LocalLLM(ChatHuggingFace):
         stream: bool | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        """The reply, or, for `samples=K` (K > 1), K replies to the same prompt sampled as rows
+        of one batched `generate`: K generations in row order (never streamed)."""
+        if _samples(kwargs) > 1:
+            requests = self._requests(messages, kwargs)
+            texts = ["".join(request) for request in requests]
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text)) for text in texts])
         if stream or (stream is None and self.streaming):
             return generate_from_stream(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
         text = "".join(self._request(messages, kwargs))
@@ -336,10 +365,27 @@ class LocalLLM(ChatHuggingFace):
 
         Unlike the pipeline's own streaming (a queue read with a fixed 60 s timeout, which a slow
         CPU prefill or a long 7B generation exceeds), the worker's queue is read without a
-        timeout: the worker always ends every request, and a failure is raised here.
+        timeout: the worker always ends every request, and a failure is raised here. K samples
+        (`samples=K`, K > 1) are not streamed (`invoke` generates them, see `_streaming_disabled`):
+        asked for here, a ValueError.
         """
+        if _samples(kwargs) > 1:
+            raise ValueError(
+                f"LocalLLM cannot stream {_samples(kwargs)} samples of one prompt; use invoke (one batched generate)"
+            )
         for piece in self._request(messages, kwargs):
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
             yield chunk
+
+
+def _samples(kwargs: dict[str, Any]) -> int:
+    """The `samples` call argument: how many replies to one prompt (best of N); 1 when absent."""
+    value = kwargs.get("samples")
+    if value is None:
+        return 1
+    samples = int(value)
+    if samples < 1:
+        raise ValueError(f"samples must be at least 1, not {value!r}")
+    return samples

@@ -49,6 +49,11 @@ class MatrioskaOrchestrator:
             models or model strings; `llm` serves the roles not named.
         base_url: server address for `provider:model` strings (OpenAI-compatible, Ollama).
         max_repairs: re-runs of a module whose files fail validation or whose contracts break.
+        samples: candidates per module attempt (best of N, default 1): K asked for in one request
+            where the backend can, each judged by the module's checks (static, references, its own
+            check in the sandbox), the best kept; rejected ones stay in the checkpoint.
+        sample_temperature: the temperature the candidates are sampled at (None: the model's own,
+            or 0.7 when it decodes greedily and `samples` > 1).
         git: make `base_path/project` a git repository with one commit per module.
         interrupt_after_architect: stop after the plan for review (`review()` continues).
         verify: run the assembled project (imports, tests, entry point, the page in headless
@@ -101,6 +106,8 @@ class MatrioskaOrchestrator:
         max_parallel: int = 1,
         keep_checkpoints: int | None = 1,
         max_repairs: int = 2,
+        samples: int = 1,
+        sample_temperature: float | None = None,
         git: bool = False,
         interrupt_after_architect: bool = False,
         verify: bool = True,
@@ -137,6 +144,9 @@ class MatrioskaOrchestrator:
         self.max_parallel = max(1, int(max_parallel))
         self.keep_checkpoints = keep_checkpoints
         self.max_repairs = max_repairs
+        if int(samples) < 1:
+            raise ValueError(f"samples must be 1 or more, got {samples}")
+        self.samples, self.sample_temperature = int(samples), sample_temperature
         self.files.git = git
         self.interrupt_after_architect = interrupt_after_architect
         self.assembler_notes = assembler_notes
@@ -280,12 +290,26 @@ class MatrioskaOrchestrator:
         notify({"event": "run_started", "thread_id": thread_id, "resumed": not isinstance(payload, dict)})
         if retried:
             notify({"event": "modules_retried", "modules": retried, "blocked": blocked})
+        if self.samples > 1:
+            from .sampling import sampling_mode, sampling_temperature
+
+            executor_llm = self.roles.get("executor") or self.llm
+            notify(
+                {
+                    "event": "sampling",
+                    "samples": self.samples,
+                    "temperature": sampling_temperature(executor_llm, self.samples, self.sample_temperature),
+                    "mode": sampling_mode(executor_llm),
+                }
+            )
         context = Context(
             llm=self.llm,
             roles=self.roles,
             context_tokens=self.context_tokens,
             max_parallel=self.max_parallel,
             max_repairs=self.max_repairs,
+            samples=self.samples,
+            sample_temperature=self.sample_temperature,
             acceptance=self.write_acceptance,
             review=self.interrupt_after_architect,
             max_plan_attempts=self.max_plan_attempts,

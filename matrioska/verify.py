@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -234,6 +234,8 @@ class _Run:
         # what may be installed besides the well-known distributions, and the plan's module ids
         self.allow_install: list[str] = []
         self.module_ids: list[str] = []
+        # the paths whose checks run (one module's files: `module_check`); None: every file's
+        self.only: set[str] | None = None
 
     def fresh_copy(self) -> Path:
         """The project written anew (a check never sees what an earlier one left behind)."""
@@ -306,9 +308,13 @@ def verify_project(
     dependencies: dict[str, list[str]] | None = None,
     allow_install: str | list[str] | None = None,
     module_ids: list[str] | None = None,
+    only: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """Run every check that applies to the project, then its acceptance scenarios; the verdict
     and the failures per module.
+
+    `only`: run just the checks of these paths (their imports, their tests, their entry points,
+    their pages), the rest of the project present beside them (`module_check`).
 
     `files` maps project paths to their text, `owners` maps them to the module that wrote them;
     `acceptance` holds the scenarios (`matrioska.acceptance`), `dependencies` the plan's module
@@ -325,10 +331,13 @@ def verify_project(
     if allow_install:
         run.allow_install = allow_install.split(",") if isinstance(allow_install, str) else list(allow_install)
     run.module_ids = list(module_ids or [])
+    run.only = set(only) if only is not None else None
     try:
         paths = list(files)
         for item in kinds.installed():
             own = [p for p in paths if any(k.name == item.name for k in kinds.kinds_for(p))]
+            if run.only is not None:
+                own = [p for p in own if p in run.only]
             if not own:
                 continue
             built_in = _BUILT_IN_CHECKS.get(item.name) if item.source == kinds.BUILT_IN else None
@@ -355,6 +364,37 @@ def verify_project(
         result["acceptance"] = scenarios
         result["acceptance_seconds"] = round(sum(s["seconds"] for s in scenarios), 2)
     return result
+
+
+def module_check(
+    files: dict[str, str],
+    owners: dict[str, str],
+    module_id: str,
+    sandbox: Sandbox,
+    *,
+    acceptance: list[dict[str, Any]] | None = None,
+    ignore: Iterable[str] = (),
+    **options: Any,
+) -> dict[str, Any]:
+    """One module's own runnable check (a candidate's, issue 27): its files' checks (imports,
+    its tests where it holds tests, its entry points and pages) and the acceptance scenarios
+    given (those touching only its files), the rest of the project beside them; what failed in
+    its own files. `ignore`: names whose absence is not its fault (modules not built yet).
+    `options` go to `verify_project`. Returns `{"checks": [{command, ok}], "problems": [str],
+    "ran": bool}`."""
+    mine = [path for path, owner in owners.items() if owner == module_id]
+    result = verify_project(files, owners, sandbox, acceptance=acceptance, only=mine, **options)
+    missing = [re.compile(rf"No module named '{re.escape(name)}(?:\.[\w.]+)?'") for name in ignore]
+    problems = []
+    for failure in result["failures"]:
+        if failure["module"] != module_id or any(p.search(failure["evidence"]) for p in missing):
+            continue
+        evidence = failure["evidence"].strip()
+        tail = evidence if len(evidence) <= 700 else "[...]\n" + evidence[-700:]
+        problems.append(f"{failure['command']} failed: {headline(evidence)}\n{tail}")
+    checks = [{"command": c["command"], "ok": c["ok"]} for c in result["checks"]]
+    checks += [{"command": f"acceptance: {s['name']}", "ok": s["ok"]} for s in result.get("acceptance") or []]
+    return {"checks": checks, "problems": problems, "ran": any(c["ok"] is not None for c in checks)}
 
 
 # How the built-in kinds' files are run: (run, every project path, the kind's own paths).
@@ -402,6 +442,8 @@ def _python_checks(run: _Run, paths: list[str]) -> None:
     run.env["PYTHONPATH"] = os.pathsep.join(pythonpath)
 
     names = import_names(paths)
+    if run.only is not None:
+        names = {name: path for name, path in names.items() if path in run.only}
     if names:
         script = _IMPORT_SCRIPT.replace("NAMES", repr(sorted(names))).replace("MARK", repr(_MARK))
         shown = f"python -c 'import {', '.join(sorted(names))}'"
@@ -433,9 +475,13 @@ def _python_checks(run: _Run, paths: list[str]) -> None:
             check["modules"] = run.fail("python-import", shown, output, None)
 
     tests = python_tests(paths)
+    if run.only is not None:
+        tests = [t for t in tests if t in run.only]
     if tests:
         argv = [python, "-m", "pytest", "-q", "--tb=short", "-p", "no:cacheprovider", "-o", "addopts=", "--color=no"]
         shown = "python -m pytest -q --tb=short"
+        if run.only is not None:  # one module's tests only
+            argv, shown = [*argv, *tests], f"{shown} {' '.join(tests)}"
         result = run.run("pytest", argv, shown)
         ok = result.ok
         output = result.output
@@ -448,6 +494,8 @@ def _python_checks(run: _Run, paths: list[str]) -> None:
 
     files = run.files
     for argv, path, how in entry_points(files):
+        if run.only is not None and path not in run.only:
+            continue
         text = files.get(path, "")
         if _ARGS_MARKERS.search(text) or how.startswith("console script"):
             argv = [*argv, "--help"]
@@ -704,11 +752,13 @@ def _node_checks(run: _Run, paths: list[str]) -> None:
         script = str(((package.get("scripts") or {}) if isinstance(package, dict) else {}).get("test") or "")
     except ValueError:
         pass  # an invalid package.json is the static check's finding
-    if "no test specified" in script:
-        script = ""
+    if "no test specified" in script or run.only is not None:
+        script = ""  # (one module's check runs its own test files, not the project's script)
     tests = [
         p for p in paths if re.search(r"(\.test|\.spec)\.[cm]?js$", p) or (p.startswith("test/") and p.endswith(".js"))
     ]
+    if run.only is not None:
+        tests = [p for p in tests if p in run.only]
     if not script and not tests:
         return
     if node is None:

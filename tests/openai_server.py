@@ -6,6 +6,10 @@ to it over HTTP, streamed (server-sent events) or not. Each request body is reco
 servers do; `refuse_grammar` answers any request holding a reply grammar (vLLM's
 `structured_outputs`, SGLang's `ebnf`, llama.cpp's `grammar`) with vLLM's 400 for a grammar its
 engine cannot take.
+A non-streamed request with `n` (best of N) gets `n` choices, `respond` called once for each in
+turn, and its usage counted once for the request as vLLM does: the prompt's tokens once, the
+completion tokens summed over the choices (`usages` records each answered request's). A
+streamed request gets one choice whatever its `n`.
 Run it as a script to serve in its own process: `python openai_server.py PORTFILE`.
 """
 
@@ -90,6 +94,7 @@ class ScriptedOpenAIServer:
         self.requests: list[dict[str, Any]] = []
         self.answered: list[dict[str, Any]] = []  # requests whose whole reply was sent
         self.refused: list[tuple[int, dict[str, Any]]] = []
+        self.usages: list[dict[str, int]] = []  # the usage of each non-streamed reply sent
         self._connections: set[Any] = set()
         self._server = _Server(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -196,20 +201,24 @@ class ScriptedOpenAIServer:
                     self._error(400, _vllm_error(message, "BadRequestError", 400), body)
                     return
                 messages = [_ROLES.get(m.get("role"), HumanMessage)(_text(m.get("content"))) for m in body["messages"]]
-                text = outer.respond(messages)
                 created, model = int(time.time()), body.get("model", "scripted")
-                pieces = [text[i : i + outer.chunk_chars] for i in range(0, len(text), outer.chunk_chars)] or [""]
-                # One "token" per chunk: the usage a real server reports, which the client must use.
-                usage = {"prompt_tokens": 1, "completion_tokens": len(pieces), "total_tokens": 1 + len(pieces)}
                 if not body.get("stream"):
+                    texts = [outer.respond(messages) for _ in range(max(1, int(body.get("n") or 1)))]
+                    # One "token" per chunk of chunk_chars, as streamed; the prompt counted once.
+                    tokens = [len(self._pieces(text)) for text in texts]
+                    usage = {"prompt_tokens": 1, "completion_tokens": sum(tokens), "total_tokens": 1 + sum(tokens)}
                     with outer._count:
                         outer.running += 1
                         outer.most_running = max(outer.most_running, outer.running)
                     try:
-                        time.sleep(outer.chunk_delay * len(pieces))  # generating the whole reply first
+                        time.sleep(outer.chunk_delay * max(tokens))  # generating the whole replies first
                     finally:
                         with outer._count:
                             outer.running -= 1
+                    choices = [
+                        {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                        for i, text in enumerate(texts)
+                    ]
                     self._json(
                         200,
                         {
@@ -217,14 +226,17 @@ class ScriptedOpenAIServer:
                             "object": "chat.completion",
                             "created": created,
                             "model": model,
-                            "choices": [
-                                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-                            ],
+                            "choices": choices,
                             "usage": usage,
                         },
                     )
+                    outer.usages.append(usage)
                     outer.answered.append(body)
                     return
+                text = outer.respond(messages)
+                pieces = self._pieces(text)
+                # One "token" per chunk: the usage a real server reports, which the client must use.
+                usage = {"prompt_tokens": 1, "completion_tokens": len(pieces), "total_tokens": 1 + len(pieces)}
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
@@ -245,6 +257,9 @@ class ScriptedOpenAIServer:
                 finally:
                     with outer._count:
                         outer.running -= 1
+
+            def _pieces(self, text: str) -> list[str]:
+                return [text[i : i + outer.chunk_chars] for i in range(0, len(text), outer.chunk_chars)] or [""]
 
             def _event(self, payload: dict[str, Any], created: int, model: str) -> None:
                 chunk = {

@@ -217,3 +217,69 @@ def test_run_with_serve_prints_the_address_and_takes_the_review_from_the_page(
     worker.join(timeout=30)
     assert result == [0], err.getvalue()
     assert "FINAL RESULT" in out.getvalue()
+
+
+def test_a_module_shows_its_candidates_and_the_rejected_ones_text(tmp_path: Path, browser) -> None:
+    from matrioska.monitor.server import Reader
+
+    with MatrioskaOrchestrator(ScriptedChatModel(respond=default_responder()), tmp_path) as orchestrator:
+        orchestrator.run(TASK, thread_id="best")
+    evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned = 2</script>'
+    rejected = f"index_html.txt\n```text\nrejected draft {evil}\n```"
+    candidates = [
+        {"attempt": 0, "number": 1, "problems": 2, "problem_list": ["the old files", "x"], "checked": False,
+         "checks": [], "kept": False, "chars": 30, "artifact": "index_html.txt\n```text\nthe old files\n```"},
+        {"attempt": 1, "number": 1, "problems": 1, "problem_list": [f"broken {evil}"], "checked": True,
+         "checks": [{"command": "python -m pytest", "ok": False}], "kept": False, "chars": len(rejected),
+         "artifact": rejected},
+        {"attempt": 1, "number": 2, "problems": 0, "problem_list": [], "checked": True,
+         "checks": [{"command": "python -m pytest", "ok": True}], "kept": True, "chars": 40, "artifact": "kept"},
+    ]  # fmt: skip
+    reader = Reader(tmp_path)
+    try:
+        report = reader.snapshot("best").values["module_reports"]["html"]
+        line = "2 candidates: [1, 0] problems, kept #2"
+        update = {"html": {**report, "samples": 2, "candidates": candidates, "candidates_line": line}}
+        reader.graph.update_state({"configurable": {"thread_id": "best"}}, {"module_reports": update})
+    finally:
+        reader.close()
+    port = _port()
+    server, _ = serve_in_thread(create_app(tmp_path), "127.0.0.1", port)
+    try:
+        base = f"http://127.0.0.1:{port}/api/runs/best"
+        modules = {m["id"]: m for m in json.loads(urllib.request.urlopen(base).read())["modules"]}
+        assert modules["html"]["samples"] == 2 and modules["html"]["candidates_line"] == line
+        assert [(c["attempt"], c["number"], c["kept"]) for c in modules["html"]["candidates"]] == [
+            (0, 1, False),
+            (1, 1, False),
+            (1, 2, True),
+        ]
+        assert "artifact" not in modules["html"]["candidates"][0]  # the run's JSON stays small
+        assert modules["css"]["samples"] == 1 and modules["css"]["candidates"] == []  # absent: one sample
+        served = json.loads(urllib.request.urlopen(f"{base}/artifacts/html").read())
+        assert served["candidates"][1]["artifact"] == rejected and served["candidates_line"] == line
+
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector('button[data-module="html"]')
+        page.click('button[data-module="html"]')
+        page.wait_for_selector("#viewer-body .candidates-table")
+        assert page.text_content("#viewer-body .candidates-line") == line
+        rows = page.locator("#viewer-body .candidates-table tbody tr")
+        assert rows.count() == 3
+        assert "kept" in rows.nth(2).text_content() and "kept" not in rows.nth(1).text_content()
+        assert "broken" in rows.nth(1).text_content() and "FAILED" in rows.nth(1).text_content()
+        assert "previous files" in rows.nth(0).text_content()
+        # the rejected candidates' text, one click away; the kept one is the artifact below
+        details = page.locator('#viewer-body details.candidate[data-attempt="1"][data-number="1"]')
+        assert page.locator("#viewer-body details.candidate").count() == 2
+        details.locator("summary").click()
+        assert evil in details.locator("pre").text_content()  # shown as text, never run
+        page.click('g[data-module="css"]')  # a module's node opens its view too
+        page.wait_for_function("document.querySelector('#viewer-title').textContent === 'artifact of css'")
+        assert page.locator("#viewer-body .candidates-table").count() == 0
+        time.sleep(0.3)
+        assert page.evaluate("window.__pwned") is None
+        assert page.locator("img").count() == 0 and page.locator("script").count() == 1
+    finally:
+        server.should_exit = True

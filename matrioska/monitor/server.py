@@ -202,6 +202,53 @@ def _verification(verification: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _candidates(report: dict[str, Any], *, artifacts: bool) -> list[dict[str, Any]]:
+    """The best-of-N candidates of a module report (issue 27), one dict each, in a shape the page
+    can trust whatever the report holds; with their artifact text when `artifacts` (the module's
+    own view), else without it (the run's JSON, polled at every checkpoint, stays small)."""
+    rows = report.get("candidates")
+    if not isinstance(rows, list):
+        return []
+    shaped = []
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        problem_list = row.get("problem_list")
+        checks = row.get("checks")
+        item: dict[str, Any] = {
+            "attempt": row.get("attempt"),
+            "number": row.get("number"),
+            "problems": row.get("problems") or 0,
+            "problem_list": [str(p) for p in problem_list] if isinstance(problem_list, list) else [],
+            "checked": bool(row.get("checked")),
+            "checks": [
+                {"command": str(c.get("command") or ""), "ok": c.get("ok")}
+                for c in (checks if isinstance(checks, list) else [])
+                if isinstance(c, dict)
+            ],
+            "kept": bool(row.get("kept")),
+            "chars": row.get("chars") or len(str(row.get("artifact") or "")),
+        }
+        if artifacts:
+            item["artifact"] = str(row.get("artifact") or "")
+        shaped.append(item)
+    return shaped
+
+
+def _sampling(report: dict[str, Any], *, artifacts: bool = False) -> dict[str, Any]:
+    """A module's best-of-N summary: `samples` (1 when it did not sample), `candidates_line`,
+    `candidates` (see `_candidates`)."""
+    try:
+        samples = max(1, int(report.get("samples") or 1))
+    except (TypeError, ValueError):
+        samples = 1
+    return {
+        "samples": samples,
+        "candidates_line": str(report.get("candidates_line") or ""),
+        "candidates": _candidates(report, artifacts=artifacts),
+    }
+
+
 def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) -> dict[str, Any]:
     from ..interfaces import render_interface
     from ..project import project_files
@@ -238,6 +285,7 @@ def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) ->
                 "attempts": report.get("attempts"),
                 "problems": report.get("problems") or [],
                 "interface": render_interface(faces[mid]) if mid in faces else None,
+                **_sampling(report),
             }
         )
     writers = values.get("shared_state_writers") or {}
@@ -365,8 +413,15 @@ class _Monitor:
         declared = next((m.get("files") or [] for m in modules if m.get("id") == module_id), [])
         files = [{"path": f.path, "content": f.content} for f in extract_files(text, module_id, declared)]
         face = (values.get("interfaces") or {}).get(module_id)
+        report = (values.get("module_reports") or {}).get(module_id) or {}
         return JSONResponse(
-            {"module": module_id, "text": text, "files": files, "interface": render_interface(face) if face else None}
+            {
+                "module": module_id,
+                "text": text,
+                "files": files,
+                "interface": render_interface(face) if face else None,
+                **_sampling(report, artifacts=True),
+            }
         )
 
     async def events(self, request: Request) -> Response:

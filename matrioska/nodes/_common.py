@@ -86,8 +86,9 @@ def call_structured(
     *,
     event: str = "structured_output_refused",
     on_refused: Any = None,
+    call: Any = None,
     **fields: Any,
-) -> str:
+) -> Any:
     """Call `schema_llm` (the model bound to a JSON schema or a reply grammar) when there is
     one, else `llm`.
 
@@ -95,11 +96,14 @@ def call_structured(
     `response_format`, a grammar its engine rejects) is called again without it, once, and the
     reply is repaired like any other; `event` (with `fields`) says so and `on_refused()` runs
     first. Transient failures still go to the retry policy and Matrioska's own errors up.
+    `call(model, messages, meter)` makes the call instead of `call_model` (several candidates:
+    `nodes.executor._sampler`); its result is returned as it is.
     """
+    call = call or call_model
     if schema_llm is None:
-        return call_model(llm, messages, meter)
+        return call(llm, messages, meter)
     try:
-        return call_model(schema_llm, messages, meter)
+        return call(schema_llm, messages, meter)
     except MatrioskaError:
         raise
     except Exception as exc:
@@ -108,7 +112,7 @@ def call_structured(
         if on_refused is not None:
             on_refused()
         emit(runtime, event, **fields, error=f"{type(exc).__name__}: {exc}"[:300])
-        return call_model(llm, messages, meter)
+        return call(llm, messages, meter)
 
 
 def emit(runtime: Any, event: str, **data: Any) -> None:

@@ -18,16 +18,16 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from .. import kinds
-from ..acceptance import for_module, render_for_module
+from ..acceptance import for_module, plan_owners, render_for_module, scenario_modules
 from ..budget import TokenCounter, prompt_budget
 from ..context import Context, resolve_llm
-from ..errors import RecursionBudgetError
+from ..errors import MatrioskaError, RecursionBudgetError
 from ..grammar import ReplyFrame, close_frame, grammar_model, render_files, reply_frame
 from ..interfaces import INTERFACE_CHARS, check_references, module_interface, render_interface
 from ..nearmiss import apply_near_misses, describe_edit
 from ..parsing import UPDATE_MARKER, JSONExtractionError, ModuleReply, extract_json_object, parse_module_reply
 from ..precision import attempt_score, derive_update, json_as_code, update_in_code, worse_reason
-from ..project import ProjectFile, extract_files, module_problems
+from ..project import ProjectFile, extract_files, module_problems, project_files
 from ..prompts import (
     EXECUTOR_REPAIR_PROMPT,
     EXECUTOR_RUNTIME_FIX_PROMPT,
@@ -35,8 +35,11 @@ from ..prompts import (
     EXECUTOR_UPDATE_RETRY_PROMPT,
     EXECUTOR_USER_PROMPT,
 )
+from ..sampling import sample_texts, sampling_mode, sampling_temperature
+from ..sandbox import resolve_sandbox
 from ..state import Architecture, MatrioskaState, ModuleSpec
 from ..structured import constrained, update_schema
+from ..verify import import_names, module_check
 from ._common import GenerationMeter, call_structured, emit, render_value
 from .routing import max_parallel_of, next_pending, pending_count, remaining_waves
 
@@ -230,24 +233,46 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     follow_up = messages
     meter = GenerationMeter(counter)
     judge = _Judge(architecture, spec, read_values, prompt_text, others, pending)
+    samples = max(1, int(context.samples or 1))
+    temperature = sampling_temperature(llm, samples, context.sample_temperature)
+    checker = _OwnCheck.make(state, architecture, spec, context, pending) if samples > 1 else None
+    candidates: list[dict[str, Any]] = []
     kept: dict[str, Any] | None = None
     if fixing and own:
         # The module's current files compete with the fix's replies: a worse reply is discarded.
         previous = {key: shared_state[key] for key in spec.shared_state_writes if key in shared_state}
         kept = judge(0, "", ModuleReply(render_files(own), previous))
+        if checker is not None:
+            checker(kept)
+            candidates.append(_candidate_record(kept))
     while True:
         attempts += 1
-        text, reply, reply_path = _answer(llm, follow_up, spec, context, runtime, counter, budget, meter, frame)
-        if rewrite:  # a fix round rewrote some of its files: the others stay as they were
-            reply.artifact = _merge_files(spec, own, extract_files(reply.artifact, spec.id, rewrite))
-        attempt = judge(attempts, text, reply)
+        answers = _answers(llm, follow_up, spec, context, runtime, counter, budget, meter, frame, samples, temperature)
+        judged = []
+        for number, (text, reply, path) in enumerate(answers, 1):
+            if rewrite:  # a fix round rewrote some of its files: the others stay as they were
+                reply.artifact = _merge_files(spec, own, extract_files(reply.artifact, spec.id, rewrite))
+            judged.append({**judge(attempts, text, reply), "number": number, "path": path})
+        attempt = _choose(judged, checker)
+        reply_path = attempt["path"]
         if attempt["missing_keys"]:
+            text, reply = attempt["text"], attempt["reply"]
             for number in range(1, max(0, context.max_update_retries) + 1):
                 _ask_for_missing_keys(llm, follow_up, text, reply, number, runtime, counter, budget, meter)
                 if not reply.missing_keys:
                     break
-            attempt = judge(attempts, text, reply)
+            attempt = {**attempt, **judge(attempts, text, reply)}
+            if checker is not None and attempt.get("own_check"):
+                attempt["problems"] += attempt["own_check"]["problems"]
+                attempt["score"] = _rescore(attempt)
+        if len(judged) > 1:
+            line = _candidates_line(judged, attempt)
+            candidates += [{**_candidate_record(a), "line": line} for a in judged]
+            emit(runtime, "module_candidates", module=spec.id, attempt=attempts, line=line)
         worse = worse_reason(attempt["score"], kept["score"]) if kept is not None else None
+        if not worse and kept is not None and kept["attempt"] == 0 and _own_failures(kept):
+            # a fix is taken only when it beats the current files on the check that fails them
+            worse = None if attempt["score"] < kept["score"] else "was no better than the current files"
         if kept is not None and worse:
             which = f"attempt {kept['attempt']}" if kept["attempt"] else "the current files"
             discarded.append(f"kept {which}: attempt {attempts} {worse}")
@@ -261,7 +286,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         history.append({"attempt": attempts, "problems": attempt["problems"]})
         emit(runtime, "module_repair", module=spec.id, attempt=attempts, problems=problems)
         listed = "\n".join(f"- {p}" for p in problems[:20])
-        base = kept["text"] or text
+        base = kept["text"] or attempt["text"]
         follow_up = [*messages, AIMessage(_tail(base)), HumanMessage(EXECUTOR_REPAIR_PROMPT.format(problems=listed))]
     assert kept is not None
     for edit in kept["near_miss_edits"]:
@@ -293,6 +318,8 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "model": model_name(llm),
         "replies": reply_path,
         **({"rewrote": rewrite} if rewrite else {}),
+        "samples": samples,
+        **(_candidates_report(candidates, kept, temperature) if candidates else {}),
         "generation": meter.report(),
         "prompt_sha256": hashlib.sha256("\n\n".join(str(m.content) for m in follow_up).encode()).hexdigest(),
         **prompt_report,
@@ -398,6 +425,124 @@ class _Judge:
         }
 
 
+class _OwnCheck:
+    """A candidate's own runnable check (issue 27), in the sandbox: its files beside the
+    current files of the other modules; its imports, its tests where it holds tests, its entry
+    points and pages, and the acceptance scenarios touching only its files. None when nothing
+    may run (verification off, no sandbox)."""
+
+    def __init__(self, state: MatrioskaState, spec: ModuleSpec, context: Context, sandbox: Any, pending: set[str]):
+        self.spec, self.context, self.sandbox = spec, context, sandbox
+        self.others = [f for f in project_files(state) if f.module not in (spec.id, "assembler")]
+        owners, dependencies = plan_owners(_architecture(state.get("architecture") or {}).modules)
+        self.dependencies = dependencies
+        self.scenarios = [
+            s
+            for s in state.get("acceptance") or []
+            if scenario_modules(s, owners, dependencies, with_dependencies=False) == [spec.id]
+        ]
+        self.module_ids = list(state.get("execution_order") or [])
+        self.ignore = sorted(import_names(sorted(pending)))
+
+    @classmethod
+    def make(
+        cls, state: MatrioskaState, architecture: Architecture, spec: ModuleSpec, context: Context, pending: set[str]
+    ) -> _OwnCheck | None:
+        if not context.verify:
+            return None
+        try:
+            sandbox, _ = resolve_sandbox(context.sandbox, timeout=float(context.verify_timeout))
+        except MatrioskaError:
+            return None
+        return cls(state, spec, context, sandbox, pending) if sandbox is not None else None
+
+    def __call__(self, attempt: dict[str, Any]) -> None:
+        """Run the check on an attempt (a judged reply); its failures join its problems."""
+        files = {f.path: f.content for f in self.others}
+        owners = {f.path: f.module for f in self.others}
+        for f in attempt["files"]:
+            files[f.path], owners[f.path] = f.content, self.spec.id
+        found = module_check(
+            files,
+            owners,
+            self.spec.id,
+            self.sandbox,
+            acceptance=self.scenarios,
+            ignore=self.ignore,
+            dependencies=self.dependencies,
+            deps_root=self.context.verify_dir or None,
+            allow_install=self.context.allow_install,
+            module_ids=self.module_ids,
+        )
+        attempt["own_check"] = found
+        attempt["problems"] = [*attempt["problems"], *found["problems"]]
+        attempt["score"] = _rescore(attempt)
+
+
+def _rescore(attempt: dict[str, Any]) -> tuple[int, ...]:
+    """An attempt's score with its problems as they are now (its own check's included)."""
+    return (*attempt["score"][:-1], len(attempt["problems"]))
+
+
+def _own_failures(attempt: dict[str, Any]) -> bool:
+    return bool((attempt.get("own_check") or {}).get("problems"))
+
+
+def _choose(judged: list[dict[str, Any]], checker: _OwnCheck | None) -> dict[str, Any]:
+    """The best of an attempt's candidates, cheapest judgement first: the static ones (files,
+    problems, references) for all; then, in that order, the own check of those with nothing left,
+    stopping at the first that passes it. Ties: fewest problems, then the shortest."""
+    if checker is not None and len(judged) > 1:
+        for candidate in sorted(judged, key=lambda a: (a["score"], len(a["text"]))):
+            if candidate["problems"]:
+                break
+            checker(candidate)
+            if not candidate["problems"]:
+                return candidate
+    return min(judged, key=lambda a: (a["score"], len(a["text"]), a["number"]))
+
+
+def _candidate_record(attempt: dict[str, Any]) -> dict[str, Any]:
+    """A candidate as the module report keeps it (in the checkpoint, not in the project)."""
+    check = attempt.get("own_check")
+    return {
+        "attempt": attempt["attempt"],
+        "number": attempt.get("number", 0),
+        "problems": len(attempt["problems"]),
+        "problem_list": [p[:300] for p in attempt["problems"][:5]],
+        "checked": bool(check and check["ran"]),
+        "checks": list(check["checks"]) if check else [],
+        "kept": False,
+        "chars": len(attempt["reply"].artifact),
+        "artifact": attempt["reply"].artifact,
+    }
+
+
+def _candidates_line(judged: list[dict[str, Any]], chosen: dict[str, Any]) -> str:
+    """`3 candidates: [0, 2, 1] problems, kept #1`; candidates whose own check was not run (one
+    before them passed it) are named."""
+    counts = [len(a["problems"]) for a in judged]
+    unrun = [f"#{a['number']}" for a in judged if not a["problems"] and not a.get("own_check") and a is not chosen]
+    skipped = f" ({', '.join(unrun)} not run: an earlier candidate passed)" if unrun and chosen.get("own_check") else ""
+    return f"{len(judged)} candidates: {counts} problems, kept #{chosen['number']}{skipped}"
+
+
+def _candidates_report(
+    candidates: list[dict[str, Any]], kept: dict[str, Any], temperature: float | None
+) -> dict[str, Any]:
+    """The module report's record of its candidates, the kept one marked; the line of the
+    attempt the kept candidate came from (the last one when the current files were kept)."""
+    for record in candidates:
+        record["kept"] = record["attempt"] == kept["attempt"] and record["number"] == kept.get("number", 0)
+    chosen = [r for r in candidates if r["kept"] and r.get("line")]
+    line = chosen[0]["line"] if chosen else next((r["line"] for r in reversed(candidates) if r.get("line")), "")
+    if not chosen and line:
+        line = line.rsplit(", kept #", 1)[0] + ", kept the current files"
+    for record in candidates:
+        record.pop("line", None)
+    return {"candidates": candidates, "candidates_line": line, "sample_temperature": temperature}
+
+
 def _prompt_text(messages: list[Any]) -> str:
     return "\n".join(str(m.content) for m in messages)
 
@@ -469,7 +614,7 @@ def _architecture(plan: dict[str, Any]) -> Architecture:
     return model
 
 
-def _answer(
+def _answers(
     llm: Any,
     messages: list[Any],
     spec: ModuleSpec,
@@ -479,9 +624,12 @@ def _answer(
     budget: int,
     meter: GenerationMeter | None = None,
     frame: ReplyFrame | None = None,
-) -> tuple[str, ModuleReply, str]:
-    """One answer of the module: the call (under its reply grammar where the backend takes
-    one) and its parse; and the path the reply took."""
+    samples: int = 1,
+    temperature: float | None = None,
+) -> list[tuple[str, ModuleReply, str]]:
+    """The candidates of one module attempt: the call (under its reply grammar where the backend
+    takes one; K candidates in one request where it can, `matrioska.sampling`) and each one's
+    parse, with the path the replies took."""
     bound, path = grammar_model(llm, frame)
     refused: list[bool] = []
 
@@ -491,18 +639,47 @@ def _answer(
         mark_grammar_refused(llm)
         refused.append(True)
 
-    text = call_structured(
-        llm, bound, messages, runtime, meter, event="reply_grammar_refused", on_refused=refuse, module=spec.id
+    call = None if samples <= 1 else _sampler(llm, samples, temperature)
+    got = call_structured(
+        llm,
+        bound,
+        messages,
+        runtime,
+        meter,
+        event="reply_grammar_refused",
+        on_refused=refuse,
+        call=call,
+        module=spec.id,
     )
     if refused:
         bound, path = None, "parsed"
-    closed = None
-    if frame is not None and bound is not None:
-        text, closed = close_frame(frame, text)
-    reply = parse_module_reply(text, spec.shared_state_writes)
-    if closed:
-        reply.notes.append(closed)
-    return text, reply, path
+    out = []
+    for text in got if isinstance(got, list) else [got]:
+        closed = None
+        if frame is not None and bound is not None:
+            text, closed = close_frame(frame, text)
+        reply = parse_module_reply(text, spec.shared_state_writes)
+        if closed:
+            reply.notes.append(closed)
+        out.append((text, reply, path))
+    return out
+
+
+def _sampler(llm: Any, samples: int, temperature: float | None) -> Any:
+    """A `call_structured` call that asks for `samples` candidates and meters them: a server's
+    usage once per request, else each candidate's text."""
+
+    def call(runnable: Any, messages: list[Any], meter: GenerationMeter | None) -> list[str]:
+        got = sample_texts(llm, runnable, messages, samples, temperature)
+        if meter is not None and got:
+            once = sampling_mode(runnable) == "n" and (getattr(got[0].message, "usage_metadata", None) or {}).get(
+                "output_tokens"
+            )
+            for number, sample in enumerate(got[:1] if once else got):
+                meter.add(sample.message, sample.text, sample.seconds if number == 0 or len(got) == 1 else 0.0)
+        return [sample.text for sample in got]
+
+    return call
 
 
 def _files_to_fix(spec: ModuleSpec, evidence: str | None) -> list[str] | None:

@@ -129,8 +129,13 @@ function drawGraph(modules) {
     state.setAttribute("x", p.x + 8); state.setAttribute("y", p.y + 29);
     state.textContent = m.status + (m.attempts > 1 ? ` (${m.attempts} attempts)` : "");
     const title = document.createElementNS(NS, "title");
-    title.textContent = `${m.id}\nreads: ${m.reads.join(", ")}\nwrites: ${m.writes.join(", ")}${m.problems.length ? "\n" + m.problems.join("\n") : ""}${m.interface ? "\ninterface:\n" + m.interface : ""}`;
+    title.textContent = `${m.id}\nreads: ${m.reads.join(", ")}\nwrites: ${m.writes.join(", ")}${m.problems.length ? "\n" + m.problems.join("\n") : ""}${m.candidates_line ? "\n" + m.candidates_line : ""}${m.interface ? "\ninterface:\n" + m.interface : ""}`;
     group.append(rect, label, state, title);
+    // a module's own view (its artifact, interface and candidates), once it has an artifact
+    group.addEventListener("click", () => {
+      if (m.status === "waiting" || m.status === "running") return;
+      openArtifact(m.id, null).catch((error) => { $("viewer-title").textContent = error.message; });
+    });
     svg.appendChild(group);
   }
 }
@@ -201,10 +206,56 @@ async function openArtifact(module, path) {
       const face = el("pre", data.interface);
       face.className = "interface";
       body.appendChild(face);
-      body.appendChild(el("h3", "Artifact"));
     }
+    drawCandidates(body, data);
+    if (data.interface || (data.candidates || []).length) body.appendChild(el("h3", "Artifact"));
     body.appendChild(highlight(data.text));
   }
+}
+
+function drawCandidates(body, data) {
+  // best of N: the module's candidates, which one was kept, and the rejected ones' text
+  const candidates = data.candidates || [];
+  if (!candidates.length) return;
+  const section = el("div", null, "candidates");
+  section.appendChild(el("h3", `Candidates (${data.samples} per attempt)`));
+  if (data.candidates_line) section.appendChild(el("p", data.candidates_line, "muted candidates-line"));
+  const table = el("table", null, "candidates-table");
+  const head = el("tr");
+  for (const name of ["attempt", "#", "problems", "checked", "kept", "first problem"]) head.appendChild(el("th", name));
+  table.appendChild(el("thead")).appendChild(head);
+  const rows = el("tbody");
+  for (const c of candidates) {
+    const tr = el("tr", null, c.kept ? "kept" : "");
+    tr.dataset.attempt = String(c.attempt);
+    tr.dataset.number = String(c.number);
+    const checked = c.checked
+      ? (c.checks.length && c.checks.every((k) => k.ok) ? "passed" : c.checks.length ? "FAILED" : "yes")
+      : "no";
+    tr.append(
+      el("td", c.attempt === 0 ? "0 (previous files)" : c.attempt),
+      el("td", c.number),
+      el("td", c.problems),
+      el("td", checked),
+      el("td", c.kept ? "✓ kept" : ""),
+      el("td", c.problem_list[0] || ""),
+    );
+    rows.appendChild(tr);
+  }
+  table.appendChild(rows);
+  section.appendChild(table);
+  for (const c of candidates) {
+    if (c.kept || !c.artifact) continue;
+    const details = el("details", null, "candidate");
+    details.dataset.attempt = String(c.attempt);
+    details.dataset.number = String(c.number);
+    const label = c.attempt === 0 ? "previous files" : `attempt ${c.attempt} #${c.number}`;
+    details.appendChild(el("summary", `rejected candidate: ${label}, ${c.problems} problems, ${c.chars} chars`));
+    if (c.problem_list.length) details.appendChild(el("p", c.problem_list.join("\n"), "candidate-problems"));
+    details.appendChild(el("pre", c.artifact));
+    section.appendChild(details);
+  }
+  body.appendChild(section);
 }
 
 function drawConsistency(rows) {
