@@ -57,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--model",
             help=f"hub id, local model directory, or provider:model such as ollama:mistral or openai:NAME "
-            f"(default: ${MODEL_ENV_VAR} or {DEFAULT_MODEL_ID})",
+            f"or a built-in small model: qwen2.5-coder-0.5b, qwen2.5-coder-1.5b (see `matrioska models`) "
+            f"(default: ${MODEL_ENV_VAR}, else {DEFAULT_MODEL_ID} in 4-bit with CUDA, else qwen2.5-coder-0.5b)",
         )
         for role in ROLES:
             p.add_argument(f"--{role}-model", metavar="MODEL", help=f"another model for the {role} (default: --model)")
@@ -193,6 +194,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--model", help="a model to continue runs with (approve a review, resume); optional")
     monitor_options(serve)
     sub.add_parser("kinds", help="list the installed module kinds (built-in and plugins)")
+    models = sub.add_parser("models", help="the built-in small models: list them, or fetch one ahead of time")
+    models.add_argument("action", nargs="?", choices=("list", "pull"), default="list", help="list (default) or pull")
+    models.add_argument("name", nargs="?", help="the model to pull (a name or alias from the list)")
     return parser
 
 
@@ -206,6 +210,40 @@ def _kinds(out: TextIO, err: TextIO) -> int:
         print(f"{item.name:<{width}}  {item.description}  [{item.source}]", file=out)
     for problem in kinds.load_problems():
         print(f"! {problem}", file=err)
+    return 0
+
+
+def _models(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`matrioska models`: the built-in models (name, aliases, size, cached or not, where);
+    `matrioska models pull NAME`: fetch and convert one now (its folder is the last line)."""
+    from . import builtin_models as bm
+
+    if args.action == "pull":
+        if not args.name:
+            print(f"error: which model? matrioska models pull NAME; known: {bm.known_names()}", file=err)
+            return 2
+        folder = bm.pull(bm.require(args.name), out=err)
+        print(folder, file=out)
+        return 0
+    if args.name:
+        print("error: `matrioska models` lists them; to fetch one: matrioska models pull NAME", file=err)
+        return 2
+    rows = [("NAME", "ALIASES", "DOWNLOAD", "ON DISK", "CACHED", "WHERE")]
+    for model in bm.MODELS.values():
+        cached = bm.is_cached(model)
+        rows.append(
+            (
+                model.name + (" (default without a GPU)" if model.name == bm.DEFAULT_CPU_MODEL else ""),
+                ", ".join(model.aliases),
+                f"{model.size / 1e6:,.0f} MB",
+                f"~{model.folder_bytes / 1e9:.1f} GB",
+                "yes" if cached else "no",
+                str(bm.model_dir(model)) if cached else f"(would be {bm.model_dir(model)})",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
     return 0
 
 
@@ -237,27 +275,24 @@ def start_monitor(args: argparse.Namespace, out: TextIO, driver: Any) -> Any:
     return server
 
 
-def default_model_note(args: argparse.Namespace) -> str | None:
-    """One line for a run that takes the default 7B model on a machine without CUDA: what will
-    happen and what to use instead (None when a model was chosen, or there is a GPU)."""
-    if args.model or os.environ.get(MODEL_ENV_VAR) or all(getattr(args, f"{r}_model", None) for r in ROLES):
-        return None
-    if str(getattr(args, "device", "") or "").startswith("cuda"):
-        return None
+def machine_default_model(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The model a run takes when none is chosen (`--model`, $MATRIOSKA_MODEL, or a model for
+    every role), and the line that says so: with CUDA (or `--device cuda`) the 4-bit
+    Mistral-7B, silently; without, the built-in small model, in process, announced."""
+    chosen = args.model or os.environ.get(MODEL_ENV_VAR)
+    if chosen:
+        return chosen, None
+    if all(getattr(args, f"{r}_model", None) for r in ROLES) or str(getattr(args, "device", "") or "").startswith(
+        "cuda"
+    ):
+        return DEFAULT_MODEL_ID, None
     import torch
 
     if torch.cuda.is_available():
-        return None
-    happens = (
-        "it would run in bf16 on the CPU at a few tokens a second (hours per task)"
-        if args.no_4bit
-        else "4-bit loading needs a CUDA GPU, so loading it will fail"
-    )
-    return (
-        f"! no GPU here: the default model {DEFAULT_MODEL_ID}: {happens}. On a CPU use a small model "
-        "(python scripts/small_model.py DIR, then --model DIR --no-4bit) or a model server "
-        "(--model ollama:NAME, or --model openai:NAME --base-url URL); README: 'No GPU?'"
-    )
+        return DEFAULT_MODEL_ID, None
+    from .builtin_models import DEFAULT_CPU_MODEL
+
+    return DEFAULT_CPU_MODEL, f"no GPU: using {DEFAULT_CPU_MODEL}, in process; --model to choose"
 
 
 def load_model(args: argparse.Namespace) -> Any:
@@ -291,7 +326,7 @@ def load_model(args: argparse.Namespace) -> Any:
             constrain_json=not args.no_json_schema,
         )
 
-    main_spec = args.model or os.environ.get(MODEL_ENV_VAR) or DEFAULT_MODEL_ID
+    main_spec, _ = machine_default_model(args)
     role_specs = {role: getattr(args, f"{role}_model") for role in ROLES if getattr(args, f"{role}_model", None)}
     roles = {role: load(spec) for role, spec in role_specs.items()}
     if len(roles) == len(ROLES):
@@ -664,6 +699,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             return _serve(args, out)
         if args.command == "kinds":
             return _kinds(out, err)
+        if args.command == "models":
+            return _models(args, out, err)
         state = _run_or_resume(args, out, err, hint)
         if state is None:
             return 0  # the plan review was left open
@@ -729,9 +766,9 @@ def _run_or_resume(
     ContextManager(args.out)  # an unwritable --out fails here, before a model is loaded
     for problem in kinds.load_problems():  # a broken kind plugin: one line, the run goes on
         print(f"! {problem}", file=err)
-    note = default_model_note(args)
+    _, note = machine_default_model(args)
     if note:
-        print(note, file=err, flush=True)
+        print(note, file=err, flush=True)  # before anything loads (a first run fetches the model)
     llm, roles = load_model(args)
     from .orchestrator import MatrioskaOrchestrator
     from .retry import default_retry_policy

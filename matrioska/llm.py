@@ -41,7 +41,13 @@ DEFAULT_TOP_P = 0.85
 
 
 def _resolve_source(model: str) -> str:
-    """A local directory as given, or the cached snapshot of a hub id (downloaded if reachable)."""
+    """A local directory as given, a built-in model's folder (fetched on first use: `matrioska
+    models`), or the cached snapshot of a hub id (downloaded if reachable)."""
+    from .builtin_models import pull, resolve
+
+    builtin = resolve(model)
+    if builtin is not None and not Path(model).expanduser().exists():
+        return str(pull(builtin))
     path = Path(model).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():

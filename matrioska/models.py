@@ -135,7 +135,17 @@ def load_chat_model(
         raise ModelLoadError(
             f"--base-url is for provider:model strings (e.g. openai:{spec}); {spec!r} is loaded locally"
         )
+    from .builtin_models import looks_builtin, pull, require, resolve
     from .llm import LocalLLM
+
+    builtin = resolve(spec)
+    if builtin is None and looks_builtin(spec):
+        require(spec)  # UnknownModelError: one line naming the built-in models
+    if builtin is not None:
+        # fetched into the user cache on first use; a small model needs no 4-bit
+        if temperature is not None:
+            local_kwargs["temperature"] = temperature
+        return LocalLLM(str(pull(builtin)), load_in_4bit=False, **local_kwargs)
 
     if temperature is not None:
         local_kwargs["temperature"] = temperature

@@ -373,23 +373,28 @@ def module_check(
     sandbox: Sandbox,
     *,
     acceptance: list[dict[str, Any]] | None = None,
-    ignore: Iterable[str] = (),
+    pending: Iterable[str] = (),
     **options: Any,
 ) -> dict[str, Any]:
     """One module's own runnable check (a candidate's, issue 27): its files' checks (imports,
     its tests where it holds tests, its entry points and pages) and the acceptance scenarios
     given (those touching only its files), the rest of the project beside them; what failed in
-    its own files. `ignore`: names whose absence is not its fault (modules not built yet).
-    `options` go to `verify_project`. Returns `{"checks": [{command, ok}], "problems": [str],
-    "ran": bool}`."""
+    its own files. `pending`: the planned files of modules not built yet: a failure that names
+    one of them (or imports it) is not this module's, and a page is not judged before the
+    scripts it may need exist. `options` go to `verify_project`. Returns `{"checks": [{command,
+    ok}], "problems": [str], "ran": bool}`."""
     mine = [path for path, owner in owners.items() if owner == module_id]
     result = verify_project(files, owners, sandbox, acceptance=acceptance, only=mine, **options)
-    missing = [re.compile(rf"No module named '{re.escape(name)}(?:\.[\w.]+)?'") for name in ignore]
+    waiting = sorted(pending)
+    names = [re.compile(rf"No module named '{re.escape(name)}(?:\.[\w.]+)?'") for name in import_names(waiting)]
+    scripts_pending = any(p.endswith((".js", ".mjs")) for p in waiting)
     problems = []
     for failure in result["failures"]:
-        if failure["module"] != module_id or any(p.search(failure["evidence"]) for p in missing):
-            continue
         evidence = failure["evidence"].strip()
+        if failure["module"] != module_id or any(n.search(evidence) for n in names):
+            continue
+        if any(_contains(evidence, p) for p in waiting) or (failure["kind"] == "web-page" and scripts_pending):
+            continue
         tail = evidence if len(evidence) <= 700 else "[...]\n" + evidence[-700:]
         problems.append(f"{failure['command']} failed: {headline(evidence)}\n{tail}")
     checks = [{"command": c["command"], "ok": c["ok"]} for c in result["checks"]]

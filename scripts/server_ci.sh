@@ -27,7 +27,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 CACHE=${MATRIOSKA_CACHE:-$HOME/.cache/matrioska}
-MODEL_DIR=$CACHE/qwen2.5-coder-0.5b
 VENV=$CACHE/vllm-venv
 PORT=${MATRIOSKA_SERVER_PORT:-8019}
 NAME=qwen-0.5b
@@ -38,7 +37,7 @@ export OPENAI_API_KEY=not-needed
 mkdir -p "$CACHE"
 say() { echo "server stage [$(( $(date +%s) - started )) s]: $*"; }
 
-python scripts/small_model.py "$MODEL_DIR" >/dev/null
+MODEL_DIR=$(matrioska models pull qwen2.5-coder-0.5b | tail -1)  # the built-in model's folder
 
 scripts/vllm_venv.sh | sed "s/^/server stage: /"
 say "vLLM $("$VENV/bin/python" -c 'import vllm; print(vllm.__version__)' 2>/dev/null | tail -1) ready to start"

@@ -199,22 +199,36 @@ def test_live_progress_shows_a_bar_tokens_and_rate_per_module() -> None:
     assert "✗ generated (0 chars, 0 file(s)" in out.getvalue() and "1 problem(s) left" in out.getvalue()
 
 
-def test_the_default_7b_on_a_machine_without_cuda_says_what_happens_and_what_to_use(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_default_model_follows_the_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No CUDA and no model chosen: the built-in small model, announced in one line before
+    anything loads; with CUDA the 4-bit Mistral-7B; --model and $MATRIOSKA_MODEL win."""
     import torch
 
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    from matrioska.builtin_models import DEFAULT_CPU_MODEL
+
+    loaded: list[str] = []
+
+    def load_model(args: Any) -> tuple[Any, dict[str, Any]]:
+        loaded.append(cli.machine_default_model(args)[0])
+        return ScriptedChatModel(respond=default_responder()), {}
+
+    monkeypatch.setattr(cli, "load_model", load_model)
     monkeypatch.delenv("MATRIOSKA_MODEL", raising=False)
-    use_model(monkeypatch, ScriptedChatModel(respond=default_responder()))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     code, _, err = run_cli(["run", "Library management system", "--out", str(tmp_path / "a"), "--no-verify"])
-    notes = [line for line in err.splitlines() if line.startswith("! no GPU here")]
-    assert len(notes) == 1 and "4-bit loading needs a CUDA GPU, so loading it will fail" in notes[0]
-    assert "--model DIR --no-4bit" in notes[0] and "--base-url URL" in notes[0]
-    _, _, err = run_cli(["run", "Library", "--out", str(tmp_path / "b"), "--no-verify", "--no-4bit"])
-    assert "it would run in bf16 on the CPU at a few tokens a second" in err
-    _, _, err = run_cli(["run", "Library", "--out", str(tmp_path / "c"), "--no-verify", "--model", "openai:x"])
-    assert "no GPU here" not in err  # a model was chosen
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if line.startswith("no GPU")]
+    assert notes == [f"no GPU: using {DEFAULT_CPU_MODEL}, in process; --model to choose"]
+    assert loaded == [DEFAULT_CPU_MODEL]
+    _, _, err = run_cli(["run", "Library", "--out", str(tmp_path / "b"), "--no-verify", "--model", "openai:x"])
+    assert "no GPU" not in err and loaded[-1] == "openai:x"  # a model was chosen
+    monkeypatch.setenv("MATRIOSKA_MODEL", "qwen-1.5b")
+    _, _, err = run_cli(["run", "Library", "--out", str(tmp_path / "c"), "--no-verify"])
+    assert "no GPU" not in err and loaded[-1] == "qwen-1.5b"
+    monkeypatch.delenv("MATRIOSKA_MODEL")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    _, _, err = run_cli(["run", "Library", "--out", str(tmp_path / "d"), "--no-verify"])
+    assert "no GPU" not in err and loaded[-1] == cli.DEFAULT_MODEL_ID
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

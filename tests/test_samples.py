@@ -168,3 +168,20 @@ def test_a_fix_round_samples_k_and_takes_a_fix_only_when_it_beats_the_current_fi
     assert result["verification"]["works"] is False
     assert report["discarded"] == ["kept the current files: attempt 1 was no better than the current files"]
     assert report["candidates_line"].endswith("kept the current files")
+
+
+@needs_bwrap
+def test_an_own_check_does_not_blame_a_module_for_what_is_not_built_yet() -> None:
+    """A candidate importing a module planned but not built yet is not failed for it; a real
+    error of its own still is."""
+    from matrioska.sandbox import resolve_sandbox
+    from matrioska.verify import module_check
+
+    sandbox, _ = resolve_sandbox("bwrap", timeout=30)
+    assert sandbox is not None
+    waits = "from store import save\n\n\ndef add(x):\n    return save(x)\n"
+    found = module_check({"cli.py": waits}, {"cli.py": "cli"}, "cli", sandbox, pending=["store.py"])
+    assert found["ran"] and found["problems"] == []
+    broken = "import json\n\nVALUE = json.loads('{')\n"
+    found = module_check({"cli.py": broken}, {"cli.py": "cli"}, "cli", sandbox, pending=["store.py"])
+    assert len(found["problems"]) == 1 and "JSONDecodeError" in found["problems"][0]

@@ -39,7 +39,7 @@ from ..sampling import sample_texts, sampling_mode, sampling_temperature
 from ..sandbox import resolve_sandbox
 from ..state import Architecture, MatrioskaState, ModuleSpec
 from ..structured import constrained, update_schema
-from ..verify import import_names, module_check
+from ..verify import module_check
 from ._common import GenerationMeter, call_structured, emit, render_value
 from .routing import max_parallel_of, next_pending, pending_count, remaining_waves
 
@@ -442,7 +442,7 @@ class _OwnCheck:
             if scenario_modules(s, owners, dependencies, with_dependencies=False) == [spec.id]
         ]
         self.module_ids = list(state.get("execution_order") or [])
-        self.ignore = sorted(import_names(sorted(pending)))
+        self.pending = sorted(pending)
 
     @classmethod
     def make(
@@ -468,7 +468,7 @@ class _OwnCheck:
             self.spec.id,
             self.sandbox,
             acceptance=self.scenarios,
-            ignore=self.ignore,
+            pending=self.pending,
             dependencies=self.dependencies,
             deps_root=self.context.verify_dir or None,
             allow_install=self.context.allow_install,
