@@ -223,8 +223,11 @@ def _pip_download(requirement: str, dest: Path, name: str) -> Path:
     argv = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:"]
     argv += ["--disable-pip-version-check", "--quiet", "--dest", str(dest)]
     index = os.environ.get(INDEX_ENV, "").strip()
+    if index and "://" not in index and not Path(index).expanduser().is_dir():
+        raise ModelFetchError(f"{INDEX_ENV}={index!r} is neither a folder of wheels nor an index URL")
     if index:
-        argv += ["--no-index", "--find-links", index] if Path(index).is_dir() else ["--index-url", index]
+        folder = Path(index).expanduser()
+        argv += ["--no-index", "--find-links", str(folder)] if folder.is_dir() else ["--index-url", index]
     proc = subprocess.run([*argv, requirement], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     files = [p for p in dest.iterdir() if p.is_file()]
     if proc.returncode == 0 and files:

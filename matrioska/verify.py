@@ -65,6 +65,8 @@ for name in NAMES:
 print(MARK + json.dumps(results))
 """
 _ARGS_MARKERS = re.compile(r"\bargparse\b|\bsys\.argv\b|\bclick\b|\btyper\b|\boptparse\b|\bfire\.Fire\b")
+# argument parsers that always print a usage for --help (a hand-read sys.argv may ignore it)
+_PARSERS = re.compile(r"\bargparse\b|\bclick\b|\btyper\b|\boptparse\b|\bfire\.Fire\b")
 _INTERACTIVE_MARKERS = re.compile(
     r"\binput\(|serve_forever|\.run\(\s*(host|port|debug)|uvicorn\.run|app\.run\(|mainloop\("
 )
@@ -509,9 +511,19 @@ def _python_checks(run: _Run, paths: list[str]) -> None:
             continue
         shown = "python " + " ".join(a if " " not in a else repr(a) for a in argv)
         result = run.run("entry-point", [python, *argv], shown)
-        check = run.record("entry-point", shown, result.ok, result.output or "(no output)", result.duration, found=how)
-        if not result.ok:
-            check["modules"] = run.fail("entry-point", shown, result.output, run.owners.get(path))
+        ok, output = result.ok, result.output or "(no output)"
+        if ok and argv[-1] == "--help" and not result.output.strip() and _PARSERS.search(text):
+            # a program whose argument parser runs prints its usage for --help: silence means its
+            # main code never ran (a main() defined and never called), not that it works
+            ok = False
+            output = (
+                f"`{shown}` exited 0 and printed nothing: a program whose argument parser runs prints its usage "
+                f"for --help, so its main code never ran (is main() called under `if __name__ == "
+                f"'__main__':`?) ({path})"
+            )
+        check = run.record("entry-point", shown, ok, output, result.duration, found=how)
+        if not ok:
+            check["modules"] = run.fail("entry-point", shown, output, run.owners.get(path))
 
 
 def _requirement_name(requirement: str) -> str:
@@ -850,6 +862,7 @@ def _command_scenario(run: _Run, scenario: dict[str, Any], timeout: float) -> di
     problems: list[str] = []
     lacks = False
     output = ""
+    outputs: list[str] = []
     for position, argv in enumerate([*scenario["before"], scenario["command"]]):
         shown = " ".join(argv)
         last = position == len(scenario["before"])
@@ -864,6 +877,7 @@ def _command_scenario(run: _Run, scenario: dict[str, Any], timeout: float) -> di
             _program(argv, files), root, env=env, readable=run.readable, timeout=timeout, display=shown
         )
         commands.append({"command": shown, "exit": result.returncode, "seconds": round(result.duration, 2)})
+        outputs.append(result.output.strip())
         log.append(
             f"$ {shown}\n{result.output or '(no output)'}\n[exit {result.returncode}{', ' + result.killed if result.killed else ''}]"
         )
@@ -888,7 +902,24 @@ def _command_scenario(run: _Run, scenario: dict[str, Any], timeout: float) -> di
         for path in scenario["creates"]:
             if not (root / path).exists():
                 problems.append(f"it did not create {path}")
-    return {"problems": problems, "lacks": lacks, "log": "\n\n".join(log), "commands": commands}
+    silent = bool(commands) and not any(outputs)
+    proves_nothing = (
+        scenario.get("source") == "generated"
+        and not problems
+        and silent
+        and not (scenario["stdout_contains"] or scenario["stdout_lacks"] or scenario["creates"])
+    )
+    return {
+        "problems": problems,
+        "lacks": lacks,
+        "log": "\n\n".join(log),
+        "commands": commands,
+        **(
+            {"inconclusive": "its commands printed nothing and it checks only their exit status"}
+            if proves_nothing
+            else {}
+        ),
+    }
 
 
 def _python_scenario(run: _Run, scenario: dict[str, Any], timeout: float, number: int) -> dict[str, Any]:
@@ -994,8 +1025,12 @@ def _scenario_result(
     modules: list[str] | None = None,
 ) -> dict[str, Any]:
     problems: list[str] = done["problems"]
-    ok = not problems
+    ok: bool | None = not problems
     log = _trim(done["log"], 3000)
+    if ok and done.get("inconclusive"):
+        # a scenario the model wrote that proves nothing never makes the verdict true
+        ok = None
+        log = f"inconclusive: {done['inconclusive']}\n\n{log}"
     result = {
         **_scenario_record(scenario, ok, bool(done.get("lacks")), problems, log, seconds),
         **({"commands": done["commands"]} if done.get("commands") else {}),
@@ -1008,9 +1043,9 @@ def _scenario_result(
         command=scenario["name"],
         ok=ok,
         seconds=result["seconds"],
-        output=("; ".join(problems) or "passed")[-600:],
+        output=("; ".join(problems) or ("passed" if ok else "inconclusive"))[-600:],
     )
-    if ok:
+    if ok is not False:
         return result
     owners = modules if modules is not None else _scenario_owners(run, scenario, dependencies, done["log"])
     what = ("the project lacks what was asked: " if result["lacks"] and "lacks" not in problems[0] else "") + "; ".join(

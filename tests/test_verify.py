@@ -490,3 +490,32 @@ def test_a_project_whose_file_is_only_comments_does_not_work_even_when_it_import
     assert verdict["works"] is False  # ...and still it does not work
     assert verdict["reason"].startswith("1 file(s) fail their checks (reverse.py: the file holds only comments")
     assert verdict["files_invalid"] == 1
+
+
+@needs_bwrap
+def test_weak_evidence_never_makes_the_verdict_true() -> None:
+    """Seen with the real 0.5B at --samples 4: a main.py whose main() is never called passed
+    `python main.py --help` (exit 0, nothing printed), and a generated scenario whose commands
+    printed nothing passed on its exit status alone. The first is a failure of the entry point's
+    module; the second is inconclusive (its own scenario by the user would still count)."""
+    from matrioska.acceptance import validate_scenarios
+
+    sandbox, _ = resolve_sandbox("bwrap", timeout=30)
+    assert sandbox is not None
+    # (as the 0.5B wrote it: the guard inside main(), so nothing ever calls main)
+    silent = (
+        "import argparse\n\n\ndef main():\n    parser = argparse.ArgumentParser()\n"
+        "    if __name__ == '__main__':\n        parser.parse_args()\n"
+    )
+    scenario = {"name": "runs", "kind": "command", "command": ["python", "lib.py", "x"], "exit": 0}
+    files = {"main.py": silent, "lib.py": "VALUE = 1\n"}
+    owners = {"main.py": "cli", "lib.py": "core"}
+    generated = validate_scenarios([scenario], source="generated")
+    result = verify_project(files, owners, sandbox, acceptance=generated)
+    entry = next(c for c in result["checks"] if c["kind"] == "entry-point")
+    assert entry["ok"] is False and "printed nothing" in entry["output"] and entry["modules"] == ["cli"]
+    assert result["acceptance"][0]["ok"] is None and "inconclusive" in result["acceptance"][0]["output"]
+    assert result["works"] is False
+    fixed = {**files, "main.py": silent + "\n\nif __name__ == '__main__':\n    main()\n"}
+    result = verify_project(fixed, owners, sandbox, acceptance=validate_scenarios([scenario]))
+    assert result["works"] is True and result["acceptance"][0]["ok"] is True  # the user's own counts
