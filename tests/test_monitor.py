@@ -83,7 +83,7 @@ def test_page_follows_a_run_approves_its_plan_and_shows_an_artifact(tmp_path: Pa
         statuses = {m: page.locator(f'g[data-module="{m}"]').get_attribute("data-status") for m in ("css", "auth")}
         assert "waiting" in statuses.values() or "running" in statuses.values()
         page.wait_for_selector('g[data-module="auth"][data-status="done"]', timeout=20_000)
-        page.wait_for_function("document.querySelector('#run-status').textContent === 'finished'", timeout=20_000)
+        page.wait_for_selector("#run-status >> text='finished'", timeout=20_000)  # (CSP: no eval)
         page.click('button[data-module="css"]')
         page.wait_for_selector("#viewer-body pre")
         assert "code of css" in page.text_content("#viewer-body pre:last-child")
