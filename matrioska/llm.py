@@ -45,10 +45,10 @@ def _resolve_source(model: str) -> str:
     models`), or the cached snapshot of a hub id (downloaded if reachable)."""
     from .builtin_models import pull, resolve
 
-    builtin = resolve(model)
-    if builtin is not None and not Path(model).expanduser().exists():
-        return str(pull(builtin))
     path = Path(model).expanduser()
+    builtin = resolve(model)
+    if builtin is not None and not path.exists():
+        return str(pull(builtin))
     if path.exists():
         if not (path / "config.json").is_file():
             raise ModelLoadError(f"{model!r} is not a model directory: it has no config.json")

@@ -32,15 +32,19 @@ DEFAULT_SAMPLE_TEMPERATURE = 0.7
 
 
 def _base(llm: Any) -> Any:
-    while isinstance(llm, RunnableBinding):
-        llm = llm.bound
-    return llm
+    from .servers import chat_model_of
+
+    return chat_model_of(llm)[0]
+
+
+def _is_local(base: Any) -> bool:
+    return getattr(base, "_llm_type", "") == "matrioska-local-llm"
 
 
 def sampling_mode(llm: Any) -> str:
     """How K candidates are asked of this model: "n", "rows" or "parallel" (see the module)."""
     base = _base(llm)
-    if getattr(base, "_llm_type", "") == "matrioska-local-llm":
+    if _is_local(base):
         return "rows"
     if type(base).__name__ in {"ChatOpenAI", "AzureChatOpenAI"} and not getattr(base, "streaming", False):
         return "n"
@@ -50,7 +54,7 @@ def sampling_mode(llm: Any) -> str:
 def model_temperature(llm: Any) -> float | None:
     """The temperature a model samples at (0 when it decodes greedily; None: not known)."""
     base = _base(llm)
-    if getattr(base, "_llm_type", "") == "matrioska-local-llm":
+    if _is_local(base):
         kwargs = getattr(base, "generation_kwargs", {}) or {}
         return float(kwargs.get("temperature") or 0.0) if kwargs.get("do_sample") else 0.0
     value = getattr(base, "temperature", None)

@@ -139,7 +139,7 @@ def forget_server(base_url: str) -> None:
         _GRAMMAR_REFUSED.discard(key)
 
 
-def _chat_model(llm: Any) -> tuple[Any, dict[str, Any]]:
+def chat_model_of(llm: Any) -> tuple[Any, dict[str, Any]]:
     """The chat model under `llm`'s bindings (`.bind(...)`), and the keyword arguments bound."""
     bound: dict[str, Any] = {}
     seen = 0
@@ -163,7 +163,7 @@ def grammar_binding(llm: Any, gbnf: str) -> tuple[Any, str] | None:
     (merged with any the model or an earlier binding already sends). The kind is the one
     `load_chat_model` read from the server (`metadata["server_kind"]`), or asked here once for a
     model built by hand with a base URL."""
-    model, bound = _chat_model(llm)
+    model, bound = chat_model_of(llm)
     if getattr(model, "_llm_type", None) != "openai-chat":
         return None
     url = _base_url(model)
@@ -184,7 +184,7 @@ def grammar_binding(llm: Any, gbnf: str) -> tuple[Any, str] | None:
 def mark_grammar_refused(llm: Any) -> None:
     """Remember, for the rest of the process, that `llm`'s server refuses reply grammars: its
     later requests go without one (`grammar_binding` answers None)."""
-    url = _base_url(_chat_model(llm)[0])
+    url = _base_url(chat_model_of(llm)[0])
     if url:
         with _LOCK:
             _GRAMMAR_REFUSED.add(url)
@@ -192,7 +192,7 @@ def mark_grammar_refused(llm: Any) -> None:
 
 def grammar_refused(llm: Any) -> bool:
     """Whether `llm`'s server was marked as refusing reply grammars."""
-    url = _base_url(_chat_model(llm)[0])
+    url = _base_url(chat_model_of(llm)[0])
     with _LOCK:
         return bool(url) and url in _GRAMMAR_REFUSED
 

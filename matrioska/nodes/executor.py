@@ -237,6 +237,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     temperature = sampling_temperature(llm, samples, context.sample_temperature)
     checker = _OwnCheck.make(state, architecture, spec, context, pending) if samples > 1 else None
     candidates: list[dict[str, Any]] = []
+    lines: dict[int, str] = {}  # each sampled attempt's `candidates_line`
     kept: dict[str, Any] | None = None
     if fixing and own:
         # The module's current files compete with the fix's replies: a worse reply is discarded.
@@ -247,7 +248,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
             candidates.append(_candidate_record(kept))
     while True:
         attempts += 1
-        answers = _answers(llm, follow_up, spec, context, runtime, counter, budget, meter, frame, samples, temperature)
+        answers = _answers(llm, follow_up, spec, runtime, meter, frame, samples, temperature)
         judged = []
         for number, (text, reply, path) in enumerate(answers, 1):
             if rewrite:  # a fix round rewrote some of its files: the others stay as they were
@@ -266,9 +267,9 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
                 attempt["problems"] += attempt["own_check"]["problems"]
                 attempt["score"] = _rescore(attempt)
         if len(judged) > 1:
-            line = _candidates_line(judged, attempt)
-            candidates += [{**_candidate_record(a), "line": line} for a in judged]
-            emit(runtime, "module_candidates", module=spec.id, attempt=attempts, line=line)
+            lines[attempts] = _candidates_line(judged, attempt)
+            candidates += [_candidate_record(a) for a in judged]
+            emit(runtime, "module_candidates", module=spec.id, attempt=attempts, line=lines[attempts])
         worse = worse_reason(attempt["score"], kept["score"]) if kept is not None else None
         if not worse and kept is not None and kept["attempt"] == 0 and _own_failures(kept):
             # a fix is taken only when it beats the current files on the check that fails them
@@ -319,7 +320,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "replies": reply_path,
         **({"rewrote": rewrite} if rewrite else {}),
         "samples": samples,
-        **(_candidates_report(candidates, kept, temperature) if candidates else {}),
+        **(_candidates_report(candidates, lines, kept, temperature) if candidates else {}),
         "generation": meter.report(),
         "prompt_sha256": hashlib.sha256("\n\n".join(str(m.content) for m in follow_up).encode()).hexdigest(),
         **prompt_report,
@@ -431,10 +432,20 @@ class _OwnCheck:
     points and pages, and the acceptance scenarios touching only its files. None when nothing
     may run (verification off, no sandbox)."""
 
-    def __init__(self, state: MatrioskaState, spec: ModuleSpec, context: Context, sandbox: Any, pending: set[str]):
+    def __init__(
+        self,
+        state: MatrioskaState,
+        architecture: Architecture,
+        spec: ModuleSpec,
+        context: Context,
+        sandbox: Any,
+        pending: set[str],
+    ):
         self.spec, self.context, self.sandbox = spec, context, sandbox
-        self.others = [f for f in project_files(state) if f.module not in (spec.id, "assembler")]
-        owners, dependencies = plan_owners(_architecture(state.get("architecture") or {}).modules)
+        others = [f for f in project_files(state) if f.module not in (spec.id, "assembler")]
+        self.files = {f.path: f.content for f in others}  # the other modules' current files
+        self.owners = {f.path: f.module for f in others}
+        owners, dependencies = plan_owners(architecture.modules)
         self.dependencies = dependencies
         self.scenarios = [
             s
@@ -454,12 +465,11 @@ class _OwnCheck:
             sandbox, _ = resolve_sandbox(context.sandbox, timeout=float(context.verify_timeout))
         except MatrioskaError:
             return None
-        return cls(state, spec, context, sandbox, pending) if sandbox is not None else None
+        return cls(state, architecture, spec, context, sandbox, pending) if sandbox is not None else None
 
     def __call__(self, attempt: dict[str, Any]) -> None:
         """Run the check on an attempt (a judged reply); its failures join its problems."""
-        files = {f.path: f.content for f in self.others}
-        owners = {f.path: f.module for f in self.others}
+        files, owners = dict(self.files), dict(self.owners)
         for f in attempt["files"]:
             files[f.path], owners[f.path] = f.content, self.spec.id
         found = module_check(
@@ -528,18 +538,15 @@ def _candidates_line(judged: list[dict[str, Any]], chosen: dict[str, Any]) -> st
 
 
 def _candidates_report(
-    candidates: list[dict[str, Any]], kept: dict[str, Any], temperature: float | None
+    candidates: list[dict[str, Any]], lines: dict[int, str], kept: dict[str, Any], temperature: float | None
 ) -> dict[str, Any]:
     """The module report's record of its candidates, the kept one marked; the line of the
     attempt the kept candidate came from (the last one when the current files were kept)."""
     for record in candidates:
         record["kept"] = record["attempt"] == kept["attempt"] and record["number"] == kept.get("number", 0)
-    chosen = [r for r in candidates if r["kept"] and r.get("line")]
-    line = chosen[0]["line"] if chosen else next((r["line"] for r in reversed(candidates) if r.get("line")), "")
-    if not chosen and line:
-        line = line.rsplit(", kept #", 1)[0] + ", kept the current files"
-    for record in candidates:
-        record.pop("line", None)
+    line = lines.get(kept["attempt"], "")
+    if not line and lines:
+        line = lines[max(lines)].rsplit(", kept #", 1)[0] + ", kept the current files"
     return {"candidates": candidates, "candidates_line": line, "sample_temperature": temperature}
 
 
@@ -618,10 +625,7 @@ def _answers(
     llm: Any,
     messages: list[Any],
     spec: ModuleSpec,
-    context: Context,
     runtime: Any,
-    counter: TokenCounter,
-    budget: int,
     meter: GenerationMeter | None = None,
     frame: ReplyFrame | None = None,
     samples: int = 1,
