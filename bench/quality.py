@@ -535,6 +535,10 @@ def run_task(
     )
     verification = (state.get("verification") or {}) if state else {}
     row["verdict"] = verification.get("works", "n/a") if state else None
+    # which of the three verdicts the run reached (a checkout before the evidence rule: from works)
+    row["verdict_word"] = verification.get("verdict") or {True: "works", False: "does not work"}.get(
+        row["verdict"], "not verified"
+    )
     # Matrioska's own acceptance scenarios (a checkout that has them): written, run, passed
     scenarios = verification.get("acceptance") or []
     row["scenarios"] = {
@@ -842,7 +846,8 @@ def report(rows: list[dict[str, Any]]) -> tuple[str, dict[str, int]]:
         tokens = f"{'~' if r['tokens_estimated'] else ''}{r['tokens']}"
         refs = r["references"]
         lines.append(
-            f"| {r['task']} | {'yes' if r['plan_ok'] else 'no'} | {r['modules']} | {r['files']} | {r['verdict']} "
+            f"| {r['task']} | {'yes' if r['plan_ok'] else 'no'} | {r['modules']} | {r['files']} "
+            f"| {r.get('verdict_word', r['verdict'])} "
             f"| {r['passed']}/{r['total']} "
             f"| {r['scenarios']['written']}/{r['scenarios']['ran']}/{r['scenarios']['passed']} "
             f"| {refs['resolved']}/{refs['total']} | {r['interface_tokens']} "
@@ -856,7 +861,9 @@ def report(rows: list[dict[str, Any]]) -> tuple[str, dict[str, int]]:
     )
     lines.append(
         f"\nAcceptance checks passed: {passed}/{total}; plans accepted: {sum(r['plan_ok'] for r in rows)}/{len(rows)}; "
-        f"verdict works: {sum(r['verdict'] is True for r in rows)}/{len(rows)}; "
+        f"verdict works: {sum(r['verdict'] is True for r in rows)}/{len(rows)}, "
+        f"runs, not checked: {sum(r.get('verdict_word') == 'runs, not checked' for r in rows)}/{len(rows)}, "
+        f"does not work: {sum(r['verdict'] is False for r in rows)}/{len(rows)}; "
         "verdict works over a project failing our checks (the worst outcome): "
         f"{sum(r['verdict'] is True and r['passed'] < r['total'] for r in rows)}"
     )

@@ -21,6 +21,7 @@ import re
 import shlex
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -40,6 +41,11 @@ __all__ = [
     "render_for_module",
     "describe",
     "scenarios_schema",
+    "Slots",
+    "plan_slots",
+    "slotted_schema",
+    "render_slots",
+    "render_calls",
 ]
 
 KINDS = ("command", "python", "page")
@@ -54,8 +60,8 @@ STEP_ACTIONS = {  # action -> the other field it needs (None: none)
 MAX_SCENARIOS = 12
 _FIELDS = {
     "common": {"name", "kind", "timeout", "source", "files"},
-    "command": {"before", "command", "exit", "stdout_contains", "stdout_lacks", "creates"},
-    "python": {"code"},
+    "command": {"before", "command", "exit", "stdout_contains", "stdout_lacks", "creates", "program", "args"},
+    "python": {"code", "module", "calls"},
     "page": {"page", "steps", "expect_text", "expect_no_text"},
 }
 _PROGRAMS = ("python", "python3", "node", "pytest", "sh", "bash")
@@ -119,6 +125,77 @@ def _steps(value: Any) -> list[dict[str, Any]]:
     return steps
 
 
+def _program_prefix(program: Any) -> list[str]:
+    """How a planned program is run: `python main.py`, `python -m pkg` for `pkg/__main__.py`,
+    `node app.js`."""
+    if not isinstance(program, str) or not program.strip():
+        raise _Invalid("program", 'must be the project\'s program, such as "main.py"')
+    pure = PurePosixPath(program.strip())
+    if pure.name == "__main__.py" and len(pure.parts) > 1:
+        return ["python", "-m", ".".join(pure.parent.parts)]
+    if pure.suffix in (".js", ".mjs", ".cjs"):
+        return ["node", pure.as_posix()]
+    return ["python", pure.as_posix()]
+
+
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def _calls(module: Any, calls: Any) -> tuple[str, list[dict[str, Any]]]:
+    """A Python scenario in slots: the module and its calls, each `{"function", "args",
+    "expected"}` (`expected` null: the call is a step, its value not checked)."""
+    if not isinstance(module, str) or not _DOTTED.match(module):
+        raise _Invalid("module", "must be the import name of one of the project's modules")
+    if not isinstance(calls, list) or not calls:
+        raise _Invalid("calls", 'must be a list of {"function", "args", "expected"}')
+    out = []
+    for number, call in enumerate(calls, 1):
+        if not isinstance(call, dict) or not isinstance(call.get("function"), str):
+            raise _Invalid(f"calls[{number}]", 'must be {"function": NAME, "args": [...], "expected": VALUE}')
+        function = call["function"].strip()
+        if not function.isidentifier():
+            raise _Invalid(f"calls[{number}]", f"{function!r} is not a function name")
+        args = call.get("args") or []
+        if not isinstance(args, list):
+            args = [args]
+        out.append({"function": function, "args": args, "expected": call.get("expected")})
+    if all(c["expected"] is None for c in out):
+        raise _Invalid("calls", "checks nothing: give at least one call the value it must return")
+    return module, out
+
+
+_SAME = """def _same(got, want):
+    if isinstance(want, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        return abs(got - want) <= 1e-6 * max(1.0, abs(want))
+    if isinstance(want, list) and isinstance(got, (list, tuple)):
+        return len(got) == len(want) and all(_same(g, w) for g, w in zip(got, want))
+    if isinstance(want, dict) and isinstance(got, dict):
+        return set(map(str, got)) == set(want) and all(_same(got[k], want[str(k)]) for k in got)
+    return got == want
+"""
+
+
+def _call_text(call: dict[str, Any]) -> str:
+    return f"{call['function']}({', '.join(repr(a) for a in call['args'])})"
+
+
+def render_calls(module: str, calls: list[dict[str, Any]]) -> str:
+    """The Python code of a scenario in slots: each call made in order, each expected value
+    asserted (numbers compared to 1e-6, a tuple equal to the list JSON wrote), with a message
+    that says what came back."""
+    names = ", ".join(dict.fromkeys(c["function"] for c in calls))
+    lines = [f"from {module} import {names}", "", _SAME]
+    for number, call in enumerate(calls, 1):
+        text = _call_text(call)
+        lines.append(f"got_{number} = {text}")
+        if call["expected"] is not None:
+            want = repr(call["expected"])
+            # the message joined from literals: a value holding braces never breaks an f-string
+            message = f"{text + ' returned '!r} + repr(got_{number}) + {', expected ' + want!r}"
+            lines.append(f"assert _same(got_{number}, {want}), {message}")
+    return "\n".join(lines) + "\n"
+
+
 def _one(raw: Any, strict: bool) -> dict[str, Any]:
     """One scenario, normalised; `_Invalid` names the field that is wrong."""
     if not isinstance(raw, dict):
@@ -140,6 +217,10 @@ def _one(raw: Any, strict: bool) -> dict[str, Any]:
             raise _Invalid("timeout", "must be seconds between 0 and 600")
         out["timeout"] = float(timeout)
     files = raw.get("files") or {}
+    if isinstance(files, list):  # the slot form: [{"path": ..., "text": ...}]
+        if not all(isinstance(f, dict) and isinstance(f.get("path"), str) for f in files):
+            raise _Invalid("files", 'must be a list of {"path": ..., "text": ...}')
+        files = {f["path"]: str(f.get("text") or "") for f in files}
     if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         raise _Invalid("files", "must map relative paths to their text")
     for path in files:
@@ -148,10 +229,17 @@ def _one(raw: Any, strict: bool) -> dict[str, Any]:
             raise _Invalid("files", f"{path!r} must be a path inside the project")
     out["files"] = dict(files)
     if kind == "command":
-        if "command" not in raw:
-            raise _Invalid("command", "is required for a command scenario")
-        out["command"] = _argv(raw["command"], "command")
         before = raw.get("before") or []
+        if "command" not in raw and "program" in raw:  # the slot form: a planned program and its arguments
+            prefix = _program_prefix(raw["program"])
+            out["command"] = [*prefix, *_strings(raw.get("args"), "args")]
+            if not isinstance(before, list) or not all(isinstance(b, list) for b in before):
+                raise _Invalid("before", "must be a list of argument lists")
+            before = [[*prefix, *_strings(b, "before")] for b in before]
+        elif "command" not in raw:
+            raise _Invalid("command", "is required for a command scenario")
+        else:
+            out["command"] = _argv(raw["command"], "command")
         if not isinstance(before, list):
             raise _Invalid("before", "must be a list of commands")
         if before and all(isinstance(b, str) for b in before) and not any(" " in b for b in before):
@@ -166,6 +254,10 @@ def _one(raw: Any, strict: bool) -> dict[str, Any]:
         out["creates"] = _strings(raw.get("creates"), "creates")
     elif kind == "python":
         code = raw.get("code")
+        if code is None and "calls" in raw:  # the slot form: calls and the values they must return
+            module, calls = _calls(raw.get("module"), raw.get("calls"))
+            out["module"], out["calls"] = module, calls
+            code = render_calls(module, calls)
         if isinstance(code, list):
             code = "\n".join(map(str, code))
         if not isinstance(code, str) or not code.strip():
@@ -468,6 +560,12 @@ def describe(scenario: dict[str, Any]) -> str:
         expect += [f"creates {p}" for p in scenario["creates"]]
         given = f" (with the file(s) {', '.join(scenario['files'])} present)" if scenario.get("files") else ""
         return f"{name}: {', then '.join(parts)}{given}: " + (", ".join(expect) or "runs")
+    if kind == "python" and scenario.get("calls"):
+        steps = [
+            f"{_call_text(c)} returns {c['expected']!r}" if c["expected"] is not None else _call_text(c)
+            for c in scenario["calls"]
+        ]
+        return f"{name}: from {scenario['module']}: " + "; then ".join(steps)
     if kind == "python":
         code = "; ".join(line.strip() for line in scenario["code"].splitlines() if line.strip())
         return f"{name}: this Python code runs without error: {code[:400]}"
@@ -505,6 +603,140 @@ def render_for_module(scenarios: list[dict[str, Any]]) -> str:
 
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _ARGV = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+
+
+# free text the model may write (values it types, text it expects): never a prompt's <placeholder>
+_TEXT = {"type": "string", "pattern": "^[^<>\\n]*$"}
+_WORD = {"type": "string", "minLength": 1, "pattern": "^[^<>\\n]+$"}
+_IDENTIFIER = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
+_SCALAR: dict[str, Any] = {"anyOf": [_TEXT, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]}
+# (no objects: their keys would be free strings the schema cannot keep placeholders out of)
+_VALUE: dict[str, Any] = {"anyOf": [*_SCALAR["anyOf"], {"type": "array", "items": _SCALAR}]}
+_FUNCTION_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+_ELEMENT_ID = re.compile(r"(?<![\w&])#([A-Za-z][\w-]*)|\bid=[\"']([A-Za-z][\w-]*)")
+_NOT_FUNCTIONS = {"print", "len", "str", "int", "float", "list", "dict", "open", "range", "main", "input"}
+
+
+@dataclass
+class Slots:
+    """What a plan lets a scenario name, read from the plan alone (nothing is built yet):
+    the programs a command may run, the Python modules a check may import with the functions the
+    plan mentions for each (empty: any identifier), the pages and the element ids the plan names
+    (empty: any `#id`)."""
+
+    programs: list[str]
+    modules: dict[str, list[str]]
+    pages: list[str]
+    ids: list[str]
+
+
+def plan_slots(modules: Iterable[Any]) -> Slots:
+    """The slots of a plan's modules (`ModuleSpec`s or dicts)."""
+    programs: list[str] = []
+    python: dict[str, list[str]] = {}
+    pages: list[str] = []
+    ids: list[str] = []
+    for module in modules:
+        get = module.get if isinstance(module, dict) else lambda key, m=module: getattr(m, key, None)
+        text = " ".join(str(get(k) or "") for k in ("description", "outputs", "rules", "manual", "inputs"))
+        files = list(get("files") or [])
+        for path in files:
+            name = PurePosixPath(path).name
+            if path.endswith((".html", ".htm")):
+                pages.append(path)
+            elif name in _ENTRY_NAMES or (name == "__main__.py" and "/" in path):
+                programs.append(path)
+            elif (importable := _import_name(path)) and "test" not in name and name != "conftest.py":
+                functions = [f for f in _FUNCTION_CALL.findall(text) if f not in _NOT_FUNCTIONS]
+                python[importable] = list(dict.fromkeys(functions))
+        for match in _ELEMENT_ID.finditer(text):
+            ident = match.group(1) or match.group(2)
+            colour = re.fullmatch(r"[0-9a-fA-F]{3}|[0-9a-fA-F]{6}", ident) and (
+                re.search(r"\d", ident) or len(set(ident.lower())) == 1
+            )
+            if not (match.group(1) and colour):  # #fff, #1e90ff: a colour, not an id
+                ids.append("#" + ident)
+    return Slots(list(dict.fromkeys(programs)), python, list(dict.fromkeys(pages)), list(dict.fromkeys(ids)))
+
+
+def _enum(values: list[str], fallback: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "string", "enum": values} if values else fallback
+
+
+def slotted_schema(slots: Slots) -> dict[str, Any] | None:
+    """`{"scenarios": [...]}` where every name comes from the plan: the program a command runs
+    (its interpreter a fixed prefix: only the arguments are free), the module a Python check
+    imports and its functions, the page and its element ids. A Python check is a list of calls
+    with the values they must return, rendered into asserts by `render_calls`; free strings cannot
+    hold `<` or `>`. None when the plan has nothing a scenario can run."""
+
+    def obj(properties: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+    kinds: list[dict[str, Any]] = []
+    name = {"type": "string", "minLength": 3, "maxLength": 80, "pattern": "^[^<>\\n]+$"}
+    args = {"type": "array", "items": _WORD, "maxItems": 6}
+    if slots.programs:
+        given = obj({"path": {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]*$"}, "text": _TEXT})
+        kinds.append(
+            obj(
+                {
+                    "name": name,
+                    "kind": {"type": "string", "enum": ["command"]},
+                    "files": {"type": "array", "items": given, "maxItems": 2},
+                    "program": {"type": "string", "enum": slots.programs},
+                    "before": {"type": "array", "items": args, "maxItems": 3},
+                    "args": args,
+                    "stdout_contains": {"type": "array", "items": _WORD, "minItems": 1, "maxItems": 3},
+                }
+            )
+        )
+    for module, functions in slots.modules.items():
+        call = obj(
+            {"function": _enum(functions, _IDENTIFIER), "args": {"type": "array", "items": _VALUE}, "expected": _VALUE}
+        )
+        kinds.append(
+            obj(
+                {
+                    "name": name,
+                    "kind": {"type": "string", "enum": ["python"]},
+                    "module": {"type": "string", "enum": [module]},
+                    "calls": {"type": "array", "items": call, "minItems": 1, "maxItems": 4},
+                }
+            )
+        )
+    if slots.pages:
+        selector = _enum(slots.ids, {"type": "string", "pattern": "^#[A-Za-z][A-Za-z0-9_-]*$"})
+        step = {"anyOf": [obj({"fill": selector, "text": _WORD}), obj({"click": selector})]}
+        kinds.append(
+            obj(
+                {
+                    "name": name,
+                    "kind": {"type": "string", "enum": ["page"]},
+                    "page": {"type": "string", "enum": slots.pages},
+                    "steps": {"type": "array", "items": step, "minItems": 1, "maxItems": 6},
+                    "expect_text": {"type": "array", "items": _WORD, "minItems": 1, "maxItems": 3},
+                }
+            )
+        )
+    if not kinds:
+        return None
+    scenario = kinds[0] if len(kinds) == 1 else {"anyOf": kinds}
+    return obj({"scenarios": {"type": "array", "items": scenario, "minItems": 2, "maxItems": 6}})
+
+
+def render_slots(slots: Slots) -> str:
+    """The plan's slots in words, for the scenario writer's prompt."""
+    lines = []
+    if slots.programs:
+        lines.append("Programs (command scenarios run one of them with arguments): " + ", ".join(slots.programs))
+    for module, functions in slots.modules.items():
+        known = f": functions {', '.join(functions)}" if functions else ""
+        lines.append(f"Python module {module}{known}")
+    if slots.pages:
+        ids = f"; element ids: {', '.join(slots.ids)}" if slots.ids else ""
+        lines.append(f"Pages: {', '.join(slots.pages)}{ids}")
+    return "\n".join(lines)
 
 
 def scenarios_schema() -> dict[str, Any]:

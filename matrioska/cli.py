@@ -480,9 +480,13 @@ class ProgressPrinter:
         self.p(f"  ⊘ {e['module']}: not generated — {e['reason']}")
 
     def on_modules_retried(self, e: dict[str, Any]) -> None:
+        if not e["modules"]:  # blocked under a former rule, nothing blocks them now
+            self.p(f"  generating the modules not generated yet: {', '.join(e['blocked'])}")
+            return
         again = ", ".join(repr(m) for m in e["modules"])
         self.p(
-            f"  generating {again} again (it ended without files), then the modules it blocked: {', '.join(e['blocked'])}"
+            f"  generating {again} again (it lacks a part it declared), then the modules it blocked: "
+            f"{', '.join(e['blocked'])}"
         )
 
     def on_near_miss_fixed(self, e: dict[str, Any]) -> None:
@@ -645,12 +649,20 @@ def _print_verdict(out: TextIO, verification: dict[str, Any]) -> None:
     """The honest verdict: works, DOES NOT WORK (and why), or not verified (and why)."""
     if not verification:
         return
+    from .verify import NOT_CHECKED, headline
+
     works = verification.get("works")
     rounds = verification.get("rounds", 0)
     if works is True:
         print(
             f"  verdict: WORKS ({len(verification.get('checks') or [])} checks passed, {rounds} fix round(s))", file=out
         )
+    elif works is None and verification.get("verdict") == NOT_CHECKED:
+        print(
+            f"  verdict: RUNS, NOT CHECKED — {verification.get('reason') or 'no acceptance scenario passed'}", file=out
+        )
+        for check in [c for c in verification.get("checks") or [] if c.get("inconclusive")][:3]:
+            print(f"    ? {check['command']}: {headline(check.get('output') or '')[:200]}", file=out)
     elif works is None:
         print(f"  verdict: not verified — {verification.get('reason') or 'nothing could be run'}", file=out)
     else:
@@ -665,8 +677,6 @@ def _print_verdict(out: TextIO, verification: dict[str, Any]) -> None:
         else:
             why = verification.get("reason") or "no check failed"
         print(f"  verdict: DOES NOT WORK ({why} after {rounds} fix round(s))", file=out)
-        from .verify import headline
-
         for check in failed[:5]:
             print(f"    ✗ {check['command']}: {headline(check.get('output') or '')[:200]}", file=out)
         if verification.get("blocked_reason"):
@@ -684,6 +694,18 @@ def _print_verdict(out: TextIO, verification: dict[str, Any]) -> None:
             print(f"    ✗ {scenario['name']}: {problems}", file=out)
     if works is False:
         print("    details: matrioska_checkpoints/verification.json", file=out)
+
+
+def exit_status(verification: dict[str, Any]) -> int:
+    """0: works (or nothing could be run / verification off); 3: built but does not work; 4: it
+    runs but nothing showed the task's behaviour (no acceptance scenario passed)."""
+    from .verify import NOT_CHECKED
+
+    if verification.get("works") is False:
+        return 3
+    if verification.get("works") is None and verification.get("verdict") == NOT_CHECKED:
+        return 4
+    return 0
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
@@ -705,8 +727,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         if state is None:
             return 0  # the plan review was left open
         _print_final(out, state)
-        # 3: the project was built but does not work (files kept; verification.json says why).
-        return 3 if (state.get("verification") or {}).get("works") is False else 0
+        return exit_status(state.get("verification") or {})
     except MatrioskaError as exc:
         # One line: what went wrong, what to do, and how to continue a saved run.
         message = f"run {exc.thread_id} stopped: {exc.reason}" if isinstance(exc, RunFailedError) else str(exc)

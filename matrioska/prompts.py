@@ -142,7 +142,9 @@ Answer in two parts:
 1. Your module's artifact: the complete code (one fenced block per file, its file name on the \
 line before the block) and any short notes.
 2. Then a line with exactly SHARED_STATE_UPDATE: followed by ONE JSON object whose keys are \
-exactly the keys you must publish, with concrete values that other modules will rely on."""
+exactly the keys you must publish, with concrete values that other modules will rely on.
+The update goes only there, after your files: never assign it, or those keys, as a variable in \
+your code."""
 
 EXECUTOR_USER_PROMPT = """PROJECT GOAL: {goal}
 
@@ -166,7 +168,8 @@ KEYS YOU MUST PUBLISH in SHARED_STATE_UPDATE: {writes}
 
 FILES YOU WRITE: {files}
 
-Write the artifact now, then the SHARED_STATE_UPDATE line and its JSON object."""
+Write the artifact now, then the SHARED_STATE_UPDATE line and its JSON object (the keys go \
+there only, never into your code)."""
 
 EXECUTOR_UPDATE_RETRY_PROMPT = """Your SHARED_STATE_UPDATE could not be used: {error}
 
@@ -211,31 +214,28 @@ Write the integration notes."""
 
 ACCEPTANCE_SYSTEM_PROMPT = """You are MATRIOSKA's acceptance tester. Before the project is built, you write \
 2 to 6 acceptance scenarios: executable checks, from the user's point of view, that the finished \
-project does what the task asks (not only that it starts). Each scenario is one of three kinds:
+project does what the task asks (not only that it starts). You fill in values only: the programs, \
+modules, functions, pages and element ids are the plan's, listed below. Each scenario is one of:
 
-- "command": run the project's program as a user would, in a fresh copy of the project: the \
-"before" commands first, then "command"; it must exit with "exit" and print every string of \
-"stdout_contains". Shape: {{"name": "add then list", "kind": "command", "before": [["python", \
-"<entry file>", "add", "<an item>"]], "command": ["python", "<entry file>", "list"], "exit": 0, \
-"stdout_contains": ["<the item>"]}}
-- "python": Python code that imports the project's own modules and asserts on their results. \
-Shape: {{"name": "<what it checks>", "kind": "python", "code": "from <module> import <function>\\n\
-assert <function>(<input>) == <expected>"}}
-- "page": open the project's HTML page in a browser, do the "steps" ({{"fill": "#<id>", "text": \
-"<text>"}}, {{"click": "#<id>"}}, {{"press": "#<id>", "key": "Enter"}}), then the page must show \
-every string of "expect_text". Shape: {{"name": "<what the user does>", "kind": "page", "page": \
-"index.html", "steps": [{{"fill": "#<input id>", "text": "<a value>"}}, {{"click": "#<button id>"}}], \
-"expect_text": ["<the value>"]}}
+- "command": run one of the plan's programs as a user would, in a fresh copy of the project. \
+"program" is the program's file, "args" its arguments; each list of "before" is run first with the \
+same program; "files" are input files written into the project first ({{"path": "sales.csv", \
+"text": "..."}}); the output must hold every string of "stdout_contains".
+- "python": call the functions of one of the plan's Python modules. "module" is its import name; \
+"calls" are made in order, each {{"function": NAME, "args": [JSON values], "expected": the JSON \
+value it must return}} ("expected": null for a call whose value is not checked, such as adding \
+an item before listing it).
+- "page": open one of the plan's pages in a browser, do the "steps" ({{"fill": "#id", "text": \
+"a value"}}, {{"click": "#id"}}), then the page must show every string of "expect_text".
 
 Rules:
-- Replace every <...> with the real names and values of THIS task. Use only the files of the plan \
-below; the builders read your scenarios and give elements these ids and functions these names.
+- Write the real values of THIS task: the builders read your scenarios and give functions these \
+names and elements these ids.
 - Pick the kind that fits: pages for a web project, commands for a command-line program, python \
 for a library or for logic.
 - Expected values must be certainly right: prefer checks whose answer is obvious (what was added \
-is listed; a total of small numbers you add up yourself). Expect the exact text the program prints \
-or the page shows, usually a value you typed in (a title, an item), never a description of it.
-- Name files, never module ids: run "python main.py", import from the module's file name.
+is listed; a total of small numbers you add up yourself; a well-known valid and invalid input). \
+Expect the exact text the program prints or the page shows, usually a value you typed in.
 - Answer with ONE JSON object: {{"scenarios": [ ... ]}} and nothing else."""
 
 ACCEPTANCE_USER_PROMPT = """Task: {task}

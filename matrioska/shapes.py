@@ -1,6 +1,7 @@
 """Project shapes a small model can follow: what kind of project a task asks for, a compact guide
 of a good decomposition for it (with one short example plan) for the architect's prompt, and the
-repair of a plan that misses a part every project of that kind needs.
+repair of a plan that misses a part every project of that kind needs or that took its names
+from a guide's example (`todo.py` for a task about ISBN numbers).
 
 Kinds: a web page (HTML with element ids as contracts, CSS, JavaScript), a small HTTP API
 (storage, routes, tests), a data report (reader, transform, report, tests) and a Python
@@ -11,6 +12,7 @@ words in English and Portuguese; a task that matches none gets no guide and no r
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -22,6 +24,7 @@ __all__ = [
     "detect_shape",
     "guide_for",
     "repair_shape",
+    "rename_examples",
     "ascii_identifier",
     "task_words",
     "same_word",
@@ -327,25 +330,158 @@ def _tested_name(core: list[Any], task: str) -> str:
     sources = [f for m in core for f in m.files if f.endswith(".py")]
     library = [f for f in sources if PurePosixPath(f).name not in _ENTRY_NAMES]
     name = _import_name((library or sources or [""])[0])
-    said = task_words(task)
+    said = _said(task)
     copied = [w for w in name.split("_") if w in _EXAMPLE_WORDS and not any(same_word(w, t) for t in said)]
     if name and not copied:
         return name
-    subject = task_words(task_title(task)) or said
-    return ascii_identifier("_".join(subject[:2]), "project") if subject else name or "project"
+    return _subject(task) or name or "project"
+
+
+def _said(task: str) -> list[str]:
+    """The task's content words, hyphenated words also joined ("to-do" -> "todo"), and the "to do"
+    of a "to do list" as one word (not the one of "a tool to do ...")."""
+    joined = re.sub(r"(?i)\bto\s+do(?=s?\s+(?:lists?|items?|apps?|tasks?)\b)", "todo", task)
+    joined = re.sub(r"(?<=[^\W\d_])-(?=[^\W\d_])", "", joined)
+    return task_words(task) + task_words(joined.lower())  # lower: "To-Do" is not camelCase
+
+
+def _subject(task: str) -> str:
+    """The task's subject as an identifier: its title's first two content words, else the task's
+    ("A Python library that validates ISBN numbers" -> "library"); "" when it has none."""
+    subject = task_words(task_title(task)) or task_words(task)
+    return ascii_identifier("_".join(subject[:2]), "project") if subject else ""
+
+
+# A guide's example word standing alone in a name: "todo.py", "tests/test_todo.py", "todo-app",
+# "Todo CLI" ("todolist" and "TodoList" are left alone).
+_EXAMPLE_NAME = re.compile(
+    r"(?i)(?<![a-z0-9])(" + "|".join(sorted(_EXAMPLE_WORDS, key=len, reverse=True)) + r")(?![a-z0-9])"
+)
+
+
+def rename_examples(architecture: Any, task: str) -> tuple[Any, list[str]]:
+    """Rename what a plan took from the guides' example plans for a task that does not use those
+    words (`_EXAMPLE_WORDS`: todo.py, tests/test_todo.py, a module id "todo", the project name
+    "Todo CLI" for a task about ISBN numbers) after the task's subject (`_subject`, the name the
+    repair gives its own files), each rename reported. The plan stays consistent: the files, the
+    module ids and the dependencies on them, and every mention of an old path, file name, import
+    name or id in the modules' texts, the goal and the integration rules ("import todo" ->
+    "import library" for "A Python library that validates ISBN numbers").
+    The project name becomes the task's title. A task that uses the word keeps it (a todo app
+    keeps todo.py, a "to-do list" too); the guides' generic names (main.py, app.py, index.html,
+    core, tests), files of prose (.md, .txt) and shared_state keys stay. A subject that is a
+    standard-library module's name gets "_core" (calendar_core.py, never calendar.py)."""
+    said = _said(task)
+    subject = _subject(task) or "project"
+    if subject in sys.stdlib_module_names:  # calendar.py would shadow the module its code imports
+        subject = f"{subject}_core"
+
+    def copied(word: str) -> bool:
+        return not any(same_word(word.lower(), t) for t in said)
+
+    def rename(text: str, spaced: bool = False) -> str:
+        def one(match: re.Match[str]) -> str:
+            word = match.group(1)
+            if not copied(word):
+                return word
+            new = subject.replace("_", " ") if spaced else subject
+            return new[:1].upper() + new[1:] if word[:1].isupper() else new
+
+        return _EXAMPLE_NAME.sub(one, text)
+
+    modules = list(architecture.modules)
+    notes: list[str] = []
+    mentions: dict[str, str | None] = {}  # old -> new, None where two renames disagree
+
+    def mention(old: str, new: str) -> None:
+        if old != new:
+            mentions[old] = new if mentions.get(old, new) == new else None
+
+    taken = set(_files(modules))
+    paths: dict[str, str] = {}
+    for path in _files(modules):
+        new = path if path.lower().endswith(_PROSE) else rename(path)
+        if new == path or path in paths:
+            continue
+        taken.discard(path)
+        stem, suffix = PurePosixPath(new).stem, PurePosixPath(new).suffix
+        parent = str(PurePosixPath(new).parent)
+        n = 2
+        while new in taken:
+            new = str(PurePosixPath(parent) / f"{stem}_{n}{suffix}") if parent != "." else f"{stem}_{n}{suffix}"
+            n += 1
+        taken.add(new)
+        paths[path] = new
+        old_parts, new_parts = PurePosixPath(path).parts, PurePosixPath(new).parts
+        mention(path, new)
+        mention(old_parts[-1], new_parts[-1])
+        for old_part, new_part in zip(old_parts, new_parts, strict=False):
+            mention(PurePosixPath(old_part).stem, PurePosixPath(new_part).stem)
+        notes.append(f"the plan named file {path!r} after the guides' example, not the task; renamed {new!r}")
+
+    ids = {m.id for m in modules}
+    renamed_ids: dict[str, str] = {}
+    for spec in modules:
+        new, base, n = rename(spec.id), rename(spec.id), 2
+        if new == spec.id:
+            continue
+        while new in ids:
+            new, n = f"{base}_{n}", n + 1
+        ids.add(new)
+        renamed_ids[spec.id] = new
+        mention(spec.id, new)
+        notes.append(f"the plan named module {spec.id!r} after the guides' example, not the task; renamed {new!r}")
+    if not notes and rename(architecture.project_name) == architecture.project_name:
+        return architecture, []
+
+    keys = sorted((k for k, v in mentions.items() if v is not None), key=len, reverse=True)
+    pattern = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, keys)) + r")(?![\w-])") if keys else None
+
+    def text(value: str) -> str:
+        return pattern.sub(lambda m: mentions[m.group(1)] or m.group(1), value) if pattern else value
+
+    fixed = []
+    for spec in modules:
+        update: dict[str, Any] = {field: text(getattr(spec, field)) for field in _MENTION_FIELDS}
+        update.update(
+            id=renamed_ids.get(spec.id, spec.id),
+            name=rename(spec.name, spaced=True),
+            files=[paths.get(f, f) for f in spec.files],
+            dependencies=[renamed_ids.get(d, d) for d in spec.dependencies],
+        )
+        fixed.append(spec.model_copy(update=update))
+    update = {
+        "modules": fixed,
+        "goal": text(architecture.goal),
+        "integration_rules": text(architecture.integration_rules),
+    }
+    if rename(architecture.project_name) != architecture.project_name:
+        update["project_name"] = task_title(task)
+        notes.append(
+            f"the plan named the project {architecture.project_name!r} after the guides' example, not the task; "
+            f"renamed {update['project_name']!r}"
+        )
+    return architecture.model_copy(update=update), notes
+
+
+# Files of prose keep their names (release notes are no copied example).
+_PROSE = (".md", ".txt", ".rst")
+# The texts of a module that may mention a renamed file, import name or module id.
+_MENTION_FIELDS = ("description", "inputs", "outputs", "rules", "manual")
 
 
 def repair_shape(architecture: Any, task: str) -> tuple[Any, list[str]]:
-    """Add what the task's kind of project needs and the plan lacks (each addition reported):
+    """Rename what the plan copied from the guides' examples (`rename_examples`), then add what
+    the task's kind of project needs and the plan lacks (each rename and addition reported):
     a Python, data or API plan gets a tests module and an entry point; a web plan gets a page.
     Only a plan with a file plan is judged (without one nothing says what is missing)."""
     from .state import ModuleSpec
 
+    architecture, notes = rename_examples(architecture, task)
     shape = detect_shape(task)
     modules = list(architecture.modules)
     if not any(m.files for m in modules):
-        return architecture, []  # a plan without a file plan says nothing about what is missing
-    notes: list[str] = []
+        return architecture, notes  # a plan without a file plan says nothing about what is missing
     ids = {m.id for m in modules}
 
     def unique(base: str) -> str:

@@ -38,9 +38,19 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import kinds
+from .kinds.python import test_strength, weak_tests
 from .sandbox import CommandResult, Sandbox
 
-__all__ = ["verify_project", "attribute", "python_tests", "entry_points", "import_names", "headline"]
+__all__ = [
+    "verify_project",
+    "with_evidence",
+    "VERDICTS",
+    "attribute",
+    "python_tests",
+    "entry_points",
+    "import_names",
+    "headline",
+]
 
 OUTPUT_LIMIT = 4000  # characters of a check's output kept in the verdict
 _MARK = "@@MATRIOSKA-IMPORTS@@"
@@ -368,6 +378,39 @@ def verify_project(
     return result
 
 
+WORKS, DOES_NOT_WORK, NOT_CHECKED, NOT_VERIFIED = "works", "does not work", "runs, not checked", "not verified"
+VERDICTS = (WORKS, DOES_NOT_WORK, NOT_CHECKED, NOT_VERIFIED)
+
+
+def with_evidence(result: dict[str, Any]) -> dict[str, Any]:
+    """The verdict held to evidence: `works` stays True only when at least one acceptance
+    scenario (the user's or a generated one) passed and nothing failed. Checks that only show the
+    project runs (it imports, `--help` prints a usage, tests that pass) without a passing scenario
+    give "runs, not checked": `works` None, with the reason. Adds `verdict` (one of `VERDICTS`)
+    and `evidence` (the scenarios that passed)."""
+    scenarios = result.get("acceptance") or []
+    passed = [s["name"] for s in scenarios if s.get("ok") is True]
+    out = {**result, "evidence": passed}
+    works = result.get("works")
+    if works is True and not passed:
+        if not scenarios:
+            why = "no acceptance scenario was written or given (give your own: --acceptance FILE)"
+        else:
+            why = f"none of its {len(scenarios)} acceptance scenario(s) passed: inconclusive or not run"
+        out["works"] = works = None
+        out["reason"] = f"the project runs and every check passed, but nothing shows the task's behaviour ran: {why}"
+    ran_ok = any(c.get("ok") is True for c in result.get("checks") or []) or any(
+        s.get("ok") is not None for s in scenarios
+    )
+    if works is True:
+        out["verdict"] = WORKS
+    elif works is False:
+        out["verdict"] = DOES_NOT_WORK
+    else:
+        out["verdict"] = NOT_CHECKED if ran_ok else NOT_VERIFIED
+    return out
+
+
 def module_check(
     files: dict[str, str],
     owners: dict[str, str],
@@ -490,12 +533,26 @@ def _python_checks(run: _Run, paths: list[str]) -> None:
         if run.only is not None:  # one module's tests only
             argv, shown = [*argv, *tests], f"{shown} {' '.join(tests)}"
         result = run.run("pytest", argv, shown)
-        ok = result.ok
+        tests_ok: bool | None = result.ok
         output = result.output
         if result.returncode == 5:
-            ok, output = False, f"pytest collected no tests from {', '.join(tests)}\n{output}"
-        check = run.record("pytest", shown, ok, output, result.duration)
-        if not ok:
+            tests_ok, output = False, f"pytest collected no tests from {', '.join(tests)}\n{output}"
+        strength = [row for test in tests for row in test_strength(test, run.files.get(test, ""))]
+        weak = weak_tests(strength)
+        if weak:
+            run.notes.append(f"tests that cannot fail ({len(weak)} of {len(strength)}): " + "; ".join(weak[:6]))
+        extra: dict[str, Any] = {}
+        if tests_ok and strength and not any(row["asserts"] for row in strength):
+            # a pass that nothing could have turned into a failure is no evidence (seen: the only
+            # test wrapped its call in try/except NameError and printed)
+            tests_ok, extra = None, {"inconclusive": True}
+            output = (
+                f"inconclusive: pytest passed, but none of its {len(strength)} test(s) can fail: "
+                + "; ".join(weak[:6])
+                + f"\n\n{output}"
+            )
+        check = run.record("pytest", shown, tests_ok, output, result.duration, **extra)
+        if tests_ok is False:
             default = run.owners.get(tests[0]) if len(tests) == 1 else None
             check["modules"] = run.fail("pytest", shown, output, default)
 

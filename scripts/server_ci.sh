@@ -178,8 +178,8 @@ report_file = work / "wave" / "matrioska_checkpoints" / "run_report.json"
 report = json.loads(report_file.read_text()) if report_file.exists() else {}
 verification_file = work / "wave" / "matrioska_checkpoints" / "verification.json"
 verification = json.loads(verification_file.read_text()) if verification_file.exists() else None
-if resume_code not in ("0", "3"):
-    problems.append(f"the resume exited {resume_code} (0: works, 3: does not work)")
+if resume_code not in ("0", "3", "4"):
+    problems.append(f"the resume exited {resume_code} (0: works, 3: does not work, 4: runs, not checked)")
 if verification is None or "works" not in verification:
     problems.append("the resumed run has no verdict (verification.json)")
 reports = report.get("module_reports") or {}

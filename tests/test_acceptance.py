@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -568,3 +570,78 @@ def test_near_misses_of_a_small_model_are_repaired_without_it() -> None:
     assert found[4]["code"].startswith("import main\nfrom isbn_validation import")
     planned = [p for m in plan.modules for p in m.files]
     assert all(check_against_plan(s, planned) is None for s in found)
+
+
+# -- scenarios in the plan's slots ----------------------------------------------------------------
+
+
+def test_the_plans_slots_come_from_its_files_and_words() -> None:
+    from matrioska.acceptance import plan_slots, render_slots, slotted_schema
+
+    slots = plan_slots(
+        [
+            {"id": "core", "files": ["cart.py"], "description": "add_item(name, price) and total() -> float"},
+            {"id": "cli", "files": ["pkg/__main__.py", "main.py"]},
+            {"id": "tests", "files": ["tests/test_cart.py"]},
+            {"id": "page", "files": ["index.html"], "rules": 'a form #item-name, button id="add", color #fff'},
+        ]
+    )
+    assert slots.programs == ["pkg/__main__.py", "main.py"]
+    assert slots.modules == {"cart": ["add_item", "total"]}
+    assert slots.pages == ["index.html"] and slots.ids == ["#item-name", "#add"]
+    schema = slotted_schema(slots)
+    assert schema is not None
+    kinds = schema["properties"]["scenarios"]["items"]["anyOf"]
+    command, python, page = kinds
+    assert command["properties"]["program"]["enum"] == ["pkg/__main__.py", "main.py"]
+    assert python["properties"]["module"]["enum"] == ["cart"]
+    assert python["properties"]["calls"]["items"]["properties"]["function"]["enum"] == ["add_item", "total"]
+    assert page["properties"]["steps"]["items"]["anyOf"][1]["properties"]["click"]["enum"] == ["#item-name", "#add"]
+    assert "Python module cart: functions add_item, total" in render_slots(slots)
+    assert slotted_schema(plan_slots([{"id": "docs", "files": ["README.md"]}])) is None
+
+
+def test_a_python_scenario_in_slots_is_rendered_into_asserts_that_say_what_came_back(tmp_path: Path) -> None:
+    scenario = validate_scenarios(
+        [
+            {
+                "name": "cart total",
+                "kind": "python",
+                "module": "cart",
+                "calls": [
+                    {"function": "add_item", "args": ["pen", 1.5, 2], "expected": None},
+                    {"function": "total", "args": [], "expected": 3.0},
+                    {"function": "names", "args": [], "expected": ["pen"]},
+                ],
+            }
+        ]
+    )[0]
+    assert scenario["code"].startswith("from cart import add_item, total, names\n")
+    assert "add_item('pen', 1.5, 2)" in describe(scenario) and "total() returns 3.0" in describe(scenario)
+    good = "ITEMS = []\ndef add_item(n, p, q):\n    ITEMS.append((n, p * q))\ndef total():\n    return sum(p for _, p in ITEMS)\ndef names():\n    return tuple(n for n, _ in ITEMS)\n"
+    (tmp_path / "cart.py").write_text(good)
+    ran = subprocess.run([sys.executable, "-c", scenario["code"]], cwd=tmp_path, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr  # 3.0000000001 == 3.0, a tuple equals the list JSON wrote
+    (tmp_path / "cart.py").write_text(good.replace("p * q", "p"))
+    ran = subprocess.run([sys.executable, "-c", scenario["code"]], cwd=tmp_path, capture_output=True, text=True)
+    assert ran.returncode != 0 and "total() returned 1.5, expected 3.0" in ran.stderr
+
+
+def test_a_command_scenario_in_slots_runs_the_planned_program_with_its_arguments() -> None:
+    scenario = validate_scenarios(
+        [
+            {
+                "name": "add then list",
+                "kind": "command",
+                "program": "main.py",
+                "files": [{"path": "todos.json", "text": "[]"}],
+                "before": [["add", "buy milk"]],
+                "args": ["list"],
+                "stdout_contains": ["buy milk"],
+            }
+        ]
+    )[0]
+    assert scenario["before"] == [["python", "main.py", "add", "buy milk"]]
+    assert scenario["command"] == ["python", "main.py", "list"] and scenario["files"] == {"todos.json": "[]"}
+    with pytest.raises(AcceptanceError, match="checks nothing"):
+        validate_scenarios([{"name": "n", "kind": "python", "module": "m", "calls": [{"function": "f", "args": []}]}])

@@ -227,7 +227,16 @@ def test_a_plugin_kinds_commands_run_in_the_sandbox_and_failures_go_to_the_modul
             "seed.sql", seeds.pop(0) if "FAILED CHECK" in str(messages[-1].content) or len(seeds) == 2 else SEED
         )
 
-    with MatrioskaOrchestrator(ScriptedChatModel(respond=respond), tmp_path / "out", sandbox="bwrap") as orchestrator:
+    # the evidence a verdict of "works" needs: the seeded book is in the database the files build
+    seeded = (
+        "import sqlite3\ndb = sqlite3.connect(':memory:')\n"
+        "db.executescript(open('schema.sql').read() + open('seed.sql').read())\n"
+        "assert db.execute('SELECT title FROM books').fetchall() == [('Dom Casmurro',)]"
+    )
+    acceptance = [{"name": "the seeded book is there", "kind": "python", "code": seeded}]
+    with MatrioskaOrchestrator(
+        ScriptedChatModel(respond=respond), tmp_path / "out", sandbox="bwrap", acceptance=acceptance
+    ) as orchestrator:
         state = orchestrator.run("library database", architecture=SQL_PLAN)
     verdict = state["verification"]
     first = verdict["history"][0]

@@ -17,7 +17,7 @@ from matrioska import MatrioskaOrchestrator
 from matrioska.context import Context
 from matrioska.nodes.architect import architect, off_topic_reason
 from matrioska.parsing import UPDATE_MARKER
-from matrioska.shapes import guide_for, repair_shape, same_word, task_title, task_words
+from matrioska.shapes import guide_for, rename_examples, repair_shape, same_word, task_title, task_words
 from matrioska.state import Architecture
 
 LIBRARY = (
@@ -220,3 +220,147 @@ def test_the_guides_mark_their_examples_as_the_shape_only() -> None:
         assert "An example of the shape only, for ANOTHER task" in guide
         assert "name everything after YOUR task" in guide
     assert "named after YOUR task's subject" in guide_for("a Python command-line tool")
+
+
+# -- a plan that copied the guides' example names is renamed after its task ---------------------
+
+ISBN = "A Python library that validates ISBN numbers, with pytest tests"
+COPIED = {
+    "project_name": "Todo CLI",
+    "goal": "Validate ISBN-10 and ISBN-13 numbers",
+    "modules": [
+        {
+            "id": "todo",
+            "name": "Todo core",
+            "files": ["todo.py"],
+            "shared_state_writes": ["api_functions"],
+            "description": "The logic, in todo.py",
+            "manual": "Write todo.py with is_valid(number).",
+        },
+        {
+            "id": "cli",
+            "files": ["main.py"],
+            "dependencies": ["todo"],
+            "shared_state_reads": ["api_functions"],
+            "inputs": "the functions of module todo",
+            "manual": "import todo and call todo.is_valid(number); print the result.",
+        },
+        {
+            "id": "tests",
+            "files": ["tests/test_todo.py"],
+            "dependencies": ["todo"],
+            "shared_state_reads": ["api_functions"],
+            "rules": "Run with pytest tests/test_todo.py.",
+            "outputs": "test_todo.py",
+            "manual": "from todo import is_valid; assert is_valid('0306406152'). Keep todos.json untouched.",
+        },
+    ],
+    "integration_rules": "main.py imports todo.",
+}
+
+
+def test_a_plan_that_copied_the_guides_example_names_is_renamed_after_its_task() -> None:
+    repaired, notes = repair_shape(Architecture.model_validate(COPIED), ISBN)
+    assert [m.id for m in repaired.modules] == ["library", "cli", "tests"]
+    assert [m.files for m in repaired.modules] == [["library.py"], ["main.py"], ["tests/test_library.py"]]
+    core, cli, tests = repaired.modules
+    assert core.name == "Library core" and core.manual == "Write library.py with is_valid(number)."
+    assert core.description == "The logic, in library.py"
+    assert cli.dependencies == ["library"] and tests.dependencies == ["library"]
+    assert cli.manual == "import library and call library.is_valid(number); print the result."
+    assert cli.inputs == "the functions of module library"
+    assert tests.rules == "Run with pytest tests/test_library.py." and tests.outputs == "test_library.py"
+    assert tests.manual.startswith("from library import is_valid") and "todos.json" in tests.manual
+    assert core.shared_state_writes == ["api_functions"]  # keys are left as they are
+    assert repaired.integration_rules == "main.py imports library."
+    assert repaired.project_name == "Python library" and repaired.goal == COPIED["goal"]
+    assert notes == [
+        "the plan named file 'todo.py' after the guides' example, not the task; renamed 'library.py'",
+        "the plan named file 'tests/test_todo.py' after the guides' example, not the task; "
+        "renamed 'tests/test_library.py'",
+        "the plan named module 'todo' after the guides' example, not the task; renamed 'library'",
+        "the plan named the project 'Todo CLI' after the guides' example, not the task; renamed 'Python library'",
+    ]
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        "A command-line todo list in Python, with pytest tests",
+        "A To-Do list CLI in Python",
+        "A to do list in Python",
+        "A Python todos manager",
+    ],
+)
+def test_a_task_that_uses_the_example_word_keeps_it(task: str) -> None:
+    repaired, notes = repair_shape(Architecture.model_validate(COPIED), task)
+    assert [m.files for m in repaired.modules] == [["todo.py"], ["main.py"], ["tests/test_todo.py"]]
+    assert repaired.modules[0].id == "todo" and repaired.project_name == "Todo CLI"
+    assert notes == []
+
+
+def test_the_renamed_file_never_takes_a_planned_name_or_a_standard_module() -> None:
+    modules = [
+        {"id": "calendar", "files": ["calendar_core.py"]},
+        {"id": "core", "files": ["todo.py", "notes.md"], "manual": "todo.py holds the events"},
+        {"id": "page", "files": ["counter.js"]},
+    ]
+    repaired, notes = repair_shape(Architecture.model_validate({"modules": modules}), "A calendar in Python")
+    assert [m.files for m in repaired.modules][:3] == [
+        ["calendar_core.py"],
+        ["calendar_core_2.py", "notes.md"],
+        ["calendar_core.js"],
+    ]
+    assert repaired.modules[1].manual == "calendar_core_2.py holds the events"
+    assert repaired.modules[0].id == "calendar"  # the task's own word
+    assert sum("after the guides' example" in note for note in notes) == 2
+
+
+def test_the_architect_renames_the_models_copied_names_but_never_a_supplied_plan() -> None:
+    out, _ = plan_with([json.dumps(COPIED)], task=ISBN)
+    assert [m["files"] for m in out["architecture"]["modules"]] == [
+        ["library.py"],
+        ["main.py"],
+        ["tests/test_library.py"],
+    ]
+    assert out["execution_order"] == ["library", "cli", "tests"]
+    assert any("renamed 'library.py'" in line for line in out["plan_report"])
+    assert out["events"][-1]["report"] == out["plan_report"]
+
+    runtime = SimpleNamespace(context=Context(llm=ScriptedChatModel(respond=lambda m: "")), stream_writer=[].append)
+    given = architect({"task": ISBN, "architecture": COPIED}, runtime)  # type: ignore[arg-type]
+    assert [m["files"][0] for m in given["architecture"]["modules"]] == ["todo.py", "main.py", "tests/test_todo.py"]
+    assert given["architecture"]["project_name"] == "Todo CLI"
+
+
+def test_every_name_of_the_guides_example_plans_is_generic_or_renamed() -> None:
+    """A guide's example plan names the example's task only through `_EXAMPLE_WORDS` (which the
+    repair renames); its other names are the generic ones the guides recommend."""
+    generic_files = {"index.html", "style.css", "app.js", "storage.py", "app.py", "reader.py", "transform.py"}
+    generic_files |= {"report.py", "main.py", "tests/test_app.py", "tests/test_transform.py"}
+    generic_ids = {
+        "page",
+        "styles",
+        "app",
+        "storage",
+        "routes",
+        "tests",
+        "reader",
+        "transform",
+        "report",
+        "cli",
+        "core",
+    }
+    example = Architecture.model_validate({"modules": [{"id": "x", "files": ["x.py"]}]})
+    for task in ("a web page", "a REST API", "a CSV report", "a Python command-line tool"):
+        guide = guide_for(task)
+        plan_text = guide[guide.index("{") :]
+        shown = json.loads(plan_text)
+        assert rename_examples(example.model_copy(update={"project_name": shown["project_name"]}), ISBN)[1]
+        for module in shown["modules"]:
+            assert module["id"] in generic_ids
+            for path in module["files"]:
+                renamed = rename_examples(
+                    Architecture.model_validate({"modules": [{"id": "x", "files": [path]}]}), ISBN
+                )[0]
+                assert path in generic_files or renamed.modules[0].files != [path], path

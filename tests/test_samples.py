@@ -51,9 +51,20 @@ class Replies:
             return queue.pop(0) if len(queue) > 1 else queue[0]
 
 
+# the evidence a verdict of "works" needs: the task's behaviour, run
+PAL_ACCEPTANCE = [
+    {
+        "name": "palindromes are told apart",
+        "kind": "python",
+        "code": "from pal import is_palindrome\nassert is_palindrome('aba')\nassert not is_palindrome('ab')",
+    }
+]
+
+
 def _run(tmp_path: Path, respond: Replies, **options: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     events: list[dict[str, Any]] = []
     model = ScriptedChatModel(respond=respond)
+    options.setdefault("acceptance", PAL_ACCEPTANCE)
     with MatrioskaOrchestrator(model, base_path=tmp_path, sandbox="bwrap", **options) as orchestrator:
         return orchestrator.run("A palindrome checker", on_event=events.append), events
 
@@ -67,7 +78,8 @@ def test_the_candidate_whose_import_works_is_kept_without_a_fix_round(tmp_path: 
     report = result["module_reports"]["core"]
     assert report["attempts"] == 1 and not report["problems"], report["problems"]
     assert report["samples"] == 3
-    assert sorted(c["problems"] for c in report["candidates"]) == [0, 1, 1]
+    # a broken candidate: its import fails, and so does the acceptance scenario that imports it
+    assert sorted(c["problems"] for c in report["candidates"]) == [0, 2, 2]
     kept = [c for c in report["candidates"] if c["kept"]]
     assert len(kept) == 1 and "cache_of" not in kept[0]["artifact"]
     assert all(c["checked"] for c in report["candidates"])
@@ -159,8 +171,8 @@ def test_a_fix_round_samples_k_and_takes_a_fix_only_when_it_beats_the_current_fi
     assert report["runtime_fixes"] and result["verification"]["works"] is True
     assert "cache_of" not in result["artifacts"]["core"]
     current = [c for c in report["candidates"] if c["attempt"] == 0]
-    assert len(current) == 1 and current[0]["problems"] == 1 and not current[0]["kept"]
-    assert [e["line"] for e in events if e["event"] == "module_candidates"][0].startswith("2 candidates: [1, 1]")
+    assert len(current) == 1 and current[0]["problems"] == 2 and not current[0]["kept"]  # import, scenario
+    assert [e["line"] for e in events if e["event"] == "module_candidates"][0].startswith("2 candidates: [2, 2]")
 
     stuck = Replies(_plan(), {"core": [_block("pal.py", NAME_ERROR)]})
     result, _ = _run(tmp_path / "stuck", stuck, samples=2, max_repairs=0, fix_rounds=1)

@@ -217,3 +217,39 @@ def test_the_worker_reports_the_grammars_time_per_step(tiny_model_dir: Path) -> 
     assert set(json.loads(reply)) == {"css_classes"}
     grammar = llm._worker.last_grammar
     assert 1 <= grammar.steps <= 24 and grammar.seconds > 0
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_scenarios_in_the_plans_slots_name_only_what_the_plan_has(tiny_model_dir: Path, seed: int) -> None:
+    """The schema built from the plan, on the tiny model's noise: every scenario parses, holds no
+    <placeholder>, runs only the plan's program, imports only the plan's module and calls only the
+    functions the plan names, and its Python is valid (rendered from calls, never free code)."""
+    import torch
+
+    from matrioska.acceptance import check_against_plan, lenient, plan_slots, slotted_schema
+
+    modules = [
+        {"id": "core", "files": ["isbn.py"], "description": "is_valid_isbn10(code) and is_valid_isbn13(code)"},
+        {"id": "cli", "files": ["main.py"], "dependencies": ["core"]},
+        {"id": "tests", "files": ["tests/test_isbn.py"], "dependencies": ["core"]},
+    ]
+    schema = slotted_schema(plan_slots(modules))
+    assert schema is not None
+    llm = LocalLLM(str(tiny_model_dir), max_new_tokens=700, do_sample=True, temperature=1.0, top_p=1.0)
+    torch.manual_seed(seed)
+    obj = json.loads(constrained(llm, schema).invoke([HumanMessage("write the acceptance scenarios")]).content)
+    jsonschema.validate(obj, schema)
+    assert "<" not in json.dumps(obj) and ">" not in json.dumps(obj)
+    found, notes = lenient(obj)
+    # noise may leave a Python check checking nothing (every expected null); never a name off the plan
+    assert all("checks nothing" in note for note in notes), notes
+    assert found
+    planned = [p for m in modules for p in m["files"]]
+    for scenario in found:
+        assert check_against_plan(scenario, planned) is None, scenario
+        if scenario["kind"] == "command":
+            assert scenario["command"][:2] == ["python", "main.py"]
+        else:
+            assert scenario["module"] == "isbn"
+            assert {c["function"] for c in scenario["calls"]} <= {"is_valid_isbn10", "is_valid_isbn13"}
+            compile(scenario["code"], "<scenario>", "exec")

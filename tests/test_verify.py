@@ -70,6 +70,15 @@ def test_add_returns_the_new_count():
 """
 
 
+# the evidence a verdict of "works" needs: the task's behaviour (adding a todo), run
+PY_ACCEPTANCE = [
+    {"name": "adding a todo counts it", "kind": "python", "code": "from todo import add\nassert add('eggs') == 1"}
+]
+WEB_ACCEPTANCE = [
+    {"name": "a click counts", "kind": "page", "page": "index.html", "steps": [{"click": "#inc"}], "expect_text": ["1"]}
+]
+
+
 def answer(path: str, lang: str, body: str, update: dict[str, Any]) -> str:
     return f"Here it is.\n\n{path}\n```{lang}\n{body}```\n{UPDATE_MARKER} {json.dumps(update)}"
 
@@ -95,10 +104,11 @@ def python_model(fixed_only_with_evidence: bool = True) -> ScriptedChatModel:
 def test_a_runtime_name_error_is_sent_to_its_module_and_fixed(tmp_path: Path) -> None:
     model = python_model()
     events: list[dict[str, Any]] = []
-    with MatrioskaOrchestrator(model, tmp_path, verify_timeout=60) as orchestrator:
+    with MatrioskaOrchestrator(model, tmp_path, verify_timeout=60, acceptance=PY_ACCEPTANCE) as orchestrator:
         state = orchestrator.run("todo list", architecture=PY_PLAN, on_event=events.append)
     verification = state["verification"]
     assert verification["works"] is True, verification
+    assert verification["verdict"] == "works" and verification["evidence"] == ["adding a todo counts it"]
     assert verification["rounds"] == 1
     kinds = {c["kind"] for c in verification["checks"] if c["ok"]}
     assert {"python-import", "pytest", "entry-point"} <= kinds
@@ -188,7 +198,7 @@ def test_a_run_stopped_in_a_fix_round_resumes_there(tmp_path: Path) -> None:
         return base.respond(messages)
 
     model = ScriptedChatModel(respond=respond)
-    with MatrioskaOrchestrator(model, tmp_path, verify_timeout=60) as orchestrator:
+    with MatrioskaOrchestrator(model, tmp_path, verify_timeout=60, acceptance=PY_ACCEPTANCE) as orchestrator:
         with pytest.raises(RunFailedError) as stopped:
             orchestrator.run("todo list", thread_id="t", architecture=PY_PLAN)
         assert stopped.value.thread_id == "t"
@@ -384,7 +394,7 @@ def web_model() -> ScriptedChatModel:
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
 def test_a_reference_error_on_page_load_is_sent_to_the_script_and_fixed(tmp_path: Path) -> None:
     model = web_model()
-    with MatrioskaOrchestrator(model, tmp_path, verify_timeout=30) as orchestrator:
+    with MatrioskaOrchestrator(model, tmp_path, verify_timeout=30, acceptance=WEB_ACCEPTANCE) as orchestrator:
         state = orchestrator.run("counter page", architecture=WEB_PLAN)
     verification = state["verification"]
     assert verification["works"] is True, verification
@@ -459,7 +469,7 @@ def test_readers_of_a_key_a_fixed_module_re_published_are_re_run_after_it(tmp_pa
         return base.respond(messages)
 
     model = ScriptedChatModel(respond=respond)
-    with MatrioskaOrchestrator(model, tmp_path, verify_timeout=60) as orchestrator:
+    with MatrioskaOrchestrator(model, tmp_path, verify_timeout=60, acceptance=PY_ACCEPTANCE) as orchestrator:
         state = orchestrator.run("todo list", architecture=PY_PLAN)
     assert state["verification"]["works"] is True
     calls = [module_id_of(m) for m in model.calls if module_id_of(m)]
@@ -519,3 +529,98 @@ def test_weak_evidence_never_makes_the_verdict_true() -> None:
     fixed = {**files, "main.py": silent + "\n\nif __name__ == '__main__':\n    main()\n"}
     result = verify_project(fixed, owners, sandbox, acceptance=validate_scenarios([scenario]))
     assert result["works"] is True and result["acceptance"][0]["ok"] is True  # the user's own counts
+
+
+# -- evidence: "works" needs the task's behaviour to have run -------------------------------------
+
+SWALLOWING_TESTS = """from todo import add
+
+
+def test_add():
+    try:
+        add("milk")
+    except NameError:
+        print("add failed")
+"""
+
+
+@needs_bwrap
+def test_a_test_without_assert_and_help_only_give_runs_not_checked(tmp_path: Path) -> None:
+    """Seen on the real 0.5B: the only test wraps its call in try/except NameError and prints,
+    `main.py --help` prints argparse's usage, no scenario survived; the project is broken (add
+    raises NameError) and the verdict said WORKS. Now: runs, not checked (exit status 4)."""
+
+    def respond(messages: list[BaseMessage]) -> str:
+        if is_assembler(messages):
+            return "Run python main.py."
+        module = module_id_of(messages)
+        if module == "core":
+            return answer("todo.py", "python", CORE_BUGGY, {"api_functions": ["add(text)"]})
+        if module == "cli":
+            return answer("main.py", "python", CLI, {})
+        if module == "tests":
+            return answer("tests/test_todo.py", "python", SWALLOWING_TESTS, {})
+        return '{"scenarios": []}'  # the acceptance writer: nothing usable
+
+    with MatrioskaOrchestrator(ScriptedChatModel(respond=respond), tmp_path, verify_timeout=60) as orchestrator:
+        state = orchestrator.run("todo list", architecture=PY_PLAN)
+    verification = state["verification"]
+    assert verification["works"] is None and verification["verdict"] == "runs, not checked", verification
+    assert verification["evidence"] == []
+    assert "nothing shows the task's behaviour ran" in verification["reason"]
+    pytest_check = next(c for c in verification["checks"] if c["kind"] == "pytest")
+    assert pytest_check["ok"] is None and pytest_check["inconclusive"] is True
+    assert "swallows every exception (try/except NameError" in pytest_check["output"]
+    assert any("test_add (tests/test_todo.py) swallows every exception" in n for n in verification["notes"])
+    entry = next(c for c in verification["checks"] if c["kind"] == "entry-point")
+    assert entry["ok"] is True and "usage" in entry["output"]  # it runs; that is all it shows
+    written = json.loads((tmp_path / "matrioska_checkpoints" / "verification.json").read_text())
+    assert written["verdict"] == "runs, not checked" and written["works"] is None
+    assert "**runs, not checked**" in state["final_result"]
+
+    from io import StringIO
+
+    from matrioska.cli import _print_verdict, exit_status
+
+    assert exit_status(verification) == 4
+    printed = StringIO()
+    _print_verdict(printed, verification)
+    assert "verdict: RUNS, NOT CHECKED" in printed.getvalue() and "WORKS" not in printed.getvalue()
+
+
+def test_the_evidence_rule_keeps_works_only_with_a_passing_scenario() -> None:
+    from matrioska.verify import with_evidence
+
+    checks = [{"kind": "pytest", "command": "pytest", "ok": True, "output": ""}]
+    passed = {"name": "adds", "ok": True}
+    assert with_evidence({"works": True, "checks": checks, "acceptance": [passed]})["verdict"] == "works"
+    unchecked = with_evidence({"works": True, "checks": checks})
+    assert unchecked["works"] is None and unchecked["verdict"] == "runs, not checked"
+    inconclusive = with_evidence({"works": True, "checks": checks, "acceptance": [{"name": "x", "ok": None}]})
+    assert inconclusive["works"] is None and "none of its 1 acceptance scenario(s) passed" in inconclusive["reason"]
+    assert with_evidence({"works": False, "checks": checks, "acceptance": [passed]})["verdict"] == "does not work"
+    assert with_evidence({"works": None, "checks": []})["verdict"] == "not verified"
+
+
+def test_tests_that_cannot_fail_are_told_apart() -> None:
+    from matrioska.kinds.python import test_strength, weak_tests
+
+    source = (
+        "import pytest\n\n\ndef test_asserts():\n    assert f() == 1\n\n\n"
+        "def test_raises():\n    with pytest.raises(ValueError):\n        f()\n\n\n"
+        "def test_prints():\n    print(f())\n\n\n"
+        "def test_eats():\n    try:\n        assert f() == 2\n    except Exception as exc:\n        print(exc)\n\n\n"
+        "def test_recovers():\n    try:\n        x = f()\n    except ValueError:\n        x = None\n    assert x == 3\n\n\n"
+        "class TestCase:\n    def test_method(self):\n        self.assertEqual(f(), 1)\n"
+    )
+    rows = {r["test"]: r for r in test_strength("tests/test_f.py", source)}
+    assert {name for name, r in rows.items() if r["asserts"]} == {
+        "test_asserts",
+        "test_raises",
+        "test_recovers",
+        "TestCase.test_method",
+    }
+    assert weak_tests(list(rows.values())) == [
+        "test_prints (tests/test_f.py) asserts nothing",
+        "test_eats (tests/test_f.py) swallows every exception (try/except Exception, never re-raised)",
+    ]

@@ -185,6 +185,8 @@ def _verification(verification: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     return {
         "works": verification.get("works"),
+        "verdict": verification.get("verdict"),
+        "evidence": verification.get("evidence") or [],
         "status": verification.get("status"),
         "reason": verification.get("reason") or "",
         "rounds": verification.get("rounds", 0),
@@ -194,6 +196,7 @@ def _verification(verification: dict[str, Any] | None) -> dict[str, Any] | None:
                 "kind": c.get("kind"),
                 "command": c.get("command"),
                 "ok": c.get("ok"),
+                "inconclusive": bool(c.get("inconclusive")),
                 "modules": c.get("modules") or [],
                 "output": (c.get("output") or "")[-1500:],
             }

@@ -2,7 +2,10 @@
 
 The user's scenarios (input `acceptance`, from `--acceptance FILE` or `acceptance=`) are used as
 they are; otherwise (or beside them, with `acceptance_mode` "extra") the model writes 2 to 6 from
-the task and the plan, under a JSON schema where the backend takes one. A generated scenario that
+the task and the plan, under a JSON schema built from the plan where the backend takes one: the
+programs, modules, functions, pages and element ids are enums of the plan's, a Python check is
+calls with expected values (rendered into asserts, never free code), and free strings cannot hold
+a `<placeholder>`; only values are left to the model. A generated scenario that
 names what the plan does not (a file it lacks, a module nobody writes) or copies the prompt's
 placeholders is dropped with a note: the builders are told to satisfy every scenario, so one
 about something else would send them the wrong way. No scenario at all is a note, never an error:
@@ -19,7 +22,17 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from ..acceptance import check_against_plan, describe, lenient, repair_names, scenarios_schema, validate_scenarios
+from ..acceptance import (
+    check_against_plan,
+    describe,
+    lenient,
+    plan_slots,
+    render_slots,
+    repair_names,
+    scenarios_schema,
+    slotted_schema,
+    validate_scenarios,
+)
 from ..context import Context, resolve_llm
 from ..parsing import JSONExtractionError, extract_json_object
 from ..prompts import ACCEPTANCE_RETRY_PROMPT, ACCEPTANCE_SYSTEM_PROMPT, ACCEPTANCE_USER_PROMPT
@@ -101,8 +114,11 @@ def generate(state: MatrioskaState, runtime: Runtime[Context]) -> tuple[list[dic
     context = runtime.context or Context()
     plan = state.get("architecture") or {}
     files, hints, paths = _plan_facts(plan)
+    slots = plan_slots(plan.get("modules") or [])
+    if slots.programs or slots.modules or slots.pages:
+        hints = render_slots(slots) + "\n"  # the names a scenario may use, as the schema has them
     llm = resolve_llm(context, "architect")
-    schema_llm = constrained(llm, scenarios_schema())
+    schema_llm = constrained(llm, slotted_schema(slots) or scenarios_schema())
     messages: list[BaseMessage] = [
         SystemMessage(ACCEPTANCE_SYSTEM_PROMPT),
         HumanMessage(

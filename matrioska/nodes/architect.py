@@ -7,6 +7,8 @@ the model with the error, a bounded number of times, before the run stops with `
 A plan that parses but is not about the task (its name and goal share no word with the task,
 or are written in another script: a guide's example copied, another language) is asked for once
 more, and kept renamed from the task when the second answer is no better (`off_topic_reason`).
+The model's plan then goes through the shape repair (`shapes.repair_shape`): names copied from a
+guide's example renamed from the task, missing tests, entry point or page added, each reported.
 A plan supplied in the input is only validated: the model is not called, nothing is renamed.
 """
 

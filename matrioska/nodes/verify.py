@@ -20,7 +20,7 @@ from ..nearmiss import apply_near_misses, candidates_note, describe_edit
 from ..project import extract_files, project_files
 from ..sandbox import resolve_sandbox
 from ..state import Architecture, MatrioskaState
-from ..verify import headline, verify_project
+from ..verify import NOT_CHECKED, headline, verify_project, with_evidence
 from ._common import emit
 from .routing import blocked_modules, blocking_modules, module_dependencies
 
@@ -289,7 +289,7 @@ def _with_blocked(state: MatrioskaState, result: dict[str, Any]) -> dict[str, An
 
 def _settle(state: MatrioskaState, result: dict[str, Any]) -> dict[str, Any]:
     """The final verdict: in the state, the consistency report and the integrated result."""
-    result = _with_blocked(state, result)
+    result = with_evidence(_with_blocked(state, result))
     result = {**result, "status": "final", "history": [*result.get("history", []), _summary(result)]}
     report = dict(state.get("integration_report") or {})
     rows = [row for row in report.get("consistency") or [] if row.get("kind") != "runs"]
@@ -325,6 +325,8 @@ def render_verdict(result: dict[str, Any]) -> str:
     """The verdict as Markdown, for the integrated result."""
     works = result.get("works")
     headline = {True: "**works**", False: "**does not work**", None: "**not verified**"}[works]
+    if works is None and result.get("verdict") == NOT_CHECKED:
+        headline = "**runs, not checked**"
     lines = ["## Verification", "", f"Verdict: {headline}" + (f" — {result['reason']}" if result.get("reason") else "")]
     lines.append(f"Fix rounds used: {result.get('rounds', 0)}")
     if result.get("references_broken"):
@@ -335,6 +337,8 @@ def render_verdict(result: dict[str, Any]) -> str:
         lines += ["", "| check | command | result |", "|---|---|---|"]
         for check in result["checks"]:
             status = {True: "passed", False: "FAILED", None: "skipped"}[check["ok"]]
+            if check.get("inconclusive"):
+                status = "inconclusive"
             lines.append(f"| {check['kind']} | `{check['command']}` | {status} |")
     scenarios = result.get("acceptance") or []
     if scenarios:

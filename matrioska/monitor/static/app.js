@@ -278,15 +278,18 @@ function drawVerification(result) {
     return;
   }
   const words = { true: "works", false: "does not work", null: "not verified" };
+  // the three verdicts a finished run reaches: works, does not work, runs, not checked (no evidence)
+  const word = result.verdict || words[String(result.works)];
   const pending = result.status === "fixing" ? ` (fix round ${result.rounds + 1} in progress)` : "";
-  verdict.textContent = `verdict: ${words[String(result.works)]}${pending}; fix rounds used: ${result.rounds}` +
+  verdict.textContent = `verdict: ${word}${pending}; fix rounds used: ${result.rounds}` +
     (result.reason ? ` (${result.reason})` : "");
   verdict.dataset.works = String(result.works);
+  verdict.dataset.verdict = word;
   for (const check of result.checks) {
     const tr = el("tr", null, check.ok === false ? "broken" : "");
     const output = el("td");
     output.appendChild(el("pre", check.output));
-    const status = check.ok === true ? "passed" : check.ok === false ? "FAILED" : "skipped";
+    const status = check.ok === true ? "passed" : check.ok === false ? "FAILED" : check.inconclusive ? "inconclusive" : "skipped";
     tr.append(el("td", check.kind), el("td", check.command), el("td", status), el("td", check.modules.join(", ")), output);
     body.appendChild(tr);
   }
