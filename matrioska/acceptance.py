@@ -607,7 +607,8 @@ _ARGV = {"type": "array", "items": {"type": "string"}, "minItems": 1}
 
 # free text the model may write (values it types, text it expects): never a prompt's <placeholder>
 _TEXT = {"type": "string", "pattern": "^[^<>\\n]*$"}
-_WORD = {"type": "string", "minLength": 1, "pattern": "^[^<>\\n]+$"}
+# (lengths inside the pattern: xgrammar, vLLM's grammar engine, ignores minLength beside a pattern)
+_WORD = {"type": "string", "pattern": "^[^<>\\n]+$"}
 _IDENTIFIER = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
 _SCALAR: dict[str, Any] = {"anyOf": [_TEXT, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]}
 # (no objects: their keys would be free strings the schema cannot keep placeholders out of)
@@ -674,7 +675,7 @@ def slotted_schema(slots: Slots) -> dict[str, Any] | None:
         return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
     kinds: list[dict[str, Any]] = []
-    name = {"type": "string", "minLength": 3, "maxLength": 80, "pattern": "^[^<>\\n]+$"}
+    name = {"type": "string", "pattern": "^[^<>\\n]{3,80}$"}
     args = {"type": "array", "items": _WORD, "maxItems": 6}
     if slots.programs:
         given = obj({"path": {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]*$"}, "text": _TEXT})

@@ -209,9 +209,11 @@ class MatrioskaOrchestrator:
     def resume(self, thread_id: str, *, on_event: EventHandler | None = None) -> dict[str, Any]:
         """Continue a stored run from its last finished module.
 
-        A run that finished with modules blocked (a module they depend on ended without files)
-        continues too: that module is generated again, with this orchestrator's model, and then
-        the modules it blocked; a finished run without blocked modules is returned as it is.
+        A run that finished with modules blocked (a module they depend on lacks a part it
+        declared: its files, or every key they read from it) continues too: that module is
+        generated again, with this orchestrator's model, and then the modules it blocked; modules
+        blocked under an earlier rule that no longer holds are generated; a finished run with
+        every module generated is returned as it is.
         """
         if not self.get_state(thread_id):
             raise UnknownThreadError(thread_id, self.files.base_path)
@@ -288,7 +290,7 @@ class MatrioskaOrchestrator:
                 notify({"event": "run_started", "thread_id": thread_id, "resumed": True, "finished": True})
                 return self._finish(thread_id, dict(snapshot.values), notify)
         notify({"event": "run_started", "thread_id": thread_id, "resumed": not isinstance(payload, dict)})
-        if retried:
+        if retried or blocked:
             notify({"event": "modules_retried", "modules": retried, "blocked": blocked})
         if self.samples > 1:
             from .sampling import sampling_mode, sampling_temperature
@@ -369,23 +371,27 @@ class MatrioskaOrchestrator:
         return self._finish(thread_id, dict(snapshot.values), notify)
 
     def _reopen_blocked(self, values: dict[str, Any]) -> tuple[Any, list[str], list[str]]:
-        """A finished run whose modules were blocked behind one that ended without files: the
-        command that makes that module pending again and runs it (its dependents follow once
-        it has files; the fix rounds start over), the modules it generates again and those
-        they blocked. (None, [], []) when nothing is blocked."""
+        """A finished run with modules left ungenerated: the command that makes pending again
+        each module that blocks others (it lacks a part it declared: `routing.block_causes`) and
+        runs the pending ones (the modules it blocked follow once it has what they need; the
+        fix rounds start over), the modules it generates again and the ones never generated, in
+        execution order. A module blocked under a former rule that nothing blocks now is simply
+        built. (None, [], []) when every module is generated."""
         from langgraph.types import Command, Overwrite
 
-        from .nodes.routing import blocked_modules, blocking_modules
+        from .nodes.routing import blocking_modules
 
+        done = values.get("completed") or []
+        left = [m for m in values.get("execution_order") or [] if m not in done]
+        if not left:
+            return None, [], []
         state: Any = values
         empty = blocking_modules(state)
-        if not empty:
-            return None, [], []
-        completed = [m for m in values.get("completed") or [] if m not in empty]
+        completed = [m for m in done if m not in empty]
         reset = {"fix_queue": [], "fix_seen": [], "fix_evidence": {}, "fix_round": 0, "blocked": {}}
-        # the executor runs the first pending module (the empty one); routing goes on from there
+        # the executor runs the first pending module; routing goes on from there
         command = Command(update={"completed": Overwrite(completed), **reset}, goto="executor")
-        return command, empty, list(blocked_modules(state))
+        return command, empty, left
 
     def _save_after_failure(self, thread_id: str, rejected_plans: list[dict[str, Any]] | None = None) -> None:
         state = self.get_state(thread_id)

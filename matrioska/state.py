@@ -196,9 +196,10 @@ class MatrioskaState(TypedDict, total=False):
     module_reports: Annotated[dict[str, dict[str, Any]], merge_dicts]
     """Module id -> what happened: keys read, written, dropped, missing, characters."""
     blocked: dict[str, str]
-    """Module id -> why it was not generated: a module it depends on (directly or not) ended
-    without files after its repairs (`routing.blocked_modules`); recorded at assembly, cleared
-    when `resume` generates the empty module again."""
+    """Module id -> why it was not generated: a module it depends on (directly or not) lacks a
+    part it declared after its repairs, its files or every key it reads from it
+    (`routing.blocked_modules`); recorded at assembly, cleared when `resume` generates that
+    module again."""
     final_result: str
     """The integrated result written by the assembler."""
     integration_report: dict[str, Any]

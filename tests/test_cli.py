@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import re
@@ -134,7 +135,9 @@ def _matrioska(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_console_script_runs_the_tiny_4bit_model_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> None:
     plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps(THREE_MODULE_PLAN))
+    data = copy.deepcopy(THREE_MODULE_PLAN)
+    data["general_manual"]["modules"][0]["files"] = ["index.html", "app.js"]
+    plan.write_text(json.dumps(data))
     out = tmp_path / "out"
     result = _matrioska(
         "run",
@@ -148,11 +151,13 @@ def test_console_script_runs_the_tiny_4bit_model_end_to_end(tmp_path: Path, tiny
         "--max-new-tokens",
         "8",
     )
-    # 8 random tokens hold no file: html ends without files and blocks css and auth (exit 3)
+    # 8 random tokens: html delivers neither the files it declared (parsed replies: no fenced
+    # block) nor the keys css and auth read (under its reply grammar: empty values), so it blocks
+    # them (exit 3)
     assert result.returncode == 3, result.stderr
     assert "FINAL RESULT" in result.stdout
     assert "⊘ css: not generated — depends on 'html'" in result.stdout
-    assert "verdict: DOES NOT WORK (module 'html' wrote no files" in result.stdout
+    assert "verdict: DOES NOT WORK (" in result.stdout and "blocked (not generated): css, auth" in result.stdout
     assert len(list((out / "matrioska_artifacts").iterdir())) == 1
     assert re.search(
         r"generated \(\d+ chars, \d+ file\(s\), \d+ tokens, [\d.]+ tok/s\)", result.stdout

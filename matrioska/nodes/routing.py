@@ -6,11 +6,16 @@ Sequential (the default): one module per graph step, in execution order. With
 wave. The loop is bounded by data (it ends when every module is completed or blocked), never
 by the recursion limit.
 
-A module that completed without files (after its repairs: they run inside its executor call)
-blocks every module that depends on it, directly or not: those are not generated (each would
-only guess the names it should use), the run goes on to assemble and verify what exists, and
-the verdict names the empty module. `blocked_modules` derives this from the state, so it clears
-itself once the empty module is generated again with files (`resume`).
+A completed module blocks the modules that depend on it, directly or not, only when a part it
+declared is missing (`_missing_part`): it declared files and delivered none (after its repairs:
+they run inside its executor call), or it declared shared_state keys that a dependent reads and
+published none of them (published: present and non-empty in the shared state). A module that
+declared no files and published its keys is complete; in a plan where no module declares files
+(the seed's plans), a module that delivered its text artifact (any non-empty reply, notes
+included) is complete too. The blocked modules are not generated (each would only guess the
+names it should use), the run goes on to assemble and verify what exists, and the verdict names
+the module behind them. `blocked_modules` derives this from the state, so it clears itself once
+that module is generated again with what it lacked (`resume`).
 """
 
 from __future__ import annotations
@@ -39,47 +44,129 @@ def pending_count(state: MatrioskaState) -> int:
     return sum(1 for m in state.get("execution_order") or [] if m not in done and m not in blocked)
 
 
-def empty_modules(state: MatrioskaState) -> list[str]:
-    """Completed modules whose final report counts no file, in execution order."""
-    done = set(state.get("completed") or [])
+def plan_declares_files(state: MatrioskaState) -> bool:
+    """Whether any module of the plan declares files (the seed's plans declare none)."""
+    return any(m.get("files") for m in (state.get("architecture") or {}).get("modules") or [])
+
+
+def _specs(state: MatrioskaState) -> dict[str, dict[str, Any]]:
+    return {m["id"]: m for m in (state.get("architecture") or {}).get("modules") or []}
+
+
+def _deps(spec: dict[str, Any]) -> list[str]:
+    return list(spec.get("dependencies") or [])
+
+
+def _unpublished(value: Any) -> bool:
+    return value in (None, "", [], {})
+
+
+def _missing_part(
+    state: MatrioskaState, specs: dict[str, dict[str, Any]], with_files: bool, module_id: str, readers: list[str]
+) -> str | None:
+    """What the completed `module_id` lacks that blocks one of `readers` (modules depending on
+    it), or None when it blocks none of them: it declared files and delivered none, or it
+    declared keys that the reader reads and published none of them. In a plan where no module
+    declares files (`with_files` false), a module that delivered a non-empty artifact blocks
+    nobody: its artifact is what it delivers, notes included (the seed's plans)."""
+    spec = specs.get(module_id) or {}
+    report = (state.get("module_reports") or {}).get(module_id) or {}
+    if spec.get("files") and report.get("file_count", 1) == 0:
+        return _empty_reason(report)
+    if not with_files and str((state.get("artifacts") or {}).get(module_id) or "").strip():
+        return None
+    shared = state.get("shared_state") or {}
+    for reader in readers:
+        reads = set((specs.get(reader) or {}).get("shared_state_reads") or [])
+        keys = [k for k in spec.get("shared_state_writes") or [] if k in reads]
+        if keys and all(_unpublished(shared.get(k)) for k in keys):
+            return f"published none of the keys {reader!r} reads ({', '.join(keys)})"
+    return None
+
+
+def _suspects(state: MatrioskaState, specs: dict[str, dict[str, Any]], with_files: bool) -> set[str]:
+    """The completed modules that may lack a declared part (a cheap filter for `_missing_part`):
+    declared files and none delivered, or a declared key left unpublished."""
     reports = state.get("module_reports") or {}
+    artifacts = state.get("artifacts") or {}
+    shared = state.get("shared_state") or {}
+    out = set()
+    for m in state.get("completed") or []:
+        spec = specs.get(m) or {}
+        if spec.get("files") and (reports.get(m) or {}).get("file_count", 1) == 0:
+            out.add(m)
+        elif with_files or not str(artifacts.get(m) or "").strip():
+            if any(_unpublished(shared.get(k)) for k in spec.get("shared_state_writes") or []):
+                out.add(m)
+    return out
+
+
+def empty_modules(state: MatrioskaState) -> list[str]:
+    """Completed modules lacking a part they declared that a module depending on them needs
+    (`_missing_part`), in execution order: those that block, or would block, their dependents."""
+    specs = _specs(state)
+    with_files = plan_declares_files(state)
+    suspects = _suspects(state, specs, with_files)
+    dependents: dict[str, list[str]] = {}
+    for module_id, spec in specs.items():
+        for dep in _deps(spec):
+            dependents.setdefault(dep, []).append(module_id)
     return [
-        m for m in state.get("execution_order") or [] if m in done and (reports.get(m) or {}).get("file_count", 1) == 0
+        m
+        for m in state.get("execution_order") or []
+        if m in suspects and _missing_part(state, specs, with_files, m, dependents.get(m, [])) is not None
     ]
 
 
 def blocked_modules(state: MatrioskaState) -> dict[str, str]:
-    """Modules not generated because a module they depend on (directly or through others)
-    completed without files: module id -> the reason, in execution order."""
-    empty = empty_modules(state)
-    if not empty:
+    """Modules not generated because a module they depend on (directly or through others) lacks
+    a part it declared (`_missing_part`): module id -> the reason, in execution order."""
+    specs = _specs(state)
+    with_files = plan_declares_files(state)
+    suspects = _suspects(state, specs, with_files)
+    if not suspects:  # the common case, and a cheap one
         return {}
     done = set(state.get("completed") or [])
-    reports = state.get("module_reports") or {}
-    deps = module_dependencies(state)
-    causes = {m: _empty_reason(reports.get(m) or {}) for m in empty}
     blocked: dict[str, str] = {}
-    root: dict[str, str] = {}  # blocked module -> the empty module behind it
+    root: dict[str, str] = {}  # blocked module -> the module behind it, and what that one lacks
     for module_id in state.get("execution_order") or []:  # dependencies come first
         if module_id in done:
             continue
-        for dep in deps.get(module_id, []):
-            if dep in causes:
-                blocked[module_id] = f"depends on {dep!r}, which {causes[dep]}"
-            elif dep in blocked:
-                blocked[module_id] = f"depends on {dep!r}, which is blocked: {root[dep]!r} {causes[root[dep]]}"
-            else:
-                continue
-            root[module_id] = dep if dep in causes else root[dep]
-            break
+        for dep in _deps(specs.get(module_id) or {}):
+            if dep in blocked:
+                blocked[module_id] = f"depends on {dep!r}, which is blocked: {root[dep]}"
+                root[module_id] = root[dep]
+                break
+            cause = _missing_part(state, specs, with_files, dep, [module_id]) if dep in suspects else None
+            if cause:
+                blocked[module_id] = f"depends on {dep!r}, which {cause}"
+                root[module_id] = f"{dep!r} {cause}"
+                break
     return blocked
 
 
 def blocking_modules(state: MatrioskaState) -> list[str]:
-    """The empty modules that block at least one other module, in execution order."""
+    """The completed modules that block at least one other module, in execution order."""
+    return list(block_causes(state))
+
+
+def block_causes(state: MatrioskaState) -> dict[str, str]:
+    """The completed modules that block at least one other module (in execution order) -> what
+    each one lacks: "ended without files (after 2 repairs)", or "published none of the keys
+    'reader' reads (colors)"."""
     blocked = blocked_modules(state)
-    deps = module_dependencies(state)
-    return [m for m in empty_modules(state) if any(m in deps.get(b, []) for b in blocked)]
+    if not blocked:
+        return {}
+    specs = _specs(state)
+    with_files = plan_declares_files(state)
+    done = set(state.get("completed") or [])
+    causes: dict[str, str] = {}
+    for m in state.get("execution_order") or []:
+        readers = [b for b in blocked if m in _deps(specs.get(b) or {})]
+        cause = _missing_part(state, specs, with_files, m, readers) if m in done and readers else None
+        if cause:
+            causes[m] = cause
+    return causes
 
 
 def _empty_reason(report: dict[str, Any]) -> str:

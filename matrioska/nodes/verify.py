@@ -22,7 +22,7 @@ from ..sandbox import resolve_sandbox
 from ..state import Architecture, MatrioskaState
 from ..verify import NOT_CHECKED, headline, verify_project, with_evidence
 from ._common import emit
-from .routing import blocked_modules, blocking_modules, module_dependencies
+from .routing import block_causes, blocked_modules, module_dependencies
 
 _EVIDENCE_LIMIT = 6000
 
@@ -257,11 +257,9 @@ def blocked_verdict(state: MatrioskaState) -> str:
     blocked = blocked_modules(state)
     if not blocked:
         return ""
-    empty = blocking_modules(state)
-    names = " and ".join(repr(m) for m in empty)
-    return (
-        f"module{'s' if len(empty) > 1 else ''} {names} wrote no files; blocked (not generated): {', '.join(blocked)}"
-    )
+    causes = block_causes(state)
+    lacks = "; ".join(f"{m!r} {cause}" for m, cause in causes.items()) or "a module lacks a part it declared"
+    return f"{lacks}; blocked (not generated): {', '.join(blocked)}"
 
 
 def _with_blocked(state: MatrioskaState, result: dict[str, Any]) -> dict[str, Any]:
@@ -277,8 +275,8 @@ def _with_blocked(state: MatrioskaState, result: dict[str, Any]) -> dict[str, An
         "failures": [
             *result.get("failures", []),
             *(
-                {"module": m, "command": "generation", "evidence": f"module {m!r} wrote no files"}
-                for m in blocking_modules(state)
+                {"module": m, "command": "generation", "evidence": f"module {m!r} {cause}"}
+                for m, cause in block_causes(state).items()
             ),
         ],
         "notes": [*result.get("notes", []), reason],
