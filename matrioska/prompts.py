@@ -233,6 +233,8 @@ Rules:
 names and elements these ids.
 - Pick the kind that fits: pages for a web project, commands for a command-line program, python \
 for a library or for logic.
+- Each scenario checks a different behaviour of the task, with different values: never write the \
+same scenario twice.
 - Expected values must be certainly right: prefer checks whose answer is obvious (what was added \
 is listed; a total of small numbers you add up yourself; a well-known valid and invalid input). \
 Expect the exact text the program prints or the page shows, usually a value you typed in.

@@ -645,3 +645,47 @@ def test_a_command_scenario_in_slots_runs_the_planned_program_with_its_arguments
     assert scenario["command"] == ["python", "main.py", "list"] and scenario["files"] == {"todos.json": "[]"}
     with pytest.raises(AcceptanceError, match="checks nothing"):
         validate_scenarios([{"name": "n", "kind": "python", "module": "m", "calls": [{"function": "f", "args": []}]}])
+
+
+def test_a_generated_input_file_never_replaces_a_planned_file(tmp_path: Path) -> None:
+    """Seen on the real 0.5B: a command scenario "gave" main.py as one import line; the project's
+    own main.py would have been replaced by it in the scenario's copy."""
+    from types import SimpleNamespace
+
+    from matrioska.context import Context
+    from matrioska.nodes.acceptance import generate
+
+    plan = {
+        "project_name": "ISBN",
+        "goal": "validate ISBNs",
+        "modules": [
+            {"id": "core", "name": "Core", "files": ["isbn.py"], "description": "is_valid(code)"},
+            {"id": "cli", "name": "CLI", "files": ["main.py"], "dependencies": ["core"]},
+        ],
+    }
+    reply = {
+        "scenarios": [
+            {
+                "name": "a valid ISBN",
+                "kind": "command",
+                "files": [{"path": "main.py", "text": "from isbn import is_valid"}, {"path": "in.txt", "text": "x"}],
+                "program": "main.py",
+                "before": [],
+                "args": ["0306406152"],
+                "stdout_contains": ["valid"],
+            },
+            {
+                "name": "is_valid tells",
+                "kind": "python",
+                "module": "isbn",
+                "calls": [{"function": "is_valid", "args": ["0306406152"], "expected": True}],
+            },
+        ]
+    }
+    model = ScriptedChatModel(respond=lambda messages: "", acceptance_reply=json.dumps(reply))
+    runtime = SimpleNamespace(context=Context(llm=model), stream_writer=None)
+    kept, notes = generate({"task": "validate ISBNs", "architecture": plan}, runtime)  # type: ignore[arg-type]
+    assert [s["name"] for s in kept] == ["a valid ISBN", "is_valid tells"], notes
+    assert kept[0]["files"] == {"in.txt": "x"} and kept[0]["command"] == ["python", "main.py", "0306406152"]
+    assert any("'main.py' is a planned file of the project: left out" in n for n in notes)
+    assert "assert _same(got_1, True)" in kept[1]["code"]
