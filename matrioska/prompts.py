@@ -23,6 +23,7 @@ __all__ = [
     "ACCEPTANCE_SYSTEM_PROMPT",
     "ACCEPTANCE_USER_PROMPT",
     "ACCEPTANCE_RETRY_PROMPT",
+    "ACCEPTANCE_MORE_PROMPT",
 ]
 
 _ARCHITECT_ROLE = """You are MATRIOSKA's software architect. You decompose one complex request into a \
@@ -251,3 +252,9 @@ Write the acceptance scenarios for THIS task as one JSON object."""
 ACCEPTANCE_RETRY_PROMPT = """Your answer could not be used: {error}
 
 Answer again with ONE JSON object {{"scenarios": [ ... ]}} in the shapes described, and nothing else."""
+
+ACCEPTANCE_MORE_PROMPT = """{count} of your scenarios can be used (repeated or unusable ones are dropped):
+{kept}
+
+Write 2 to 4 MORE scenarios for THIS task, each checking something the ones above do not, with \
+other values. Answer with ONE JSON object {{"scenarios": [ ... ]}} and nothing else."""

@@ -530,10 +530,11 @@ def test_a_page_that_is_its_prompt_repeated_as_text_never_makes_the_verdict_work
     with MatrioskaOrchestrator(model, tmp_path, verify_timeout=60, fix_rounds=1) as orchestrator:
         state = orchestrator.run("a page to add books", architecture=WEB_PLAN)
     problems = state["module_reports"]["page"]["problems"]
-    assert any("no HTML element" in p for p in problems), problems
-    assert any("only repeat" in p for p in problems), problems
+    # prose is no file (issue 32): the page is missing, the problem says it only repeats the prompt
+    assert any("the file 'index.html' your module owns is missing" in p for p in problems), problems
+    assert any("index.html: the reply for it is prose" in p and "only repeats" in p for p in problems), problems
     assert state["verification"]["works"] is False
-    assert "index.html" in state["verification"]["reason"] and "fail their checks" in state["verification"]["reason"]
+    assert "'page' ended without files" in state["verification"]["reason"]
 
 
 def test_near_misses_of_a_small_model_are_repaired_without_it() -> None:
@@ -689,3 +690,34 @@ def test_a_generated_input_file_never_replaces_a_planned_file(tmp_path: Path) ->
     assert kept[0]["files"] == {"in.txt": "x"} and kept[0]["command"] == ["python", "main.py", "0306406152"]
     assert any("'main.py' is a planned file of the project: left out" in n for n in notes)
     assert "assert _same(got_1, True)" in kept[1]["code"]
+
+
+def test_fewer_than_two_usable_scenarios_are_asked_for_once_more(tmp_path: Path) -> None:
+    """Seen on the 0.5B, greedy: one scenario written five times under other names; four are
+    repeats. The writer is asked once more, shown the one kept, and its new scenario is kept."""
+    plan = {
+        "project_name": "Cart",
+        "goal": "a shopping cart",
+        "modules": [{"id": "core", "name": "Core", "files": ["cart.py"], "description": "total(items)"}],
+    }
+
+    def scenario(name: str, expected: float) -> dict[str, Any]:
+        calls = [{"function": "total", "args": [[1, 2]], "expected": expected}]
+        return {"name": name, "kind": "python", "module": "cart", "calls": calls}
+
+    replies = [
+        {"scenarios": [scenario(f"sum {n}", 3.0) for n in range(5)]},
+        {"scenarios": [scenario("sum again", 3.0), scenario("empty cart", 4.0)]},
+    ]
+    from types import SimpleNamespace
+
+    from matrioska.context import Context
+    from matrioska.nodes.acceptance import generate
+
+    model = ScriptedChatModel(respond=lambda messages: json.dumps(replies.pop(0)), acceptance_reply=None)
+    runtime = SimpleNamespace(context=Context(llm=model), stream_writer=None)
+    kept, notes = generate({"task": "a cart", "architecture": plan}, runtime)  # type: ignore[arg-type]
+    assert [s["name"] for s in kept] == ["sum 0", "empty cart"]
+    assert len(model.calls) == 2 and "1 of your scenarios can be used" in str(model.calls[1][-1].content)
+    assert "sum 0: from cart: total([1, 2]) returns 3.0" in str(model.calls[1][-1].content)
+    assert sum("repeats another scenario" in n for n in notes) == 5

@@ -39,6 +39,7 @@ EXPECTED = {
     "ASSEMBLER_USER_PROMPT": {"project_name", "goal", "integration_rules", "modules", "shared_state"},
     "ACCEPTANCE_SYSTEM_PROMPT": set(),
     "ACCEPTANCE_USER_PROMPT": {"task", "project_name", "goal", "files", "hints"},
+    "ACCEPTANCE_MORE_PROMPT": {"count", "kept"},
     "ACCEPTANCE_RETRY_PROMPT": {"error"},
 }
 

@@ -35,7 +35,12 @@ from ..acceptance import (
 )
 from ..context import Context, resolve_llm
 from ..parsing import JSONExtractionError, extract_json_object
-from ..prompts import ACCEPTANCE_RETRY_PROMPT, ACCEPTANCE_SYSTEM_PROMPT, ACCEPTANCE_USER_PROMPT
+from ..prompts import (
+    ACCEPTANCE_MORE_PROMPT,
+    ACCEPTANCE_RETRY_PROMPT,
+    ACCEPTANCE_SYSTEM_PROMPT,
+    ACCEPTANCE_USER_PROMPT,
+)
 from ..state import Architecture, MatrioskaState
 from ..structured import constrained
 from ._common import call_structured, emit
@@ -134,12 +139,16 @@ def generate(state: MatrioskaState, runtime: Runtime[Context]) -> tuple[list[dic
     emit(runtime, "phase", phase="acceptance")
     notes: list[str] = []
     kept: list[dict[str, Any]] = []
-    for attempt in (1, 2):
+    seen: set[str] = set()
+    more_asked = False
+    for attempt in (1, 2, 3):
         reply = call_structured(llm, schema_llm, messages, runtime)
         try:
             found, dropped = _usable(reply)
         except JSONExtractionError as exc:
             notes.append(f"acceptance reply {attempt} unusable: {exc}")
+            if attempt > 1:
+                break  # re-asked once already
             messages = [
                 *messages[:2],
                 AIMessage(reply[:1500] or "(empty reply)"),
@@ -148,7 +157,6 @@ def generate(state: MatrioskaState, runtime: Runtime[Context]) -> tuple[list[dic
             continue
         notes += dropped
         specs = Architecture.model_validate(plan).modules if plan.get("modules") else []
-        seen: set[str] = set()
         for scenario in found:
             repaired = repair_names(scenario, specs)
             # an input file the scenario writes over one of the project's own files would replace
@@ -172,7 +180,17 @@ def generate(state: MatrioskaState, runtime: Runtime[Context]) -> tuple[list[dic
                 notes.append(f"acceptance scenario {scenario['name']!r} dropped: {why} ({shown[:160]})")
                 continue
             kept.append(scenario)
-        break
+        if len(kept) >= 2 or more_asked or attempt == 3:
+            break
+        # fewer than two usable (seen on the 0.5B, greedy: one scenario written again and again
+        # under other names): asked once for more, shown the ones kept
+        more_asked = True
+        shown_kept = "\n".join(f"- {describe(s)}" for s in kept) or "(none)"
+        messages = [
+            *messages[:2],
+            AIMessage(reply[:1500] or "(empty reply)"),
+            HumanMessage(ACCEPTANCE_MORE_PROMPT.format(count=len(kept), kept=shown_kept)),
+        ]
     kept = kept[:GENERATED_LIMIT]
     if kept:
         notes.insert(0, f"acceptance: {len(kept)} scenario(s) written from the task")
