@@ -285,7 +285,9 @@ def test_the_dashboard_run_repairs_the_page_and_writes_no_stray_file(tmp_path: P
     report = state["module_reports"]["index"]
     assert report["attempts"] == 2
     first = report["repairs"][0]["problems"]
-    assert any("no HTML element" in p for p in first) and any("only repeat" in p for p in first)
+    # the reworded prompt is prose: no index.html (issue 32), the problem says what it repeats
+    assert any("the file 'index.html' your module owns is missing" in p for p in first)
+    assert any("index.html: the reply for it is prose" in p and "only repeats" in p for p in first)
     assert report["problems"] == []
     paths = [f.path for f in project_files(state)]
     assert "index.html" in paths and not any(p.startswith("index_") for p in paths)

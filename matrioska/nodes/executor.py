@@ -26,7 +26,15 @@ from ..grammar import ReplyFrame, close_frame, grammar_model, render_files, repl
 from ..interfaces import INTERFACE_CHARS, check_references, module_interface, render_interface
 from ..nearmiss import apply_near_misses, describe_edit
 from ..parsing import UPDATE_MARKER, JSONExtractionError, ModuleReply, extract_json_object, parse_module_reply
-from ..precision import attempt_score, derive_update, json_as_code, update_in_code, worse_reason
+from ..precision import (
+    attempt_score,
+    derive_update,
+    json_as_code,
+    prose_files,
+    unparsed,
+    update_in_code,
+    worse_reason,
+)
 from ..project import ProjectFile, extract_files, module_problems, project_files
 from ..prompts import (
     EXECUTOR_REPAIR_PROMPT,
@@ -384,11 +392,12 @@ class _Judge:
         for f in foreign:
             dropped.append(f"{f.path} belongs to module {self.owners[f.path.lower()]!r}; dropped")
         files = [f for f in files if f not in foreign]
-        files, from_code, code_notes = update_in_code(files)
-        if dropped or code_notes:
+        files, prose = prose_files(files, self.prompt_text)  # prose is no file (issue 32): never written
+        files, from_code, code_notes = update_in_code(files, spec.shared_state_writes)
+        if dropped or code_notes or prose:
             reply.artifact = render_files(files)
-        for key in list(reply.missing_keys):
-            if from_code.get(key) not in (None, "", [], {}):
+        for key in spec.shared_state_writes:
+            if reply.update.get(key) in (None, "", [], {}) and from_code.get(key) not in (None, "", [], {}):
                 reply.update[key] = from_code[key]
         reply.update, derived = derive_update(spec.shared_state_writes, reply.update, module_interface(spec.id, files))
         reply.missing_keys = [key for key in spec.shared_state_writes if key not in reply.update]
@@ -396,14 +405,14 @@ class _Judge:
             if note not in reply.notes:
                 reply.notes.append(note)
         problems, checks = module_problems(spec, files, reply.update, self.read_values, prompt=self.prompt_text)
-        problems += json_as_code(files)
+        problems += prose + json_as_code(files)
         valid = [f for f, check in zip(files, checks, strict=True) if check["valid"]]
         references = check_references(spec.id, valid, self.others, pending_paths=self.pending)
         near = apply_near_misses(spec.id, files, references, self.others, valid=valid, pending_paths=self.pending)
         if near.edits:  # references one close name away, fixed in place without the model (issue 26)
             files, references, reply.artifact = near.files, near.rows, render_files(near.files)
             problems, checks = module_problems(spec, files, reply.update, self.read_values, prompt=self.prompt_text)
-            problems += json_as_code(files)
+            problems += prose + json_as_code(files)
             valid = [f for f, check in zip(files, checks, strict=True) if check["valid"]]
         broken = [row for row in references if row["status"] == "broken"]
         problems += [f"{row['where']}: {row['reference']}: {row['problem']}{near.note(row)}" for row in broken]
@@ -422,7 +431,7 @@ class _Judge:
             "derived": derived,
             "dropped": dropped,
             "near_miss_edits": near.edits,
-            "score": attempt_score(len(files), missing, invalid, len(broken), len(problems)),
+            "score": attempt_score(len(files), missing, invalid, len(broken), len(problems), unparsed(files)),
         }
 
 
