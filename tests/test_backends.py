@@ -27,7 +27,7 @@ from scripted import (
 )
 
 from matrioska import MatrioskaOrchestrator, ModelLoadError, cli
-from matrioska.acceptance import scenarios_schema
+from matrioska.acceptance import plan_slots, scenarios_schema, slotted_schema
 from matrioska.context import Context
 from matrioska.graph import build_graph
 from matrioska.models import is_provider_spec, load_chat_model
@@ -63,13 +63,17 @@ def test_whole_graph_over_an_openai_compatible_server(tmp_path: Path, server: Sc
         state = orchestrator.run(TASK)
     assert state["completed"] == ["html", "css", "auth"]
     assert state["shared_state"]["element_ids"] == MODULE_UPDATES["html"]["element_ids"]
-    assert len(server.requests) == 6  # plan, acceptance scenarios, three modules, notes
-    # The plan and the scenarios were asked for under their JSON schemas; the module calls were not.
+    # plan, acceptance scenarios (none usable: asked once more), three modules, notes
+    assert len(server.requests) == 7
+    # The plan and the scenarios were asked for under their JSON schemas (the scenarios' built from
+    # the plan's slots); the module calls were not.
     architect = server.requests[0]
     assert architect["response_format"]["type"] == "json_schema"
     assert architect["response_format"]["json_schema"]["schema"] == plan_schema()
-    assert server.requests[1]["response_format"]["json_schema"]["schema"] == scenarios_schema()
-    assert all("response_format" not in request for request in server.requests[2:])
+    slotted = slotted_schema(plan_slots(state["architecture"]["modules"])) or scenarios_schema()
+    for request in server.requests[1:3]:
+        assert request["response_format"]["json_schema"]["schema"] == slotted
+    assert all("response_format" not in request for request in server.requests[3:])
 
 
 def test_the_generation_budget_reaches_the_server(server: ScriptedOpenAIServer) -> None:
@@ -102,7 +106,8 @@ def test_missing_keys_are_re_asked_under_the_update_schema(tmp_path: Path) -> No
         r
         for r in server.requests
         if "response_format" in r
-        and r["response_format"]["json_schema"]["schema"] not in (plan_schema(), scenarios_schema())
+        and r["response_format"]["json_schema"]["schema"] != plan_schema()
+        and "scenarios" not in r["response_format"]["json_schema"]["schema"]["properties"]
     ]
     assert [r["response_format"]["json_schema"]["schema"] for r in retry] == [update_schema(["color_scheme"])]
 
@@ -140,7 +145,7 @@ def test_messages_stream_yields_tokens_from_the_remote_backend(server: ScriptedO
         if isinstance(chunk, AIMessageChunk) and chunk.content:
             per_node[meta["langgraph_node"]] = per_node.get(meta["langgraph_node"], 0) + 1
     assert per_node["executor"] > 3 * 3  # several tokens per module, as the server sent them
-    assert all(request.get("stream") for request in server.requests[2:5])
+    assert all(request.get("stream") for request in server.requests[3:6])  # after the plan and 2 scenario calls
 
 
 def test_each_role_can_use_its_own_model(tmp_path: Path, server: ScriptedOpenAIServer) -> None:
@@ -150,7 +155,7 @@ def test_each_role_can_use_its_own_model(tmp_path: Path, server: ScriptedOpenAIS
         orchestrator.run(TASK)
     # the architect's model plans and writes the acceptance scenarios
     assert len(architect.calls) == 1 and is_architect(architect.calls[0])
-    assert len(architect.acceptance_calls) == 1
+    assert len(architect.acceptance_calls) == 2  # no usable scenario: asked once more
     assert len(server.requests) == 4  # three modules and the notes, none of them a plan
 
 
@@ -179,7 +184,8 @@ def test_cli_runs_against_the_server_with_per_role_models(tmp_path: Path, server
     assert result.returncode == 0, result.stderr
     assert "3/3" in result.stdout or "auth" in result.stdout
     assert (out / "matrioska_results.zip").exists()
-    assert [r["model"] for r in server.requests] == ["scripted"] * 5 + ["other"]
+    # the plan, two scenario calls (none usable: asked once more), three modules; then the notes
+    assert [r["model"] for r in server.requests] == ["scripted"] * 6 + ["other"]
 
 
 @pytest.mark.parametrize(
