@@ -61,7 +61,7 @@ MAX_SCENARIOS = 12
 _FIELDS = {
     "common": {"name", "kind", "timeout", "source", "files"},
     "command": {"before", "command", "exit", "stdout_contains", "stdout_lacks", "creates", "program", "args"},
-    "python": {"code", "module", "calls"},
+    "python": {"code", "module", "calls", "steps", "check"},
     "page": {"page", "steps", "expect_text", "expect_no_text"},
 }
 _PROGRAMS = ("python", "python3", "node", "pytest", "sh", "bash")
@@ -136,6 +136,18 @@ def _program_prefix(program: Any) -> list[str]:
     if pure.suffix in (".js", ".mjs", ".cjs"):
         return ["node", pure.as_posix()]
     return ["python", pure.as_posix()]
+
+
+def _arguments(args: list[str], program: str) -> list[str]:
+    """A program's arguments without the command line a model wrote again in front of them (seen
+    on the 0.5B: program "main.py", args ["python", "todo.py", "add", ...])."""
+    if args[:1] and PurePosixPath(args[0]).name in _PROGRAMS:
+        args = args[1:]
+        if args[:1] and args[0].endswith((".py", ".js", ".mjs", ".cjs")):
+            args = args[1:]
+    elif args[:1] == [program]:
+        args = args[1:]
+    return args
 
 
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -232,10 +244,10 @@ def _one(raw: Any, strict: bool) -> dict[str, Any]:
         before = raw.get("before") or []
         if "command" not in raw and "program" in raw:  # the slot form: a planned program and its arguments
             prefix = _program_prefix(raw["program"])
-            out["command"] = [*prefix, *_strings(raw.get("args"), "args")]
+            out["command"] = [*prefix, *_arguments(_strings(raw.get("args"), "args"), raw["program"])]
             if not isinstance(before, list) or not all(isinstance(b, list) for b in before):
                 raise _Invalid("before", "must be a list of argument lists")
-            before = [[*prefix, *_strings(b, "before")] for b in before]
+            before = [[*prefix, *_arguments(_strings(b, "before"), raw["program"])] for b in before]
         elif "command" not in raw:
             raise _Invalid("command", "is required for a command scenario")
         else:
@@ -254,6 +266,11 @@ def _one(raw: Any, strict: bool) -> dict[str, Any]:
         out["creates"] = _strings(raw.get("creates"), "creates")
     elif kind == "python":
         code = raw.get("code")
+        if code is None and "check" in raw:  # the schema's form: steps, then one call with its value
+            steps = raw.get("steps") or []
+            if not isinstance(steps, list) or not isinstance(raw["check"], dict):
+                raise _Invalid("check", 'must be {"function", "args", "expected"} after a list of "steps"')
+            raw = {**raw, "calls": [*({**s, "expected": None} for s in steps if isinstance(s, dict)), raw["check"]]}
         if code is None and "calls" in raw:  # the slot form: calls and the values they must return
             module, calls = _calls(raw.get("module"), raw.get("calls"))
             out["module"], out["calls"] = module, calls
@@ -693,8 +710,15 @@ def slotted_schema(slots: Slots) -> dict[str, Any] | None:
             )
         )
     for module, functions in slots.modules.items():
-        call = obj(
-            {"function": _enum(functions, _IDENTIFIER), "args": {"type": "array", "items": _VALUE}, "expected": _VALUE}
+        function, arguments = _enum(functions, _IDENTIFIER), {"type": "array", "items": _VALUE}
+        step = obj({"function": function, "args": arguments})
+        # the checked call's value cannot be null: every Python scenario asserts something
+        check = obj(
+            {
+                "function": function,
+                "args": arguments,
+                "expected": {"anyOf": [v for v in _VALUE["anyOf"] if v.get("type") != "null"]},
+            }
         )
         kinds.append(
             obj(
@@ -702,7 +726,8 @@ def slotted_schema(slots: Slots) -> dict[str, Any] | None:
                     "name": name,
                     "kind": {"type": "string", "enum": ["python"]},
                     "module": {"type": "string", "enum": [module]},
-                    "calls": {"type": "array", "items": call, "minItems": 1, "maxItems": 4},
+                    "steps": {"type": "array", "items": step, "maxItems": 3},
+                    "check": check,
                 }
             )
         )

@@ -223,9 +223,9 @@ modules, functions, pages and element ids are the plan's, listed below. Each sce
 same program; "files" are input files written into the project first ({{"path": "sales.csv", \
 "text": "..."}}); the output must hold every string of "stdout_contains".
 - "python": call the functions of one of the plan's Python modules. "module" is its import name; \
-"calls" are made in order, each {{"function": NAME, "args": [JSON values], "expected": the JSON \
-value it must return}} ("expected": null for a call whose value is not checked, such as adding \
-an item before listing it).
+the "steps" are made first, in order, each {{"function": NAME, "args": [JSON values]}} (such as \
+adding an item before listing it; often none), then the "check": {{"function": NAME, "args": [JSON \
+values], "expected": the JSON value it must return}}.
 - "page": open one of the plan's pages in a browser, do the "steps" ({{"fill": "#id", "text": \
 "a value"}}, {{"click": "#id"}}), then the page must show every string of "expect_text".
 

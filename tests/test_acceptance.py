@@ -596,7 +596,9 @@ def test_the_plans_slots_come_from_its_files_and_words() -> None:
     command, python, page = kinds
     assert command["properties"]["program"]["enum"] == ["pkg/__main__.py", "main.py"]
     assert python["properties"]["module"]["enum"] == ["cart"]
-    assert python["properties"]["calls"]["items"]["properties"]["function"]["enum"] == ["add_item", "total"]
+    assert python["properties"]["steps"]["items"]["properties"]["function"]["enum"] == ["add_item", "total"]
+    expected = python["properties"]["check"]["properties"]["expected"]["anyOf"]
+    assert {"type": "null"} not in expected and {"type": "boolean"} in expected  # a check always checks
     assert page["properties"]["steps"]["items"]["anyOf"][1]["properties"]["click"]["enum"] == ["#item-name", "#add"]
     assert "Python module cart: functions add_item, total" in render_slots(slots)
     assert slotted_schema(plan_slots([{"id": "docs", "files": ["README.md"]}])) is None
@@ -643,7 +645,24 @@ def test_a_command_scenario_in_slots_runs_the_planned_program_with_its_arguments
         ]
     )[0]
     assert scenario["before"] == [["python", "main.py", "add", "buy milk"]]
+    # a command line written again in front of the arguments (seen on the 0.5B) is left out
+    again = validate_scenarios(
+        [{"name": "n", "kind": "command", "program": "main.py", "args": ["python", "todo.py", "list"]}]
+    )[0]
+    assert again["command"] == ["python", "main.py", "list"]
     assert scenario["command"] == ["python", "main.py", "list"] and scenario["files"] == {"todos.json": "[]"}
+    as_checked = validate_scenarios(
+        [
+            {
+                "name": "add then total",
+                "kind": "python",
+                "module": "cart",
+                "steps": [{"function": "add_item", "args": ["pen", 1.5, 2]}],
+                "check": {"function": "total", "args": [], "expected": 3.0},
+            }
+        ]
+    )[0]
+    assert [(c["function"], c["expected"]) for c in as_checked["calls"]] == [("add_item", None), ("total", 3.0)]
     with pytest.raises(AcceptanceError, match="checks nothing"):
         validate_scenarios([{"name": "n", "kind": "python", "module": "m", "calls": [{"function": "f", "args": []}]}])
 
