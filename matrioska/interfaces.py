@@ -32,8 +32,8 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 from typing import Any
 
-from .kinds.javascript import _JS_COMMENT
-from .kinds.python import _bound_names, python_import_names
+from .kinds.javascript import JS_COMMENT
+from .kinds.python import bound_names, python_import_names
 
 __all__ = [
     "INTERFACE_CHARS",
@@ -188,7 +188,7 @@ _BROWSER_NAMES = frozenset(
 )
 
 
-class _Index:
+class ReferenceIndex:
     """What the other modules publish, looked up by import name, path and global name."""
 
     def __init__(self, interfaces: dict[str, dict[str, Any]]) -> None:
@@ -320,7 +320,7 @@ def _local_names(tree: ast.AST) -> set[str]:
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.For, ast.With)):
             for target in getattr(node, "targets", None) or [getattr(node, "target", None)]:
                 if target is not None:
-                    bound.update(_bound_names(target))
+                    bound.update(bound_names(target))
         elif isinstance(node, ast.arg):
             bound.add(node.arg)
     return bound
@@ -336,7 +336,7 @@ class _PythonReferences:
     """The references of one Python file into the other modules' Python files."""
 
     def __init__(
-        self, holder: str, path: str, index: _Index, pending: set[str], before: set[str] | None = None
+        self, holder: str, path: str, index: ReferenceIndex, pending: set[str], before: set[str] | None = None
     ) -> None:
         self.holder, self.path, self.index, self.pending = holder, path, index, pending
         self.before = before  # the modules built before the holder (None: every other module)
@@ -538,7 +538,7 @@ class _PythonReferences:
 
 
 def _python_references(
-    holder: str, path: str, content: str, index: _Index, pending: set[str], before: set[str] | None = None
+    holder: str, path: str, content: str, index: ReferenceIndex, pending: set[str], before: set[str] | None = None
 ) -> list[dict[str, Any]]:
     try:
         tree = ast.parse(content)
@@ -547,7 +547,7 @@ def _python_references(
     return _PythonReferences(holder, path, index, pending, before).run(tree)
 
 
-def _resolve_path(base: str, spec: str) -> str:
+def resolve_path(base: str, spec: str) -> str:
     spec = spec.split("?", 1)[0].split("#", 1)[0]
     if spec.startswith("/"):
         return posixpath.normpath(spec.lstrip("/"))
@@ -565,11 +565,11 @@ def _imported_names(clause: str) -> list[str]:
 
 
 def _js_references(
-    holder: str, entry: dict[str, Any], content: str, index: _Index, pending: set[str], html_known: bool
+    holder: str, entry: dict[str, Any], content: str, index: ReferenceIndex, pending: set[str], html_known: bool
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     path = entry["path"]
-    code = _JS_COMMENT.sub("", content)
+    code = JS_COMMENT.sub("", content)
     imports: list[tuple[str, list[str]]] = []
     for match in _JS_IMPORT.finditer(code):
         imports.append(
@@ -580,7 +580,7 @@ def _js_references(
     for spec, names in imports:
         if not spec.startswith((".", "/")):
             continue  # a package: the dependency manifest covers it
-        target = _resolve_path(path, spec)
+        target = resolve_path(path, spec)
         candidates = [target, f"{target}.js", f"{target}.mjs", f"{target}.cjs", f"{target}/index.js"]
         found = next((c for c in candidates if c in index.paths), None)
         if found is None:
@@ -642,7 +642,7 @@ def _js_references(
 
 
 def _html_references(
-    holder: str, entry: dict[str, Any], index: _Index, pending: set[str], generated: set[str]
+    holder: str, entry: dict[str, Any], index: ReferenceIndex, pending: set[str], generated: set[str]
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     path = entry["path"]
@@ -652,7 +652,7 @@ def _html_references(
             if _external(spec) or spec.startswith("data:"):
                 external_scripts = external_scripts or kind == "script"
                 continue
-            target = _resolve_path(path, spec)
+            target = resolve_path(path, spec)
             if target in pending:
                 continue
             owner = index.paths.get(target, (None,))[0]
@@ -713,7 +713,7 @@ def check_references(
     modules built before the holder (a function written again counts only against those).
     """
     own = module_interface(holder, files)
-    index = _Index({m: i for m, i in interfaces.items() if m != holder})
+    index = ReferenceIndex({m: i for m, i in interfaces.items() if m != holder})
     for entry in own["files"]:
         index.add(holder, entry)
     pending = set(pending_paths)
@@ -778,7 +778,7 @@ def collisions(interfaces: dict[str, dict[str, Any]], order: list[str]) -> list[
     for _, page in ((m, e) for m, e in entries if e.get("kind") == "html"):
         seen_js: dict[str, tuple[str, str]] = {}
         for spec in page.get("scripts") or []:
-            loaded = scripts.get(_resolve_path(page["path"], spec))
+            loaded = scripts.get(resolve_path(page["path"], spec))
             if loaded is None:
                 continue
             module_id, entry = loaded

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from .interfaces import _Index, _resolve_path, check_references, module_interface
+from .interfaces import ReferenceIndex, check_references, module_interface, resolve_path
 from .project import ProjectFile
 
 __all__ = ["NearMisses", "apply_near_misses", "candidates_note", "close_candidates", "describe_edit"]
@@ -158,7 +158,7 @@ class _Project:
         self.holder = holder
         self.interfaces = {m: i for m, i in interfaces.items() if m != holder}
         self.own = module_interface(holder, [f for f in files if f.path in valid])
-        self.index = _Index(self.interfaces)
+        self.index = ReferenceIndex(self.interfaces)
         for entry in self.own["files"]:
             self.index.add(holder, entry)
 
@@ -417,7 +417,7 @@ def _relative(source: str, target: str, *, dot: bool) -> str:
 def _file_choice(source: str, spec: str, paths: list[str], *, dot: bool) -> _Choice:
     """The file a link or import that misses stands for: the one with its file name elsewhere,
     else the one with a close file name; as a path from `source`."""
-    target = _resolve_path(source, spec)
+    target = resolve_path(source, spec)
     name = PurePosixPath(target).name
     stem = PurePosixPath(target).stem if PurePosixPath(target).suffix else name
     same = [p for p in paths if PurePosixPath(p).name == name or PurePosixPath(p).stem == stem]

@@ -73,7 +73,7 @@ def _balanced_spans(text: str) -> list[str]:
     return spans
 
 
-def _loads_object(candidate: str) -> tuple[dict[str, Any] | None, bool]:
+def loads_object(candidate: str) -> tuple[dict[str, Any] | None, bool]:
     """Parse a candidate as a JSON object: (object, repaired?) or (None, False)."""
     try:
         value = json.loads(candidate)
@@ -110,7 +110,7 @@ def extract_json_object(text: str) -> tuple[dict[str, Any], list[str]]:
     spans = sorted(_balanced_spans(text), key=len, reverse=True)
     candidates.extend(("prose around it" if span.strip() != text.strip() else "", span) for span in spans[:5])
     for where, candidate in candidates:
-        obj, repaired = _loads_object(candidate)
+        obj, repaired = loads_object(candidate)
         if obj is not None:
             notes = []
             if where:

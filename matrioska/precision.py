@@ -198,10 +198,10 @@ def _literal_end(text: str, start: int) -> int:
 
 
 def _javascript_value(literal: str) -> Any:
-    from .parsing import _loads_object
+    from .parsing import loads_object
 
     if literal.startswith("{"):
-        return _loads_object(literal)[0] or {}
+        return loads_object(literal)[0] or {}
     try:
         return json.loads(literal)
     except (ValueError, RecursionError):
@@ -369,9 +369,9 @@ def parses(path: str, content: str) -> bool | None:
 
         return not JavaScriptKind().validate(path, content)
     if suffix in (".html", ".htm"):
-        from .kinds.html import _HTMLChecker
+        from .kinds.html import HTMLChecker
 
-        checker = _HTMLChecker()
+        checker = HTMLChecker()
         checker.feed(content)
         checker.close()
         return checker.elements > 0
@@ -427,7 +427,7 @@ def prose_files(files: list[ProjectFile], prompt: str = "") -> tuple[list[Projec
     """The files without those that are prose (a `.py`, `.js` or `.html` file that does not parse
     as its language and reads as sentences: no file), and a problem naming each (saying so when
     the prose only gives back `prompt`, the module's task and instructions)."""
-    from .project import _is_echo
+    from .project import is_echo
 
     kept: list[ProjectFile] = []
     problems: list[str] = []
@@ -440,7 +440,7 @@ def prose_files(files: list[ProjectFile], prompt: str = "") -> tuple[list[Projec
             kept.append(f)
             continue
         what = f"{language} {'markup' if language == 'HTML' else 'code'}"
-        if prompt and _is_echo(f.content, prompt):
+        if prompt and is_echo(f.content, prompt):
             said = "it only repeats the task and instructions you were given"
         else:
             said = " ".join(f.content.split())

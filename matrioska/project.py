@@ -316,7 +316,7 @@ def module_problems(
             "your answer contains no file: write your module's code, one fenced block per file "
             "(```), the file's path on the line before each block"
         )
-    elif prompt and all(_is_echo(f.content, prompt) for f in files):
+    elif prompt and all(is_echo(f.content, prompt) for f in files):
         problems.append(
             "your files only repeat the task and instructions you were given: write the module's code itself"
         )
@@ -380,7 +380,7 @@ def _words(text: str) -> list[str]:
     return _WORDS.findall(text.lower())
 
 
-def _is_echo(content: str, prompt: str) -> bool:
+def is_echo(content: str, prompt: str) -> bool:
     """Whether a file is only (a part of) the prompt given back, maybe reflowed or reworded: most
     of its words lie in runs of words the prompt also holds (see _ECHO_N). Empty files count as
     echoes too (they carry nothing)."""

@@ -61,3 +61,27 @@ def test_no_import_circle() -> None:
     graph = import_graph()
     assert "matrioska.context" in graph and "matrioska.defaults" in graph["matrioska.context"]
     assert cycles(graph) == []
+
+
+def private_imports() -> list[str]:
+    """`from X import _name` where X is another Matrioska module (anywhere in a file): a room
+    reaching into another's private names, which the other may change without telling."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = _module_name(path)
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not (node.level or (node.module or "").startswith("matrioska")):
+                continue
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*anchor, *([base] if base else [])])
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__") and base != name:
+                    found.append(f"{name} imports {base}.{alias.name}")
+    return found
+
+
+def test_no_module_imports_another_modules_private_name() -> None:
+    assert private_imports() == []

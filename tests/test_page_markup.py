@@ -15,7 +15,7 @@ from scripted import ScriptedChatModel, is_architect, is_assembler, module_id_of
 from matrioska import MatrioskaOrchestrator
 from matrioska.nodes.executor import build_module_messages
 from matrioska.parsing import UPDATE_MARKER
-from matrioska.project import ProjectFile, _is_echo, extract_files, module_problems, project_files, validate_file
+from matrioska.project import ProjectFile, extract_files, is_echo, module_problems, project_files, validate_file
 from matrioska.state import Architecture
 
 TASK = (
@@ -187,22 +187,22 @@ def test_a_page_or_a_fragment_with_elements_is_fine() -> None:
 
 def test_a_reworded_or_reflowed_prompt_is_an_echo() -> None:
     prompt = prompt_of("index")
-    assert _is_echo(REWORDED, prompt)
+    assert is_echo(REWORDED, prompt)
     verbatim = prompt[prompt.index("PROJECT GOAL") :]
-    assert _is_echo(verbatim, prompt)
+    assert is_echo(verbatim, prompt)
     reflowed = re.sub(r"[:()]", " ", " ".join(verbatim.split()))  # one line, punctuation gone
-    assert _is_echo(reflowed, prompt)
-    assert _is_echo("\n".join(f"<!-- {line} -->" for line in verbatim.splitlines()[:10] if line), prompt)
-    assert _is_echo("", prompt) and _is_echo("  \n", prompt)  # empty files carry nothing
+    assert is_echo(reflowed, prompt)
+    assert is_echo("\n".join(f"<!-- {line} -->" for line in verbatim.splitlines()[:10] if line), prompt)
+    assert is_echo("", prompt) and is_echo("  \n", prompt)  # empty files carry nothing
 
 
 def test_real_code_using_the_prompts_names_is_not_an_echo() -> None:
-    assert not _is_echo(BOOKS_PY, prompt_of("books"))  # implements the functions the manual names
-    assert not _is_echo(APP_JS, prompt_of("app"))  # its comments copy a sentence of the manual
-    assert not _is_echo(PAGE, prompt_of("index"))
+    assert not is_echo(BOOKS_PY, prompt_of("books"))  # implements the functions the manual names
+    assert not is_echo(APP_JS, prompt_of("app"))  # its comments copy a sentence of the manual
+    assert not is_echo(PAGE, prompt_of("index"))
     docstring = f'"""{ARCHITECTURE.module("books").manual}"""\n{BOOKS_PY}'  # the manual as a docstring
-    assert not _is_echo(docstring, prompt_of("books"))
-    assert not _is_echo("x = 1", prompt_of("books")) and not _is_echo("<p>hi</p>", prompt_of("index"))
+    assert not is_echo(docstring, prompt_of("books"))
+    assert not is_echo("x = 1", prompt_of("books")) and not is_echo("<p>hi</p>", prompt_of("index"))
 
 
 def test_the_echo_check_is_fast_on_large_files() -> None:
@@ -210,7 +210,7 @@ def test_the_echo_check_is_fast_on_large_files() -> None:
     big = BOOKS_PY * 40  # ~50 KB
     start = time.perf_counter()
     for _ in range(10):
-        assert not _is_echo(big, prompt)
+        assert not is_echo(big, prompt)
     assert time.perf_counter() - start < 1.0
 
 

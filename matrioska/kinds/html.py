@@ -9,12 +9,12 @@ from html.parser import HTMLParser
 from typing import Any
 
 from .base import Kind
-from .javascript import _javascript
+from .javascript import javascript_interface
 
 _LIST_ITEMS = 40
 
 
-class _HTMLChecker(HTMLParser):
+class HTMLChecker(HTMLParser):
     _VOID = {
         "area",
         "base",
@@ -107,7 +107,7 @@ def _html(path: str, content: str) -> dict[str, Any]:
         parser.close()
     except Exception:  # HTMLParser is lenient; a failure here is no reason to lose the rest
         pass
-    inline = _javascript(path, "\n".join(parser.inline)) if parser.inline else None
+    inline = javascript_interface(path, "\n".join(parser.inline)) if parser.inline else None
     return {
         "path": path,
         "kind": "html",
@@ -141,7 +141,7 @@ class HtmlKind(Kind):
     guide = "HTML: give every element a script uses a unique id; link the styles and scripts by their project paths."
 
     def validate(self, path: str, text: str) -> list[str]:
-        checker = _HTMLChecker()
+        checker = HTMLChecker()
         checker.feed(text)
         checker.close()
         problems = list(checker.problems)

@@ -31,7 +31,7 @@ from .base import Kind
 _LIST_ITEMS = 40
 
 
-_JS_COMMENT = re.compile(r"/\*.*?\*/|(?<![:\\'\"\w])//[^\n]*", re.DOTALL)
+JS_COMMENT = re.compile(r"/\*.*?\*/|(?<![:\\'\"\w])//[^\n]*", re.DOTALL)
 _JS_FUNC = re.compile(
     r"^(export\s+(?:default\s+)?)?(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)\s*\(([^)]*)\)", re.M
 )
@@ -68,8 +68,8 @@ def _export_names(clause: str) -> list[str]:
     return out
 
 
-def _javascript(path: str, content: str) -> dict[str, Any]:
-    code = _JS_COMMENT.sub("", content)
+def javascript_interface(path: str, content: str) -> dict[str, Any]:
+    code = JS_COMMENT.sub("", content)
     functions: dict[str, str] = {}
     exports: list[str] = []
     for match in _JS_FUNC.finditer(code):
@@ -318,7 +318,7 @@ class JavaScriptKind(Kind):
         return list(_syntax_problems(node, Path(path).suffix.lower(), text))
 
     def interface(self, path: str, text: str) -> dict[str, Any] | None:
-        return _javascript(path, text)
+        return javascript_interface(path, text)
 
     def generate(self, project_name: str, files: list[Any]) -> dict[str, str]:
         npm = _npm_dependencies(files)

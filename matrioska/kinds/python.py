@@ -168,13 +168,13 @@ def _is_main_guard(stmt: ast.stmt) -> bool:
     )
 
 
-def _bound_names(target: ast.expr) -> list[str]:
+def bound_names(target: ast.expr) -> list[str]:
     if isinstance(target, ast.Name):
         return [target.id]
     if isinstance(target, (ast.Tuple, ast.List)):
-        return [n for elt in target.elts for n in _bound_names(elt)]
+        return [n for elt in target.elts for n in bound_names(elt)]
     if isinstance(target, ast.Starred):
-        return _bound_names(target.value)
+        return bound_names(target.value)
     return []
 
 
@@ -206,7 +206,7 @@ def _python(path: str, content: str) -> dict[str, Any] | None:
                 classes.append(_class(stmt))
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            for name in (n for t in targets for n in _bound_names(t)):
+            for name in (n for t in targets for n in bound_names(t)):
                 names.add(name)
                 if re.fullmatch(r"[A-Z][A-Z0-9_]*", name) and name not in constants:
                     constants.append(name)

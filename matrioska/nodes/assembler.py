@@ -75,7 +75,7 @@ def assembler(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
         notes = earlier["notes"]  # a fix round: the plan and its contracts did not change
     elif context.assembler_notes:
         notes = call_model(resolve_llm(context, "assembler"), _notes_messages(architecture, order, state))
-    final = _render(
+    final = render_integrated(
         architecture, order, artifacts, state.get("shared_state") or {}, contracts, notes, consistency, blocked
     )
     broken = sorted(key for key, row in contracts.items() if row["status"] == "broken")
@@ -219,7 +219,7 @@ def _notes_messages(architecture: Architecture, order: list[str], state: Matrios
     return [SystemMessage(ASSEMBLER_SYSTEM_PROMPT), HumanMessage(user)]
 
 
-def _render(
+def render_integrated(
     architecture: Architecture,
     order: list[str],
     artifacts: dict[str, str],

@@ -377,7 +377,7 @@ def _repair_near_misses(state: MatrioskaState, runtime: Any) -> tuple[MatrioskaS
     brought up to date. Every near-miss edit of the run (the executor's too) is a row of the
     consistency report. Returns the state as the checks should see it and what to write back
     ({} when nothing changed)."""
-    from .assembler import _render, reference_rows
+    from .assembler import reference_rows, render_integrated
 
     order = state.get("execution_order") or []
     report = dict(state.get("integration_report") or {})
@@ -465,7 +465,7 @@ def _repair_near_misses(state: MatrioskaState, runtime: Any) -> tuple[MatrioskaS
     update["integration_report"] = report
     if edits:
         contracts = report.get("contracts") or {}
-        final = _render(
+        final = render_integrated(
             architecture,
             order,
             artifacts,
