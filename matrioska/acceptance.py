@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import AcceptanceError
+from .kinds.python import import_name
 
 __all__ = [
     "KINDS",
@@ -376,18 +377,6 @@ def lenient(value: Any) -> tuple[list[dict[str, Any]], list[str]]:
 # -- what the plan names ------------------------------------------------------------------------
 
 
-def _import_name(path: str) -> str | None:
-    pure = PurePosixPath(path)
-    if pure.suffix != ".py":
-        return None
-    parts = list(pure.with_suffix("").parts)
-    if parts and parts[0] == "src":
-        parts = parts[1:]
-    if parts and parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts) if parts and all(p.isidentifier() for p in parts) else None
-
-
 def _imports(code: str) -> list[str]:
     names = re.findall(r"^\s*from\s+([\w.]+)\s+import\b", code, re.M)
     for match in re.finditer(r"^\s*import\s+([\w., ]+)", code, re.M):
@@ -414,7 +403,7 @@ def check_against_plan(scenario: dict[str, Any], planned: Iterable[str]) -> str 
     """Why a generated scenario names what the plan does not (None when it names only planned
     files, modules and programs)."""
     paths = set(planned)
-    modules = {name for p in paths if (name := _import_name(p))}
+    modules = {name for p in paths if (name := import_name(p))}
     packages = {m.split(".")[0] for m in modules}
     kind = scenario["kind"]
     if kind == "page":
@@ -482,8 +471,8 @@ def repair_names(scenario: dict[str, Any], modules: Iterable[Any]) -> list[str]:
         code = scenario["code"]
         for name in dict.fromkeys(_imports(code)):
             target = python_files.get(name)
-            importable = target and _import_name(target)
-            if importable and importable != name and name not in {_import_name(p) for p in planned}:
+            importable = target and import_name(target)
+            if importable and importable != name and name not in {import_name(p) for p in planned}:
                 code = re.sub(rf"^(\s*(?:from|import)\s+){re.escape(name)}\b", rf"\g<1>{importable}", code, flags=re.M)
                 notes.append(f"import {name!r} -> {importable!r}")
         scenario["code"] = code
@@ -502,7 +491,7 @@ def scenario_modules(
     `with_dependencies`, the modules it depends on); the modules a Python scenario imports."""
     by_module: dict[str, str] = {}
     for path, module in owners.items():
-        name = _import_name(path)
+        name = import_name(path)
         if name:
             by_module[name] = module
     found: list[str] = []
@@ -664,7 +653,7 @@ def plan_slots(modules: Iterable[Any]) -> Slots:
                 pages.append(path)
             elif name in _ENTRY_NAMES or (name == "__main__.py" and "/" in path):
                 programs.append(path)
-            elif (importable := _import_name(path)) and "test" not in name and name != "conftest.py":
+            elif (importable := import_name(path)) and "test" not in name and name != "conftest.py":
                 functions = [f for f in _FUNCTION_CALL.findall(text) if f not in _NOT_FUNCTIONS]
                 python[importable] = list(dict.fromkeys(functions))
         for match in _ELEMENT_ID.finditer(text):

@@ -33,7 +33,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from .kinds.javascript import JS_COMMENT
-from .kinds.python import bound_names, python_import_names
+from .kinds.python import bound_names, import_name, python_import_names
 
 __all__ = [
     "INTERFACE_CHARS",
@@ -305,9 +305,8 @@ def _installed(top: str) -> bool:
 
 
 def _import_name(entry: dict[str, Any]) -> str:
-    """A Python file's import name: its shortest, unless that is the `src.` layout's long one."""
-    imports = entry["imports"]
-    return imports[-1] if imports[0].startswith("src.") else imports[0]
+    """A Python file's import name, from its interface entry (`kinds.python.import_name`)."""
+    return import_name(entry["path"]) or entry["path"]
 
 
 def _local_names(tree: ast.AST) -> set[str]:

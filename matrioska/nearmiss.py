@@ -39,6 +39,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from .interfaces import ReferenceIndex, check_references, module_interface, resolve_path
+from .kinds.python import import_name
 from .project import ProjectFile
 
 __all__ = ["NearMisses", "apply_near_misses", "candidates_note", "close_candidates", "describe_edit"]
@@ -182,8 +183,8 @@ def _public(entry: dict[str, Any]) -> list[str]:
 
 
 def _import_name(entry: dict[str, Any]) -> str:
-    imports = entry.get("imports") or [entry["path"]]
-    return str(imports[-1] if imports[0].startswith("src.") else imports[0])
+    """A Python file's import name, from its interface entry (`kinds.python.import_name`)."""
+    return import_name(entry["path"]) or entry["path"]
 
 
 # --------------------------------------------------------------------------- positions

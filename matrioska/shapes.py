@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from .kinds.python import import_name
+
 __all__ = [
     "Shape",
     "SHAPES",
@@ -317,9 +319,11 @@ _ENTRY_NAMES = ("__main__.py", "main.py", "cli.py", "app.py", "run.py", "report.
 
 
 def _import_name(path: str) -> str:
-    """The name a Python file is imported by ("isbn.py" -> "isbn", "isbn/__init__.py" -> "isbn")."""
+    """The last part of a Python file's import name, as an identifier ("isbn.py" -> "isbn",
+    "isbn/__init__.py" -> "isbn"): what a tests file for it is named after."""
+    name = import_name(path)
     parts = PurePosixPath(path)
-    return ascii_identifier(parts.parent.name if parts.stem == "__init__" and parts.parent.name else parts.stem, "")
+    return ascii_identifier(name.rsplit(".", 1)[-1] if name else parts.stem, "")
 
 
 def _tested_name(core: list[Any], task: str) -> str:

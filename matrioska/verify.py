@@ -38,7 +38,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import kinds
-from .kinds.python import test_strength, weak_tests
+from .kinds.python import import_name, test_strength, weak_tests
 from .sandbox import CommandResult, Sandbox
 
 __all__ = [
@@ -113,20 +113,13 @@ def _source_roots(paths: list[str]) -> list[str]:
 
 def import_names(paths: list[str]) -> dict[str, str]:
     """Dotted import name -> file, for every importable non-test Python file."""
-    roots = _source_roots(paths)
     names: dict[str, str] = {}
     for path in sorted(paths):
         pure = PurePosixPath(path)
-        if pure.suffix != ".py" or _is_test(path) or pure.name in ("conftest.py", "setup.py", "__main__.py"):
+        if _is_test(path) or pure.name in ("conftest.py", "setup.py", "__main__.py"):
             continue
-        relative = pure
-        if roots[0] == "src" and pure.parts[0] == "src":
-            relative = PurePosixPath(*pure.parts[1:])
-        parts = list(relative.with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        if parts and all(part.isidentifier() for part in parts):
-            names[".".join(parts)] = path
+        if name := import_name(path):
+            names[name] = path
     return names
 
 

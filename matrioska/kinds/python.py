@@ -178,6 +178,22 @@ def bound_names(target: ast.expr) -> list[str]:
     return []
 
 
+def import_name(path: str) -> str | None:
+    """The name a Python file is imported by, the one rule for it: `isbn.py` -> `isbn`,
+    `pkg/mod.py` -> `pkg.mod`, `pkg/__init__.py` -> `pkg`, `src/pkg/mod.py` -> `pkg.mod` (the src
+    layout's root is not part of the name); None for a file that is not Python or whose parts are
+    not identifiers (`my-lib.py`)."""
+    pure = PurePosixPath(path)
+    if pure.suffix != ".py":
+        return None
+    parts = list(pure.with_suffix("").parts)
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts) if parts and all(p.isidentifier() for p in parts) else None
+
+
 def python_import_names(path: str) -> list[str]:
     """The dotted names a Python file may be imported as: `src/pkg/mod.py` -> `src.pkg.mod`,
     `pkg.mod`, `mod`; a package's `__init__.py` -> its folder's names."""
