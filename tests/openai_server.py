@@ -75,8 +75,11 @@ class ScriptedOpenAIServer:
         fail: Callable[[dict[str, Any]], tuple[int, dict[str, Any]] | None] | None = None,
         kind: str | None = None,
         refuse_grammar: bool = False,
+        finish_reason: Callable[[dict[str, Any]], str] | None = None,
     ) -> None:
         self.respond = respond
+        # body -> the finish_reason of its non-streamed choices ("length": cut at the budget)
+        self.finish_reason = finish_reason or (lambda body: "stop")
         self.chunk_chars = chunk_chars
         self.chunk_delay = chunk_delay  # seconds per streamed chunk: a server generating slowly
         # What vLLM does: 404 for a model it does not serve; 400 for a prompt (4 characters a
@@ -216,7 +219,11 @@ class ScriptedOpenAIServer:
                         with outer._count:
                             outer.running -= 1
                     choices = [
-                        {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                        {
+                            "index": i,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": outer.finish_reason(body),
+                        }
                         for i, text in enumerate(texts)
                     ]
                     self._json(

@@ -296,3 +296,30 @@ def test_a_modules_figures_count_each_call_and_its_largest() -> None:
     assert (report["tokens"], report["calls"], report["largest_call_tokens"]) == (141, 2, 128)
     assert report["input_tokens"] == 110  # the prompts, as the server counted them
     assert report["tokens_per_second"] == round(141 / 2.5, 2) and report["source"] == "server"
+
+
+def test_a_structured_reply_cut_at_the_budget_is_repaired_not_asked_again_free(tmp_path: Path) -> None:
+    """Seen on the 0.5B under vLLM: the scenarios' reply ran out of tokens inside the schema; the
+    OpenAI client refused it (LengthFinishReasonError) and it was asked again without the schema,
+    which gave scenarios without names. The cut reply is now used, repaired like any other."""
+    from types import SimpleNamespace
+
+    from matrioska.nodes.acceptance import generate
+
+    cut = '{"scenarios": [{"name": "is_valid tells", "kind": "python", "module": "isbn", "steps": [], '
+    cut += '"check": {"function": "is_valid", "args": ["0306406152"], "expected": true}}, {"name": "ano'
+    plan = {
+        "project_name": "ISBN",
+        "goal": "validate ISBNs",
+        "modules": [{"id": "core", "name": "Core", "files": ["isbn.py"], "description": "is_valid(code)"}],
+    }
+    with ScriptedOpenAIServer(lambda messages: cut, finish_reason=lambda body: "length") as running:
+        llm = load_chat_model("openai:scripted", base_url=running.base_url)
+        events: list[dict[str, object]] = []
+        runtime = SimpleNamespace(context=Context(llm=llm), stream_writer=events.append)
+        kept, notes = generate({"task": "validate ISBNs", "architecture": plan}, runtime)  # type: ignore[arg-type]
+        requests = running.requests
+    assert [s["name"] for s in kept][:1] == ["is_valid tells"], notes
+    assert all("response_format" in r for r in requests)  # never asked again without the schema
+    assert any(e["event"] == "structured_output_cut" for e in events)
+    assert not any(e["event"] == "structured_output_refused" for e in events)
