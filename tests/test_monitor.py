@@ -284,3 +284,23 @@ def test_a_module_shows_its_candidates_and_the_rejected_ones_text(tmp_path: Path
         assert page.locator("img").count() == 0 and page.locator("script").count() == 1
     finally:
         server.should_exit = True
+
+
+@pytest.mark.slow
+def test_the_run_page_says_which_of_the_three_verdicts_the_run_reached(tmp_path: Path, browser) -> None:
+    with MatrioskaOrchestrator(ScriptedChatModel(respond=default_responder()), tmp_path) as orchestrator:
+        state = orchestrator.run(TASK, thread_id="verdict")
+    word = state["verification"]["verdict"]
+    assert word in ("works", "does not work", "runs, not checked", "not verified")
+    port = _port()
+    server, _ = serve_in_thread(create_app(tmp_path), "127.0.0.1", port)
+    try:
+        run = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/runs/verdict").read())
+        assert run["verification"]["verdict"] == word
+        assert run["verification"]["evidence"] == state["verification"]["evidence"]
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector(f'#verdict[data-verdict="{word}"]')
+        assert f"verdict: {word}" in (page.text_content("#verdict") or "")
+    finally:
+        server.should_exit = True
