@@ -15,7 +15,9 @@ hold, and the JSON schema the model writes them under.
 
 from __future__ import annotations
 
+import builtins
 import json
+import keyword
 import os
 import re
 import shlex
@@ -166,8 +168,13 @@ def _calls(module: Any, calls: Any) -> tuple[str, list[dict[str, Any]]]:
         if not isinstance(call, dict) or not isinstance(call.get("function"), str):
             raise _Invalid(f"calls[{number}]", 'must be {"function": NAME, "args": [...], "expected": VALUE}')
         function = call["function"].strip()
-        if not function.isidentifier():
+        if not function.isidentifier() or keyword.iskeyword(function):
+            # seen on the 1.5B: {"function": "assert", "args": ["len(csv_data) == 10"]}
             raise _Invalid(f"calls[{number}]", f"{function!r} is not a function name")
+        if hasattr(builtins, function):  # print, len: Python's own, not a function of the module
+            if call.get("expected") is None:
+                continue  # a step that only prints: nothing of the module's ran
+            raise _Invalid(f"calls[{number}]", f"{function!r} is Python's own function, not the module's")
         args = call.get("args") or []
         if not isinstance(args, list):
             args = [args]

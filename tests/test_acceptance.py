@@ -663,6 +663,23 @@ def test_a_command_scenario_in_slots_runs_the_planned_program_with_its_arguments
         ]
     )[0]
     assert [(c["function"], c["expected"]) for c in as_checked["calls"]] == [("add_item", None), ("total", 3.0)]
+    # seen on the 1.5B: a builtin as a step (left out) and a keyword as the check (not a function)
+    printed = validate_scenarios(
+        [
+            {
+                "name": "n",
+                "kind": "python",
+                "module": "cart",
+                "steps": [{"function": "print", "args": ["hi"]}],
+                "check": {"function": "total", "args": [], "expected": 0},
+            }
+        ]
+    )[0]
+    assert [c["function"] for c in printed["calls"]] == ["total"] and "print" not in printed["code"]
+    with pytest.raises(AcceptanceError, match="'assert' is not a function name"):
+        validate_scenarios(
+            [{"name": "n", "kind": "python", "module": "m", "check": {"function": "assert", "args": [], "expected": 1}}]
+        )
     with pytest.raises(AcceptanceError, match="checks nothing"):
         validate_scenarios([{"name": "n", "kind": "python", "module": "m", "calls": [{"function": "f", "args": []}]}])
 
