@@ -225,7 +225,9 @@ same program; "files" are input files written into the project first ({{"path": 
 - "python": call the functions of one of the plan's Python modules. "module" is its import name; \
 the "steps" are made first, in order, each {{"function": NAME, "args": [JSON values]}} (such as \
 adding an item before listing it; often none), then the "check": {{"function": NAME, "args": [JSON \
-values], "expected": the JSON value it must return}}.
+values], "expected": the JSON value it must return}}. Every "function" is one the module itself \
+defines (the builders will write it), never Python's own (`print`, `len`) and never `assert`: \
+Matrioska writes the assert from "expected".
 - "page": open one of the plan's pages in a browser, do the "steps" ({{"fill": "#id", "text": \
 "a value"}}, {{"click": "#id"}}), then the page must show every string of "expect_text".
 
