@@ -41,35 +41,41 @@ class JSONExtractionError(ValueError):
     """No JSON object could be found or repaired in a reply."""
 
 
-def _balanced_spans(text: str) -> list[str]:
-    """Top-level `{...}` spans, string-aware, in one pass; an unclosed tail span is kept too."""
-    spans: list[str] = []
-    depth = 0
-    start = -1
-    in_string = False
-    quote = ""
-    escaped = False
-    for i, ch in enumerate(text):
-        if in_string:
+def literal_end(text: str, start: int, opening: str = "{", closing: str = "}", quotes: str = "\"'") -> int:
+    """The end (exclusive) of the bracketed literal that opens at `start`, skipping brackets
+    inside strings (`quotes`, backslash escapes); -1 when it is never closed."""
+    depth, quote, escaped = 0, "", False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if quote:
             if escaped:
                 escaped = False
             elif ch == "\\":
                 escaped = True
             elif ch == quote:
-                in_string = False
-            continue
-        if ch in "\"'" and depth > 0:
-            in_string, quote = True, ch
-        elif ch == "{":
-            if depth == 0:
-                start = i
+                quote = ""
+        elif ch in quotes:
+            quote = ch
+        elif ch in opening:
             depth += 1
-        elif ch == "}" and depth > 0:
+        elif ch in closing:
             depth -= 1
             if depth == 0:
-                spans.append(text[start : i + 1])
-    if depth > 0 and start >= 0:
-        spans.append(text[start:])  # truncated reply: let the repairer close it
+                return i + 1
+    return -1
+
+
+def _balanced_spans(text: str) -> list[str]:
+    """Top-level `{...}` spans, string-aware, in one pass; an unclosed tail span is kept too."""
+    spans: list[str] = []
+    start = text.find("{")
+    while start >= 0:
+        end = literal_end(text, start)
+        if end < 0:
+            spans.append(text[start:])  # truncated reply: let the repairer close it
+            break
+        spans.append(text[start:end])
+        start = text.find("{", end)
     return spans
 
 

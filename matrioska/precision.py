@@ -30,6 +30,7 @@ import shutil
 from pathlib import PurePosixPath
 from typing import Any
 
+from .parsing import literal_end, loads_object
 from .project import ProjectFile, identifier_kind
 
 __all__ = [
@@ -174,32 +175,7 @@ def _python_update(content: str, writes: list[str], others: list[str]) -> _Found
     return result
 
 
-def _literal_end(text: str, start: int) -> int:
-    """The end of the bracketed literal at `start` (string-aware); -1 when it is never closed."""
-    depth, quote, escaped = 0, "", False
-    for i in range(start, len(text)):
-        ch = text[i]
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'`":
-            quote = ch
-        elif ch in "{[":
-            depth += 1
-        elif ch in "}]":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return -1
-
-
 def _javascript_value(literal: str) -> Any:
-    from .parsing import loads_object
-
     if literal.startswith("{"):
         return loads_object(literal)[0] or {}
     try:
@@ -223,7 +199,7 @@ def _javascript_update(content: str, writes: list[str], others: list[str]) -> _F
             continue  # a declared key's name only at the top level
         if found and match.start() < found[-1][1]:
             continue  # inside the literal of the one before
-        end = _literal_end(content, match.end())
+        end = literal_end(content, match.end(), "{[", "}]", "\"'`")  # a string-aware walk of the literal
         if end < 0 and role[0] == "key":
             continue  # a declared key's literal never closed: not taken for one
         end = len(content) if end < 0 else end  # an update cut off at the token budget: to the end

@@ -48,15 +48,10 @@ def former_rule(monkeypatch: pytest.MonkeyPatch) -> None:
     """Routing as it was before issue 32: any completed module whose report counts no file
     blocks every module depending on it (what left the checkpoints `resume` now has to finish)."""
 
-    def no_file(state: Any, *_: Any) -> set[str]:
-        reports = state.get("module_reports") or {}
-        return {m for m in state.get("completed") or [] if (reports.get(m) or {}).get("file_count", 1) == 0}
-
     def ended_without_files(state: Any, specs: Any, with_files: bool, module_id: str, readers: Any) -> str | None:
         report = (state.get("module_reports") or {}).get(module_id) or {}
         return routing._empty_reason(report) if report.get("file_count", 1) == 0 else None
 
-    monkeypatch.setattr(routing, "_suspects", no_file)
     monkeypatch.setattr(routing, "_missing_part", ended_without_files)
 
 

@@ -141,6 +141,7 @@ def generate(state: MatrioskaState, runtime: Runtime[Context]) -> tuple[list[dic
     kept: list[dict[str, Any]] = []
     seen: set[str] = set()
     more_asked = False
+    specs = Architecture.model_validate(plan).modules if plan.get("modules") else []
     for attempt in (1, 2, 3):
         reply = call_structured(llm, schema_llm, messages, runtime)
         try:
@@ -156,7 +157,6 @@ def generate(state: MatrioskaState, runtime: Runtime[Context]) -> tuple[list[dic
             ]
             continue
         notes += dropped
-        specs = Architecture.model_validate(plan).modules if plan.get("modules") else []
         for scenario in found:
             repaired = repair_names(scenario, specs)
             # an input file the scenario writes over one of the project's own files would replace

@@ -84,38 +84,25 @@ def _missing_part(
     return None
 
 
-def _suspects(state: MatrioskaState, specs: dict[str, dict[str, Any]], with_files: bool) -> set[str]:
-    """The completed modules that may lack a declared part (a cheap filter for `_missing_part`):
-    declared files and none delivered, or a declared key left unpublished."""
-    reports = state.get("module_reports") or {}
-    artifacts = state.get("artifacts") or {}
-    shared = state.get("shared_state") or {}
-    out = set()
-    for m in state.get("completed") or []:
-        spec = specs.get(m) or {}
-        if spec.get("files") and (reports.get(m) or {}).get("file_count", 1) == 0:
-            out.add(m)
-        elif with_files or not str(artifacts.get(m) or "").strip():
-            if any(_unpublished(shared.get(k)) for k in spec.get("shared_state_writes") or []):
-                out.add(m)
-    return out
+def _lacking(state: MatrioskaState, specs: dict[str, dict[str, Any]], with_files: bool) -> list[str]:
+    """Completed modules lacking a part that some module depending on them needs (or files they
+    declared), in execution order: the only modules that can block a dependent."""
+    dependents: dict[str, list[str]] = {}
+    for module_id, spec in specs.items():
+        for dep in _deps(spec):
+            dependents.setdefault(dep, []).append(module_id)
+    done = set(state.get("completed") or [])
+    return [
+        m
+        for m in state.get("execution_order") or []
+        if m in done and _missing_part(state, specs, with_files, m, dependents.get(m, [])) is not None
+    ]
 
 
 def empty_modules(state: MatrioskaState) -> list[str]:
     """Completed modules lacking a part they declared that a module depending on them needs
     (`_missing_part`), in execution order: those that block, or would block, their dependents."""
-    specs = _specs(state)
-    with_files = plan_declares_files(state)
-    suspects = _suspects(state, specs, with_files)
-    dependents: dict[str, list[str]] = {}
-    for module_id, spec in specs.items():
-        for dep in _deps(spec):
-            dependents.setdefault(dep, []).append(module_id)
-    return [
-        m
-        for m in state.get("execution_order") or []
-        if m in suspects and _missing_part(state, specs, with_files, m, dependents.get(m, [])) is not None
-    ]
+    return _lacking(state, _specs(state), plan_declares_files(state))
 
 
 def blocked_modules(state: MatrioskaState) -> dict[str, str]:
@@ -123,8 +110,8 @@ def blocked_modules(state: MatrioskaState) -> dict[str, str]:
     a part it declared (`_missing_part`): module id -> the reason, in execution order."""
     specs = _specs(state)
     with_files = plan_declares_files(state)
-    suspects = _suspects(state, specs, with_files)
-    if not suspects:  # the common case, and a cheap one
+    suspects = set(_lacking(state, specs, with_files))
+    if not suspects:  # the common case: nothing lacks a part
         return {}
     done = set(state.get("completed") or [])
     blocked: dict[str, str] = {}
