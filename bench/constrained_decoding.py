@@ -42,14 +42,14 @@ from langchain_core.messages import HumanMessage, SystemMessage  # noqa: E402
 from tinymodel import build_tiny_mistral  # noqa: E402
 
 from matrioska import LocalLLM, PlanError, kinds  # noqa: E402
-from matrioska.parsing import parse_architecture, parse_module_reply  # noqa: E402
+from matrioska.model.structured import constrained, plan_schema, update_schema, wrap_up_reserve  # noqa: E402
+from matrioska.plan.parsing import parse_architecture, parse_module_reply  # noqa: E402
 from matrioska.prompts import (  # noqa: E402
     ARCHITECT_SCHEMA_SYSTEM_PROMPT,
     ARCHITECT_SYSTEM_PROMPT,
     ARCHITECT_USER_PROMPT,
     EXECUTOR_SYSTEM_PROMPT,
 )
-from matrioska.structured import constrained, plan_schema, update_schema, wrap_up_reserve  # noqa: E402
 
 TASK = "A library management system with a dashboard"
 KEYS = ["element_ids", "css_classes", "api_routes"]
@@ -208,7 +208,7 @@ def grammar_walk(tokenizer_dir: Path, xgrammar_path: str | None) -> dict[str, tu
         return compile_s, (time.perf_counter() - start) / len(ids) * 1e6
 
     def llguidance() -> tuple[float, float]:
-        from matrioska.structured import JsonSchemaConstraint
+        from matrioska.model.structured import JsonSchemaConstraint
 
         start = time.perf_counter()
         constraint = JsonSchemaConstraint(tokenizer)
@@ -280,7 +280,7 @@ def per_token_cost(model_dir: Path, runs: int) -> None:
     import torch
     from transformers import LogitsProcessorList
 
-    from matrioska.structured import JsonSchemaConstraint
+    from matrioska.model.structured import JsonSchemaConstraint
 
     schema = plan_schema()
     budget = wrap_up_reserve(schema) + 300
@@ -447,7 +447,7 @@ def per_token_by_length(model_dir: Path, lengths: list[int], runs: int) -> None:
     """
     import torch
 
-    from matrioska.grammar import ReplyFrame
+    from matrioska.model.grammar import ReplyFrame
 
     llm = LocalLLM(str(model_dir), load_in_4bit=False, device="cpu", max_new_tokens=max(lengths), do_sample=False)
     frame = ReplyFrame((("core.py", "python"),), ("api_routes",))

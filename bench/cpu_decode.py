@@ -26,7 +26,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from langchain_core.messages import HumanMessage  # noqa: E402
 
 from matrioska import LocalLLM  # noqa: E402
-from matrioska.llm import _pick_dtype  # noqa: E402
+from matrioska.model.local import _pick_dtype  # noqa: E402
 
 PROMPT = "Write a Python function that validates an ISBN-13 and explain it."
 

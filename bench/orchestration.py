@@ -88,7 +88,7 @@ def orchestrator_artifacts(state: dict) -> list[str]:
 
 def per_file_node_check(n: int, artifact_bytes: int, workdir: Path) -> float:
     """Seconds for a JavaScript run whose files are each checked by their own `node --check`."""
-    from matrioska.kinds import javascript
+    from matrioska.kinds.web import javascript
 
     checker, kept = javascript._NodeChecker.check, javascript._syntax_problems
     javascript._NodeChecker.check = lambda self, suffix, text: None  # type: ignore[method-assign]

@@ -26,7 +26,7 @@ from langchain_core.messages import HumanMessage  # noqa: E402
 from tinymodel import build_tiny_mistral  # noqa: E402
 
 from matrioska.nodes.executor import build_module_messages  # noqa: E402
-from matrioska.parsing import architecture_from_dict  # noqa: E402
+from matrioska.plan.parsing import architecture_from_dict  # noqa: E402
 
 CODE_LINE = "    document.getElementById('bookList').appendChild(renderBook(book));  // keep ids in sync\n"
 

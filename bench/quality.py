@@ -725,7 +725,7 @@ def main() -> None:
     if args.samples < 1:
         parser.error("--samples must be 1 or more")
     sys.path.insert(0, str(Path(args.matrioska).resolve() if args.matrioska else ROOT))
-    from matrioska.models import load_chat_model
+    from matrioska.model.factory import load_chat_model
 
     if args.samples > 1:
         from matrioska import MatrioskaOrchestrator
@@ -756,7 +756,7 @@ def main() -> None:
 
     def _make_llm() -> Any:
         if args.model.split(":", 1)[0] in ("openai", "ollama", "anthropic"):
-            from matrioska.models import load_chat_model as load
+            from matrioska.model.factory import load_chat_model as load
 
             llm = load(args.model, base_url=args.base_url, temperature=0)  # greedy: comparable runs
             for attribute in ("max_tokens", "num_predict"):

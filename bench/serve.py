@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
 from matrioska import MatrioskaOrchestrator  # noqa: E402
-from matrioska.models import load_chat_model  # noqa: E402
+from matrioska.model.factory import load_chat_model  # noqa: E402
 
 PROMPT = "Write a Python function that validates an ISBN-13, with a docstring, then explain it."
 

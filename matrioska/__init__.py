@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from matrioska.defaults import VERSION
+from matrioska.errors import (
     AcceptanceError,
     CheckpointError,
     ContextLengthError,
@@ -27,11 +28,11 @@ from .errors import (
     ThreadMismatchError,
     UnknownThreadError,
 )
-from .state import Architecture, ModuleSpec
+from matrioska.state import Architecture, ModuleSpec
 
 if TYPE_CHECKING:
-    from .llm import LocalLLM
-    from .orchestrator import MatrioskaOrchestrator
+    from matrioska.model.local import LocalLLM
+    from matrioska.runs.orchestrator import MatrioskaOrchestrator
 
 __all__ = [
     "LocalLLM",
@@ -55,9 +56,9 @@ __all__ = [
     "AcceptanceError",
 ]
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
-_LAZY = {"LocalLLM": "llm", "MatrioskaOrchestrator": "orchestrator"}
+_LAZY = {"LocalLLM": "model.local", "MatrioskaOrchestrator": "runs.orchestrator"}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,5 @@
 """`python -m matrioska` is the `matrioska` command."""
 
-from .cli import main
+from matrioska.cli import main
 
 raise SystemExit(main())

@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .defaults import DEFAULT_MODEL_ID, ROLES
-from .errors import ModelNotConfiguredError
+from matrioska.defaults import DEFAULT_MODEL_ID, ROLES
+from matrioska.errors import ModelNotConfiguredError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -57,7 +57,7 @@ class Context:
     samples: int = 1
     """Candidates per module attempt (best of N): asked for in one request where the backend can
     (`n` on OpenAI-compatible servers, K rows in LocalLLM), judged by the module's checks, the
-    best kept (`matrioska.sampling`)."""
+    best kept (`matrioska.model.sampling`)."""
     sample_temperature: float | None = None
     """The temperature candidates are sampled at when `samples` > 1 (None: the model's own, or
     0.7 when it decodes greedily)."""
@@ -105,7 +105,7 @@ def resolve_llm(context: Context | None, role: str = "executor") -> BaseChatMode
                 "no model configured: pass context=Context(llm=...) in Python, set 'model' in the run's "
                 f"context (Studio), or set {MODEL_ENV_VAR} to a hub id, a local model directory or provider:model"
             )
-        from .models import cached_chat_model
+        from matrioska.model.factory import cached_chat_model
 
         return cached_chat_model(
             spec,

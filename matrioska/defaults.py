@@ -3,7 +3,10 @@ them: importing this module imports nothing of Matrioska)."""
 
 from __future__ import annotations
 
-__all__ = ["ROLES", "DEFAULT_MODEL_ID"]
+__all__ = ["ROLES", "DEFAULT_MODEL_ID", "VERSION"]
+
+VERSION = "0.1.0"
+"""The package's own version (`matrioska.__version__`, and the CLI's when run from a checkout)."""
 
 ROLES = ("architect", "executor", "assembler")
 """The roles a run can give different models: the plan, the modules, the integration notes."""

@@ -15,6 +15,7 @@ from langgraph.types import RetryPolicy
 
 # Absolute imports: the LangGraph server loads this file by path (langgraph.json), outside the package.
 from matrioska.context import Context
+from matrioska.model.retry import default_retry_policy
 from matrioska.nodes import (
     acceptance,
     architect,
@@ -29,7 +30,6 @@ from matrioska.nodes import (
     route_modules,
     verify,
 )
-from matrioska.retry import default_retry_policy
 from matrioska.state import MatrioskaInput, MatrioskaState
 
 __all__ = ["build_graph", "graph", "DEFAULT_RECURSION_LIMIT"]

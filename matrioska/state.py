@@ -158,7 +158,7 @@ class MatrioskaInput(TypedDict, total=False):
     architecture: dict[str, Any] | None
     """Optional ready-made plan (an `Architecture` as JSON); the architect then only validates it."""
     acceptance: list[dict[str, Any]]
-    """The user's acceptance scenarios (`matrioska.acceptance` format); they replace the ones the
+    """The user's acceptance scenarios (`matrioska.plan.acceptance` format); they replace the ones the
     model would write, unless `acceptance_mode` is "extra"."""
     acceptance_mode: str
     """"replace" (the default: the user's scenarios only) or "extra" (the model's beside them)."""

@@ -32,7 +32,7 @@ python - "$WORK" "$code" <<'PY'
 import json, re, sys
 from pathlib import Path
 
-from matrioska.reply_stats import output_counts, render_structural
+from matrioska.generation.reply_stats import output_counts, render_structural
 
 work, code = Path(sys.argv[1]), int(sys.argv[2])
 log = (work / "run.log").read_text()

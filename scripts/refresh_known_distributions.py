@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from matrioska.installs import IMPORT_TO_DISTRIBUTION, normalize  # noqa: E402
+from matrioska.kinds.python.installs import IMPORT_TO_DISTRIBUTION, normalize  # noqa: E402
 
 DEFAULT_URL = "https://hugovk.github.io/top-pypi-packages/top-pypi-packages-30-days.min.json"
 OUTPUT = ROOT / "matrioska" / "data" / "known_distributions.txt"

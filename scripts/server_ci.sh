@@ -139,7 +139,7 @@ python - "$WORK" "$plan_code" "$wave_code" "$resume_code" "$killed" "$URL" "$PLA
 import json, re, sys
 from pathlib import Path
 
-from matrioska.reply_stats import output_counts, render_structural
+from matrioska.generation.reply_stats import output_counts, render_structural
 
 work, plan_code, wave_code, resume_code, killed, url, plan_file = sys.argv[1:]
 work = Path(work)

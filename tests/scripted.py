@@ -13,7 +13,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
-from matrioska.parsing import UPDATE_MARKER
+from matrioska.plan.parsing import UPDATE_MARKER
 
 
 class ScriptedChatModel(BaseChatModel):

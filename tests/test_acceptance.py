@@ -15,11 +15,11 @@ from langchain_core.messages import BaseMessage
 from scripted import NO_SCENARIOS, ScriptedChatModel, is_acceptance, is_assembler, module_id_of
 
 from matrioska import AcceptanceError, MatrioskaOrchestrator
-from matrioska.acceptance import check_against_plan, describe, lenient, load_scenarios, validate_scenarios
+from matrioska.checking.sandbox import Sandbox
+from matrioska.checking.verify import verify_project
 from matrioska.cli import main
-from matrioska.parsing import UPDATE_MARKER
-from matrioska.sandbox import Sandbox
-from matrioska.verify import verify_project
+from matrioska.plan.acceptance import check_against_plan, describe, lenient, load_scenarios, validate_scenarios
+from matrioska.plan.parsing import UPDATE_MARKER
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
@@ -540,7 +540,7 @@ def test_a_page_that_is_its_prompt_repeated_as_text_never_makes_the_verdict_work
 def test_near_misses_of_a_small_model_are_repaired_without_it() -> None:
     """What Qwen2.5-Coder-0.5B wrote for real: module ids where files belong, the prompt's
     `<entry file>` copied, a script run without its interpreter."""
-    from matrioska.acceptance import repair_names
+    from matrioska.plan.acceptance import repair_names
     from matrioska.state import Architecture
 
     plan = Architecture.model_validate(
@@ -577,7 +577,7 @@ def test_near_misses_of_a_small_model_are_repaired_without_it() -> None:
 
 
 def test_the_plans_slots_come_from_its_files_and_words() -> None:
-    from matrioska.acceptance import plan_slots, render_slots, slotted_schema
+    from matrioska.plan.acceptance import plan_slots, render_slots, slotted_schema
 
     slots = plan_slots(
         [

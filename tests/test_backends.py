@@ -27,12 +27,12 @@ from scripted import (
 )
 
 from matrioska import MatrioskaOrchestrator, ModelLoadError, cli
-from matrioska.acceptance import plan_slots, scenarios_schema, slotted_schema
 from matrioska.context import Context
 from matrioska.graph import build_graph
-from matrioska.models import is_provider_spec, load_chat_model
-from matrioska.parsing import UPDATE_MARKER
-from matrioska.structured import plan_schema, update_schema
+from matrioska.model.factory import is_provider_spec, load_chat_model
+from matrioska.model.structured import plan_schema, update_schema
+from matrioska.plan.acceptance import plan_slots, scenarios_schema, slotted_schema
+from matrioska.plan.parsing import UPDATE_MARKER
 
 TASK = "Create a library management system"
 
@@ -287,7 +287,7 @@ def test_a_modules_figures_count_each_call_and_its_largest() -> None:
     the generation budget holds per call, so the largest call is what `--max-new-tokens` bounds."""
     from langchain_core.messages import AIMessage
 
-    from matrioska.nodes._common import GenerationMeter
+    from matrioska.model.calls import GenerationMeter
 
     meter = GenerationMeter()
     meter.add(AIMessage("x", usage_metadata={"input_tokens": 50, "output_tokens": 128, "total_tokens": 178}), "x", 2.0)

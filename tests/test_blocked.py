@@ -24,7 +24,7 @@ from matrioska.nodes.routing import (
     ready_modules,
     remaining_waves,
 )
-from matrioska.parsing import UPDATE_MARKER
+from matrioska.plan.parsing import UPDATE_MARKER
 
 # extract -> transform -> load -> report, and tests on load; `side` depends on nothing. Every
 # module declares the one file `module_reply` writes: a module that declared files and delivered

@@ -11,9 +11,9 @@ import pytest
 from langchain_core.messages import BaseMessage
 from scripted import NO_SCENARIOS, ScriptedChatModel, is_acceptance, is_assembler, module_id_of, module_reply
 
-from matrioska.budget import TokenCounter, prompt_budget, shrink_value
 from matrioska.context import Context
 from matrioska.graph import build_graph
+from matrioska.model.budget import TokenCounter, prompt_budget, shrink_value
 
 CONTEXT, REPLY = 2048, 512
 BUDGET = CONTEXT - REPLY

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from matrioska import builtin_models as bm
-from matrioska.builtin_models import BuiltinModel, ModelFetchError, UnknownModelError
 from matrioska.cli import main
+from matrioska.model import builtin as bm
+from matrioska.model.builtin import BuiltinModel, ModelFetchError, UnknownModelError
 
 PARTS = 3
 VERSION = "0.1.0"
@@ -274,7 +274,7 @@ def test_no_network_is_one_line_naming_the_way_out(env: Env) -> None:
 
 
 def test_unknown_names(env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from matrioska.models import load_chat_model
+    from matrioska.model.factory import load_chat_model
 
     stdout, stderr = io.StringIO(), io.StringIO()
     assert main(["models", "pull", "nope"], stdout=stdout, stderr=stderr) == 2
@@ -339,8 +339,8 @@ def test_an_incomplete_legacy_folder_is_not_adopted(env: Env) -> None:
 
 
 def test_load_chat_model_loads_a_cached_builtin_by_alias(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    import matrioska.llm
-    from matrioska.models import load_chat_model
+    import matrioska.model.local
+    from matrioska.model.factory import load_chat_model
 
     place_cached(env.folder, env.model)
     calls: list[tuple[tuple[object, ...], dict[str, object]]] = []
@@ -349,7 +349,7 @@ def test_load_chat_model_loads_a_cached_builtin_by_alias(env: Env, monkeypatch: 
         calls.append((args, kwargs))
         return "loaded"
 
-    monkeypatch.setattr(matrioska.llm, "LocalLLM", recorder)
+    monkeypatch.setattr(matrioska.model.local, "LocalLLM", recorder)
     assert load_chat_model("ft", temperature=0.2) == "loaded"
     assert calls == [((str(env.folder),), {"load_in_4bit": False, "temperature": 0.2})]
 

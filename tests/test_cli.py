@@ -16,7 +16,7 @@ import pytest
 from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder, flaky, module_id_of
 
 from matrioska import cli
-from matrioska.checkpoint import has_thread
+from matrioska.runs.checkpoint import has_thread
 
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
@@ -209,7 +209,7 @@ def test_the_default_model_follows_the_machine(tmp_path: Path, monkeypatch: pyte
     anything loads; with CUDA the 4-bit Mistral-7B; --model and $MATRIOSKA_MODEL win."""
     import torch
 
-    from matrioska.builtin_models import DEFAULT_CPU_MODEL
+    from matrioska.model.builtin import DEFAULT_CPU_MODEL
 
     loaded: list[str] = []
 

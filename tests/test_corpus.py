@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from matrioska.errors import PlanError
-from matrioska.parsing import parse_architecture, parse_module_reply
+from matrioska.plan.parsing import parse_architecture, parse_module_reply
 
 CORPUS = Path(__file__).parent / "corpus"
 FILES = sorted(CORPUS.glob("*.txt"))

@@ -11,7 +11,7 @@ import pytest
 from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator, OutputPathError
-from matrioska.shapes import ascii_identifier
+from matrioska.plan.shapes import ascii_identifier
 
 HOSTILE_IDS = [
     "../../escape",

@@ -16,9 +16,13 @@ from langchain_core.messages import BaseMessage
 from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator
-from matrioska import verify as verify_module
+from matrioska.checking import verify as verify_module
+from matrioska.checking.sandbox import resolve_sandbox
+from matrioska.checking.verify import verify_project
 from matrioska.cli import _parser
-from matrioska.installs import (
+from matrioska.generation.project import ProjectFile
+from matrioska.kinds.python import _python_requirements
+from matrioska.kinds.python.installs import (
     allowed_names,
     distribution_for_import,
     install_decision,
@@ -28,11 +32,7 @@ from matrioska.installs import (
     own_names,
     parse_requirement,
 )
-from matrioska.kinds.python import _python_requirements
-from matrioska.parsing import UPDATE_MARKER
-from matrioska.project import ProjectFile
-from matrioska.sandbox import resolve_sandbox
-from matrioska.verify import verify_project
+from matrioska.plan.parsing import UPDATE_MARKER
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 

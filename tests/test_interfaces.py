@@ -10,7 +10,7 @@ from langchain_core.messages import BaseMessage
 from scripted import ScriptedChatModel, is_architect, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator
-from matrioska.interfaces import (
+from matrioska.checking.interfaces import (
     check_references,
     collisions,
     file_interface,
@@ -18,8 +18,8 @@ from matrioska.interfaces import (
     python_import_names,
     render_interface,
 )
-from matrioska.parsing import UPDATE_MARKER
-from matrioska.project import ProjectFile
+from matrioska.generation.project import ProjectFile
+from matrioska.plan.parsing import UPDATE_MARKER
 
 CORE = '''"""ISBN tools."""
 import re

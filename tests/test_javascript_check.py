@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from matrioska.kinds import javascript
-from matrioska.kinds.javascript import JavaScriptKind
+from matrioska.kinds.web import javascript
+from matrioska.kinds.web.javascript import JavaScriptKind
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 KIND = JavaScriptKind()

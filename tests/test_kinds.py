@@ -18,9 +18,9 @@ from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator, kinds
 from matrioska.cli import main
-from matrioska.parsing import UPDATE_MARKER, parse_architecture
+from matrioska.model.structured import plan_schema
+from matrioska.plan.parsing import UPDATE_MARKER, parse_architecture
 from matrioska.prompts import ARCHITECT_SCHEMA_SYSTEM_PROMPT
-from matrioska.structured import plan_schema
 
 PLUGIN = r'''
 """A Matrioska kind for SQL schema files, checked in an in-memory SQLite database."""

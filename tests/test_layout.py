@@ -1,5 +1,6 @@
-"""The package's layout: no import circle between Matrioska's own modules (lazy imports inside
-functions count too: they are circles a reader has to keep in mind)."""
+"""The package's layout: wings stacked in one order, no import running back up that order, no
+import circle between Matrioska's own modules, no room reaching into another's private names
+(lazy imports inside functions count too: they are arrows a reader has to keep in mind)."""
 
 from __future__ import annotations
 
@@ -85,3 +86,46 @@ def private_imports() -> list[str]:
 
 def test_no_module_imports_another_modules_private_name() -> None:
     assert private_imports() == []
+
+
+WINGS = [
+    # bottom to top: a module imports only from its own wing or the ones below it
+    ["matrioska.errors", "matrioska.defaults", "matrioska.state", "matrioska.prompts"],
+    ["matrioska.kinds"],  # a language's rules and checks: imports, interfaces, references, browser
+    ["matrioska.model"],  # everything that talks to a model
+    ["matrioska.plan"],  # the plan, its shapes, its acceptance scenarios
+    ["matrioska.generation"],  # one module's work, no graph types
+    ["matrioska.checking"],  # running the project: sandbox, checks, verdict, references
+    ["matrioska.context"],  # a run's configuration (the graph's runtime context)
+    ["matrioska.nodes"],  # the graph's nodes and routing
+    ["matrioska.graph"],
+    ["matrioska.runs"],  # persisted runs: orchestrator, checkpointers, files
+    ["matrioska.monitor"],
+    ["matrioska.cli"],
+    ["matrioska", "matrioska.__main__"],
+]
+
+
+def wing_of(module: str) -> int:
+    """The floor of `module`'s wing (the longest listed name that is it or holds it)."""
+    best, length = -1, -1
+    for floor, names in enumerate(WINGS):
+        for name in names:
+            if (module == name or module.startswith(name + ".")) and len(name) > length:
+                best, length = floor, len(name)
+    return best
+
+
+def arrows_up(graph: dict[str, set[str]]) -> list[str]:
+    return [
+        f"{module} -> {target}"
+        for module, targets in sorted(graph.items())
+        for target in sorted(targets)
+        if wing_of(target) > wing_of(module)
+    ]
+
+
+def test_every_module_has_a_wing_and_no_import_runs_back_up() -> None:
+    graph = import_graph()
+    assert [m for m in graph if wing_of(m) < 0] == []
+    assert arrows_up(graph) == []

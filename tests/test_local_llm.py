@@ -57,7 +57,7 @@ def test_full_precision_is_allowed(tiny_model_dir: Path) -> None:
 def test_auto_dtype_on_a_cpu_is_the_measured_faster_one(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
-    from matrioska import llm as llm_module
+    from matrioska.model import local as llm_module
 
     picked = llm_module._fastest_cpu_dtype()
     assert picked in (torch.bfloat16, torch.float32) and llm_module._fastest_cpu_dtype() is picked  # once
@@ -163,7 +163,7 @@ def test_generation_waits_for_slow_tokens_and_raises_generation_errors(tiny_mode
 
     import torch
 
-    from matrioska.batching import GenerationRequest, RowStreamer
+    from matrioska.model.batching import GenerationRequest, RowStreamer
 
     llm = LocalLLM(str(tiny_model_dir), load_in_4bit=False, max_new_tokens=4, do_sample=False)
     tokenizer = llm.llm.pipeline.tokenizer

@@ -18,7 +18,7 @@ from scripted import ScriptedChatModel, default_responder, is_assembler, module_
 
 from matrioska import MatrioskaOrchestrator, RunFailedError
 from matrioska.monitor import Driver, create_app, serve_in_thread
-from matrioska.parsing import UPDATE_MARKER
+from matrioska.plan.parsing import UPDATE_MARKER
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -12,11 +12,11 @@ from langchain_core.messages import BaseMessage
 from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator
+from matrioska.checking.interfaces import check_references, module_interface
+from matrioska.checking.nearmiss import NearMisses, apply_near_misses, close_candidates
 from matrioska.cli import ProgressPrinter
-from matrioska.interfaces import check_references, module_interface
-from matrioska.nearmiss import NearMisses, apply_near_misses, close_candidates
-from matrioska.parsing import UPDATE_MARKER
-from matrioska.project import ProjectFile
+from matrioska.generation.project import ProjectFile
+from matrioska.plan.parsing import UPDATE_MARKER
 
 PAGE = (
     '<!DOCTYPE html>\n<html>\n<head><title>Library</title><link rel="stylesheet" href="css/style.css"></head>\n'

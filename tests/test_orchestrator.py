@@ -238,7 +238,7 @@ def test_unwritable_base_path_is_a_clear_error(tmp_path: Path, scripted: Scripte
 def test_state_survives_a_checkpoint_round_trip(tmp_path: Path, scripted: ScriptedChatModel) -> None:
     with MatrioskaOrchestrator(scripted, base_path=tmp_path) as orchestrator:
         state = orchestrator.run(TASK, thread_id="rt")
-    from matrioska.checkpoint import open_checkpointer
+    from matrioska.runs.checkpoint import open_checkpointer
 
     saver, close = open_checkpointer(tmp_path / "matrioska_checkpoints" / "checkpoints.sqlite")
     try:

@@ -1,4 +1,4 @@
-"""matrioska.webcheck beyond loading: every page exercised (inputs filled, buttons clicked), and scripted
+"""matrioska.kinds.web.browser beyond loading: every page exercised (inputs filled, buttons clicked), and scripted
 page scenarios. One browser launch for the exercised pages, one for all the scenarios; a hung page in
 each (a click that never returns, a load that never ends) must not hold up the rest.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_webcheck import _chromium, _page
 
-from matrioska.webcheck import (
+from matrioska.kinds.web.browser import (
     PageResult,
     ScenarioResult,
     WebCheckUnavailable,

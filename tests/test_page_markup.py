@@ -13,9 +13,16 @@ from langchain_core.messages import BaseMessage
 from scripted import ScriptedChatModel, is_architect, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator
+from matrioska.generation.project import (
+    ProjectFile,
+    extract_files,
+    is_echo,
+    module_problems,
+    project_files,
+    validate_file,
+)
 from matrioska.nodes.executor import build_module_messages
-from matrioska.parsing import UPDATE_MARKER
-from matrioska.project import ProjectFile, extract_files, is_echo, module_problems, project_files, validate_file
+from matrioska.plan.parsing import UPDATE_MARKER
 from matrioska.state import Architecture
 
 TASK = (

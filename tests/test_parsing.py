@@ -8,7 +8,7 @@ import pytest
 from scripted import THREE_MODULE_PLAN
 
 from matrioska.errors import PlanError
-from matrioska.parsing import (
+from matrioska.plan.parsing import (
     architecture_from_dict,
     execution_order,
     extract_json_object,

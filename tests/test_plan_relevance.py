@@ -16,8 +16,8 @@ from scripted import ScriptedChatModel, is_architect, is_assembler, module_id_of
 from matrioska import MatrioskaOrchestrator
 from matrioska.context import Context
 from matrioska.nodes.architect import architect, off_topic_reason
-from matrioska.parsing import UPDATE_MARKER
-from matrioska.shapes import guide_for, rename_examples, repair_shape, same_word, task_title, task_words
+from matrioska.plan.parsing import UPDATE_MARKER
+from matrioska.plan.shapes import guide_for, rename_examples, repair_shape, same_word, task_title, task_words
 from matrioska.state import Architecture
 
 LIBRARY = (

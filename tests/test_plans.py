@@ -12,9 +12,9 @@ from langchain_core.messages import BaseMessage
 from scripted import ScriptedChatModel, is_architect, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator
-from matrioska.parsing import UPDATE_MARKER
-from matrioska.project import extract_files
-from matrioska.shapes import detect_shape, guide_for, repair_shape
+from matrioska.generation.project import extract_files
+from matrioska.plan.parsing import UPDATE_MARKER
+from matrioska.plan.shapes import detect_shape, guide_for, repair_shape
 from matrioska.state import Architecture
 
 
@@ -227,7 +227,7 @@ def test_the_architect_gets_the_guide_and_a_portuguese_plan_gets_ascii_names(tmp
 
 
 def test_a_file_planned_without_its_extension_is_satisfied_by_the_written_one() -> None:
-    from matrioska.project import module_problems
+    from matrioska.generation.project import module_problems
     from matrioska.state import ModuleSpec
 
     files = extract_files("```js\nlet a = 1;\n```", "app", ["app"])
@@ -244,7 +244,7 @@ def test_a_reply_cut_off_inside_a_block_keeps_that_block() -> None:
 
 
 def test_a_file_of_comments_echoing_the_prompt_is_a_problem() -> None:
-    from matrioska.project import ProjectFile, module_problems
+    from matrioska.generation.project import ProjectFile, module_problems
     from matrioska.state import ModuleSpec
 
     prompt = "YOUR MODULE: core\nDescription: Reverses the words of a sentence\nInputs: Sentence to reverse"

@@ -13,9 +13,8 @@ from langchain_core.messages import BaseMessage
 from scripted import ScriptedChatModel, is_architect, module_id_of
 
 from matrioska import MatrioskaOrchestrator
-from matrioska.interfaces import module_interface
-from matrioska.parsing import UPDATE_MARKER
-from matrioska.precision import (
+from matrioska.checking.interfaces import module_interface
+from matrioska.generation.precision import (
     attempt_score,
     derive_update,
     json_as_code,
@@ -24,7 +23,8 @@ from matrioska.precision import (
     update_in_code,
     worse_reason,
 )
-from matrioska.project import ProjectFile
+from matrioska.generation.project import ProjectFile
+from matrioska.plan.parsing import UPDATE_MARKER
 
 
 def test_an_update_assigned_in_python_code_is_taken_out_and_used() -> None:

@@ -12,8 +12,8 @@ from langchain_core.messages import BaseMessage
 from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator
-from matrioska.parsing import UPDATE_MARKER
-from matrioska.project import extract_files, generated_files, safe_relpath, validate_file
+from matrioska.generation.project import extract_files, generated_files, validate_file
+from matrioska.plan.parsing import UPDATE_MARKER, safe_relpath
 from matrioska.state import Architecture
 
 WEB_PLAN = {
@@ -184,7 +184,7 @@ def test_validation_by_kind() -> None:
 
 
 def test_a_web_project_without_an_entry_point_gets_one_in_dependency_order() -> None:
-    from matrioska.project import ProjectFile
+    from matrioska.generation.project import ProjectFile
 
     architecture = Architecture.model_validate(
         {"project_name": "W", "modules": [{"id": "a"}, {"id": "b", "dependencies": ["a"]}]}

@@ -15,7 +15,8 @@ from langchain_core.messages import HumanMessage
 from scripted import ScriptedChatModel
 
 from matrioska import LocalLLM, MatrioskaOrchestrator
-from matrioska.grammar import (
+from matrioska.generation.project import ProjectFile, extract_files
+from matrioska.model.grammar import (
     ReplyFrame,
     gbnf_grammar,
     grammar_model,
@@ -25,8 +26,7 @@ from matrioska.grammar import (
     update_grammar_schema,
 )
 from matrioska.nodes.executor import _files_to_fix, _merge_files
-from matrioska.parsing import parse_module_reply
-from matrioska.project import ProjectFile, extract_files
+from matrioska.plan.parsing import parse_module_reply
 from matrioska.state import ModuleSpec
 
 FRAME = ReplyFrame((("core.py", "python"), ("tests/test_core.py", "python")), ("api_functions", "element_ids"))
@@ -169,7 +169,7 @@ def test_the_run_says_which_path_replies_took(tmp_path: Path, scripted: Scripted
     ],
 )
 def test_a_reply_a_server_cut_off_is_closed_without_the_model(cut: str, expected_files, note: str) -> None:
-    from matrioska.grammar import close_frame
+    from matrioska.model.grammar import close_frame
 
     text, said = close_frame(FRAME, cut)
     assert said is not None and note in said
@@ -182,7 +182,7 @@ def test_a_reply_a_server_cut_off_is_closed_without_the_model(cut: str, expected
 
 
 def test_a_whole_reply_or_another_text_is_left_as_it_is() -> None:
-    from matrioska.grammar import close_frame
+    from matrioska.model.grammar import close_frame
 
     whole = "core.py\n```python\n```\n\ntests/test_core.py\n```python\n```\n\nSHARED_STATE_UPDATE: {}"
     assert close_frame(FRAME, whole) == (whole, None)

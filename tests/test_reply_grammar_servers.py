@@ -22,10 +22,9 @@ from openai_server import ScriptedOpenAIServer, grammar_in
 from scripted import MODULE_UPDATES, THREE_MODULE_PLAN, ScriptedChatModel, default_responder, module_id_of
 
 from matrioska import MatrioskaOrchestrator
-from matrioska.grammar import ReplyFrame, gbnf_grammar, language_label, reply_frame
-from matrioska.models import load_chat_model
-from matrioska.parsing import UPDATE_MARKER
-from matrioska.servers import (
+from matrioska.model.factory import load_chat_model
+from matrioska.model.grammar import ReplyFrame, gbnf_grammar, language_label, reply_frame
+from matrioska.model.servers import (
     forget_server,
     grammar_binding,
     grammar_refused,
@@ -34,6 +33,7 @@ from matrioska.servers import (
     mark_grammar_refused,
     server_kind,
 )
+from matrioska.plan.parsing import UPDATE_MARKER
 
 FRAME = ReplyFrame((("core.py", "python"), ('tests/my tests/tést "q".py', "python")), ("api_functions", "element_ids"))
 GBNF = gbnf_grammar(FRAME)

@@ -17,9 +17,9 @@ from langchain_core.messages import BaseMessage
 from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder, is_update_retry, module_id_of
 
 from matrioska import cli
-from matrioska.parsing import UPDATE_MARKER, parse_module_reply
-from matrioska.project import extract_files, module_problems
-from matrioska.reply_stats import categorise, output_counts, render_structural, structural_counts, sum_counts
+from matrioska.generation.project import extract_files, module_problems
+from matrioska.generation.reply_stats import categorise, output_counts, render_structural, structural_counts, sum_counts
+from matrioska.plan.parsing import UPDATE_MARKER, parse_module_reply
 from matrioska.state import ModuleSpec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,7 +185,10 @@ def test_a_scripted_run_written_to_disk_is_counted_from_its_output_folder(
     assert structural_counts(report["module_reports"]) == counts  # the same without the plan
     assert render_structural(counts) == LINE
     done = subprocess.run(
-        [sys.executable, "-m", "matrioska.reply_stats", str(tmp_path)], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "matrioska.generation.reply_stats", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert done.returncode == 0 and done.stdout.strip() == LINE, done.stderr
     assert output_counts(tmp_path / "nothing")["modules"] == 0

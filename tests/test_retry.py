@@ -9,7 +9,7 @@ import pytest
 from scripted import ScriptedChatModel, flaky, module_id_of
 
 from matrioska import MatrioskaOrchestrator, PlanError, RunFailedError
-from matrioska.retry import default_retry_policy, is_transient_backend_error
+from matrioska.model.retry import default_retry_policy, is_transient_backend_error
 
 FAST = default_retry_policy(max_attempts=3, initial_interval=0.01, max_interval=0.02)
 

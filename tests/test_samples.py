@@ -14,7 +14,7 @@ from scripted import ScriptedChatModel, is_architect, module_id_of
 
 from matrioska import MatrioskaOrchestrator
 from matrioska.cli import ProgressPrinter
-from matrioska.parsing import UPDATE_MARKER
+from matrioska.plan.parsing import UPDATE_MARKER
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
@@ -186,8 +186,8 @@ def test_a_fix_round_samples_k_and_takes_a_fix_only_when_it_beats_the_current_fi
 def test_an_own_check_does_not_blame_a_module_for_what_is_not_built_yet() -> None:
     """A candidate importing a module planned but not built yet is not failed for it; a real
     error of its own still is."""
-    from matrioska.sandbox import resolve_sandbox
-    from matrioska.verify import module_check
+    from matrioska.checking.sandbox import resolve_sandbox
+    from matrioska.checking.verify import module_check
 
     sandbox, _ = resolve_sandbox("bwrap", timeout=30)
     assert sandbox is not None

@@ -2,7 +2,7 @@
 
 `LocalLLM` samples them as K rows of one batched `generate` (each row under its own copy of the
 reply grammar); an OpenAI-compatible server gets one request with `n=K` and counts its usage once;
-any other chat model gets K requests at once. All through `matrioska.sampling.sample_texts`.
+any other chat model gets K requests at once. All through `matrioska.model.sampling.sample_texts`.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from openai_server import ScriptedOpenAIServer
 from scripted import ScriptedChatModel
 
 from matrioska import LocalLLM
-from matrioska.batching import GenerationRequest
-from matrioska.grammar import reply_frame
-from matrioska.nodes._common import GenerationMeter
-from matrioska.parsing import parse_module_reply
-from matrioska.project import extract_files
-from matrioska.sampling import DEFAULT_SAMPLE_TEMPERATURE, sample_texts, sampling_mode, sampling_temperature
+from matrioska.generation.project import extract_files
+from matrioska.model.batching import GenerationRequest
+from matrioska.model.calls import GenerationMeter
+from matrioska.model.grammar import reply_frame
+from matrioska.model.sampling import DEFAULT_SAMPLE_TEMPERATURE, sample_texts, sampling_mode, sampling_temperature
+from matrioska.plan.parsing import parse_module_reply
 from matrioska.state import ModuleSpec
 
 MESSAGES = [SystemMessage("You write one module."), HumanMessage("Write the module core.")]

@@ -17,9 +17,9 @@ from openai_server import ScriptedOpenAIServer
 from scripted import NO_SCENARIOS, is_acceptance, is_assembler, module_id_of
 
 from matrioska import ContextLengthError, MatrioskaOrchestrator, ModelServerError, cli
-from matrioska.models import load_chat_model
-from matrioska.parsing import UPDATE_MARKER
-from matrioska.retry import default_retry_policy
+from matrioska.model.factory import load_chat_model
+from matrioska.model.retry import default_retry_policy
+from matrioska.plan.parsing import UPDATE_MARKER
 
 FAST = default_retry_policy(max_attempts=3, initial_interval=0.05, max_interval=0.1)
 IDS = ["alpha", "beta", "gamma"]

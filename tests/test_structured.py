@@ -15,10 +15,10 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from scripted import INDEPENDENT_PLAN, THREE_MODULE_PLAN, ScriptedChatModel, default_responder
 
 from matrioska import LocalLLM, MatrioskaOrchestrator, PlanError, kinds
-from matrioska.parsing import parse_architecture
+from matrioska.model.structured import constrained, plan_schema, update_schema, wrap_up_reserve
+from matrioska.plan.parsing import parse_architecture
 from matrioska.prompts import ARCHITECT_SCHEMA_SYSTEM_PROMPT, ARCHITECT_USER_PROMPT
 from matrioska.state import Architecture, ModuleSpec
-from matrioska.structured import constrained, plan_schema, update_schema, wrap_up_reserve
 
 PLAN_MESSAGES = [
     SystemMessage(ARCHITECT_SCHEMA_SYSTEM_PROMPT.format(kinds=kinds.describe())),
@@ -104,7 +104,7 @@ def test_noise_becomes_valid_acceptance_scenarios_under_their_schema(tiny_model_
     whole schema-valid object that the scenario validation accepts."""
     import torch
 
-    from matrioska.acceptance import lenient, scenarios_schema
+    from matrioska.plan.acceptance import lenient, scenarios_schema
 
     schema = scenarios_schema()
     tokens = budget or wrap_up_reserve(schema) + 10
@@ -189,7 +189,7 @@ def test_the_wrap_up_narrows_as_its_masks_say(tiny_model_dir: Path) -> None:
     import numpy as np
     from transformers import AutoTokenizer
 
-    from matrioska.structured import JsonSchemaConstraint, json_wrap_up
+    from matrioska.model.structured import JsonSchemaConstraint, json_wrap_up
 
     constraint = JsonSchemaConstraint(AutoTokenizer.from_pretrained(tiny_model_dir))
     vocab = constraint.vocab_size + 3  # and a model's padded rows
@@ -226,7 +226,7 @@ def test_scenarios_in_the_plans_slots_name_only_what_the_plan_has(tiny_model_dir
     functions the plan names, and its Python is valid (rendered from calls, never free code)."""
     import torch
 
-    from matrioska.acceptance import check_against_plan, lenient, plan_slots, slotted_schema
+    from matrioska.plan.acceptance import check_against_plan, lenient, plan_slots, slotted_schema
 
     modules = [
         {"id": "core", "files": ["isbn.py"], "description": "is_valid_isbn10(code) and is_valid_isbn13(code)"},

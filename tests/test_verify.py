@@ -17,10 +17,10 @@ from langchain_core.messages import BaseMessage
 from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator, SandboxError
+from matrioska.checking.sandbox import NO_BWRAP_REASON, UNSANDBOXED_WARNING, Sandbox, resolve_sandbox
+from matrioska.checking.verify import attribute, entry_points, import_names, verify_project
 from matrioska.cli import main
-from matrioska.parsing import UPDATE_MARKER
-from matrioska.sandbox import NO_BWRAP_REASON, UNSANDBOXED_WARNING, Sandbox, resolve_sandbox
-from matrioska.verify import attribute, entry_points, import_names, verify_project
+from matrioska.plan.parsing import UPDATE_MARKER
 
 HAVE_BWRAP = shutil.which("bwrap") is not None
 needs_bwrap = pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap is not installed (apt-get install bubblewrap)")
@@ -212,7 +212,7 @@ def test_a_run_stopped_in_a_fix_round_resumes_there(tmp_path: Path) -> None:
 
 
 def test_without_bubblewrap_auto_runs_nothing_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("matrioska.sandbox.shutil.which", lambda name: None)
+    monkeypatch.setattr("matrioska.checking.sandbox.shutil.which", lambda name: None)
     sandbox, note = resolve_sandbox("auto")
     assert sandbox is None and note == NO_BWRAP_REASON and "apt-get install bubblewrap" in note
     with pytest.raises(SandboxError, match="bubblewrap"):
@@ -508,7 +508,7 @@ def test_weak_evidence_never_makes_the_verdict_true() -> None:
     `python main.py --help` (exit 0, nothing printed), and a generated scenario whose commands
     printed nothing passed on its exit status alone. The first is a failure of the entry point's
     module; the second is inconclusive (its own scenario by the user would still count)."""
-    from matrioska.acceptance import validate_scenarios
+    from matrioska.plan.acceptance import validate_scenarios
 
     sandbox, _ = resolve_sandbox("bwrap", timeout=30)
     assert sandbox is not None
@@ -589,7 +589,7 @@ def test_a_test_without_assert_and_help_only_give_runs_not_checked(tmp_path: Pat
 
 
 def test_the_evidence_rule_keeps_works_only_with_a_passing_scenario() -> None:
-    from matrioska.verify import with_evidence
+    from matrioska.checking.verify import with_evidence
 
     checks = [{"kind": "pytest", "command": "pytest", "ok": True, "output": ""}]
     passed = {"name": "adds", "ok": True}

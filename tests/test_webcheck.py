@@ -1,4 +1,4 @@
-"""matrioska.webcheck: generated web pages opened in headless Chromium, offline.
+"""matrioska.kinds.web.browser: generated web pages opened in headless Chromium, offline.
 
 One browser launch checks a project of small pages, one page per kind of problem (an endless loop
 included, so a hung page must not hold up the others); the rest needs no browser.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from matrioska.webcheck import (
+from matrioska.kinds.web.browser import (
     PageProblem,
     PageResult,
     WebCheckUnavailable,

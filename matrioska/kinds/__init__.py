@@ -25,7 +25,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Kind
+from matrioska.kinds.base import Kind
 
 __all__ = [
     "Kind",
@@ -69,14 +69,14 @@ _loaded: tuple[list[Installed], list[str]] | None = None
 
 
 def _built_ins() -> list[Installed]:
-    from .css import CssKind
-    from .data import DataKind
-    from .html import HtmlKind
-    from .javascript import JavaScriptKind
-    from .json import JsonKind
-    from .markdown import MarkdownKind
-    from .python import PythonKind
-    from .tests import TestsKind
+    from matrioska.kinds.data import DataKind
+    from matrioska.kinds.json import JsonKind
+    from matrioska.kinds.markdown import MarkdownKind
+    from matrioska.kinds.python import PythonKind
+    from matrioska.kinds.tests import TestsKind
+    from matrioska.kinds.web.css import CssKind
+    from matrioska.kinds.web.html import HtmlKind
+    from matrioska.kinds.web.javascript import JavaScriptKind
 
     kinds = (PythonKind, TestsKind, HtmlKind, JavaScriptKind, CssKind, JsonKind, MarkdownKind, DataKind)
     return [Installed(cls(), BUILT_IN) for cls in kinds]

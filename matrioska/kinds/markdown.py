@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Kind
+from matrioska.kinds.base import Kind
 
 
 class MarkdownKind(Kind):

@@ -22,7 +22,10 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from ..acceptance import (
+from matrioska.context import Context, resolve_llm
+from matrioska.model.calls import call_structured, emit
+from matrioska.model.structured import constrained
+from matrioska.plan.acceptance import (
     check_against_plan,
     describe,
     lenient,
@@ -33,17 +36,14 @@ from ..acceptance import (
     slotted_schema,
     validate_scenarios,
 )
-from ..context import Context, resolve_llm
-from ..parsing import JSONExtractionError, extract_json_object
-from ..prompts import (
+from matrioska.plan.parsing import JSONExtractionError, extract_json_object
+from matrioska.prompts import (
     ACCEPTANCE_MORE_PROMPT,
     ACCEPTANCE_RETRY_PROMPT,
     ACCEPTANCE_SYSTEM_PROMPT,
     ACCEPTANCE_USER_PROMPT,
 )
-from ..state import Architecture, MatrioskaState
-from ..structured import constrained
-from ._common import call_structured, emit
+from matrioska.state import Architecture, MatrioskaState
 
 GENERATED_LIMIT = 6
 _PLACEHOLDER = re.compile(r"<[A-Za-z][\w .,-]{1,40}>")

@@ -17,16 +17,14 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
-from .. import kinds
-from ..acceptance import for_module, plan_owners, render_for_module, scenario_modules
-from ..budget import TokenCounter, prompt_budget
-from ..context import Context, resolve_llm
-from ..errors import MatrioskaError, RecursionBudgetError
-from ..grammar import ReplyFrame, close_frame, grammar_model, render_files, reply_frame
-from ..interfaces import INTERFACE_CHARS, check_references, module_interface, render_interface
-from ..nearmiss import apply_near_misses, describe_edit
-from ..parsing import UPDATE_MARKER, JSONExtractionError, ModuleReply, extract_json_object, parse_module_reply
-from ..precision import (
+from matrioska import kinds
+from matrioska.checking.interfaces import INTERFACE_CHARS, check_references, module_interface, render_interface
+from matrioska.checking.nearmiss import apply_near_misses, describe_edit
+from matrioska.checking.sandbox import resolve_sandbox
+from matrioska.checking.verify import module_check
+from matrioska.context import Context, resolve_llm
+from matrioska.errors import MatrioskaError, RecursionBudgetError
+from matrioska.generation.precision import (
     attempt_score,
     derive_update,
     json_as_code,
@@ -35,21 +33,29 @@ from ..precision import (
     update_in_code,
     worse_reason,
 )
-from ..project import ProjectFile, extract_files, module_problems, project_files
-from ..prompts import (
+from matrioska.generation.project import ProjectFile, extract_files, module_problems, project_files
+from matrioska.model.budget import TokenCounter, prompt_budget
+from matrioska.model.calls import GenerationMeter, call_structured, emit, render_value
+from matrioska.model.grammar import ReplyFrame, close_frame, grammar_model, render_files, reply_frame
+from matrioska.model.sampling import sample_texts, sampling_mode, sampling_temperature
+from matrioska.model.structured import constrained, update_schema
+from matrioska.nodes.routing import max_parallel_of, next_pending, pending_count, remaining_waves
+from matrioska.plan.acceptance import for_module, plan_owners, render_for_module, scenario_modules
+from matrioska.plan.parsing import (
+    UPDATE_MARKER,
+    JSONExtractionError,
+    ModuleReply,
+    extract_json_object,
+    parse_module_reply,
+)
+from matrioska.prompts import (
     EXECUTOR_REPAIR_PROMPT,
     EXECUTOR_RUNTIME_FIX_PROMPT,
     EXECUTOR_SYSTEM_PROMPT,
     EXECUTOR_UPDATE_RETRY_PROMPT,
     EXECUTOR_USER_PROMPT,
 )
-from ..sampling import sample_texts, sampling_mode, sampling_temperature
-from ..sandbox import resolve_sandbox
-from ..state import Architecture, MatrioskaState, ModuleSpec
-from ..structured import constrained, update_schema
-from ..verify import module_check
-from ._common import GenerationMeter, call_structured, emit, render_value
-from .routing import max_parallel_of, next_pending, pending_count, remaining_waves
+from matrioska.state import Architecture, MatrioskaState, ModuleSpec
 
 # Without a token budget (none is known), a single shared-state value is still capped.
 VALUE_LIMIT = 6000
@@ -641,13 +647,13 @@ def _answers(
     temperature: float | None = None,
 ) -> list[tuple[str, ModuleReply, str]]:
     """The candidates of one module attempt: the call (under its reply grammar where the backend
-    takes one; K candidates in one request where it can, `matrioska.sampling`) and each one's
+    takes one; K candidates in one request where it can, `matrioska.model.sampling`) and each one's
     parse, with the path the replies took."""
     bound, path = grammar_model(llm, frame)
     refused: list[bool] = []
 
     def refuse() -> None:
-        from ..servers import mark_grammar_refused
+        from matrioska.model.servers import mark_grammar_refused
 
         mark_grammar_refused(llm)
         refused.append(True)

@@ -24,7 +24,7 @@ from typing import Any
 
 from langgraph.types import Send
 
-from ..state import MatrioskaState
+from matrioska.state import MatrioskaState
 
 
 def next_pending(state: MatrioskaState) -> str | None:

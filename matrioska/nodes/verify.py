@@ -13,16 +13,16 @@ from typing import Any, Literal, cast
 
 from langgraph.runtime import Runtime
 
-from ..context import Context
-from ..grammar import render_files
-from ..interfaces import module_interface
-from ..nearmiss import apply_near_misses, candidates_note, describe_edit
-from ..project import extract_files, project_files
-from ..sandbox import resolve_sandbox
-from ..state import Architecture, MatrioskaState
-from ..verify import NOT_CHECKED, headline, verify_project, with_evidence
-from ._common import emit
-from .routing import block_causes, blocked_modules, module_dependencies
+from matrioska.checking.interfaces import module_interface
+from matrioska.checking.nearmiss import apply_near_misses, candidates_note, describe_edit
+from matrioska.checking.sandbox import resolve_sandbox
+from matrioska.checking.verify import NOT_CHECKED, headline, verify_project, with_evidence
+from matrioska.context import Context
+from matrioska.generation.project import extract_files, project_files
+from matrioska.model.calls import emit
+from matrioska.model.grammar import render_files
+from matrioska.nodes.routing import block_causes, blocked_modules, module_dependencies
+from matrioska.state import Architecture, MatrioskaState
 
 _EVIDENCE_LIMIT = 6000
 
@@ -372,12 +372,12 @@ def render_verdict(result: dict[str, Any]) -> str:
 def _repair_near_misses(state: MatrioskaState, runtime: Any) -> tuple[MatrioskaState, dict[str, Any]]:
     """Before the references decide a fix round: each module's references that miss by exactly
     one close name (and its selectors naming no class or id that exists, one close one away)
-    edited in place in its artifact (`matrioska.nearmiss`), the references checked again and
+    edited in place in its artifact (`matrioska.checking.nearmiss`), the references checked again and
     the consistency report, the integrated result, the interfaces and the module reports
     brought up to date. Every near-miss edit of the run (the executor's too) is a row of the
     consistency report. Returns the state as the checks should see it and what to write back
     ({} when nothing changed)."""
-    from .assembler import reference_rows, render_integrated
+    from matrioska.nodes.assembler import reference_rows, render_integrated
 
     order = state.get("execution_order") or []
     report = dict(state.get("integration_report") or {})

@@ -1,0 +1,1 @@
+"""Everything that talks to a model: the chat-model factory, LocalLLM and its batching, model servers, constrained decoding (JSON schemas, reply grammars), best-of-N sampling, token budgets, built-in models, and the call helpers the nodes use."""

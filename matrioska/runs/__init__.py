@@ -1,0 +1,1 @@
+"""Persisted runs: the orchestrator, the checkpointers and the seed's files under `base_path`."""
