@@ -33,7 +33,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from matrioska.kinds.python import bound_names, import_name, python_import_names
-from matrioska.kinds.web.javascript import JS_COMMENT
+from matrioska.kinds.web.javascript import strip_comments
 
 __all__ = [
     "INTERFACE_CHARS",
@@ -568,7 +568,7 @@ def _js_references(
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     path = entry["path"]
-    code = JS_COMMENT.sub("", content)
+    code = strip_comments(content)
     imports: list[tuple[str, list[str]]] = []
     for match in _JS_IMPORT.finditer(code):
         imports.append(

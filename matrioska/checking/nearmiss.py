@@ -41,6 +41,8 @@ from typing import Any
 from matrioska.checking.interfaces import ReferenceIndex, check_references, module_interface, resolve_path
 from matrioska.generation.project import ProjectFile
 from matrioska.kinds.python import import_name
+from matrioska.kinds.web.css import CSS_COMMENT
+from matrioska.kinds.web.javascript import id_lookups
 
 __all__ = ["NearMisses", "apply_near_misses", "candidates_note", "close_candidates", "describe_edit"]
 
@@ -461,8 +463,7 @@ def _web_edits(path: str, content: str, row: dict[str, Any], project: _Project) 
         choice = _choose(name, ids)
         if choice.chosen is None:
             return choice, []
-        spans = _quoted(content, r"getElementById\(\s*", name)
-        spans += [(s + 1, e) for s, e in _quoted(content, r"querySelector(?:All)?\(\s*", "#" + name)]
+        spans = [(start, end) for found, start, end in id_lookups(content) if found == name]
         return choice, edits(choice, name, spans)
     if match := _LINK.match(reference):
         kind, spec = match.group(1), _literal(match.group(2))
@@ -530,7 +531,6 @@ _STRING = re.compile(r"""(["'`])((?:\\.|(?!\1).)*?)\1""", re.S)
 _ID_ATTRIBUTE = re.compile(r"""\bid\s*=\s*\\?["']([^"'\\]+)""")
 _SELECTOR_CALL = re.compile(r"""\b(?:querySelector(?:All)?|closest|matches)\(\s*(["'`])([^"'`$]+)\1\s*\)""")
 _CLASS_CALL = re.compile(r"""\bgetElementsByClassName\(\s*(["'`])([\w-]+)\1\s*\)""")
-_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
 
 
 def _external_scripts(files: list[ProjectFile]) -> bool:
@@ -598,7 +598,7 @@ def _selector_edits(file: ProjectFile, markup: _Markup) -> tuple[list[_Edit], di
     content = file.content
     found: list[tuple[str, str, int]] = []
     if file.path.endswith(".css"):
-        text = _CSS_COMMENT.sub(lambda m: " " * len(m.group(0)), content)
+        text = CSS_COMMENT.sub(lambda m: " " * len(m.group(0)), content)
         for match in re.finditer(r"([^{};]+)\{", text):
             if match.group(1).strip().startswith("@"):
                 continue

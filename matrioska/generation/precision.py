@@ -31,6 +31,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from matrioska.generation.project import ProjectFile, identifier_kind
+from matrioska.kinds.web.javascript import strip_comments
 from matrioska.plan.parsing import literal_end, loads_object
 
 __all__ = [
@@ -411,7 +412,7 @@ def prose_files(files: list[ProjectFile], prompt: str = "") -> tuple[list[Projec
         language = _LANGUAGES.get(PurePosixPath(f.path.lower()).suffix)
         text = f.content
         if language == "JavaScript":  # comments are no sentences of the reply's
-            text = re.sub(r"^\s*//[^\n]*$", "", re.sub(r"/\*.*?\*/", "", text, flags=re.S), flags=re.M)
+            text = strip_comments(text)
         if language is None or parses(f.path, f.content) is True or not reads_as_prose(text):
             kept.append(f)
             continue

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from matrioska.kinds.web.javascript import id_lookups, strip_comments
+
 __all__ = [
     "PageProblem",
     "PageResult",
@@ -429,15 +431,7 @@ def _attach(page: Any, state: _Page) -> None:
 
 # --- element ids the scripts look up --------------------------------------------------------------------
 
-_COMMENT_OR_STRING = re.compile(
-    r"(\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`)|//[^\n]*|/\*.*?\*/", re.DOTALL
-)
 _ID = r"([A-Za-z_][\w:.-]*)"
-_LOOKUPS = [
-    re.compile(r"getElementById\(\s*(['\"`])" + _ID + r"\1\s*\)"),
-    re.compile(r"querySelector(?:All)?\(\s*(['\"`])#" + r"([A-Za-z_][\w-]*)" + r"\1\s*\)"),
-    re.compile(r"(?<![\w$])\$\(\s*(['\"`])#" + r"([A-Za-z_][\w-]*)" + r"\1\s*\)"),
-]
 _CREATED = [
     # el.id = 'x', and id="x" in markup the script writes (innerHTML, insertAdjacentHTML, templates)
     re.compile(r"\bid\s*=\s*\\?(['\"`])" + _ID + r"\\?\1"),
@@ -445,19 +439,12 @@ _CREATED = [
 ]
 
 
-def _strip_comments(code: str) -> str:
-    return _COMMENT_OR_STRING.sub(lambda m: m.group(1) or " ", code)
-
-
 def looked_up_ids(code: str) -> list[str]:
     """The element ids a script looks up and does not create itself, in order of first appearance."""
-    code = _strip_comments(code)
+    code = strip_comments(code)
     created = {m.group(m.lastindex or 0) for pattern in _CREATED for m in pattern.finditer(code)}
-    found: list[tuple[int, str]] = []
-    for pattern in _LOOKUPS:
-        found.extend((m.start(), m.group(2)) for m in pattern.finditer(code))
     ids: list[str] = []
-    for _, name in sorted(found):
+    for name, _, _ in id_lookups(code):
         if name not in created and name not in ids:
             ids.append(name)
     return ids

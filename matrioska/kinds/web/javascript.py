@@ -31,7 +31,35 @@ from matrioska.kinds.base import Kind
 _LIST_ITEMS = 40
 
 
-JS_COMMENT = re.compile(r"/\*.*?\*/|(?<![:\\'\"\w])//[^\n]*", re.DOTALL)
+_COMMENT_OR_STRING = re.compile(
+    r"(\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`)|//[^\n]*|/\*.*?\*/", re.DOTALL
+)
+_LOOKUP = re.compile(
+    r"(?:getElementById|(?P<selector>querySelector(?:All)?|(?<![\w$])\$))"
+    r"\(\s*(?P<quote>['\"`])(?P<hash>#?)(?P<id>[A-Za-z_][\w:.-]*)(?P=quote)\s*\)"
+)
+_SELECTOR_ID = re.compile(r"[A-Za-z_][\w-]*")
+
+
+def strip_comments(code: str) -> str:
+    """`code` with its comments blanked and its strings kept whole: the one place JavaScript
+    comments are recognised. A comment becomes its line breaks (or one space), so what follows
+    keeps its line."""
+    return _COMMENT_OR_STRING.sub(lambda m: m.group(1) or ("\n" * m.group(0).count("\n") or " "), code)
+
+
+def id_lookups(code: str) -> list[tuple[str, int, int]]:
+    """The element ids `code` looks up, each with the span of the id itself: the one pattern for
+    `getElementById('x')`, `querySelector('#x')` / `querySelectorAll('#x')` and jQuery's `$('#x')`."""
+    found = []
+    for match in _LOOKUP.finditer(code):
+        selector, name = bool(match.group("selector")), match.group("id")
+        if selector != bool(match.group("hash")) or (selector and not _SELECTOR_ID.fullmatch(name)):
+            continue
+        found.append((name, match.start("id"), match.end("id")))
+    return found
+
+
 _JS_FUNC = re.compile(
     r"^(export\s+(?:default\s+)?)?(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)\s*\(([^)]*)\)", re.M
 )
@@ -47,9 +75,6 @@ _JS_EXPORT_LIST = re.compile(r"^export\s*\{([^}]*)\}", re.M)
 _CJS_OBJECT = re.compile(r"module\.exports\s*=\s*\{([^}]*)\}")
 _CJS_NAME = re.compile(r"(?:module\.)?exports\.([A-Za-z_$][\w$]*)\s*=")
 _CJS_SINGLE = re.compile(r"module\.exports\s*=\s*([A-Za-z_$][\w$]*)\s*;?\s*$", re.M)
-_JS_ID_USE = re.compile(
-    r"""getElementById\(\s*["'`]([^"'`$]+)["'`]\s*\)|querySelector(?:All)?\(\s*["'`]#([\w-]+)["'`]\s*\)"""
-)
 _JS_ID_SET = re.compile(
     r"""\.id\s*=\s*["'`]([^"'`]+)["'`]|setAttribute\(\s*["']id["']\s*,\s*["'`]([^"'`]+)["'`]\s*\)"""
 )
@@ -69,7 +94,7 @@ def _export_names(clause: str) -> list[str]:
 
 
 def javascript_interface(path: str, content: str) -> dict[str, Any]:
-    code = JS_COMMENT.sub("", content)
+    code = strip_comments(content)
     functions: dict[str, str] = {}
     exports: list[str] = []
     for match in _JS_FUNC.finditer(code):
@@ -123,7 +148,7 @@ def javascript_interface(path: str, content: str) -> dict[str, Any]:
         "window": window,
         "exports": sorted(set(exports)) if has_exports else None,
         "module": module,
-        "ids_used": sorted({a or b for a, b in _JS_ID_USE.findall(code)}),
+        "ids_used": sorted({name for name, _, _ in id_lookups(code)}),
         "ids_set": sorted({a or b for a, b in _JS_ID_SET.findall(code)} | set(_HTML_ID.findall(code))),
     }
 
