@@ -25,7 +25,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from langchain_core.messages import HumanMessage  # noqa: E402
 from tinymodel import build_tiny_mistral  # noqa: E402
 
-from matrioska.nodes.executor import build_module_messages  # noqa: E402
+from matrioska.generation.prompt import build_module_messages  # noqa: E402
 from matrioska.plan.parsing import architecture_from_dict  # noqa: E402
 
 CODE_LINE = "    document.getElementById('bookList').appendChild(renderBook(book));  // keep ids in sync\n"

@@ -29,11 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from matrioska.generation.project import extract_files, module_problems  # noqa: E402
+from matrioska.generation.prompt import build_module_messages  # noqa: E402
+from matrioska.generation.prompt import prompt_text as _prompt_text  # noqa: E402
 from matrioska.generation.reply_stats import render_structural, structural_counts, sum_counts  # noqa: E402
 from matrioska.model.calls import GenerationMeter, call_model  # noqa: E402
 from matrioska.model.factory import load_chat_model  # noqa: E402
 from matrioska.model.grammar import close_frame, grammar_model, reply_frame  # noqa: E402
-from matrioska.nodes.executor import _prompt_text, build_module_messages  # noqa: E402
 from matrioska.plan.parsing import parse_module_reply  # noqa: E402
 from matrioska.state import Architecture  # noqa: E402
 

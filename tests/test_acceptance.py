@@ -174,7 +174,7 @@ def test_a_bad_scenario_file_is_one_line_naming_file_scenario_and_field_before_a
     def no_model(args: Any) -> Any:
         raise AssertionError("the model was loaded before the scenario file was checked")
 
-    monkeypatch.setattr("matrioska.cli.load_model", no_model)
+    monkeypatch.setattr("matrioska.cli.commands.load_model", no_model)
     code = main(["run", "todo list", "--out", str(tmp_path / "out"), "--acceptance", str(path)])
     err = capsys.readouterr().err.strip()
     assert code == 2
@@ -352,7 +352,7 @@ def test_a_scenario_that_never_passes_makes_the_verdict_false_and_the_cli_names_
     scenarios.write_text(json.dumps(SCENARIOS))
     model = todo_model()
     model.respond = lambda messages, base=model.respond: base(messages[:2])  # never sees the evidence
-    monkeypatch.setattr("matrioska.cli.load_model", lambda args: (model, {}))
+    monkeypatch.setattr("matrioska.cli.commands.load_model", lambda args: (model, {}))
     code = main(
         [
             "run",
@@ -577,7 +577,7 @@ def test_near_misses_of_a_small_model_are_repaired_without_it() -> None:
 
 
 def test_the_plans_slots_come_from_its_files_and_words() -> None:
-    from matrioska.plan.acceptance import plan_slots, render_slots, slotted_schema
+    from matrioska.plan.scenario_slots import plan_slots, render_slots, slotted_schema
 
     slots = plan_slots(
         [

@@ -31,8 +31,8 @@ from matrioska.context import Context
 from matrioska.graph import build_graph
 from matrioska.model.factory import is_provider_spec, load_chat_model
 from matrioska.model.structured import plan_schema, update_schema
-from matrioska.plan.acceptance import plan_slots, scenarios_schema, slotted_schema
 from matrioska.plan.parsing import UPDATE_MARKER
+from matrioska.plan.scenario_slots import plan_slots, scenarios_schema, slotted_schema
 
 TASK = "Create a library management system"
 

@@ -15,7 +15,7 @@ from langchain_core.messages import BaseMessage
 from scripted import ScriptedChatModel, is_assembler, module_id_of, module_reply, shared_context_of
 
 from matrioska import MatrioskaOrchestrator
-from matrioska.cli import ProgressPrinter
+from matrioska.cli.progress import ProgressPrinter
 from matrioska.nodes.routing import (
     block_causes,
     blocked_modules,

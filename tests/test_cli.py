@@ -16,6 +16,10 @@ import pytest
 from scripted import THREE_MODULE_PLAN, ScriptedChatModel, default_responder, flaky, module_id_of
 
 from matrioska import cli
+from matrioska.cli import commands
+from matrioska.cli.parser import build_parser
+from matrioska.cli.progress import ProgressPrinter, _print_verdict
+from matrioska.context import DEFAULT_MODEL_ID
 from matrioska.runs.checkpoint import has_thread
 
 
@@ -26,7 +30,7 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 
 
 def use_model(monkeypatch: pytest.MonkeyPatch, model: Any) -> None:
-    monkeypatch.setattr(cli, "load_model", lambda args: (model, {}))
+    monkeypatch.setattr(commands, "load_model", lambda args: (model, {}))
 
 
 def test_run_prints_phases_and_module_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,13 +77,13 @@ def test_failed_run_prints_resume_command_and_resume_finishes(tmp_path: Path, mo
 def test_blank_task_is_one_line_error_without_loading_a_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str
 ) -> None:
-    monkeypatch.setattr(cli, "load_model", lambda args: pytest.fail("model loaded for a blank task"))
+    monkeypatch.setattr(commands, "load_model", lambda args: pytest.fail("model loaded for a blank task"))
     code, out, err = run_cli(["run", task, "--out", str(tmp_path)])
     assert code == 2 and err.startswith("error: the task is empty") and err.count("\n") == 1
 
 
 def test_unwritable_out_fails_before_loading_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "load_model", lambda args: pytest.fail("model loaded for a bad --out"))
+    monkeypatch.setattr(commands, "load_model", lambda args: pytest.fail("model loaded for a bad --out"))
     (tmp_path / "f").write_text("x")
     code, _, err = run_cli(["run", "task", "--out", str(tmp_path / "f" / "sub")])
     assert code == 2 and "cannot write to output folder" in err
@@ -103,7 +107,7 @@ def test_resume_of_unknown_thread_fails_fast_without_loading_a_model(
     use_model(monkeypatch, ScriptedChatModel(respond=default_responder()))
     code, _, err = run_cli(["run", "Library", "--out", str(tmp_path), "--thread", "known"])
     assert code == 0, err
-    monkeypatch.setattr(cli, "load_model", lambda args: pytest.fail("model loaded to resume an unknown thread"))
+    monkeypatch.setattr(commands, "load_model", lambda args: pytest.fail("model loaded to resume an unknown thread"))
     missing = tmp_path / "never-run"
     for out in (tmp_path, missing):  # a database without the thread; no database at all
         start = time.perf_counter()
@@ -122,7 +126,7 @@ def test_resume_of_unknown_thread_in_postgres_fails_before_loading_a_model(
     )
     assert code == 0, err
     assert has_thread(postgres_url, "known-pg") and not has_thread(postgres_url, "nope-pg")
-    monkeypatch.setattr(cli, "load_model", lambda args: pytest.fail("model loaded to resume an unknown thread"))
+    monkeypatch.setattr(commands, "load_model", lambda args: pytest.fail("model loaded to resume an unknown thread"))
     argv = ["resume", "--out", str(tmp_path), "--thread", "nope-pg", "--checkpointer", postgres_url]
     code, _, err = run_cli(argv)
     assert code == 2 and err == f"error: no run with thread id 'nope-pg' under {str(tmp_path)!r}\n"
@@ -175,13 +179,13 @@ def test_console_script_missing_model_path_is_one_line(tmp_path: Path) -> None:
 def test_json_schema_constraint_is_on_unless_switched_off(
     tiny_model_dir: Path, flag: list[str], expected: bool
 ) -> None:
-    args = cli._parser().parse_args(["run", "task", "--out", "o", "--model", str(tiny_model_dir), "--no-4bit", *flag])
-    assert cli.load_model(args)[0].constrain_json is expected
+    args = build_parser().parse_args(["run", "task", "--out", "o", "--model", str(tiny_model_dir), "--no-4bit", *flag])
+    assert commands.load_model(args)[0].constrain_json is expected
 
 
 def test_live_progress_shows_a_bar_tokens_and_rate_per_module() -> None:
     out = io.StringIO()
-    printer = cli.ProgressPrinter(out, lambda thread: "", live=True)
+    printer = ProgressPrinter(out, lambda thread: "", live=True)
     printer({"event": "module_started", "module": "css", "name": "CSS", "index": 2, "total": 4, "reads": []})
     for _ in range(5):
         printer.drawn = 0.0  # redraw on every token for the test
@@ -214,10 +218,10 @@ def test_the_default_model_follows_the_machine(tmp_path: Path, monkeypatch: pyte
     loaded: list[str] = []
 
     def load_model(args: Any) -> tuple[Any, dict[str, Any]]:
-        loaded.append(cli.machine_default_model(args)[0])
+        loaded.append(commands.machine_default_model(args)[0])
         return ScriptedChatModel(respond=default_responder()), {}
 
-    monkeypatch.setattr(cli, "load_model", load_model)
+    monkeypatch.setattr(commands, "load_model", load_model)
     monkeypatch.delenv("MATRIOSKA_MODEL", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     code, _, err = run_cli(["run", "Library management system", "--out", str(tmp_path / "a"), "--no-verify"])
@@ -233,7 +237,7 @@ def test_the_default_model_follows_the_machine(tmp_path: Path, monkeypatch: pyte
     monkeypatch.delenv("MATRIOSKA_MODEL")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     _, _, err = run_cli(["run", "Library", "--out", str(tmp_path / "d"), "--no-verify"])
-    assert "no GPU" not in err and loaded[-1] == cli.DEFAULT_MODEL_ID
+    assert "no GPU" not in err and loaded[-1] == DEFAULT_MODEL_ID
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -248,7 +252,7 @@ def test_a_verdict_false_without_a_failed_check_prints_its_reason() -> None:
     the line says why, never "0 check(s) failed"."""
     out = io.StringIO()
     reason = "1 file(s) fail their checks (reverse.py @ core: the file holds only comments)"
-    cli._print_verdict(
+    _print_verdict(
         out,
         {
             "works": False,

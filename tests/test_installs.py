@@ -16,12 +16,12 @@ from langchain_core.messages import BaseMessage
 from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator
-from matrioska.checking import verify as verify_module
 from matrioska.checking.sandbox import resolve_sandbox
 from matrioska.checking.verify import verify_project
-from matrioska.cli import _parser
+from matrioska.cli.parser import build_parser
 from matrioska.generation.project import ProjectFile
 from matrioska.kinds.python import _python_requirements
+from matrioska.kinds.python import installs as installs_module
 from matrioska.kinds.python.installs import (
     allowed_names,
     distribution_for_import,
@@ -169,13 +169,13 @@ def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("PIP_NO_INDEX", "1")  # offline: pip looks only in the folder
     monkeypatch.setenv("PIP_FIND_LINKS", str(folder))
     asked: list[str] = []
-    real = verify_module._pip_install
+    real = installs_module.pip_install
 
     def spy(requirement: str, target: Path, timeout: float) -> str | None:
         asked.append(requirement)
         return real(requirement, target, timeout)
 
-    monkeypatch.setattr(verify_module, "_pip_install", spy)
+    monkeypatch.setattr(installs_module, "pip_install", spy)
     return {"folder": folder, "asked": asked, "before": _snapshot(folder), "deps": tmp_path / "pyenv"}
 
 
@@ -257,9 +257,9 @@ def test_an_import_the_assembler_did_not_list_goes_to_the_module_importing_it(in
 
 
 def test_the_cli_flag_takes_names_comma_separated_and_repeated() -> None:
-    args = _parser().parse_args(["run", "task", "--out", "x", "--allow-install", "a,b", "--allow-install", "c"])
+    args = build_parser().parse_args(["run", "task", "--out", "x", "--allow-install", "a,b", "--allow-install", "c"])
     assert ",".join(args.allow_install) == "a,b,c"
-    assert _parser().parse_args(["resume", "--out", "x", "--thread", "t"]).allow_install == []
+    assert build_parser().parse_args(["resume", "--out", "x", "--thread", "t"]).allow_install == []
 
 
 PLAN = {

@@ -15,10 +15,10 @@ from matrioska.checking.interfaces import (
     collisions,
     file_interface,
     module_interface,
-    python_import_names,
     render_interface,
 )
 from matrioska.generation.project import ProjectFile
+from matrioska.kinds.python import python_import_names
 from matrioska.plan.parsing import UPDATE_MARKER
 
 CORE = '''"""ISBN tools."""

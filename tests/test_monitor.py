@@ -148,13 +148,14 @@ def test_model_values_and_file_names_never_run_in_the_page(tmp_path: Path, brows
 
 
 def test_a_non_loopback_bind_needs_the_printed_token(tmp_path: Path) -> None:
-    from matrioska import cli
+    from matrioska.cli.commands import start_monitor
+    from matrioska.cli.parser import build_parser
 
     with MatrioskaOrchestrator(ScriptedChatModel(respond=default_responder()), tmp_path) as orchestrator:
         orchestrator.run(TASK, thread_id="t")
-    args = cli._parser().parse_args(["serve", "--out", str(tmp_path), "--host", "0.0.0.0", "--port", str(_port())])
+    args = build_parser().parse_args(["serve", "--out", str(tmp_path), "--host", "0.0.0.0", "--port", str(_port())])
     out = io.StringIO()
-    server = cli.start_monitor(args, out, Driver())
+    server = start_monitor(args, out, Driver())
     try:
         token = out.getvalue().split("access token (every request needs it): ")[1].split()[0]
         base = f"http://127.0.0.1:{args.port}"
@@ -195,7 +196,9 @@ def test_run_with_serve_prints_the_address_and_takes_the_review_from_the_page(
 ) -> None:
     from matrioska import cli
 
-    monkeypatch.setattr(cli, "load_model", lambda args: (ScriptedChatModel(respond=default_responder()), {}))
+    monkeypatch.setattr(
+        "matrioska.cli.commands.load_model", lambda args: (ScriptedChatModel(respond=default_responder()), {})
+    )
     port = _port()
     out, err = io.StringIO(), io.StringIO()
     argv = ["run", TASK, "--out", str(tmp_path), "--review", "--serve", "--port", str(port), "--thread", "s1"]

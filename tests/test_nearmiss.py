@@ -13,9 +13,10 @@ from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator
 from matrioska.checking.interfaces import check_references, module_interface
-from matrioska.checking.nearmiss import NearMisses, apply_near_misses, close_candidates
-from matrioska.cli import ProgressPrinter
+from matrioska.checking.nearmiss import NearMisses, apply_near_misses
+from matrioska.cli.progress import ProgressPrinter
 from matrioska.generation.project import ProjectFile
+from matrioska.kinds.nearmiss import close_candidates
 from matrioska.plan.parsing import UPDATE_MARKER
 
 PAGE = (

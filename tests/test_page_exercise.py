@@ -13,11 +13,11 @@ from test_webcheck import _chromium, _page
 
 from matrioska.kinds.web.browser import (
     PageResult,
-    ScenarioResult,
     WebCheckUnavailable,
     check_pages,
     run_page_scenarios,
 )
+from matrioska.kinds.web.scenarios import ScenarioResult
 
 TIMEOUT = 6.0
 

@@ -21,7 +21,7 @@ from matrioska.generation.project import (
     project_files,
     validate_file,
 )
-from matrioska.nodes.executor import build_module_messages
+from matrioska.generation.prompt import build_module_messages
 from matrioska.plan.parsing import UPDATE_MARKER
 from matrioska.state import Architecture
 

@@ -15,6 +15,8 @@ from langchain_core.messages import HumanMessage
 from scripted import ScriptedChatModel
 
 from matrioska import LocalLLM, MatrioskaOrchestrator
+from matrioska.generation.fixes import files_to_fix as _files_to_fix
+from matrioska.generation.fixes import merge_files as _merge_files
 from matrioska.generation.project import ProjectFile, extract_files
 from matrioska.model.grammar import (
     ReplyFrame,
@@ -25,7 +27,6 @@ from matrioska.model.grammar import (
     reply_frame,
     update_grammar_schema,
 )
-from matrioska.nodes.executor import _files_to_fix, _merge_files
 from matrioska.plan.parsing import parse_module_reply
 from matrioska.state import ModuleSpec
 

@@ -22,11 +22,11 @@ from openai_server import ScriptedOpenAIServer, grammar_in
 from scripted import MODULE_UPDATES, THREE_MODULE_PLAN, ScriptedChatModel, default_responder, module_id_of
 
 from matrioska import MatrioskaOrchestrator
+from matrioska.model.backend import grammar_binding
 from matrioska.model.factory import load_chat_model
 from matrioska.model.grammar import ReplyFrame, gbnf_grammar, language_label, reply_frame
 from matrioska.model.servers import (
     forget_server,
-    grammar_binding,
     grammar_refused,
     is_context_length_error,
     is_grammar_refusal,

@@ -153,7 +153,9 @@ def form_failing_responder() -> Any:
 
 def scripted_run(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The three-module run of `form_failing_responder`, written under `out` by the CLI."""
-    monkeypatch.setattr(cli, "load_model", lambda args: (ScriptedChatModel(respond=form_failing_responder()), {}))
+    monkeypatch.setattr(
+        "matrioska.cli.commands.load_model", lambda args: (ScriptedChatModel(respond=form_failing_responder()), {})
+    )
     argv = ["run", "Library", "--out", str(out), "--thread", "s1", "--repairs", "1", "--no-verify"]
     assert cli.main(argv, stdout=io.StringIO(), stderr=io.StringIO()) == 0
 

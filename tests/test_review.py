@@ -68,7 +68,9 @@ def test_cli_review_approves_from_the_prompt(tmp_path: Path, monkeypatch: pytest
 
     from matrioska import cli
 
-    monkeypatch.setattr(cli, "load_model", lambda args: (ScriptedChatModel(respond=default_responder()), {}))
+    monkeypatch.setattr(
+        "matrioska.cli.commands.load_model", lambda args: (ScriptedChatModel(respond=default_responder()), {})
+    )
     monkeypatch.setattr("sys.stdin", io.StringIO("a\n"))
     out, err = io.StringIO(), io.StringIO()
     code = cli.main(["run", TASK, "--out", str(tmp_path), "--review"], stdout=out, stderr=err)
@@ -91,7 +93,9 @@ def test_cli_review_edits_the_plan_in_the_editor(tmp_path: Path, monkeypatch: py
         "json.dump(plan, open(path, 'w'))\n"
     )
     monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
-    monkeypatch.setattr(cli, "load_model", lambda args: (ScriptedChatModel(respond=default_responder()), {}))
+    monkeypatch.setattr(
+        "matrioska.cli.commands.load_model", lambda args: (ScriptedChatModel(respond=default_responder()), {})
+    )
     monkeypatch.setattr("sys.stdin", io.StringIO("e\n"))
     out, err = io.StringIO(), io.StringIO()
     code = cli.main(["run", TASK, "--out", str(tmp_path / "out"), "--review"], stdout=out, stderr=err)

@@ -13,7 +13,7 @@ from langchain_core.messages import BaseMessage
 from scripted import ScriptedChatModel, is_architect, module_id_of
 
 from matrioska import MatrioskaOrchestrator
-from matrioska.cli import ProgressPrinter
+from matrioska.cli.progress import ProgressPrinter
 from matrioska.plan.parsing import UPDATE_MARKER
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")

@@ -104,7 +104,8 @@ def test_noise_becomes_valid_acceptance_scenarios_under_their_schema(tiny_model_
     whole schema-valid object that the scenario validation accepts."""
     import torch
 
-    from matrioska.plan.acceptance import lenient, scenarios_schema
+    from matrioska.plan.acceptance import lenient
+    from matrioska.plan.scenario_slots import scenarios_schema
 
     schema = scenarios_schema()
     tokens = budget or wrap_up_reserve(schema) + 10
@@ -226,7 +227,8 @@ def test_scenarios_in_the_plans_slots_name_only_what_the_plan_has(tiny_model_dir
     functions the plan names, and its Python is valid (rendered from calls, never free code)."""
     import torch
 
-    from matrioska.plan.acceptance import check_against_plan, lenient, plan_slots, slotted_schema
+    from matrioska.plan.acceptance import check_against_plan, lenient
+    from matrioska.plan.scenario_slots import plan_slots, slotted_schema
 
     modules = [
         {"id": "core", "files": ["isbn.py"], "description": "is_valid_isbn10(code) and is_valid_isbn13(code)"},

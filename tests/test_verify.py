@@ -17,9 +17,11 @@ from langchain_core.messages import BaseMessage
 from scripted import ScriptedChatModel, is_assembler, module_id_of
 
 from matrioska import MatrioskaOrchestrator, SandboxError
+from matrioska.checking.run import attribute
 from matrioska.checking.sandbox import NO_BWRAP_REASON, UNSANDBOXED_WARNING, Sandbox, resolve_sandbox
-from matrioska.checking.verify import attribute, entry_points, import_names, verify_project
+from matrioska.checking.verify import verify_project
 from matrioska.cli import main
+from matrioska.kinds.python.checks import entry_points, import_names
 from matrioska.plan.parsing import UPDATE_MARKER
 
 HAVE_BWRAP = shutil.which("bwrap") is not None
@@ -150,7 +152,7 @@ def test_a_project_never_fixed_exits_3_with_its_files_and_the_reason(
         return python_model().respond(messages)
 
     scripted = ScriptedChatModel(respond=never_fixed)
-    monkeypatch.setattr("matrioska.cli.load_model", lambda args: (scripted, {}))
+    monkeypatch.setattr("matrioska.cli.commands.load_model", lambda args: (scripted, {}))
     stdout, stderr = _Capture(), _Capture()
     code = main(
         ["run", "todo list", "--out", str(out), "--plan", str(plan), "--fix-rounds", "1"], stdout=stdout, stderr=stderr
@@ -580,7 +582,7 @@ def test_a_test_without_assert_and_help_only_give_runs_not_checked(tmp_path: Pat
 
     from io import StringIO
 
-    from matrioska.cli import _print_verdict, exit_status
+    from matrioska.cli.progress import _print_verdict, exit_status
 
     assert exit_status(verification) == 4
     printed = StringIO()
@@ -589,7 +591,7 @@ def test_a_test_without_assert_and_help_only_give_runs_not_checked(tmp_path: Pat
 
 
 def test_the_evidence_rule_keeps_works_only_with_a_passing_scenario() -> None:
-    from matrioska.checking.verify import with_evidence
+    from matrioska.checking.verdict import with_evidence
 
     checks = [{"kind": "pytest", "command": "pytest", "ok": True, "output": ""}]
     passed = {"name": "adds", "ok": True}

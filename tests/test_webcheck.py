@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from matrioska.kinds.web.browser import (
-    PageProblem,
     PageResult,
     WebCheckUnavailable,
     check_pages,
     find_chromium,
-    looked_up_ids,
 )
+from matrioska.kinds.web.lookups import looked_up_ids
+from matrioska.kinds.web.watch import PageProblem
 
 TIMEOUT = 5.0
 

@@ -105,14 +105,7 @@ def extract_files(
         language = words[0].lower() if words and "." not in words[0] and "/" not in words[0] else ""
         if not info:
             body, language = _strip_label(body)
-        candidate = next((w.split("=", 1)[-1] for w in words if "." in w or "/" in w), None)
-        if candidate is None:
-            before = artifact[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
-            if len(before) <= 120:
-                # a declared path on the line before, as written (even one without an extension,
-                # as a reply grammar writes the plan's names), else a path-like token in it
-                exact = before.strip().strip("`*\"':")
-                candidate = exact if _is_declared(exact, declared or []) else _path_from(before)
+        candidate = _block_name(words, artifact, match.start(), declared or [])
         notes: list[str] = []
         path = safe_relpath(candidate) if candidate else None
         if candidate and path != candidate.strip().strip("`*\"'"):
@@ -151,6 +144,20 @@ def extract_files(
             ProjectFile(declared[0], text, module_id, ["no fenced block; the whole reply saved as the declared file"])
         )
     return files
+
+
+def _block_name(words: list[str], artifact: str, start: int, declared: list[str]) -> str | None:
+    """The file name a block at `start` was given: a path-like word of its fence's info string,
+    else, from the line before the block (one of at most 120 characters), a declared path as
+    written (even one without an extension, as a reply grammar writes the plan's names), else a
+    path-like token in it; None when it has none."""
+    candidate = next((w.split("=", 1)[-1] for w in words if "." in w or "/" in w), None)
+    if candidate is None:
+        before = artifact[:start].rstrip("\n").rsplit("\n", 1)[-1]
+        if len(before) <= 120:
+            exact = before.strip().strip("`*\"':")
+            candidate = exact if _is_declared(exact, declared) else _path_from(before)
+    return candidate
 
 
 _LABEL = re.compile(r"^\s*([A-Za-z][\w+-]{0,20})\s*:?\s*\n")

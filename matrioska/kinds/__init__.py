@@ -4,7 +4,10 @@ A kind knows which files are its own (`matches`) and what is wrong with one of t
 (`validate`); optionally the interface its files publish to the modules that use them
 (`interface`), guidance for the modules of its kind (`guide`), what the assembler adds for it
 (`generate`: an `index.html`, `requirements.txt`, `package.json`) and how its files are run
-(`commands`: argv lists run in the sandbox on a copy of the project).
+(`commands`: argv lists run in the sandbox on a copy of the project; or `check(paths, ctx)`, its
+own checks, given a `CheckContext` (`base.py`) to run commands and record what they showed; a
+kind that runs acceptance scenarios itself names their kinds in `scenario_kinds` and runs them in
+`run_scenarios(ctx)`).
 
 The built-in kinds (`python`, `tests`, `html`, `javascript`, `css`, `json`, `markdown`, `data`)
 live one file each in this package and use the same interface as a plugin. A third-party kind is
@@ -69,16 +72,26 @@ _loaded: tuple[list[Installed], list[str]] | None = None
 
 
 def _built_ins() -> list[Installed]:
+    """The built-in kinds, in their order. Python, HTML and JavaScript come with their checks
+    (`kinds/python/checks.py`, `kinds/web/checks.py`: the classes there extend the kinds' own)."""
     from matrioska.kinds.data import DataKind
     from matrioska.kinds.json import JsonKind
     from matrioska.kinds.markdown import MarkdownKind
-    from matrioska.kinds.python import PythonKind
+    from matrioska.kinds.python.checks import CheckedPythonKind
     from matrioska.kinds.tests import TestsKind
+    from matrioska.kinds.web.checks import CheckedHtmlKind, CheckedJavaScriptKind
     from matrioska.kinds.web.css import CssKind
-    from matrioska.kinds.web.html import HtmlKind
-    from matrioska.kinds.web.javascript import JavaScriptKind
 
-    kinds = (PythonKind, TestsKind, HtmlKind, JavaScriptKind, CssKind, JsonKind, MarkdownKind, DataKind)
+    kinds = (
+        CheckedPythonKind,
+        TestsKind,
+        CheckedHtmlKind,
+        CheckedJavaScriptKind,
+        CssKind,
+        JsonKind,
+        MarkdownKind,
+        DataKind,
+    )
     return [Installed(cls(), BUILT_IN) for cls in kinds]
 
 

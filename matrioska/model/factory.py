@@ -94,7 +94,7 @@ def _provider_model(
         if provider == "openai":
             # One `GET /models`: vLLM and SGLang say how long their context is (prompts are then
             # budgeted to fit it), and each server which it is (the request field that takes a
-            # module reply's grammar: `servers.grammar_binding`).
+            # module reply's grammar: `backend.grammar_binding`).
             forget_server(base_url)  # a new model for a new run: a grammar refused before is tried again
             entries = served_models(base_url)
             found: dict[str, Any] = {"server_kind": server_kind(base_url, entries=entries)}

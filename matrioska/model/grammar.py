@@ -29,6 +29,7 @@ from functools import cached_property
 from pathlib import PurePosixPath
 from typing import Any
 
+from matrioska.model.backend import backend_of
 from matrioska.model.structured import RowGrammar, json_wrap_up, update_schema, wrap_up_reserve
 
 __all__ = [
@@ -111,6 +112,10 @@ class ReplyFrame:
     @cached_property
     def schema(self) -> dict[str, Any]:
         return update_grammar_schema(list(self.keys))
+
+    def gbnf(self) -> str:
+        """The frame as a server's grammar (`gbnf_grammar`)."""
+        return gbnf_grammar(self)
 
 
 def reply_frame(spec: Any, only: list[str] | None = None) -> ReplyFrame | None:
@@ -357,17 +362,11 @@ def reply_row(constraint: Any, frame: ReplyFrame) -> ReplyRow:
 def grammar_model(llm: Any, frame: ReplyFrame | None) -> tuple[Any, str]:
     """The model bound to answer under `frame`, and the path replies take: `grammar (...)`
     naming the engine, or `parsed` (no frame, or a backend that takes no grammar: the reply is
-    parsed and repaired as any model's) with None."""
+    parsed and repaired as any model's) with None (`backend.Backend.under_grammar`)."""
     if frame is None:
         return None, "parsed"
-    method = getattr(llm, "with_reply_grammar", None)
-    if callable(method):
-        bound = method(frame)
-        return (bound, "grammar (llguidance, in process)") if bound is not None else (None, "parsed")
-    from matrioska.model.servers import grammar_binding
-
-    binding = grammar_binding(llm, gbnf_grammar(frame))
-    return (binding[0], f"grammar ({binding[1]})") if binding else (None, "parsed")
+    found = backend_of(llm).under_grammar(frame)
+    return (found[0], f"grammar ({found[1]})") if found else (None, "parsed")
 
 
 def render_files(files: list[Any]) -> str:

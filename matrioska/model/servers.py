@@ -12,10 +12,10 @@ server (any other error status, with the server's own message and, for an unknow
 names it does serve).
 
 The same list says which server it is (each entry's `owned_by`: "vllm", "sglang", "llamacpp"),
-and so which request field takes a reply grammar (`grammar_binding`): vLLM's
-`structured_outputs.grammar`, SGLang's `ebnf`, llama.cpp's `grammar`. A server that refused a
-grammar once is remembered for the rest of the process (`mark_grammar_refused`): its later
-requests go without one, on the parsed path.
+and so which request field takes a reply grammar (`server_grammar`, used by
+`backend.grammar_binding`): vLLM's `structured_outputs.grammar`, SGLang's `ebnf`, llama.cpp's
+`grammar`. A server that refused a grammar once is remembered for the rest of the process
+(`mark_grammar_refused`): its later requests go without one, on the parsed path.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import json
 import re
 import threading
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from matrioska.errors import ContextLengthError, ModelServerError
@@ -34,7 +35,9 @@ __all__ = [
     "server_context_tokens",
     "server_kind",
     "kind_of_models",
-    "grammar_binding",
+    "chat_model_of",
+    "server_url",
+    "server_grammar",
     "mark_grammar_refused",
     "grammar_refused",
     "forget_server",
@@ -89,7 +92,7 @@ def server_context_tokens(
 # What `owned_by` says in `GET /models` -> the server's kind.
 _KINDS = {"vllm": "vllm", "sglang": "sglang", "llamacpp": "llamacpp", "llama.cpp": "llamacpp"}
 # A reply grammar's request body, and its name in what is printed, per kind.
-_GRAMMAR_FIELDS: dict[str, tuple[str, Any]] = {
+_GRAMMAR_FIELDS: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
     "vllm": ("vLLM", lambda gbnf: {"structured_outputs": {"grammar": gbnf}}),
     "sglang": ("SGLang", lambda gbnf: {"ebnf": gbnf}),
     "llamacpp": ("llama.cpp", lambda gbnf: {"grammar": gbnf}),
@@ -149,42 +152,30 @@ def chat_model_of(llm: Any) -> tuple[Any, dict[str, Any]]:
     return llm, bound
 
 
-def _base_url(model: Any) -> str:
+def server_url(model: Any) -> str:
+    """The base URL of an OpenAI client's server ("" for the hosted API, or another model)."""
     return _url_key(getattr(model, "openai_api_base", None) or "")
 
 
-def grammar_binding(llm: Any, gbnf: str) -> tuple[Any, str] | None:
-    """`llm` bound to send `gbnf` (a GBNF / xgrammar EBNF grammar, root rule `root`) in its
-    server's own request field, and the server's name ("vLLM", "SGLang", "llama.cpp"); None
-    for a backend that takes none (Ollama, hosted APIs, an unknown server) or a server that
-    refused one (`mark_grammar_refused`).
-
-    Only LangChain's OpenAI chat model is bound: its `extra_body` reaches the request's JSON
-    (merged with any the model or an earlier binding already sends). The kind is the one
-    `load_chat_model` read from the server (`metadata["server_kind"]`), or asked here once for a
-    model built by hand with a base URL."""
-    model, bound = chat_model_of(llm)
-    if getattr(model, "_llm_type", None) != "openai-chat":
-        return None
-    url = _base_url(model)
+def server_grammar(base_url: str, metadata: dict[str, Any]) -> tuple[str, Callable[[str], dict[str, Any]]] | None:
+    """The server at `base_url`'s name ("vLLM", "SGLang", "llama.cpp") and the request fields
+    that carry a reply grammar there; None for the hosted API (no URL), a server of another kind
+    or one that refused a grammar (`mark_grammar_refused`). The kind is the model's
+    `metadata["server_kind"]` (read by `load_chat_model`), else asked here once."""
+    url = _url_key(base_url)
     if not url:
-        return None  # the hosted API
+        return None
     with _LOCK:
         if url in _GRAMMAR_REFUSED:
             return None
-    metadata = getattr(model, "metadata", None) or {}
     kind = metadata["server_kind"] if "server_kind" in metadata else server_kind(url, timeout=3.0)
-    if kind not in _GRAMMAR_FIELDS:
-        return None
-    label, fields = _GRAMMAR_FIELDS[kind]
-    body = {**(getattr(model, "extra_body", None) or {}), **(bound.get("extra_body") or {}), **fields(gbnf)}
-    return llm.bind(extra_body=body), label
+    return _GRAMMAR_FIELDS.get(kind)
 
 
 def mark_grammar_refused(llm: Any) -> None:
     """Remember, for the rest of the process, that `llm`'s server refuses reply grammars: its
-    later requests go without one (`grammar_binding` answers None)."""
-    url = _base_url(chat_model_of(llm)[0])
+    later requests go without one (`server_grammar` answers None)."""
+    url = server_url(chat_model_of(llm)[0])
     if url:
         with _LOCK:
             _GRAMMAR_REFUSED.add(url)
@@ -192,7 +183,7 @@ def mark_grammar_refused(llm: Any) -> None:
 
 def grammar_refused(llm: Any) -> bool:
     """Whether `llm`'s server was marked as refusing reply grammars."""
-    url = _base_url(chat_model_of(llm)[0])
+    url = server_url(chat_model_of(llm)[0])
     with _LOCK:
         return bool(url) and url in _GRAMMAR_REFUSED
 

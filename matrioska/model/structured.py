@@ -23,6 +23,8 @@ import json
 import time
 from typing import Any
 
+from matrioska.model.backend import SCHEMA_NAME, backend_of
+
 __all__ = [
     "MODULE_ID_PATTERN",
     "KEY_PATTERN",
@@ -88,8 +90,9 @@ def update_schema(keys: list[str]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(keys), "additionalProperties": False}
 
 
-def constrained(llm: Any, schema: dict[str, Any], name: str = "matrioska_output") -> Any | None:
-    """The model bound to generate JSON under `schema`, or None when it cannot.
+def constrained(llm: Any, schema: dict[str, Any], name: str = SCHEMA_NAME) -> Any | None:
+    """The model bound to generate JSON under `schema`, or None when it cannot
+    (`backend.Backend.under_schema`):
 
     - a model with `with_json_schema(schema)` (LocalLLM: token-level constraint; it returns None
       when switched off);
@@ -98,17 +101,7 @@ def constrained(llm: Any, schema: dict[str, Any], name: str = "matrioska_output"
       (`response_format` of type json_schema);
     - any other chat model: None, and the caller extracts, repairs and re-asks instead.
     """
-    method = getattr(llm, "with_json_schema", None)
-    if callable(method):
-        return method(schema)
-    kind = getattr(llm, "_llm_type", "")
-    if kind == "chat-ollama":
-        return llm.bind(format=schema)
-    if kind in ("openai-chat", "azure-openai-chat"):
-        return llm.bind(
-            response_format={"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
-        )
-    return None
+    return backend_of(llm).under_schema(schema, name)
 
 
 class JsonSchemaConstraint:

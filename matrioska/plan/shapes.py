@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -375,97 +376,144 @@ def rename_examples(architecture: Any, task: str) -> tuple[Any, list[str]]:
     keeps todo.py, a "to-do list" too); the guides' generic names (main.py, app.py, index.html,
     core, tests), files of prose (.md, .txt) and shared_state keys stay. A subject that is a
     standard-library module's name gets "_core" (calendar_core.py, never calendar.py)."""
-    said = _said(task)
     subject = _subject(task) or "project"
     if subject in sys.stdlib_module_names:  # calendar.py would shadow the module its code imports
         subject = f"{subject}_core"
-
-    def copied(word: str) -> bool:
-        return not any(same_word(word.lower(), t) for t in said)
-
-    def rename(text: str, spaced: bool = False) -> str:
-        def one(match: re.Match[str]) -> str:
-            word = match.group(1)
-            if not copied(word):
-                return word
-            new = subject.replace("_", " ") if spaced else subject
-            return new[:1].upper() + new[1:] if word[:1].isupper() else new
-
-        return _EXAMPLE_NAME.sub(one, text)
-
+    renaming = _Renaming(_said(task), subject)
     modules = list(architecture.modules)
     notes: list[str] = []
-    mentions: dict[str, str | None] = {}  # old -> new, None where two renames disagree
-
-    def mention(old: str, new: str) -> None:
-        if old != new:
-            mentions[old] = new if mentions.get(old, new) == new else None
-
-    taken = set(_files(modules))
-    paths: dict[str, str] = {}
-    for path in _files(modules):
-        new = path if path.lower().endswith(_PROSE) else rename(path)
-        if new == path or path in paths:
-            continue
-        taken.discard(path)
-        stem, suffix = PurePosixPath(new).stem, PurePosixPath(new).suffix
-        parent = str(PurePosixPath(new).parent)
-        n = 2
-        while new in taken:
-            new = str(PurePosixPath(parent) / f"{stem}_{n}{suffix}") if parent != "." else f"{stem}_{n}{suffix}"
-            n += 1
-        taken.add(new)
-        paths[path] = new
-        old_parts, new_parts = PurePosixPath(path).parts, PurePosixPath(new).parts
-        mention(path, new)
-        mention(old_parts[-1], new_parts[-1])
-        for old_part, new_part in zip(old_parts, new_parts, strict=False):
-            mention(PurePosixPath(old_part).stem, PurePosixPath(new_part).stem)
-        notes.append(f"the plan named file {path!r} after the guides' example, not the task; renamed {new!r}")
-
-    ids = {m.id for m in modules}
-    renamed_ids: dict[str, str] = {}
-    for spec in modules:
-        new, base, n = rename(spec.id), rename(spec.id), 2
-        if new == spec.id:
-            continue
-        while new in ids:
-            new, n = f"{base}_{n}", n + 1
-        ids.add(new)
-        renamed_ids[spec.id] = new
-        mention(spec.id, new)
-        notes.append(f"the plan named module {spec.id!r} after the guides' example, not the task; renamed {new!r}")
-    if not notes and rename(architecture.project_name) == architecture.project_name:
+    paths = _renamed_files(renaming, modules, notes)
+    renamed_ids = _renamed_ids(renaming, modules, notes)
+    project_renamed = renaming.rename(architecture.project_name) != architecture.project_name
+    if not notes and not project_renamed:
         return architecture, []
-
-    keys = sorted((k for k, v in mentions.items() if v is not None), key=len, reverse=True)
-    pattern = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, keys)) + r")(?![\w-])") if keys else None
-
-    def text(value: str) -> str:
-        return pattern.sub(lambda m: mentions[m.group(1)] or m.group(1), value) if pattern else value
-
-    fixed = []
-    for spec in modules:
-        update: dict[str, Any] = {field: text(getattr(spec, field)) for field in _MENTION_FIELDS}
-        update.update(
-            id=renamed_ids.get(spec.id, spec.id),
-            name=rename(spec.name, spaced=True),
-            files=[paths.get(f, f) for f in spec.files],
-            dependencies=[renamed_ids.get(d, d) for d in spec.dependencies],
-        )
-        fixed.append(spec.model_copy(update=update))
-    update = {
-        "modules": fixed,
+    text = renaming.rewriter()
+    update: dict[str, Any] = {
+        "modules": [_renamed_module(spec, renaming, paths, renamed_ids, text) for spec in modules],
         "goal": text(architecture.goal),
         "integration_rules": text(architecture.integration_rules),
     }
-    if rename(architecture.project_name) != architecture.project_name:
+    if project_renamed:
         update["project_name"] = task_title(task)
         notes.append(
             f"the plan named the project {architecture.project_name!r} after the guides' example, not the task; "
             f"renamed {update['project_name']!r}"
         )
     return architecture.model_copy(update=update), notes
+
+
+@dataclass
+class _Renaming:
+    """How `rename_examples` renames: a guide's example word the task never said becomes the
+    task's subject; and every old name it renamed (path, file name, import name, module id) with
+    its new one, to rewrite where the plan's texts mention them."""
+
+    said: list[str]
+    subject: str
+    mentions: dict[str, str | None] = field(default_factory=dict)  # old -> new, None where two renames disagree
+
+    def copied(self, word: str) -> bool:
+        """Whether a guide's example word is copied: the task never says it."""
+        return not any(same_word(word.lower(), t) for t in self.said)
+
+    def rename(self, text: str, spaced: bool = False) -> str:
+        """`text` with each copied example word replaced by the subject (its capital kept;
+        `spaced`: words apart, for a name people read)."""
+
+        def one(match: re.Match[str]) -> str:
+            word = match.group(1)
+            if not self.copied(word):
+                return word
+            new = self.subject.replace("_", " ") if spaced else self.subject
+            return new[:1].upper() + new[1:] if word[:1].isupper() else new
+
+        return _EXAMPLE_NAME.sub(one, text)
+
+    def mention(self, old: str, new: str) -> None:
+        """Remember that `old` became `new` (two renames that disagree forget it)."""
+        if old != new:
+            self.mentions[old] = new if self.mentions.get(old, new) == new else None
+
+    def mention_path(self, path: str, new: str) -> None:
+        """A renamed file: its path, its file name and each part's stem (the import names)."""
+        old_parts, new_parts = PurePosixPath(path).parts, PurePosixPath(new).parts
+        self.mention(path, new)
+        self.mention(old_parts[-1], new_parts[-1])
+        for old_part, new_part in zip(old_parts, new_parts, strict=False):
+            self.mention(PurePosixPath(old_part).stem, PurePosixPath(new_part).stem)
+
+    def rewriter(self) -> Callable[[str], str]:
+        """A function that rewrites every remembered mention in a text (longest names first)."""
+        mentions = self.mentions
+        keys = sorted((k for k, v in mentions.items() if v is not None), key=len, reverse=True)
+        pattern = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, keys)) + r")(?![\w-])") if keys else None
+
+        def text(value: str) -> str:
+            return pattern.sub(lambda m: mentions[m.group(1)] or m.group(1), value) if pattern else value
+
+        return text
+
+
+def _free_path(new: str, taken: set[str]) -> str:
+    """`new`, or `new` with _2, _3, ... before its suffix while another file has that path."""
+    stem, suffix = PurePosixPath(new).stem, PurePosixPath(new).suffix
+    parent = str(PurePosixPath(new).parent)
+    n = 2
+    while new in taken:
+        new = str(PurePosixPath(parent) / f"{stem}_{n}{suffix}") if parent != "." else f"{stem}_{n}{suffix}"
+        n += 1
+    return new
+
+
+def _renamed_files(renaming: _Renaming, modules: list[Any], notes: list[str]) -> dict[str, str]:
+    """Old path -> new path of each file named after a guide's example (files of prose keep
+    theirs); a new path another file has gets a number. One note per rename."""
+    taken = set(_files(modules))
+    paths: dict[str, str] = {}
+    for path in _files(modules):
+        new = path if path.lower().endswith(_PROSE) else renaming.rename(path)
+        if new == path or path in paths:
+            continue
+        taken.discard(path)
+        new = _free_path(new, taken)
+        taken.add(new)
+        paths[path] = new
+        renaming.mention_path(path, new)
+        notes.append(f"the plan named file {path!r} after the guides' example, not the task; renamed {new!r}")
+    return paths
+
+
+def _renamed_ids(renaming: _Renaming, modules: list[Any], notes: list[str]) -> dict[str, str]:
+    """Old id -> new id of each module named after a guide's example; a new id another module
+    has gets a number. One note per rename."""
+    ids = {m.id for m in modules}
+    renamed_ids: dict[str, str] = {}
+    for spec in modules:
+        new, base, n = renaming.rename(spec.id), renaming.rename(spec.id), 2
+        if new == spec.id:
+            continue
+        while new in ids:
+            new, n = f"{base}_{n}", n + 1
+        ids.add(new)
+        renamed_ids[spec.id] = new
+        renaming.mention(spec.id, new)
+        notes.append(f"the plan named module {spec.id!r} after the guides' example, not the task; renamed {new!r}")
+    return renamed_ids
+
+
+def _renamed_module(
+    spec: Any, renaming: _Renaming, paths: dict[str, str], renamed_ids: dict[str, str], text: Callable[[str], str]
+) -> Any:
+    """One module with the renames applied: its id, name, files, dependencies and the mentions
+    in its texts."""
+    update: dict[str, Any] = {name: text(getattr(spec, name)) for name in _MENTION_FIELDS}
+    update.update(
+        id=renamed_ids.get(spec.id, spec.id),
+        name=renaming.rename(spec.name, spaced=True),
+        files=[paths.get(f, f) for f in spec.files],
+        dependencies=[renamed_ids.get(d, d) for d in spec.dependencies],
+    )
+    return spec.model_copy(update=update)
 
 
 # Files of prose keep their names (release notes are no copied example).

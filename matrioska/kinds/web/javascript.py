@@ -93,8 +93,9 @@ def _export_names(clause: str) -> list[str]:
     return out
 
 
-def javascript_interface(path: str, content: str) -> dict[str, Any]:
-    code = strip_comments(content)
+def _declared_functions(code: str) -> tuple[dict[str, str], list[str]]:
+    """Top-level functions (declarations first, then arrow / function expressions bound to a name), each
+    with its parameters on one line, and the names of those among them that are exported."""
     functions: dict[str, str] = {}
     exports: list[str] = []
     for match in _JS_FUNC.finditer(code):
@@ -106,6 +107,12 @@ def javascript_interface(path: str, content: str) -> dict[str, Any]:
         functions.setdefault(match.group(2), " ".join(params.split()))
         if match.group(1):
             exports.append(match.group(2))
+    return functions, exports
+
+
+def _declared_names(code: str, functions: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
+    """Top-level classes, variables that are no function, and the exported among them."""
+    exports: list[str] = []
     classes = []
     for match in _JS_CLASS.finditer(code):
         classes.append(match.group(2))
@@ -117,12 +124,23 @@ def javascript_interface(path: str, content: str) -> dict[str, Any]:
             variables.append(match.group(3))
         if match.group(1):
             exports.append(match.group(3))
-    window = sorted(set(_JS_WINDOW.findall(code)))
+    return classes, variables, exports
+
+
+def _module_exports(code: str) -> list[str]:
+    """What `export { a, b as c }` lists and `export default` adds."""
+    exports: list[str] = []
     for match in _JS_EXPORT_LIST.finditer(code):
         exports += _export_names(match.group(1))
     if re.search(r"^export\s+default\b", code, re.M):
         exports.append("default")
+    return exports
+
+
+def _commonjs_exports(code: str) -> tuple[bool, list[str]]:
+    """Whether the code exports the CommonJS way (`module.exports`, `exports.x`), and what it exports."""
     commonjs = False
+    exports: list[str] = []
     for match in _CJS_OBJECT.finditer(code):
         commonjs = True
         for part in match.group(1).split(","):
@@ -133,10 +151,22 @@ def javascript_interface(path: str, content: str) -> dict[str, Any]:
     for name in _CJS_NAME.findall(code):
         commonjs = True
         exports.append(name)
-    single = _CJS_SINGLE.findall(code)
-    if single:
+    if _CJS_SINGLE.findall(code):
         commonjs = True
         exports.append("default")
+    return commonjs, exports
+
+
+def javascript_interface(path: str, content: str) -> dict[str, Any]:
+    """The interface of a JavaScript file: its top-level functions and their parameters, classes, globals,
+    `window.x` globals, exports (None unless it is a module that exports something or exports the
+    CommonJS way), and the DOM ids it looks up and sets."""
+    code = strip_comments(content)
+    functions, function_exports = _declared_functions(code)
+    classes, variables, name_exports = _declared_names(code, functions)
+    window = sorted(set(_JS_WINDOW.findall(code)))
+    commonjs, commonjs_exports = _commonjs_exports(code)
+    exports = function_exports + name_exports + _module_exports(code) + commonjs_exports
     module = bool(re.search(r"^\s*(import\s[^(]|export\s)", code, re.M))
     has_exports = module and bool(exports) or commonjs
     return {

@@ -1,0 +1,188 @@
+"""The near-miss pass of the verify step: before the references decide a fix round, each module's
+references that miss by exactly one close name (and its selectors naming no class or id that
+exists, one close one away) are edited in place in its files (`matrioska.checking.nearmiss`),
+without the model; then the consistency report, the interfaces and the module reports are
+brought up to date. Every near-miss edit of the run (the executor's too) is a row of the
+consistency report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from matrioska.checking.interfaces import module_interface
+from matrioska.checking.nearmiss import apply_near_misses, describe_edit
+from matrioska.generation.project import extract_files
+from matrioska.model.grammar import render_files
+from matrioska.state import Architecture, MatrioskaState
+
+__all__ = ["NearMissPass", "near_miss_pass", "consistency_after", "report_after", "near_miss_rows"]
+
+_WEB = (".css", ".js", ".mjs", ".cjs", ".html", ".htm")
+
+
+@dataclass
+class NearMissPass:
+    """What the pass over every module's files found and did (`files`, `faces`, `artifacts` as
+    they are after its edits)."""
+
+    architecture: Architecture
+    order: list[str]
+    files: dict[str, list[Any]]
+    """Module id -> its files (extracted from its artifact)."""
+    valid: dict[str, list[Any]]
+    """Module id -> its files that pass their static checks."""
+    faces: dict[str, dict[str, Any]]
+    """Module id -> its interface, from its valid files."""
+    artifacts: dict[str, str]
+    reports: dict[str, dict[str, Any]]
+    interfaces: dict[str, Any]
+    """The interfaces as the state holds them (with their problems)."""
+    generated: dict[str, str]
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    """This pass's edits."""
+    candidates: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    """(where, reference) -> the close names a broken reference may have meant."""
+    every: list[dict[str, Any]] = field(default_factory=list)
+    """Every near-miss edit of the run: the executor's, the earlier passes', this one's."""
+
+    def changed(self) -> dict[str, Any]:
+        """The state's update for the modules this pass edited: their artifacts, interfaces
+        (problems kept) and module reports (the edits added)."""
+        interfaces: dict[str, Any] = {}
+        changed = sorted({e["module"] for e in self.edits})
+        for module_id in changed:
+            face = self.interfaces.get(module_id) or {}
+            interfaces[module_id] = {**face, **self.faces[module_id], "problems": face.get("problems", [])}
+            report = self.reports.get(module_id) or {}
+            mine = [e for e in self.edits if e["module"] == module_id]
+            self.reports[module_id] = {**report, "near_miss_edits": [*(report.get("near_miss_edits") or []), *mine]}
+        return {
+            "artifacts": {m: self.artifacts[m] for m in changed},
+            "interfaces": interfaces,
+            "module_reports": {m: self.reports[m] for m in changed},
+        }
+
+
+def near_miss_pass(state: MatrioskaState, on_edit: Callable[[dict[str, Any]], None]) -> NearMissPass | None:
+    """Every module's near misses repaired in its files (`on_edit` told of each edit); None
+    when there is nothing to look at (no plan, no consistency report yet)."""
+    order = state.get("execution_order") or []
+    rows = list((state.get("integration_report") or {}).get("consistency") or [])
+    if not order or not rows or not state.get("architecture"):
+        return None
+    architecture = Architecture.model_validate(state["architecture"])
+    artifacts = dict(state.get("artifacts") or {})
+    reports = dict(state.get("module_reports") or {})
+    known = {m.id for m in architecture.modules}
+    files = {m: extract_files(artifacts.get(m) or "", m, architecture.module(m).files) for m in order if m in known}
+    bad = {m: {c["path"] for c in (reports.get(m) or {}).get("files") or [] if not c.get("valid", True)} for m in files}
+    valid = {m: [f for f in files[m] if f.path not in bad[m]] for m in files}
+    found = NearMissPass(
+        architecture,
+        order,
+        files,
+        valid,
+        {m: module_interface(m, valid[m]) for m in files},
+        artifacts,
+        reports,
+        dict(state.get("interfaces") or {}),
+        state.get("generated_files") or {},
+    )
+    pages = any(f.path.endswith((".html", ".htm")) for fs in files.values() for f in fs)
+    for position, module_id in enumerate(m for m in order if m in files):
+        mine = [r for r in rows if r.get("kind") == "reference" and r.get("module") == module_id]
+        broken = any(r.get("status") == "broken" for r in mine)
+        if broken or (pages and any(f.path.endswith(_WEB) for f in valid[module_id])):
+            _repair_module(found, module_id, position, mine, on_edit)
+    previous = list((state.get("verification") or {}).get("near_miss_edits") or [])
+    executor = [e for m in order for e in (reports.get(m) or {}).get("near_miss_edits") or []]
+    found.every = [*executor, *previous, *found.edits]
+    return found
+
+
+def _repair_module(
+    found: NearMissPass, module_id: str, position: int, rows: list[dict[str, Any]], on_edit: Callable[..., None]
+) -> None:
+    """One module's near misses repaired; its files, interface and artifact replaced when edited."""
+    near = apply_near_misses(
+        module_id,
+        found.files[module_id],
+        rows,
+        found.faces,
+        valid=found.valid[module_id],
+        generated=found.generated,
+        before=found.order[:position],
+        project=[f for m, fs in found.files.items() if m != module_id for f in fs],
+    )
+    found.candidates.update(near.candidates)
+    if not near.edits:
+        return
+    paths = {f.path for f in found.valid[module_id]}
+    found.files[module_id] = near.files
+    found.valid[module_id] = [f for f in near.files if f.path in paths]
+    found.faces[module_id] = module_interface(module_id, found.valid[module_id])
+    found.artifacts[module_id] = render_files(near.files)
+    found.edits += near.edits
+    for edit in near.edits:
+        on_edit(edit)
+
+
+def consistency_after(
+    rows: list[dict[str, Any]],
+    references: list[dict[str, Any]] | None,
+    candidates: dict[tuple[str, str], list[str]],
+    every: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The consistency rows after the pass: the references checked again (`references`, when
+    anything was edited), each broken one with the close names it may have meant, and one row
+    per near-miss edit of the run."""
+    if references is not None:
+        rows = [r for r in rows if r.get("kind") not in ("reference", "dependency")] + references
+    rows = [
+        {**r, "candidates": candidates[key]}
+        if r.get("status") == "broken" and (key := (str(r.get("where")), str(r.get("reference")))) in candidates
+        else r
+        for r in rows
+        if r.get("kind") != "near_miss"
+    ]
+    return rows + near_miss_rows(every)
+
+
+def report_after(report: dict[str, Any], rows: list[dict[str, Any]], every: list[dict[str, Any]]) -> dict[str, Any]:
+    """The integration report with the rows after the pass, its counts and the run's edits."""
+    references = [r for r in rows if r.get("kind") == "reference"]
+    report = dict(report)
+    report.update(
+        consistency=rows,
+        held=sum(1 for r in rows if r["status"] == "held"),
+        broken_count=sum(1 for r in rows if r["status"] == "broken"),
+        references={"total": len(references), "resolved": sum(1 for r in references if r["status"] == "held")},
+        near_miss_edits=every,
+    )
+    return report
+
+
+def near_miss_rows(edits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The consistency rows of near misses fixed without the model (one per edit)."""
+    rows, seen = [], set()
+    for edit in edits:
+        key = (edit["module"], edit["path"], edit["line"], edit["old"], edit["new"])
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            {
+                "contract": f"near miss fixed without the model: {describe_edit(edit)}",
+                "kind": "near_miss",
+                "module": edit["module"],
+                "reference": edit.get("reference", ""),
+                "status": "held",
+                "where": f"{edit['path']}:{edit['line']}",
+                "old": edit["old"],
+                "new": edit["new"],
+                "rule": edit.get("rule", ""),
+            }
+        )
+    return rows

@@ -1,0 +1,138 @@
+"""A module's answers from the model: the candidates of one attempt (under its reply grammar
+where the backend takes one, K of them in one request where it can) each parsed, and the short
+follow-up that asks for the declared keys a reply did not publish.
+
+`runtime` is whatever carries the run's progress events (`model.calls.emit`), passed through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage
+
+from matrioska.model.budget import TokenCounter
+from matrioska.model.calls import GenerationMeter, call_structured
+from matrioska.model.grammar import ReplyFrame, close_frame, grammar_model
+from matrioska.model.sampling import sample_texts, sampling_mode
+from matrioska.model.structured import constrained, update_schema
+from matrioska.plan.parsing import (
+    UPDATE_MARKER,
+    JSONExtractionError,
+    ModuleReply,
+    extract_json_object,
+    parse_module_reply,
+)
+from matrioska.prompts import EXECUTOR_UPDATE_RETRY_PROMPT
+from matrioska.state import ModuleSpec
+
+__all__ = ["answers", "ask_for_missing_keys"]
+
+
+def answers(
+    llm: Any,
+    messages: list[Any],
+    spec: ModuleSpec,
+    runtime: Any,
+    meter: GenerationMeter | None = None,
+    frame: ReplyFrame | None = None,
+    samples: int = 1,
+    temperature: float | None = None,
+) -> list[tuple[str, ModuleReply, str]]:
+    """The candidates of one module attempt: the call (under its reply grammar where the backend
+    takes one; K candidates in one request where it can, `matrioska.model.sampling`) and each one's
+    parse, with the path the replies took."""
+    bound, path = grammar_model(llm, frame)
+    refused: list[bool] = []
+
+    def refuse() -> None:
+        from matrioska.model.servers import mark_grammar_refused
+
+        mark_grammar_refused(llm)
+        refused.append(True)
+
+    call = None if samples <= 1 else _sampler(llm, samples, temperature)
+    got = call_structured(
+        llm,
+        bound,
+        messages,
+        runtime,
+        meter,
+        event="reply_grammar_refused",
+        on_refused=refuse,
+        call=call,
+        module=spec.id,
+    )
+    if refused:
+        bound, path = None, "parsed"
+    out = []
+    for text in got if isinstance(got, list) else [got]:
+        closed = None
+        if frame is not None and bound is not None:
+            text, closed = close_frame(frame, text)
+        reply = parse_module_reply(text, spec.shared_state_writes)
+        if closed:
+            reply.notes.append(closed)
+        out.append((text, reply, path))
+    return out
+
+
+def _sampler(llm: Any, samples: int, temperature: float | None) -> Any:
+    """A `call_structured` call that asks for `samples` candidates and meters them: a server's
+    usage once per request, else each candidate's text."""
+
+    def call(runnable: Any, messages: list[Any], meter: GenerationMeter | None) -> list[str]:
+        got = sample_texts(llm, runnable, messages, samples, temperature)
+        if meter is not None and got:
+            once = sampling_mode(runnable) == "n" and (getattr(got[0].message, "usage_metadata", None) or {}).get(
+                "output_tokens"
+            )
+            for number, sample in enumerate(got[:1] if once else got):
+                meter.add(sample.message, sample.text, sample.seconds if number == 0 or len(got) == 1 else 0.0)
+        return [sample.text for sample in got]
+
+    return call
+
+
+def ask_for_missing_keys(
+    llm: Any,
+    messages: list[Any],
+    text: str,
+    reply: ModuleReply,
+    attempt: int,
+    runtime: Any,
+    counter: TokenCounter,
+    budget: int,
+    meter: GenerationMeter | None = None,
+) -> None:
+    """A short follow-up call for the declared keys the reply did not publish; merges them in.
+
+    A model that can generate under a JSON schema answers under one with exactly the missing
+    keys, so this call cannot fail for it. The free-form first reply is kept as it is: a
+    constrained second call only when needed costs one extra short call on failure instead of
+    one on every module (measured in the issue notes).
+    """
+    problem = "; ".join(reply.notes) or f"missing keys {reply.missing_keys}"
+    question = HumanMessage(EXECUTOR_UPDATE_RETRY_PROMPT.format(error=problem, writes=", ".join(reply.missing_keys)))
+    echo = 2000  # the reply's tail, shortened until the follow-up fits the budget too
+    while True:
+        follow_up = [*messages, AIMessage(text[-echo:] if echo and text else "(reply omitted)"), question]
+        if echo == 0 or counter.messages(follow_up) <= budget:
+            break
+        echo = echo // 2 if echo > 100 else 0
+    answer = call_structured(llm, constrained(llm, update_schema(reply.missing_keys)), follow_up, runtime, meter)
+    try:
+        if UPDATE_MARKER in answer:
+            obj = parse_module_reply(answer, reply.missing_keys).update
+        else:
+            obj, _ = extract_json_object(answer)
+    except JSONExtractionError as exc:
+        reply.notes.append(f"update re-ask {attempt} failed: {exc}")
+        return
+    found = {key: obj[key] for key in reply.missing_keys if key in obj}
+    reply.update.update(found)
+    reply.dropped_keys.extend(
+        k for k in obj if k not in found and k not in reply.dropped_keys and k not in reply.update
+    )
+    reply.missing_keys = [key for key in reply.missing_keys if key not in found]
+    reply.notes.append(f"update re-ask {attempt}: got {sorted(found) or 'nothing'}")
