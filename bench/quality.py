@@ -4,7 +4,7 @@ Eight tasks of different kinds (web pages, Python command-line tools and librari
 a small HTTP API, two of them written in Portuguese). Each generated project is judged by checks
 written here, independent of Matrioska's own verdict: pages opened in headless Chromium and
 clicked, functions called with known answers, entry points run on a sample file, generated tests
-run. Everything generated runs through the sandbox (`matrioska/sandbox.py`, loaded from this
+run. Everything generated runs through the sandbox (`matrioska/checking/sandbox.py`, loaded from this
 checkout by path, so the same checks can judge an older Matrioska given with `--matrioska`).
 
     python bench/quality.py --model /path/to/qwen2.5-coder-0.5b --no-4bit
@@ -14,7 +14,7 @@ checkout by path, so the same checks can judge an older Matrioska given with `--
 Prints per task: plan ok, modules, files, Matrioska's verdict, acceptance checks passed/total,
 cross-module references resolved/total (by this checkout's checker, whatever Matrioska ran),
 interface tokens added per module, model calls, generated tokens, wall time, and the structural
-problems of the modules' replies with the repair attempts spent on them (matrioska/reply_stats.py),
+problems of the modules' replies with the repair attempts spent on them (matrioska/generation/reply_stats.py),
 per task and over all tasks; writes a JSON file and a Markdown table.
 
 Best of N (issue 27): `--samples K` (K > 1) runs the same tasks twice on the same model, one
@@ -80,6 +80,16 @@ def _load(name: str) -> Any:
     return importlib.import_module(f"{package}.{name}")
 
 
+def _chat_model_loader() -> Any:
+    """`load_chat_model` of the Matrioska that runs the tasks (`--matrioska` may name a checkout
+    from before the package was laid out in wings, where it was `matrioska.models`)."""
+    try:
+        from matrioska.model.factory import load_chat_model
+    except ImportError:
+        from matrioska.models import load_chat_model  # type: ignore[no-redef]
+    return load_chat_model
+
+
 # -- acceptance checks -----------------------------------------------------------------------------
 
 Check = tuple[str, bool, str]
@@ -94,7 +104,7 @@ class Judge:
             raise SystemExit(
                 "quality: the acceptance checks run generated code in bubblewrap; install it (apt-get install bubblewrap)"
             )
-        self.sandbox = _load("sandbox").Sandbox(mode="bwrap", timeout=timeout, bwrap=bwrap)
+        self.sandbox = _load("checking.sandbox").Sandbox(mode="bwrap", timeout=timeout, bwrap=bwrap)
         self.project = project
         self.scratch = Path(tempfile.mkdtemp(prefix="quality-"))
         os.chmod(self.scratch, 0o755)
@@ -219,7 +229,7 @@ def check_imports(judge: Judge) -> Check:
 
 def check_page(judge: Judge, interact: str) -> list[Check]:
     """The page loads without errors, and an interaction changes it (`interact`: counter / todo)."""
-    webcheck = _load("webcheck")
+    webcheck = _load("kinds.web.browser")
     index = judge.project / "index.html"
     if not index.exists():
         pages = sorted(judge.project.rglob("*.html"))
@@ -404,7 +414,7 @@ def cross_module_references(out: Path) -> dict[str, Any]:
     project = out / "project"
     if not manifest_path.exists() or not project.exists():
         return {"resolved": 0, "total": 0, "broken": []}
-    interfaces = _load("interfaces")
+    interfaces = _load("checking.interfaces")
     manifest = json.loads(manifest_path.read_text())
     by_module: dict[str, list[_File]] = {}
     for relative, entry in (manifest.get("files") or {}).items():
@@ -437,9 +447,9 @@ def cross_module_references(out: Path) -> dict[str, Any]:
 def structure(out: Path, state: dict[str, Any]) -> dict[str, int]:
     """The structural problems of the modules' replies over all their attempts (no file, declared
     file missing, undeclared file, update missing or empty, echo) and the repair attempts spent on
-    them, counted by this checkout's matrioska/reply_stats.py: from the final state, else (a run
+    them, counted by this checkout's matrioska/generation/reply_stats.py: from the final state, else (a run
     that stopped) from the run report it left in `out`."""
-    stats = _load("reply_stats")
+    stats = _load("generation.reply_stats")
     if not state.get("module_reports"):
         return dict(stats.output_counts(out))
     modules = (state.get("architecture") or {}).get("modules") or []
@@ -725,7 +735,7 @@ def main() -> None:
     if args.samples < 1:
         parser.error("--samples must be 1 or more")
     sys.path.insert(0, str(Path(args.matrioska).resolve() if args.matrioska else ROOT))
-    from matrioska.model.factory import load_chat_model
+    load_chat_model = _chat_model_loader()
 
     if args.samples > 1:
         from matrioska import MatrioskaOrchestrator
@@ -756,9 +766,7 @@ def main() -> None:
 
     def _make_llm() -> Any:
         if args.model.split(":", 1)[0] in ("openai", "ollama", "anthropic"):
-            from matrioska.model.factory import load_chat_model as load
-
-            llm = load(args.model, base_url=args.base_url, temperature=0)  # greedy: comparable runs
+            llm = _chat_model_loader()(args.model, base_url=args.base_url, temperature=0)  # greedy: comparable runs
             for attribute in ("max_tokens", "num_predict"):
                 if hasattr(llm, attribute):
                     setattr(llm, attribute, args.max_new_tokens)
@@ -857,7 +865,7 @@ def report(rows: list[dict[str, Any]]) -> tuple[str, dict[str, int]]:
     resolved, references = sum(r["references"]["resolved"] for r in rows), sum(r["references"]["total"] for r in rows)
     lines.append(
         f"\nCross-module references resolved: {resolved}/{references} (checked by this checkout's "
-        "matrioska/interfaces.py); interface tokens: mean prompt tokens added per module that has dependencies"
+        "matrioska/checking/interfaces.py); interface tokens: mean prompt tokens added per module that has dependencies"
     )
     lines.append(
         f"\nAcceptance checks passed: {passed}/{total}; plans accepted: {sum(r['plan_ok'] for r in rows)}/{len(rows)}; "
@@ -867,7 +875,7 @@ def report(rows: list[dict[str, Any]]) -> tuple[str, dict[str, int]]:
         "verdict works over a project failing our checks (the worst outcome): "
         f"{sum(r['verdict'] is True and r['passed'] < r['total'] for r in rows)}"
     )
-    stats = _load("reply_stats")
+    stats = _load("generation.reply_stats")
     structure_total = stats.sum_counts(r["structure"] for r in rows)
     lines.append(f"\nAll tasks, {stats.render_structural(structure_total)}")
     table = "\n".join(lines)

@@ -5,7 +5,7 @@ to-do command line, an ISBN library with tests, a data report written in Portugu
 module's first reply asked twice with the executor's own prompt: as any chat model's (parsed) and
 under the grammar of its frame (its declared files, then the update with its keys). Counted per
 path: the structural problems (no file, declared file missing, undeclared file, update missing or
-empty, echo: `matrioska/reply_stats.py`), modules holding every declared file, stray files,
+empty, echo: `matrioska/generation/reply_stats.py`), modules holding every declared file, stray files,
 generated tokens and wall time. A reply a server cut at the budget is closed without the model as
 the executor does (`grammar.close_frame`); its update, which the executor re-asks, counts missing
 here. Only form is compared: the modules see no shared state and no

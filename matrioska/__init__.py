@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from matrioska.defaults import VERSION
-from matrioska.errors import (
+from .defaults import VERSION
+from .errors import (
     AcceptanceError,
     CheckpointError,
     ContextLengthError,
@@ -28,11 +28,11 @@ from matrioska.errors import (
     ThreadMismatchError,
     UnknownThreadError,
 )
-from matrioska.state import Architecture, ModuleSpec
+from .state import Architecture, ModuleSpec
 
 if TYPE_CHECKING:
-    from matrioska.model.local import LocalLLM
-    from matrioska.runs.orchestrator import MatrioskaOrchestrator
+    from .model.local import LocalLLM
+    from .runs.orchestrator import MatrioskaOrchestrator
 
 __all__ = [
     "LocalLLM",

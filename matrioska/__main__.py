@@ -1,5 +1,5 @@
 """`python -m matrioska` is the `matrioska` command."""
 
-from matrioska.cli import main
+from .cli import main
 
 raise SystemExit(main())

@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from matrioska.defaults import DEFAULT_MODEL_ID, ROLES
-from matrioska.errors import ModelNotConfiguredError
+from .defaults import DEFAULT_MODEL_ID, ROLES
+from .errors import ModelNotConfiguredError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -105,7 +105,7 @@ def resolve_llm(context: Context | None, role: str = "executor") -> BaseChatMode
                 "no model configured: pass context=Context(llm=...) in Python, set 'model' in the run's "
                 f"context (Studio), or set {MODEL_ENV_VAR} to a hub id, a local model directory or provider:model"
             )
-        from matrioska.model.factory import cached_chat_model
+        from .model.factory import cached_chat_model
 
         return cached_chat_model(
             spec,

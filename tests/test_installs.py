@@ -20,7 +20,6 @@ from matrioska.checking.sandbox import resolve_sandbox
 from matrioska.checking.verify import verify_project
 from matrioska.cli.parser import build_parser
 from matrioska.generation.project import ProjectFile
-from matrioska.kinds.python import _python_requirements
 from matrioska.kinds.python import installs as installs_module
 from matrioska.kinds.python.installs import (
     allowed_names,
@@ -32,6 +31,7 @@ from matrioska.kinds.python.installs import (
     own_names,
     parse_requirement,
 )
+from matrioska.kinds.python.source import python_requirements as _python_requirements
 from matrioska.plan.parsing import UPDATE_MARKER
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")

@@ -18,7 +18,7 @@ from matrioska.checking.interfaces import (
     render_interface,
 )
 from matrioska.generation.project import ProjectFile
-from matrioska.kinds.python import python_import_names
+from matrioska.kinds.python.source import python_import_names
 from matrioska.plan.parsing import UPDATE_MARKER
 
 CORE = '''"""ISBN tools."""

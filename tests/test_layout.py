@@ -129,3 +129,12 @@ def test_every_module_has_a_wing_and_no_import_runs_back_up() -> None:
     graph = import_graph()
     assert [m for m in graph if wing_of(m) < 0] == []
     assert arrows_up(graph) == []
+
+
+def test_rooms_stay_small() -> None:
+    """At most 10 modules at the package's root, no file over 700 lines, a node at most 300."""
+    root = [p.name for p in PACKAGE.glob("*.py")]
+    assert len(root) <= 10, sorted(root)
+    sizes = {p.relative_to(PACKAGE).as_posix(): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    assert {path: n for path, n in sizes.items() if n > 700} == {}
+    assert {path: n for path, n in sizes.items() if path.startswith("nodes/") and n > 300} == {}

@@ -1,4 +1,4 @@
-"""Structural problems of the modules' replies counted per run (matrioska/reply_stats.py)."""
+"""Structural problems of the modules' replies counted per run (matrioska/generation/reply_stats.py)."""
 
 from __future__ import annotations
 

@@ -605,7 +605,7 @@ def test_the_evidence_rule_keeps_works_only_with_a_passing_scenario() -> None:
 
 
 def test_tests_that_cannot_fail_are_told_apart() -> None:
-    from matrioska.kinds.python import test_strength, weak_tests
+    from matrioska.kinds.python.strength import test_strength, weak_tests
 
     source = (
         "import pytest\n\n\ndef test_asserts():\n    assert f() == 1\n\n\n"

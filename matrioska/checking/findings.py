@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from matrioska.checking.nearmiss import candidates_note
-from matrioska.kinds.base import Failure
+from ..kinds.base import Failure
+from .nearmiss import candidates_note
 
 __all__ = ["StaticFindings", "reference_failures", "blocked_verdict", "with_blocked"]
 

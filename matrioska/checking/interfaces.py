@@ -28,9 +28,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from matrioska.kinds.python.references import module_collisions, python_references
-from matrioska.kinds.references import Reference, ReferenceIndex, Scope, dedupe
-from matrioska.kinds.web.references import global_collisions, page_references, script_references
+from ..kinds.python.references import module_collisions, python_references
+from ..kinds.references import Reference, ReferenceIndex, Scope, dedupe
+from ..kinds.web.references import global_collisions, page_references, script_references
 
 __all__ = [
     "INTERFACE_CHARS",
@@ -52,7 +52,7 @@ INTERFACE_CHARS = 2400
 def file_interface(path: str, content: str) -> dict[str, Any] | None:
     """The interface of one file by its kind (see `matrioska.kinds`), or None when it does not
     parse (it has none until repaired)."""
-    from matrioska import kinds
+    from .. import kinds
 
     try:
         return kinds.interface(path, content)

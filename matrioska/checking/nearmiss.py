@@ -35,13 +35,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from matrioska.checking.interfaces import module_interface, reference_records
-from matrioska.generation.project import ProjectFile
-from matrioska.kinds.nearmiss import Choice, Edit, Miss, NearMissRule, ProjectView
-from matrioska.kinds.python.nearmiss import RULES as PYTHON_RULES
-from matrioska.kinds.references import Reference
-from matrioska.kinds.web.nearmiss import RULES as WEB_RULES
-from matrioska.kinds.web.nearmiss import judges_selectors, selector_edits
+from ..generation.project import ProjectFile
+from ..kinds.nearmiss import Choice, Edit, Miss, NearMissRule, ProjectView
+from ..kinds.python.nearmiss import RULES as PYTHON_RULES
+from ..kinds.references import Reference
+from ..kinds.web.nearmiss import RULES as WEB_RULES
+from ..kinds.web.nearmiss import judges_selectors, selector_edits
+from .interfaces import module_interface, reference_records
 
 __all__ = ["NearMisses", "apply_near_misses", "candidates_note", "describe_edit"]
 

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from matrioska.checking.interfaces import module_interface
-from matrioska.checking.nearmiss import apply_near_misses, describe_edit
-from matrioska.generation.project import extract_files
-from matrioska.model.grammar import render_files
-from matrioska.state import Architecture, MatrioskaState
+from ..generation.project import extract_files
+from ..model.grammar import render_files
+from ..state import Architecture, MatrioskaState
+from .interfaces import module_interface
+from .nearmiss import apply_near_misses, describe_edit
 
 __all__ = ["NearMissPass", "near_miss_pass", "consistency_after", "report_after", "near_miss_rows"]
 

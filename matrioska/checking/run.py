@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from matrioska.checking.sandbox import CommandResult, Sandbox
-from matrioska.kinds.base import Check, Failure
+from ..kinds.base import Check, Failure
+from .sandbox import CommandResult, Sandbox
 
 __all__ = ["ProjectRun", "attribute", "headline", "trim", "OUTPUT_LIMIT", "EVIDENCE_LIMIT"]
 

@@ -290,7 +290,7 @@ def resolve_sandbox(
     `auto` without bubblewrap gives no sandbox (nothing may run) and the reason; `none` gives an
     unsandboxed runner and the warning. `bwrap` without bubblewrap is a configuration error.
     """
-    from matrioska.errors import SandboxError
+    from ..errors import SandboxError
 
     if mode not in SANDBOX_MODES:
         raise SandboxError(f"unknown sandbox {mode!r}; use one of {', '.join(SANDBOX_MODES)}")

@@ -15,13 +15,13 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from matrioska import kinds
-from matrioska.checking.run import EVIDENCE_LIMIT, ProjectRun, attribute, headline, trim
-from matrioska.checking.sandbox import CommandResult
-from matrioska.checking.verdict import ScenarioRecord
-from matrioska.kinds.base import ScenarioOutcome
-from matrioska.kinds.python.checks import entry_points, import_names, is_test, source_roots
-from matrioska.plan.acceptance import describe, scenario_modules, script_of
+from .. import kinds
+from ..kinds.base import ScenarioOutcome
+from ..kinds.python.checks import entry_points, import_names, is_test, source_roots
+from ..plan.acceptance import describe, scenario_modules, script_of
+from .run import EVIDENCE_LIMIT, ProjectRun, attribute, headline, trim
+from .sandbox import CommandResult
+from .verdict import ScenarioRecord
 
 __all__ = ["acceptance_checks", "contains"]
 

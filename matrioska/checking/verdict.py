@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from matrioska.checking.run import headline
-from matrioska.kinds.base import Check, Failure
+from ..kinds.base import Check, Failure
+from .run import headline
 
 __all__ = [
     "Verdict",

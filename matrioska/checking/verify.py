@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from matrioska import kinds
-from matrioska.checking.run import ProjectRun, headline
-from matrioska.checking.sandbox import Sandbox
-from matrioska.checking.scenarios import acceptance_checks, contains
-from matrioska.checking.verdict import Verdict
-from matrioska.kinds.base import CheckContext
-from matrioska.kinds.python.checks import import_names
+from .. import kinds
+from ..kinds.base import CheckContext
+from ..kinds.python.checks import import_names
+from .run import ProjectRun, headline
+from .sandbox import Sandbox
+from .scenarios import acceptance_checks, contains
+from .verdict import Verdict
 
 __all__ = ["verify_project", "module_check"]
 

@@ -14,10 +14,10 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from matrioska.cli.commands import kinds_command, models_command, run_or_resume, serve_command
-from matrioska.cli.parser import build_parser
-from matrioska.cli.progress import exit_status, print_final
-from matrioska.errors import MatrioskaError, RunFailedError
+from ..errors import MatrioskaError, RunFailedError
+from .commands import kinds_command, models_command, run_or_resume, serve_command
+from .parser import build_parser
+from .progress import exit_status, print_final
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from matrioska.cli.progress import ProgressPrinter, plan_table
-from matrioska.context import DEFAULT_MODEL_ID, MODEL_ENV_VAR, ROLES
-from matrioska.errors import AcceptanceError, EmptyTaskError, MatrioskaError, PlanError, UnknownThreadError
+from ..context import DEFAULT_MODEL_ID, MODEL_ENV_VAR, ROLES
+from ..errors import AcceptanceError, EmptyTaskError, MatrioskaError, PlanError, UnknownThreadError
+from .progress import ProgressPrinter, plan_table
 
 
 def kinds_command(out: TextIO, err: TextIO) -> int:
     """`matrioska kinds`: name, description and the package each kind came from."""
-    from matrioska import kinds
+    from .. import kinds
 
     installed = kinds.installed()
     width = max(len(item.name) for item in installed)
@@ -35,7 +35,7 @@ def kinds_command(out: TextIO, err: TextIO) -> int:
 def models_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`matrioska models`: the built-in models (name, aliases, size, cached or not, where);
     `matrioska models pull NAME`: fetch and convert one now (its folder is the last line)."""
-    from matrioska.model import builtin as bm
+    from ..model import builtin as bm
 
     if args.action == "pull":
         if not args.name:
@@ -68,12 +68,12 @@ def models_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def serve_command(args: argparse.Namespace, out: TextIO) -> int:
     """`matrioska serve`: the monitor in the foreground until Ctrl-C."""
-    from matrioska.monitor import Driver
+    from ..monitor import Driver
 
     orchestrator = None
     if args.model:
-        from matrioska.model.factory import load_chat_model
-        from matrioska.runs.orchestrator import MatrioskaOrchestrator
+        from ..model.factory import load_chat_model
+        from ..runs.orchestrator import MatrioskaOrchestrator
 
         orchestrator = MatrioskaOrchestrator(load_chat_model(args.model), args.out, checkpointer=args.checkpointer)
     server = start_monitor(args, out, Driver(orchestrator))
@@ -89,8 +89,8 @@ def start_monitor(args: argparse.Namespace, out: TextIO, driver: Any) -> Any:
     """Start the monitor in a background thread; print its address (and token off loopback)."""
     import secrets
 
-    from matrioska.monitor import create_app, serve_in_thread
-    from matrioska.monitor.server import is_loopback
+    from ..monitor import create_app, serve_in_thread
+    from ..monitor.server import is_loopback
 
     token = args.token
     if not is_loopback(args.host) and not token:
@@ -122,7 +122,7 @@ def machine_default_model(args: argparse.Namespace) -> tuple[str, str | None]:
 
     if torch.cuda.is_available():
         return DEFAULT_MODEL_ID, None
-    from matrioska.model.builtin import DEFAULT_CPU_MODEL
+    from ..model.builtin import DEFAULT_CPU_MODEL
 
     return DEFAULT_CPU_MODEL, f"no GPU: using {DEFAULT_CPU_MODEL}, in process; --model to choose"
 
@@ -133,7 +133,7 @@ def load_model(args: argparse.Namespace) -> Any:
     A seam tests replace with scripted models. Every model loads (or fails, in one line) here,
     before the run starts.
     """
-    from matrioska.model.factory import load_chat_model
+    from ..model.factory import load_chat_model
 
     sampling: dict[str, Any] = {}
     if args.temperature is not None:
@@ -142,7 +142,7 @@ def load_model(args: argparse.Namespace) -> Any:
         sampling["do_sample"] = False  # LocalLLM: greedy
 
     def load(spec: str) -> Any:
-        from matrioska.model.factory import is_provider_spec
+        from ..model.factory import is_provider_spec
 
         extra = dict(sampling)
         if is_provider_spec(spec):
@@ -190,7 +190,7 @@ def ask_review(pending: dict[str, Any], out: TextIO) -> dict[str, Any] | None:
         print("     " + line, file=out)
     scenarios = pending.get("acceptance") or []
     if scenarios:
-        from matrioska.plan.acceptance import describe
+        from ..plan.acceptance import describe
 
         print(f'  acceptance scenarios ({len(scenarios)}; edit them under "acceptance"):', file=out)
         for scenario in scenarios:
@@ -238,8 +238,8 @@ def _read_plan(args: argparse.Namespace) -> dict[str, Any] | None:
 def _require_stored_run(args: argparse.Namespace) -> None:
     """`resume`: the thread must have a checkpoint in the checkpointer the run would open (the
     SQLite database under --out, or --checkpointer); the same error the orchestrator raises."""
-    from matrioska.runs.checkpoint import has_thread
-    from matrioska.runs.files import CHECKPOINTS_DIR, DATABASE
+    from ..runs.checkpoint import has_thread
+    from ..runs.files import CHECKPOINTS_DIR, DATABASE
 
     base = Path(args.out).expanduser().resolve()
     if not has_thread(args.checkpointer or base / CHECKPOINTS_DIR / DATABASE, args.thread):
@@ -251,13 +251,13 @@ def run_or_resume(
 ) -> dict[str, Any] | None:
     """`run` / `resume`: checks first (task, plan file, --out, kinds, model), then the graph; the
     final state, or None when a plan review is left open."""
-    from matrioska import kinds
-    from matrioska.runs.files import ContextManager
+    from .. import kinds
+    from ..runs.files import ContextManager
 
     plan = _read_plan(args)
     scenarios = None
     if args.command == "run" and args.acceptance:
-        from matrioska.plan.acceptance import load_scenarios
+        from ..plan.acceptance import load_scenarios
 
         scenarios = load_scenarios(args.acceptance)  # a bad file: one line, before any model loads
     elif args.command == "run" and args.acceptance_extra:
@@ -271,8 +271,8 @@ def run_or_resume(
     if note:
         print(note, file=err, flush=True)  # before anything loads (a first run fetches the model)
     llm, roles = load_model(args)
-    from matrioska.model.retry import default_retry_policy
-    from matrioska.runs.orchestrator import MatrioskaOrchestrator
+    from ..model.retry import default_retry_policy
+    from ..runs.orchestrator import MatrioskaOrchestrator
 
     printer: Callable[[dict[str, Any]], None] = ProgressPrinter(out, hint)
     with MatrioskaOrchestrator(
@@ -301,7 +301,7 @@ def run_or_resume(
         thread = args.thread or uuid.uuid4().hex[:12]  # resume requires --thread
         answers = None
         if args.serve:
-            from matrioska.monitor import Driver
+            from ..monitor import Driver
 
             driver = Driver(orchestrator)
             answers = driver.attach(thread)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from matrioska.context import DEFAULT_MODEL_ID, MODEL_ENV_VAR, ROLES
+from ..context import DEFAULT_MODEL_ID, MODEL_ENV_VAR, ROLES
 
 
 def _version() -> str:
@@ -15,7 +15,7 @@ def _version() -> str:
     try:
         return importlib.metadata.version("matrioska")
     except importlib.metadata.PackageNotFoundError:
-        from matrioska.defaults import VERSION
+        from ..defaults import VERSION
 
         return VERSION
 

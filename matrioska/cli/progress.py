@@ -252,8 +252,8 @@ def _print_verdict(out: TextIO, verification: dict[str, Any]) -> None:
     """The honest verdict: works, DOES NOT WORK (and why), or not verified (and why)."""
     if not verification:
         return
-    from matrioska.checking.run import headline
-    from matrioska.checking.verdict import NOT_CHECKED
+    from ..checking.run import headline
+    from ..checking.verdict import NOT_CHECKED
 
     works = verification.get("works")
     rounds = verification.get("rounds", 0)
@@ -303,7 +303,7 @@ def _print_verdict(out: TextIO, verification: dict[str, Any]) -> None:
 def exit_status(verification: dict[str, Any]) -> int:
     """0: works (or nothing could be run / verification off); 3: built but does not work; 4: it
     runs but nothing showed the task's behaviour (no acceptance scenario passed)."""
-    from matrioska.checking.verdict import NOT_CHECKED
+    from ..checking.verdict import NOT_CHECKED
 
     if verification.get("works") is False:
         return 3

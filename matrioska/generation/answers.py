@@ -11,20 +11,20 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from matrioska.model.budget import TokenCounter
-from matrioska.model.calls import GenerationMeter, call_structured
-from matrioska.model.grammar import ReplyFrame, close_frame, grammar_model
-from matrioska.model.sampling import sample_texts, sampling_mode
-from matrioska.model.structured import constrained, update_schema
-from matrioska.plan.parsing import (
+from ..model.budget import TokenCounter
+from ..model.calls import GenerationMeter, call_structured
+from ..model.grammar import ReplyFrame, close_frame, grammar_model
+from ..model.sampling import sample_texts, sampling_mode
+from ..model.structured import constrained, update_schema
+from ..plan.parsing import (
     UPDATE_MARKER,
     JSONExtractionError,
     ModuleReply,
     extract_json_object,
     parse_module_reply,
 )
-from matrioska.prompts import EXECUTOR_UPDATE_RETRY_PROMPT
-from matrioska.state import ModuleSpec
+from ..prompts import EXECUTOR_UPDATE_RETRY_PROMPT
+from ..state import ModuleSpec
 
 __all__ = ["answers", "ask_for_missing_keys"]
 
@@ -46,7 +46,7 @@ def answers(
     refused: list[bool] = []
 
     def refuse() -> None:
-        from matrioska.model.servers import mark_grammar_refused
+        from ..model.servers import mark_grammar_refused
 
         mark_grammar_refused(llm)
         refused.append(True)

@@ -15,19 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from matrioska.generation.answers import answers, ask_for_missing_keys
-from matrioska.generation.candidates import candidates_line, mark_kept
-from matrioska.generation.fixes import merge_files
-from matrioska.generation.judge import Judge, choose, discard_reason, rescore
-from matrioska.generation.project import ProjectFile, extract_files
-from matrioska.generation.prompt import repair_messages
-from matrioska.generation.readings import Readings
-from matrioska.generation.records import Attempt, Candidate, ModuleReport
-from matrioska.model.budget import TokenCounter
-from matrioska.model.calls import GenerationMeter, emit
-from matrioska.model.grammar import ReplyFrame
-from matrioska.plan.parsing import ModuleReply
-from matrioska.state import ModuleSpec
+from ..model.budget import TokenCounter
+from ..model.calls import GenerationMeter, emit
+from ..model.grammar import ReplyFrame
+from ..plan.parsing import ModuleReply
+from ..state import ModuleSpec
+from .answers import answers, ask_for_missing_keys
+from .candidates import candidates_line, mark_kept
+from .fixes import merge_files
+from .judge import Judge, choose, discard_reason, rescore
+from .project import ProjectFile, extract_files
+from .prompt import repair_messages
+from .readings import Readings
+from .records import Attempt, Candidate, ModuleReport
 
 __all__ = ["Asking", "ModuleAttempts", "Outcome"]
 

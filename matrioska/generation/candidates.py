@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from matrioska.generation.judge import rescore
-from matrioska.generation.project import ProjectFile
-from matrioska.generation.records import Attempt, Candidate
-from matrioska.plan.acceptance import plan_owners, scenario_modules
-from matrioska.state import Architecture, ModuleSpec
+from ..plan.acceptance import plan_owners, scenario_modules
+from ..state import Architecture, ModuleSpec
+from .judge import rescore
+from .project import ProjectFile
+from .records import Attempt, Candidate
 
 __all__ = ["OwnCheck", "candidates_line", "mark_kept"]
 

@@ -9,9 +9,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from matrioska.generation.project import ProjectFile
-from matrioska.model.grammar import render_files
-from matrioska.state import Architecture, ModuleSpec
+from ..model.grammar import render_files
+from ..state import Architecture, ModuleSpec
+from .project import ProjectFile
 
 __all__ = ["files_to_fix", "merge_files", "next_fixes", "runtime_fixes"]
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from matrioska.generation.precision import (
+from ..model.grammar import render_files
+from ..plan.parsing import ModuleReply
+from ..state import Architecture, ModuleSpec
+from .precision import (
     attempt_score,
     derive_update,
     json_as_code,
@@ -23,12 +26,9 @@ from matrioska.generation.precision import (
     update_in_code,
     worse_reason,
 )
-from matrioska.generation.project import ProjectFile, extract_files, module_problems
-from matrioska.generation.readings import Readings
-from matrioska.generation.records import Attempt
-from matrioska.model.grammar import render_files
-from matrioska.plan.parsing import ModuleReply
-from matrioska.state import Architecture, ModuleSpec
+from .project import ProjectFile, extract_files, module_problems
+from .readings import Readings
+from .records import Attempt
 
 __all__ = ["Judge", "rescore", "own_failures", "choose", "discard_reason"]
 

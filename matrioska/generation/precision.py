@@ -30,9 +30,9 @@ import shutil
 from pathlib import PurePosixPath
 from typing import Any
 
-from matrioska.generation.project import ProjectFile, identifier_kind
-from matrioska.kinds.web.javascript import strip_comments
-from matrioska.plan.parsing import literal_end, loads_object
+from ..kinds.web.source import strip_comments
+from ..plan.parsing import literal_end, loads_object
+from .project import ProjectFile, identifier_kind
 
 __all__ = [
     "update_in_code",
@@ -342,11 +342,11 @@ def parses(path: str, content: str) -> bool | None:
     if suffix in (".js", ".mjs", ".cjs"):
         if shutil.which("node") is None:
             return None
-        from matrioska.kinds.web.javascript import JavaScriptKind
+        from ..kinds.web.javascript import JavaScriptKind
 
         return not JavaScriptKind().validate(path, content)
     if suffix in (".html", ".htm"):
-        from matrioska.kinds.web.html import HTMLChecker
+        from ..kinds.web.html import HTMLChecker
 
         checker = HTMLChecker()
         checker.feed(content)
@@ -404,7 +404,7 @@ def prose_files(files: list[ProjectFile], prompt: str = "") -> tuple[list[Projec
     """The files without those that are prose (a `.py`, `.js` or `.html` file that does not parse
     as its language and reads as sentences: no file), and a problem naming each (saying so when
     the prose only gives back `prompt`, the module's task and instructions)."""
-    from matrioska.generation.project import is_echo
+    from .project import is_echo
 
     kept: list[ProjectFile] = []
     problems: list[str] = []

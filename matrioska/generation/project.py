@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from matrioska import kinds
-from matrioska.plan.parsing import safe_relpath
+from .. import kinds
+from ..plan.parsing import safe_relpath
 
 __all__ = [
     "ProjectFile",

@@ -16,19 +16,19 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from matrioska import kinds
-from matrioska.generation.project import ProjectFile
-from matrioska.generation.readings import Readings
-from matrioska.model.budget import TokenCounter
-from matrioska.model.calls import render_value
-from matrioska.plan.acceptance import for_module, render_for_module
-from matrioska.prompts import (
+from .. import kinds
+from ..model.budget import TokenCounter
+from ..model.calls import render_value
+from ..plan.acceptance import for_module, render_for_module
+from ..prompts import (
     EXECUTOR_REPAIR_PROMPT,
     EXECUTOR_RUNTIME_FIX_PROMPT,
     EXECUTOR_SYSTEM_PROMPT,
     EXECUTOR_USER_PROMPT,
 )
-from matrioska.state import Architecture, ModuleSpec
+from ..state import Architecture, ModuleSpec
+from .project import ProjectFile
+from .readings import Readings
 
 __all__ = ["VALUE_LIMIT", "build_module_messages", "prompt_text", "fix_messages", "repair_messages"]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from matrioska.generation.project import ProjectFile
+from .project import ProjectFile
 
 __all__ = ["NearMissResult", "Readings"]
 

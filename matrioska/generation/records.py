@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from matrioska.generation.project import ProjectFile
-from matrioska.plan.parsing import ModuleReply
+from ..plan.parsing import ModuleReply
+from .project import ProjectFile
 
 __all__ = ["Attempt", "Candidate", "ModuleReport"]
 

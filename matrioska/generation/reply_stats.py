@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 # Stable parts of the problem texts, matched as substrings. They mirror the wording of
-# matrioska/project.py `module_problems` (tests/test_reply_stats.py builds real problem lists with
+# matrioska/generation/project.py `module_problems` (tests/test_reply_stats.py builds real problem lists with
 # it, so a change of wording fails a test instead of silently zeroing a count).
 NO_FILE_TEXT = "your answer contains no file"
 ECHO_TEXT = "your files only repeat the task and instructions"

@@ -28,7 +28,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from matrioska.kinds.base import Kind
+from .base import Kind
 
 __all__ = [
     "Kind",
@@ -72,21 +72,21 @@ _loaded: tuple[list[Installed], list[str]] | None = None
 
 
 def _built_ins() -> list[Installed]:
-    """The built-in kinds, in their order. Python, HTML and JavaScript come with their checks
-    (`kinds/python/checks.py`, `kinds/web/checks.py`: the classes there extend the kinds' own)."""
-    from matrioska.kinds.data import DataKind
-    from matrioska.kinds.json import JsonKind
-    from matrioska.kinds.markdown import MarkdownKind
-    from matrioska.kinds.python.checks import CheckedPythonKind
-    from matrioska.kinds.tests import TestsKind
-    from matrioska.kinds.web.checks import CheckedHtmlKind, CheckedJavaScriptKind
-    from matrioska.kinds.web.css import CssKind
+    """The built-in kinds, in their order."""
+    from .data import DataKind
+    from .json import JsonKind
+    from .markdown import MarkdownKind
+    from .python import PythonKind
+    from .tests import TestsKind
+    from .web.css import CssKind
+    from .web.html import HtmlKind
+    from .web.javascript import JavaScriptKind
 
     kinds = (
-        CheckedPythonKind,
+        PythonKind,
         TestsKind,
-        CheckedHtmlKind,
-        CheckedJavaScriptKind,
+        HtmlKind,
+        JavaScriptKind,
         CssKind,
         JsonKind,
         MarkdownKind,

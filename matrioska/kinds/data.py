@@ -7,7 +7,7 @@ import csv
 import io
 from typing import Any
 
-from matrioska.kinds.base import Kind
+from .base import Kind
 
 
 def _csv(path: str, content: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from matrioska.kinds.base import Kind
+from .base import Kind
 
 
 def _shape(value: Any, depth: int = 0) -> str:

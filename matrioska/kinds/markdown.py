@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from matrioska.kinds.base import Kind
+from .base import Kind
 
 
 class MarkdownKind(Kind):

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from matrioska.kinds.references import Reference, ReferenceIndex
+from .references import Reference, ReferenceIndex
 
 __all__ = ["Choice", "Edit", "Miss", "NearMissRule", "ProjectView", "choose", "close_candidates", "normal_name"]
 

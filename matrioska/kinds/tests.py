@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from matrioska.kinds.base import Kind
+from .base import Kind
 
 _PY_TEST = re.compile(r"^\s*(async\s+)?def\s+test\w*\s*\(|^\s*class\s+Test\w*", re.M)
 _JS_TEST = re.compile(r"\b(test|it)\s*\(\s*['\"`]")

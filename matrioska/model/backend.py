@@ -40,8 +40,8 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableBinding
 
-from matrioska.model.budget import TokenCounter
-from matrioska.model.servers import chat_model_of, server_grammar, server_url
+from .budget import TokenCounter
+from .servers import chat_model_of, server_grammar, server_url
 
 __all__ = [
     "Backend",

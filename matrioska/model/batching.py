@@ -175,7 +175,7 @@ class GenerationWorker:
             if any(r.grammar is not None for r in batch):
                 from transformers import LogitsProcessorList
 
-                from matrioska.model.structured import GrammarProcessor
+                from .structured import GrammarProcessor
 
                 budget = int(settings.get("max_new_tokens") or 0)
                 grammar = self.last_grammar = GrammarProcessor([r.grammar for r in batch], budget)

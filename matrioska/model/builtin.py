@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from matrioska.errors import MatrioskaError
+from ..errors import MatrioskaError
 
 __all__ = [
     "BuiltinModel",

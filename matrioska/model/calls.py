@@ -9,10 +9,10 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable
 
-from matrioska.errors import MatrioskaError
-from matrioska.model.budget import shrink_value
-from matrioska.model.retry import is_transient_backend_error
-from matrioska.model.servers import is_context_length_error
+from ..errors import MatrioskaError
+from .budget import shrink_value
+from .retry import is_transient_backend_error
+from .servers import is_context_length_error
 
 
 class GenerationMeter:

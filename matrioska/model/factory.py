@@ -20,9 +20,9 @@ from urllib.parse import urlparse
 
 from langchain_core.language_models import BaseChatModel
 
-from matrioska.defaults import ROLES
-from matrioska.errors import ModelLoadError
-from matrioska.model.servers import forget_server, served_models, server_context_tokens, server_kind
+from ..defaults import ROLES
+from ..errors import ModelLoadError
+from .servers import forget_server, served_models, server_context_tokens, server_kind
 
 __all__ = ["ROLES", "load_chat_model", "cached_chat_model", "is_provider_spec", "check_reachable"]
 
@@ -135,8 +135,8 @@ def load_chat_model(
         raise ModelLoadError(
             f"--base-url is for provider:model strings (e.g. openai:{spec}); {spec!r} is loaded locally"
         )
-    from matrioska.model.builtin import looks_builtin, pull, require, resolve
-    from matrioska.model.local import LocalLLM
+    from .builtin import looks_builtin, pull, require, resolve
+    from .local import LocalLLM
 
     builtin = resolve(spec)
     if builtin is None and looks_builtin(spec):

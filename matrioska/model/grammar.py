@@ -29,8 +29,8 @@ from functools import cached_property
 from pathlib import PurePosixPath
 from typing import Any
 
-from matrioska.model.backend import backend_of
-from matrioska.model.structured import RowGrammar, json_wrap_up, update_schema, wrap_up_reserve
+from .backend import backend_of
+from .structured import RowGrammar, json_wrap_up, update_schema, wrap_up_reserve
 
 __all__ = [
     "ReplyFrame",

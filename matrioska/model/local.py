@@ -24,11 +24,11 @@ from langchain_core.runnables import Runnable
 from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
 from pydantic import Field, PrivateAttr
 
-from matrioska.defaults import DEFAULT_MODEL_ID
-from matrioska.errors import ModelLoadError
+from ..defaults import DEFAULT_MODEL_ID
+from ..errors import ModelLoadError
 
 if TYPE_CHECKING:
-    from matrioska.model.batching import GenerationRequest
+    from .batching import GenerationRequest
 
 __all__ = ["DEFAULT_MODEL_ID", "LocalLLM"]
 
@@ -43,7 +43,7 @@ DEFAULT_TOP_P = 0.85
 def _resolve_source(model: str) -> str:
     """A local directory as given, a built-in model's folder (fetched on first use: `matrioska
     models`), or the cached snapshot of a hub id (downloaded if reachable)."""
-    from matrioska.model.builtin import pull, resolve
+    from .builtin import pull, resolve
 
     path = Path(model).expanduser()
     builtin = resolve(model)
@@ -287,7 +287,7 @@ class LocalLLM(ChatHuggingFace):
     def _constraint_for_tokenizer(self) -> Any:
         with _WORKER_LOCK:
             if self._constraint is None:
-                from matrioska.model.structured import JsonSchemaConstraint
+                from .structured import JsonSchemaConstraint
 
                 self._constraint = JsonSchemaConstraint(self.tokenizer)
         return self._constraint
@@ -304,7 +304,7 @@ class LocalLLM(ChatHuggingFace):
         its own grammar. `pipeline_kwargs` (e.g. `do_sample`, `temperature`, `top_p`) apply to
         every row.
         """
-        from matrioska.model.batching import GenerationRequest, GenerationWorker
+        from .batching import GenerationRequest, GenerationWorker
 
         samples = _samples(kwargs)
         settings = {**self.generation_kwargs, **(kwargs.get("pipeline_kwargs") or {})}
@@ -315,7 +315,7 @@ class LocalLLM(ChatHuggingFace):
             settings.setdefault("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)  # the wrap-up's budget
             constraint = self._constraint_for_tokenizer()
             if frame is not None:
-                from matrioska.model.grammar import ReplyFrame, reply_row
+                from .grammar import ReplyFrame, reply_row
 
                 reply = ReplyFrame.from_dict(frame)
                 rows = [reply_row(constraint, reply) for _ in range(samples)]

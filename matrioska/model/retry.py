@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from langgraph.types import RetryPolicy
 
-from matrioska.errors import MatrioskaError
+from ..errors import MatrioskaError
 
 __all__ = ["is_transient_backend_error", "default_retry_policy"]
 

@@ -21,8 +21,8 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable
 
-from matrioska.model.backend import backend_of
-from matrioska.model.calls import message_text
+from .backend import backend_of
+from .calls import message_text
 
 __all__ = ["DEFAULT_SAMPLE_TEMPERATURE", "sampling_mode", "sampling_temperature", "sample_texts", "Sample"]
 

@@ -27,8 +27,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from matrioska.errors import ContextLengthError, ModelServerError
-from matrioska.model.retry import is_transient_backend_error
+from ..errors import ContextLengthError, ModelServerError
+from .retry import is_transient_backend_error
 
 __all__ = [
     "served_models",

@@ -23,7 +23,7 @@ import json
 import time
 from typing import Any
 
-from matrioska.model.backend import SCHEMA_NAME, backend_of
+from .backend import SCHEMA_NAME, backend_of
 
 __all__ = [
     "MODULE_ID_PATTERN",
@@ -71,8 +71,8 @@ def _object_schema(model: Any, overrides: dict[str, dict[str, Any]]) -> dict[str
 def plan_schema() -> dict[str, Any]:
     """The JSON schema of `Architecture`, flat, as the constrained architect must write it; a
     module's `kind` is one of the installed kinds."""
-    from matrioska import kinds
-    from matrioska.state import Architecture, ModuleSpec
+    from .. import kinds
+    from ..state import Architecture, ModuleSpec
 
     module = _object_schema(ModuleSpec, {**_FIELD_SCHEMAS, "kind": {"type": "string", "enum": kinds.names()}})
     overrides = {**_FIELD_SCHEMAS, "modules": {"type": "array", "items": module, "minItems": 1}}

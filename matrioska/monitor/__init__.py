@@ -6,6 +6,6 @@ streams changes over server-sent events, and can answer a plan review, resume a 
 and hand out the results zip.
 """
 
-from matrioska.monitor.server import Driver, create_app, serve_in_thread
+from .server import Driver, create_app, serve_in_thread
 
 __all__ = ["create_app", "serve_in_thread", "Driver"]

@@ -118,8 +118,8 @@ class Reader:
     """Reads runs from the checkpoint database on its own connection."""
 
     def __init__(self, out: Path, checkpointer: str | None = None) -> None:
-        from matrioska.graph import build_graph
-        from matrioska.runs.checkpoint import open_checkpointer
+        from ..graph import build_graph
+        from ..runs.checkpoint import open_checkpointer
 
         self.out = out
         if checkpointer:
@@ -253,8 +253,8 @@ def _sampling(report: dict[str, Any], *, artifacts: bool = False) -> dict[str, A
 
 
 def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) -> dict[str, Any]:
-    from matrioska.checking.interfaces import render_interface
-    from matrioska.generation.project import project_files
+    from ..checking.interfaces import render_interface
+    from ..generation.project import project_files
 
     values = snapshot.values or {}
     summary = run_summary(thread_id, snapshot, active)
@@ -365,7 +365,7 @@ class _Monitor:
     """The monitor's request handlers over the runs stored under `out`."""
 
     def __init__(self, out: Path, reader: Reader, driver: Driver) -> None:
-        from matrioska.runs.files import ContextManager
+        from ..runs.files import ContextManager
 
         self.out, self.reader, self.driver = out, reader, driver
         self.lock = threading.Lock()
@@ -401,8 +401,8 @@ class _Monitor:
         return JSONResponse(detail)
 
     async def artifact(self, request: Request) -> Response:
-        from matrioska.checking.interfaces import render_interface
-        from matrioska.generation.project import extract_files
+        from ..checking.interfaces import render_interface
+        from ..generation.project import extract_files
 
         thread_id, module_id = request.path_params["thread_id"], request.path_params["module_id"]
         values = (await asyncio.to_thread(self.read, thread_id)).values or {}

@@ -1,12 +1,12 @@
 """The graph's nodes (one per file) and the routing between them."""
 
-from matrioska.nodes.acceptance import acceptance
-from matrioska.nodes.architect import architect
-from matrioska.nodes.assembler import assembler
-from matrioska.nodes.executor import executor
-from matrioska.nodes.review import review, route_after_plan, route_after_review
-from matrioska.nodes.routing import join, next_pending, route_after_module, route_modules
-from matrioska.nodes.verify import route_after_verify, verify
+from .acceptance import acceptance
+from .architect import architect
+from .assembler import assembler
+from .executor import executor
+from .review import review, route_after_plan, route_after_review
+from .routing import join, next_pending, route_after_module, route_modules
+from .verify import route_after_verify, verify
 
 __all__ = [
     "architect",

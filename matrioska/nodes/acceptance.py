@@ -22,19 +22,19 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from matrioska.context import Context, resolve_llm
-from matrioska.model.calls import call_structured, emit
-from matrioska.model.structured import constrained
-from matrioska.plan.acceptance import check_against_plan, describe, lenient, repair_names, validate_scenarios
-from matrioska.plan.parsing import JSONExtractionError, extract_json_object
-from matrioska.plan.scenario_slots import plan_slots, render_slots, scenarios_schema, slotted_schema
-from matrioska.prompts import (
+from ..context import Context, resolve_llm
+from ..model.calls import call_structured, emit
+from ..model.structured import constrained
+from ..plan.acceptance import check_against_plan, describe, lenient, repair_names, validate_scenarios
+from ..plan.parsing import JSONExtractionError, extract_json_object
+from ..plan.scenario_slots import plan_slots, render_slots, scenarios_schema, slotted_schema
+from ..prompts import (
     ACCEPTANCE_MORE_PROMPT,
     ACCEPTANCE_RETRY_PROMPT,
     ACCEPTANCE_SYSTEM_PROMPT,
     ACCEPTANCE_USER_PROMPT,
 )
-from matrioska.state import Architecture, MatrioskaState
+from ..state import Architecture, MatrioskaState
 
 GENERATED_LIMIT = 6
 _PLACEHOLDER = re.compile(r"<[A-Za-z][\w .,-]{1,40}>")

@@ -19,20 +19,20 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from matrioska import kinds
-from matrioska.context import Context, resolve_llm
-from matrioska.errors import EmptyTaskError, PlanError
-from matrioska.model.calls import call_structured, emit
-from matrioska.model.structured import constrained, plan_schema
-from matrioska.plan.parsing import (
+from .. import kinds
+from ..context import Context, resolve_llm
+from ..errors import EmptyTaskError, PlanError
+from ..model.calls import call_structured, emit
+from ..model.structured import constrained, plan_schema
+from ..plan.parsing import (
     architecture_from_dict,
     execution_order,
     parse_architecture,
     serialise_shared_writers,
     validate_architecture,
 )
-from matrioska.plan.shapes import dominant_script, guide_for, repair_shape, same_word, task_title, task_words
-from matrioska.prompts import (
+from ..plan.shapes import dominant_script, guide_for, repair_shape, same_word, task_title, task_words
+from ..prompts import (
     ARCHITECT_OFF_TOPIC_PROMPT,
     ARCHITECT_RETRY_PROMPT,
     ARCHITECT_REVIEW_PROMPT,
@@ -40,7 +40,7 @@ from matrioska.prompts import (
     ARCHITECT_SYSTEM_PROMPT,
     ARCHITECT_USER_PROMPT,
 )
-from matrioska.state import Architecture, MatrioskaState
+from ..state import Architecture, MatrioskaState
 
 # A failed reply is echoed back to the model on retry; keep the echo short so retries do not
 # push the prompt past a 7B model's context.

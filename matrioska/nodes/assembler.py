@@ -15,13 +15,13 @@ from typing import Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from matrioska.checking.interfaces import check_references, collisions, module_interface
-from matrioska.context import Context, resolve_llm
-from matrioska.generation.project import extract_files, generated_files, identifier_contracts, validate_file
-from matrioska.model.calls import call_model, emit, render_value
-from matrioska.nodes.routing import blocked_modules
-from matrioska.prompts import ASSEMBLER_SYSTEM_PROMPT, ASSEMBLER_USER_PROMPT
-from matrioska.state import Architecture, MatrioskaState
+from ..checking.interfaces import check_references, collisions, module_interface
+from ..context import Context, resolve_llm
+from ..generation.project import extract_files, generated_files, identifier_contracts, validate_file
+from ..model.calls import call_model, emit, render_value
+from ..prompts import ASSEMBLER_SYSTEM_PROMPT, ASSEMBLER_USER_PROMPT
+from ..state import Architecture, MatrioskaState
+from .routing import blocked_modules
 
 # Bounds of the notes prompt, whatever the plan's size.
 _VALUE_LIMIT = 400

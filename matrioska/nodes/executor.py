@@ -18,26 +18,27 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
-from matrioska.checking.interfaces import INTERFACE_CHARS, check_references, module_interface, render_interface
-from matrioska.checking.nearmiss import apply_near_misses, describe_edit
-from matrioska.checking.sandbox import resolve_sandbox
-from matrioska.checking.verify import module_check
-from matrioska.context import Context, resolve_llm
-from matrioska.errors import MatrioskaError, RecursionBudgetError
-from matrioska.generation.attempts import Asking, ModuleAttempts
-from matrioska.generation.candidates import OwnCheck
-from matrioska.generation.fixes import files_to_fix, next_fixes, runtime_fixes
-from matrioska.generation.judge import Judge
-from matrioska.generation.project import extract_files, project_files
-from matrioska.generation.prompt import build_module_messages, fix_messages, prompt_text
-from matrioska.generation.readings import Readings
-from matrioska.model.budget import TokenCounter, prompt_budget
-from matrioska.model.calls import GenerationMeter, emit
-from matrioska.model.grammar import ReplyFrame, grammar_model, render_files, reply_frame
-from matrioska.model.sampling import sampling_temperature
-from matrioska.nodes.routing import max_parallel_of, next_pending, pending_count, remaining_waves
-from matrioska.plan.parsing import ModuleReply
-from matrioska.state import Architecture, MatrioskaState, ModuleSpec
+from ..checking.interfaces import INTERFACE_CHARS, check_references, module_interface, render_interface
+from ..checking.nearmiss import apply_near_misses, describe_edit
+from ..checking.sandbox import resolve_sandbox
+from ..checking.verify import module_check
+from ..context import Context, resolve_llm
+from ..errors import MatrioskaError, RecursionBudgetError
+from ..generation.attempts import Asking, ModuleAttempts
+from ..generation.candidates import OwnCheck
+from ..generation.fixes import files_to_fix, next_fixes, runtime_fixes
+from ..generation.judge import Judge
+from ..generation.project import extract_files, project_files
+from ..generation.prompt import build_module_messages, fix_messages, prompt_text
+from ..generation.readings import Readings
+from ..model.backend import backend_of
+from ..model.budget import TokenCounter, prompt_budget
+from ..model.calls import GenerationMeter, emit
+from ..model.grammar import ReplyFrame, grammar_model, render_files, reply_frame
+from ..model.sampling import sampling_temperature
+from ..plan.parsing import ModuleReply
+from ..state import Architecture, MatrioskaState, ModuleSpec
+from .routing import max_parallel_of, next_pending, pending_count, remaining_waves
 
 # What the module's work reads with the checking wing (generation sits below it).
 READINGS = Readings(
@@ -99,7 +100,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         emit(runtime, "near_miss_fixed", stage="module", text=describe_edit(edit), **edit)
     fixes = runtime_fixes(state, spec.id, fixing, evidence)
     report = outcome.report(
-        spec, shared_state, model=model_name(llm), rewrite=rewrite, prompt=prompt_report, runtime_fixes=fixes
+        spec, shared_state, model=backend_of(llm).name, rewrite=rewrite, prompt=prompt_report, runtime_fixes=fixes
     ).to_dict()
     emit(runtime, "module_finished", module=spec.id, **report)
     face = outcome.interface(spec.id, READINGS)
@@ -189,15 +190,6 @@ def _architecture(plan: dict[str, Any]) -> Architecture:
     model = Architecture.model_validate(plan)
     _PLAN_CACHE[:] = [(plan, model), *_PLAN_CACHE[:3]]
     return model
-
-
-def model_name(llm: Any) -> str:
-    """A model's name for provenance: its model id or name, else its class."""
-    for attribute in ("model_id", "model_name", "model"):
-        value = getattr(llm, attribute, None)
-        if isinstance(value, str) and value:
-            return value
-    return type(llm).__name__
 
 
 def _check_recursion_budget(config: RunnableConfig, steps: int) -> None:

@@ -18,12 +18,12 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from matrioska.context import Context
-from matrioska.errors import AcceptanceError, PlanError
-from matrioska.nodes.routing import route_modules
-from matrioska.plan.acceptance import validate_scenarios
-from matrioska.plan.parsing import architecture_from_dict, execution_order, wave_conflicts
-from matrioska.state import MatrioskaState
+from ..context import Context
+from ..errors import AcceptanceError, PlanError
+from ..plan.acceptance import validate_scenarios
+from ..plan.parsing import architecture_from_dict, execution_order, wave_conflicts
+from ..state import MatrioskaState
+from .routing import route_modules
 
 ACTIONS = ("approve", "edit", "replan")
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from langgraph.types import Send
 
-from matrioska.state import MatrioskaState
+from ..state import MatrioskaState
 
 
 def next_pending(state: MatrioskaState) -> str | None:

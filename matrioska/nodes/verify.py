@@ -13,18 +13,18 @@ from typing import Any, Literal, cast
 
 from langgraph.runtime import Runtime
 
-from matrioska.checking.findings import StaticFindings, reference_failures, with_blocked
-from matrioska.checking.nearmiss import describe_edit
-from matrioska.checking.repairs import NearMissPass, consistency_after, near_miss_pass, report_after
-from matrioska.checking.sandbox import Sandbox, resolve_sandbox
-from matrioska.checking.verdict import evidence_text, not_run, render_verdict, report_with_runs, summary, with_evidence
-from matrioska.checking.verify import verify_project
-from matrioska.context import Context
-from matrioska.generation.project import project_files
-from matrioska.model.calls import emit
-from matrioska.nodes.assembler import reference_rows, render_integrated
-from matrioska.nodes.routing import block_causes, blocked_modules, module_dependencies
-from matrioska.state import MatrioskaState
+from ..checking.findings import StaticFindings, reference_failures, with_blocked
+from ..checking.nearmiss import describe_edit
+from ..checking.repairs import NearMissPass, consistency_after, near_miss_pass, report_after
+from ..checking.sandbox import Sandbox, resolve_sandbox
+from ..checking.verdict import evidence_text, not_run, render_verdict, report_with_runs, summary, with_evidence
+from ..checking.verify import verify_project
+from ..context import Context
+from ..generation.project import project_files
+from ..model.calls import emit
+from ..state import MatrioskaState
+from .assembler import reference_rows, render_integrated
+from .routing import block_causes, blocked_modules, module_dependencies
 
 _VERDICT_HEADING = "\n## Verification\n"
 

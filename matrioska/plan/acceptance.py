@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from matrioska.errors import AcceptanceError
-from matrioska.kinds.python import import_name
+from ..errors import AcceptanceError
+from ..kinds.python.source import import_name
 
 __all__ = [
     "KINDS",

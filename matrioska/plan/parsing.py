@@ -20,9 +20,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from matrioska.errors import PlanError
-from matrioska.model.grammar import UPDATE_MARKER
-from matrioska.state import MODULE_LIST_FIELDS, MODULE_TEXT_FIELDS, Architecture, ModuleSpec
+from ..errors import PlanError
+from ..model.grammar import UPDATE_MARKER
+from ..state import MODULE_LIST_FIELDS, MODULE_TEXT_FIELDS, Architecture, ModuleSpec
 
 __all__ = [
     "JSONExtractionError",
@@ -149,7 +149,7 @@ def extract_json_object(text: str) -> tuple[dict[str, Any], list[str]]:
 
 
 def _slug(text: str) -> str:
-    from matrioska.plan.shapes import ascii_identifier
+    from .shapes import ascii_identifier
 
     return ascii_identifier(text)
 
@@ -391,7 +391,7 @@ def _resolve_reads(modules: list[ModuleSpec], notes: list[str]) -> dict[str, dic
 def _assign_kinds(modules: list[ModuleSpec], notes: list[str]) -> None:
     """Every module gets an installed kind: the one it names when that kind claims one of its
     files (or it has none), else the kind its files infer (each replacement reported)."""
-    from matrioska import kinds
+    from .. import kinds
 
     installed = set(kinds.names())
     for spec in modules:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from matrioska.kinds.python import import_name
-from matrioska.plan.acceptance import ENTRY_NAMES
+from ..kinds.python.source import import_name
+from .acceptance import ENTRY_NAMES
 
 __all__ = ["Slots", "plan_slots", "slotted_schema", "render_slots", "scenarios_schema"]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from matrioska.kinds.python import import_name
+from ..kinds.python.source import import_name
 
 __all__ = [
     "Shape",
@@ -527,7 +527,7 @@ def repair_shape(architecture: Any, task: str) -> tuple[Any, list[str]]:
     the task's kind of project needs and the plan lacks (each rename and addition reported):
     a Python, data or API plan gets a tests module and an entry point; a web plan gets a page.
     Only a plan with a file plan is judged (without one nothing says what is missing)."""
-    from matrioska.state import ModuleSpec
+    from ..state import ModuleSpec
 
     architecture, notes = rename_examples(architecture, task)
     shape = detect_shape(task)

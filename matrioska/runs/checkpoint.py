@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from matrioska.errors import CheckpointError, OutputPathError
+from ..errors import CheckpointError, OutputPathError
 
 __all__ = ["open_checkpointer", "is_postgres_url", "prune_history", "has_thread"]
 

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from matrioska.errors import MatrioskaError, OutputPathError
+from ..errors import MatrioskaError, OutputPathError
 
 __all__ = ["ContextManager"]
 
@@ -179,7 +179,7 @@ class ContextManager:
 
     def project_files(self, state: dict[str, Any]) -> list[tuple[str, str, str]]:
         """(path, content, module id or "assembler") for every file of the project, in order."""
-        from matrioska.generation.project import project_files
+        from ..generation.project import project_files
 
         return [(f.path, f.content, f.module) for f in project_files(state)]
 
@@ -383,7 +383,7 @@ def manifest(state: dict[str, Any], files: list[tuple[str, str, str]]) -> dict[s
         m.get("id"): [{"path": p, "written": p in written} for p in m.get("files") or []]
         for m in (state.get("architecture") or {}).get("modules") or []
     }
-    from matrioska.checking.interfaces import render_interface
+    from ..checking.interfaces import render_interface
 
     interfaces = {
         module_id: {"text": render_interface(face), "problems": face.get("problems") or []}

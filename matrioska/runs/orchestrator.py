@@ -18,8 +18,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import RunnableConfig
 
-from matrioska.context import ROLES, Context
-from matrioska.errors import (
+from ..context import ROLES, Context
+from ..errors import (
     EmptyTaskError,
     MatrioskaError,
     ModelNotConfiguredError,
@@ -27,11 +27,11 @@ from matrioska.errors import (
     ThreadMismatchError,
     UnknownThreadError,
 )
-from matrioska.model.calls import message_text
-from matrioska.model.servers import server_failure
-from matrioska.runs.checkpoint import open_checkpointer, prune_history
-from matrioska.runs.files import ContextManager
-from matrioska.state import Architecture
+from ..model.calls import message_text
+from ..model.servers import server_failure
+from ..state import Architecture
+from .checkpoint import open_checkpointer, prune_history
+from .files import ContextManager
 
 __all__ = ["MatrioskaOrchestrator", "EventHandler"]
 
@@ -87,7 +87,7 @@ class MatrioskaOrchestrator:
             gave none, or with `acceptance_extra`); False: the verdict rests on the checks.
         allow_install: distribution names (a list, or "a,b") that verification may install for
             the project besides the well-known ones Matrioska ships a list of; a name of the
-            project's own modules is never installed (`matrioska/installs.py`).
+            project's own modules is never installed (`matrioska/kinds/python/installs.py`).
     """
 
     def __init__(
@@ -119,8 +119,8 @@ class MatrioskaOrchestrator:
         write_acceptance: bool = True,
         allow_install: str | list[str] | tuple[str, ...] | None = None,
     ) -> None:
-        from matrioska.graph import DEFAULT_RECURSION_LIMIT, build_graph
-        from matrioska.plan.acceptance import load_scenarios
+        from ..graph import DEFAULT_RECURSION_LIMIT, build_graph
+        from ..plan.acceptance import load_scenarios
 
         # a bad scenario file fails here, in one line, before anything else is opened or loaded
         self.acceptance = load_scenarios(acceptance) if acceptance is not None else []
@@ -129,7 +129,7 @@ class MatrioskaOrchestrator:
         if llm is None:
             raise ModelNotConfiguredError("MatrioskaOrchestrator needs a model: a chat model or a model string")
         self.files = ContextManager(base_path)
-        from matrioska.model.factory import load_chat_model
+        from ..model.factory import load_chat_model
 
         def load(model: BaseChatModel | str) -> BaseChatModel:
             return load_chat_model(model, base_url=base_url) if isinstance(model, str) else model
@@ -155,7 +155,7 @@ class MatrioskaOrchestrator:
         items = allow_install.split(",") if isinstance(allow_install, str) else list(allow_install or [])
         self.allow_install = [str(name).strip() for name in items if str(name).strip()]
         if verify:
-            from matrioska.checking.sandbox import resolve_sandbox
+            from ..checking.sandbox import resolve_sandbox
 
             resolve_sandbox(sandbox)  # an unknown mode, or "bwrap" without bubblewrap: fail before the run
         self._recursion_limit = DEFAULT_RECURSION_LIMIT
@@ -293,7 +293,7 @@ class MatrioskaOrchestrator:
         if retried or blocked:
             notify({"event": "modules_retried", "modules": retried, "blocked": blocked})
         if self.samples > 1:
-            from matrioska.model.sampling import sampling_mode, sampling_temperature
+            from ..model.sampling import sampling_mode, sampling_temperature
 
             executor_llm = self.roles.get("executor") or self.llm
             notify(
@@ -379,7 +379,7 @@ class MatrioskaOrchestrator:
         built. (None, [], []) when every module is generated."""
         from langgraph.types import Command, Overwrite
 
-        from matrioska.nodes.routing import blocking_modules
+        from ..nodes.routing import blocking_modules
 
         done = values.get("completed") or []
         left = [m for m in values.get("execution_order") or [] if m not in done]

@@ -16,12 +16,12 @@ import sys
 from pathlib import PurePosixPath
 from typing import Any
 
-from matrioska.kinds.base import CheckContext
-from matrioska.kinds.python import PythonKind, import_name, test_strength, weak_tests
-from matrioska.kinds.python.installs import prepare_dependencies
+from ..base import CheckContext
+from .installs import prepare_dependencies
+from .source import import_name
+from .strength import test_strength, weak_tests
 
 __all__ = [
-    "CheckedPythonKind",
     "python_checks",
     "is_test",
     "python_tests",
@@ -58,15 +58,6 @@ _INTERACTIVE_MARKERS = re.compile(
     r"\binput\(|serve_forever|\.run\(\s*(host|port|debug)|uvicorn\.run|app\.run\(|mainloop\("
 )
 _PYTEST = ["-m", "pytest", "-q", "--tb=short", "-p", "no:cacheprovider", "-o", "addopts=", "--color=no"]
-
-
-class CheckedPythonKind(PythonKind):
-    """The Python kind as installed: its rules (`PythonKind`) and its checks. The checks build on
-    the kind's rules (`import_name`, `test_strength`), so they extend the class here rather than
-    the class importing them (an import circle)."""
-
-    def check(self, paths: list[str], ctx: CheckContext) -> None:
-        python_checks(ctx)
 
 
 # -- which files are what ----------------------------------------------------------------------

@@ -33,7 +33,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from matrioska.kinds.base import CheckContext
+from ..base import CheckContext
 
 __all__ = [
     "normalize",

@@ -16,8 +16,9 @@ import re
 from pathlib import PurePosixPath
 from typing import Any
 
-from matrioska.kinds.nearmiss import Choice, Edit, Miss, NearMissRule, ProjectView, choose, normal_name, rule_table
-from matrioska.kinds.python.references import (
+from ..nearmiss import Choice, Edit, Miss, NearMissRule, ProjectView, choose, normal_name, rule_table
+from ..references import Reference
+from .references import (
     ATTRIBUTE,
     FROM_MODULE,
     FROM_NAME,
@@ -25,7 +26,6 @@ from matrioska.kinds.python.references import (
     MISPLACED,
     entry_import_name,
 )
-from matrioska.kinds.references import Reference
 
 __all__ = ["RULES"]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from matrioska.kinds.python import bound_names, import_name, python_import_names
-from matrioska.kinds.references import Reference, ReferenceIndex, Scope
+from ..references import Reference, ReferenceIndex, Scope
+from .source import bound_names, import_name, python_import_names
 
 __all__ = [
     "IMPORT",
@@ -45,7 +45,7 @@ _OWN_NAMES = frozenset({"main", "run", "cli", "app", "setup", "parse_args", "bui
 
 
 def entry_import_name(entry: dict[str, Any]) -> str:
-    """A Python file's import name, from its interface entry (`kinds.python.import_name`)."""
+    """A Python file's import name, from its interface entry (`kinds.python.source.import_name`)."""
     return import_name(entry["path"]) or entry["path"]
 
 

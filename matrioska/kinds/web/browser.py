@@ -34,11 +34,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from matrioska.kinds.web.exercise import exercise_page
-from matrioska.kinds.web.lookups import check_ids
-from matrioska.kinds.web.scenarios import Scenario, ScenarioResult
-from matrioska.kinds.web.serve import serve
-from matrioska.kinds.web.watch import PageProblem, PageState, attach, close_quietly, first_line, trim_report
+from .exercise import exercise_page
+from .lookups import check_ids
+from .scenarios import Scenario, ScenarioResult
+from .serve import serve
+from .watch import PageProblem, PageState, attach, close_quietly, first_line, trim_report
 
 __all__ = [
     "PageResult",

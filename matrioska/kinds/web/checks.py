@@ -17,34 +17,11 @@ import time
 from pathlib import PurePosixPath
 from typing import Any
 
-from matrioska.kinds.base import CheckContext, ScenarioOutcome
-from matrioska.kinds.web.html import HtmlKind
-from matrioska.kinds.web.javascript import JavaScriptKind
+from ..base import CheckContext, ScenarioOutcome
 
-__all__ = ["CheckedHtmlKind", "CheckedJavaScriptKind", "page_checks", "page_scenarios", "node_checks"]
+__all__ = ["page_checks", "page_scenarios", "node_checks"]
 
 _PAGES_AT_MOST = 5
-
-
-class CheckedHtmlKind(HtmlKind):
-    """The HTML kind as installed: its rules (`HtmlKind`), its pages opened in the browser and its
-    `page` scenarios played there. (The browser builds on the JavaScript kind's rules, so the
-    checks extend the classes here rather than the classes importing them: an import circle.)"""
-
-    scenario_kinds = ("page",)
-
-    def check(self, paths: list[str], ctx: CheckContext) -> None:
-        page_checks(paths, ctx)
-
-    def run_scenarios(self, ctx: CheckContext) -> list[ScenarioOutcome]:
-        return page_scenarios(ctx)
-
-
-class CheckedJavaScriptKind(JavaScriptKind):
-    """The JavaScript kind as installed: its rules (`JavaScriptKind`) and its tests run in Node."""
-
-    def check(self, paths: list[str], ctx: CheckContext) -> None:
-        node_checks(ctx)
 
 
 # -- web pages ---------------------------------------------------------------------------------
@@ -54,7 +31,7 @@ def page_checks(pages: list[str], ctx: CheckContext) -> None:
     """The project's pages (its `index.html` files when it has any; five at most, shallowest
     first) opened in one headless Chromium; a problem goes to the module of the script it comes
     from, else of the page."""
-    from matrioska.kinds.web.browser import WebCheckUnavailable, check_pages
+    from .browser import WebCheckUnavailable, check_pages
 
     chosen = [p for p in pages if PurePosixPath(p).name.lower() == "index.html"] or pages
     chosen = sorted(chosen, key=lambda p: (p.count("/"), p))[:_PAGES_AT_MOST]
@@ -88,7 +65,7 @@ def page_checks(pages: list[str], ctx: CheckContext) -> None:
 def page_scenarios(ctx: CheckContext) -> list[ScenarioOutcome]:
     """`ctx.scenarios` (of kind `page`) played in one headless Chromium, each in a fresh browser
     context, on one fresh copy of the project."""
-    from matrioska.kinds.web.browser import WebCheckUnavailable, run_page_scenarios
+    from .browser import WebCheckUnavailable, run_page_scenarios
 
     root = ctx.fresh_copy()
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from matrioska.kinds.base import Kind
+from ..base import Kind
 
 _LIST_ITEMS = 40
 CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)

@@ -12,7 +12,7 @@ import re
 import time
 from typing import Any
 
-from matrioska.kinds.web.watch import (
+from .watch import (
     JS_TIMEOUT,
     PageState,
     action_failure,

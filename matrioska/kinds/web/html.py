@@ -1,15 +1,16 @@
 """The HTML kind: pages, checked for markup (at least one element), balanced structure and
 duplicate ids, their interface (element ids, form fields, the scripts and styles they link), the
 `index.html` a web project without a page gets, and the check that opens them in headless
-Chromium (`matrioska/verify.py`)."""
+Chromium, where its `page` scenarios are played too (`checks.py`)."""
 
 from __future__ import annotations
 
 from html.parser import HTMLParser
 from typing import Any
 
-from matrioska.kinds.base import Kind
-from matrioska.kinds.web.javascript import javascript_interface
+from ..base import CheckContext, Kind, ScenarioOutcome
+from .checks import page_checks, page_scenarios
+from .javascript import javascript_interface
 
 _LIST_ITEMS = 40
 
@@ -139,6 +140,7 @@ class HtmlKind(Kind):
     description = "Web pages (.html): structure, element ids, forms; they link the styles and scripts"
     suffixes = (".html", ".htm")
     guide = "HTML: give every element a script uses a unique id; link the styles and scripts by their project paths."
+    scenario_kinds = ("page",)
 
     def validate(self, path: str, text: str) -> list[str]:
         checker = HTMLChecker()
@@ -162,3 +164,11 @@ class HtmlKind(Kind):
         paths = {f.path for f in files}
         web = any(p.endswith((".css", ".js")) for p in paths) and not any(p.endswith(".py") for p in paths)
         return {"index.html": _entry_point(project_name, files)} if web and "index.html" not in paths else {}
+
+    def check(self, paths: list[str], ctx: CheckContext) -> None:
+        """The project's pages opened in headless Chromium (`checks.py`)."""
+        page_checks(paths, ctx)
+
+    def run_scenarios(self, ctx: CheckContext) -> list[ScenarioOutcome]:
+        """The `page` scenarios played in headless Chromium (`checks.py`)."""
+        return page_scenarios(ctx)

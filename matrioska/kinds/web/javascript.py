@@ -1,7 +1,7 @@
 """The JavaScript kind: `.js` / `.mjs` / `.cjs` files, compiled by Node where Node exists
 (nothing runs), their interface (top-level functions and their parameters, classes, globals,
 exports, the DOM ids they look up), `package.json` from their package imports, and their tests
-run with Node (`matrioska/verify.py`).
+run with Node (`matrioska/checking/verify.py`).
 
 The syntax check is one long-lived `node` process per Python process (`_NodeChecker`, started on
 the first check): a file costs a JSON line each way instead of starting Node (~60 ms). It decides
@@ -26,38 +26,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from matrioska.kinds.base import Kind
+from ..base import CheckContext, Kind
+from .checks import node_checks
+from .source import id_lookups, strip_comments
 
 _LIST_ITEMS = 40
-
-
-_COMMENT_OR_STRING = re.compile(
-    r"(\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`)|//[^\n]*|/\*.*?\*/", re.DOTALL
-)
-_LOOKUP = re.compile(
-    r"(?:getElementById|(?P<selector>querySelector(?:All)?|(?<![\w$])\$))"
-    r"\(\s*(?P<quote>['\"`])(?P<hash>#?)(?P<id>[A-Za-z_][\w:.-]*)(?P=quote)\s*\)"
-)
-_SELECTOR_ID = re.compile(r"[A-Za-z_][\w-]*")
-
-
-def strip_comments(code: str) -> str:
-    """`code` with its comments blanked and its strings kept whole: the one place JavaScript
-    comments are recognised. A comment becomes its line breaks (or one space), so what follows
-    keeps its line."""
-    return _COMMENT_OR_STRING.sub(lambda m: m.group(1) or ("\n" * m.group(0).count("\n") or " "), code)
-
-
-def id_lookups(code: str) -> list[tuple[str, int, int]]:
-    """The element ids `code` looks up, each with the span of the id itself: the one pattern for
-    `getElementById('x')`, `querySelector('#x')` / `querySelectorAll('#x')` and jQuery's `$('#x')`."""
-    found = []
-    for match in _LOOKUP.finditer(code):
-        selector, name = bool(match.group("selector")), match.group("id")
-        if selector != bool(match.group("hash")) or (selector and not _SELECTOR_ID.fullmatch(name)):
-            continue
-        found.append((name, match.start("id"), match.end("id")))
-    return found
 
 
 _JS_FUNC = re.compile(
@@ -385,3 +358,7 @@ class JavaScriptKind(Kind):
             "dependencies": {name: "*" for name in npm},
         }
         return {"package.json": json.dumps(package, indent=2) + "\n"}
+
+    def check(self, paths: list[str], ctx: CheckContext) -> None:
+        """The project's JavaScript tests run in Node (`checks.py`)."""
+        node_checks(ctx)

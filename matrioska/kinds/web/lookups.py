@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from matrioska.kinds.web.javascript import id_lookups, strip_comments
-from matrioska.kinds.web.watch import PageState
+from .source import id_lookups, strip_comments
+from .watch import PageState
 
 _JS_TYPES = ("", "text/javascript", "application/javascript", "module", "text/ecmascript", "application/ecmascript")
 _ID = r"([A-Za-z_][\w:.-]*)"

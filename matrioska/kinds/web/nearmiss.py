@@ -21,11 +21,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 from typing import Any, Protocol
 
-from matrioska.kinds.nearmiss import Choice, Edit, Miss, NearMissRule, choose, rule_table
-from matrioska.kinds.references import resolve_path
-from matrioska.kinds.web.css import CSS_COMMENT
-from matrioska.kinds.web.javascript import id_lookups
-from matrioska.kinds.web.references import (
+from ..nearmiss import Choice, Edit, Miss, NearMissRule, choose, rule_table
+from ..references import resolve_path
+from .css import CSS_COMMENT
+from .references import (
     ELEMENT_ID,
     HANDLER,
     SCRIPT,
@@ -33,6 +32,7 @@ from matrioska.kinds.web.references import (
     SCRIPT_IMPORT_NAME,
     STYLESHEET,
 )
+from .source import id_lookups
 
 __all__ = ["RULES", "selector_edits", "judges_selectors"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from matrioska.kinds.references import Reference, ReferenceIndex, Scope, resolve_path, script_names
-from matrioska.kinds.web.javascript import strip_comments
+from ..references import Reference, ReferenceIndex, Scope, resolve_path, script_names
+from .source import strip_comments
 
 __all__ = [
     "SCRIPT_IMPORT",

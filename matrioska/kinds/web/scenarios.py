@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from matrioska.kinds.web.watch import (
+from .watch import (
     JS_TIMEOUT,
     PageProblem,
     PageState,
