@@ -14,9 +14,9 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import RetryPolicy
 
 # Absolute imports: the LangGraph server loads this file by path (langgraph.json), outside the package.
-from .context import Context
-from .model.retry import default_retry_policy
-from .nodes import (
+from matrioska.context import Context
+from matrioska.model.retry import default_retry_policy
+from matrioska.nodes import (
     acceptance,
     architect,
     assembler,
@@ -30,7 +30,7 @@ from .nodes import (
     route_modules,
     verify,
 )
-from .state import MatrioskaInput, MatrioskaState
+from matrioska.state import MatrioskaInput, MatrioskaState
 
 __all__ = ["build_graph", "graph", "DEFAULT_RECURSION_LIMIT"]
 
