@@ -21,7 +21,9 @@ needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewr
 # (the broken candidates are the shorter ones: candidates clean on the static checks are run
 # shortest first, and the run stops at the first that passes)
 RIGHT = 'def is_palindrome(text):\n    """True when text reads the same backwards."""\n    return text == text[::-1]\n'
-NAME_ERROR = "def is_palindrome(t):\n    return t == t[::-1]\n\nC = cache_of(is_palindrome)\n"
+NAME_ERROR = (
+    "def is_palindrome(t):\n    return t == t[::-1]\n\nC = eval('cache_of')(is_palindrome)\n"  # no analyzer sees it
+)
 
 
 def _plan(*modules: dict[str, Any]) -> dict[str, Any]:

@@ -73,7 +73,9 @@ def candidates_note(names: list[str] | None) -> str:
 
 
 def describe_edit(edit: dict[str, Any]) -> str:
-    """`app.js:12 'add-book' -> 'addBook'`."""
+    """`app.js:12 'add-book' -> 'addBook'`; a fix an analyzer's finding made, `path:line what`."""
+    if "description" in edit and "old" not in edit:
+        return f"{edit['path']}:{edit['line']} {edit['description']}"
     return f"{edit['path']}:{edit['line']} {edit['old']!r} -> {edit['new']!r}"
 
 

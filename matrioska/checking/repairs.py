@@ -1,23 +1,29 @@
 """The near-miss pass of the verify step: before the references decide a fix round, each module's
 references that miss by exactly one close name (and its selectors naming no class or id that
 exists, one close one away) are edited in place in its files (`matrioska.checking.nearmiss`),
-without the model; then the consistency report, the interfaces and the module reports are
-brought up to date. Every near-miss edit of the run (the executor's too) is a row of the
-consistency report."""
+without the model; then what the analyzers' findings fix without the model (an import added,
+a local renamed, a script tag made a module: `analysis.fixes_without_model`, records with
+`source: "analyzer"` among the edits); then the consistency report, the interfaces and the
+module reports are brought up to date. Every near-miss edit and every fix of the run (the
+executor's too) is a row of the consistency report."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..generation.project import extract_files
 from ..model.grammar import render_files
 from ..state import Architecture, MatrioskaState
+from .analysis import fixes_without_model
 from .interfaces import module_interface
 from .nearmiss import apply_near_misses, describe_edit
 
 __all__ = ["NearMissPass", "near_miss_pass", "consistency_after", "report_after", "near_miss_rows"]
+
+FIXED = "analyzer"
+"""The `source` of an edit that is a fix the analyzers' findings made (not a near miss)."""
 
 _WEB = (".css", ".js", ".mjs", ".cjs", ".html", ".htm")
 
@@ -55,9 +61,14 @@ class NearMissPass:
         for module_id in changed:
             face = self.interfaces.get(module_id) or {}
             interfaces[module_id] = {**face, **self.faces[module_id], "problems": face.get("problems", [])}
-            report = self.reports.get(module_id) or {}
-            mine = [e for e in self.edits if e["module"] == module_id]
-            self.reports[module_id] = {**report, "near_miss_edits": [*(report.get("near_miss_edits") or []), *mine]}
+            report = dict(self.reports.get(module_id) or {})
+            mine = [e for e in self.edits if e["module"] == module_id and e.get("source") != FIXED]
+            fixed = [_fix_of(e) for e in self.edits if e["module"] == module_id and e.get("source") == FIXED]
+            if mine:
+                report["near_miss_edits"] = [*(report.get("near_miss_edits") or []), *mine]
+            if fixed:  # beside the fixes its own attempt had (`analyzer_fixes`, the judge's)
+                report["analyzer_fixes"] = [*(report.get("analyzer_fixes") or []), *fixed]
+            self.reports[module_id] = report
         return {
             "artifacts": {m: self.artifacts[m] for m in changed},
             "interfaces": interfaces,
@@ -96,8 +107,14 @@ def near_miss_pass(state: MatrioskaState, on_edit: Callable[[dict[str, Any]], No
         broken = any(r.get("status") == "broken" for r in mine)
         if broken or (pages and any(f.path.endswith(_WEB) for f in valid[module_id])):
             _repair_module(found, module_id, position, mine, on_edit)
+    _analyzer_fixes(found, on_edit)
     previous = list((state.get("verification") or {}).get("near_miss_edits") or [])
     executor = [e for m in order for e in (reports.get(m) or {}).get("near_miss_edits") or []]
+    executor += [  # what the analyzers fixed in the modules' own attempts (their judge's fixes)
+        {**fix, "module": m, "source": FIXED}
+        for m in order
+        for fix in (reports.get(m) or {}).get("analyzer_fixes") or []
+    ]
     found.every = [*executor, *previous, *found.edits]
     return found
 
@@ -129,6 +146,24 @@ def _repair_module(
         on_edit(edit)
 
 
+def _analyzer_fixes(found: NearMissPass, on_edit: Callable[..., None]) -> None:
+    """What the analyzers' findings over the whole project fix without the model, in the modules'
+    files (their files, interfaces and artifacts replaced); each fix an edit, `on_edit` told."""
+    owners = {f.path: m for m, fs in found.files.items() for f in fs}
+    files = {**found.generated, **{f.path: f.content for fs in found.files.values() for f in fs}}
+    fixed, records = fixes_without_model(files, owners)
+    for module_id in dict.fromkeys(r["module"] for r in records):
+        mine = [replace(f, content=fixed[f.path]) for f in found.files[module_id]]
+        paths = {f.path for f in found.valid[module_id]}
+        found.files[module_id] = mine
+        found.valid[module_id] = [f for f in mine if f.path in paths]
+        found.faces[module_id] = module_interface(module_id, found.valid[module_id])
+        found.artifacts[module_id] = render_files(mine)
+    found.edits += records
+    for record in records:
+        on_edit(record)
+
+
 def consistency_after(
     rows: list[dict[str, Any]],
     references: list[dict[str, Any]] | None,
@@ -145,7 +180,7 @@ def consistency_after(
         if r.get("status") == "broken" and (key := (str(r.get("where")), str(r.get("reference")))) in candidates
         else r
         for r in rows
-        if r.get("kind") != "near_miss"
+        if r.get("kind") not in ("near_miss", "analyzer_fix")
     ]
     return rows + near_miss_rows(every)
 
@@ -165,9 +200,15 @@ def report_after(report: dict[str, Any], rows: list[dict[str, Any]], every: list
 
 
 def near_miss_rows(edits: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The consistency rows of near misses fixed without the model (one per edit)."""
+    """The consistency rows of near misses and findings fixed without the model (one per edit)."""
     rows, seen = [], set()
     for edit in edits:
+        if edit.get("source") == FIXED:
+            key = (edit["module"], edit["path"], edit["line"], edit["description"], "")
+            if key not in seen:
+                seen.add(key)
+                rows.append(_fix_row(edit))
+            continue
         key = (edit["module"], edit["path"], edit["line"], edit["old"], edit["new"])
         if key in seen:
             continue
@@ -186,3 +227,21 @@ def near_miss_rows(edits: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _fix_of(record: dict[str, Any]) -> dict[str, Any]:
+    """A fix record as a module report keeps it (`analyzers.Fix.to_dict`: no module, no source)."""
+    return {k: v for k, v in record.items() if k not in ("module", "source")}
+
+
+def _fix_row(fix: dict[str, Any]) -> dict[str, Any]:
+    """The consistency row of one fix the analyzers' findings made without the model."""
+    return {
+        "contract": f"fixed without the model: {describe_edit(fix)}",
+        "kind": "analyzer_fix",
+        "module": fix["module"],
+        "status": "held",
+        "where": f"{fix['path']}:{fix['line']}",
+        "description": fix["description"],
+        "rule": fix.get("rule", ""),
+    }

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..kinds.base import Check, Failure
+from .analysis import ANALYZERS
 from .run import headline
 
 __all__ = [
@@ -114,7 +115,7 @@ def with_evidence(result: dict[str, Any]) -> dict[str, Any]:
             why = f"none of its {len(scenarios)} acceptance scenario(s) passed: inconclusive or not run"
         out["works"] = works = None
         out["reason"] = f"the project runs and every check passed, but nothing shows the task's behaviour ran: {why}"
-    ran_ok = any(c.get("ok") is True for c in result.get("checks") or []) or any(
+    ran_ok = any(c.get("ok") is True and c.get("kind") != ANALYZERS for c in result.get("checks") or []) or any(
         s.get("ok") is not None for s in scenarios
     )
     if works is True:

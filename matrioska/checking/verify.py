@@ -22,6 +22,7 @@ from typing import Any
 from .. import kinds
 from ..kinds.base import CheckContext
 from ..kinds.python.checks import import_names
+from .analysis import ANALYZERS, analyzer_check
 from .run import ProjectRun, headline
 from .sandbox import Sandbox
 from .scenarios import acceptance_checks, contains
@@ -44,7 +45,8 @@ def verify_project(
     only: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """Run every check that applies to the project, then its acceptance scenarios; the verdict
-    and the failures per module.
+    and the failures per module. First, over every file (not with `only`), the analyzers' check
+    (`analysis.analyzer_check`: ruff, ty, oxlint; it fails on an error finding only).
 
     `only`: run just the checks of these paths (their imports, their tests, their entry points,
     their pages), the rest of the project present beside them (`module_check`).
@@ -66,6 +68,8 @@ def verify_project(
     run.module_ids = list(module_ids or [])
     run.only = set(only) if only is not None else None
     try:
+        if run.only is None:  # the whole project (a candidate's own check: its judge ran them)
+            analyzer_check(run)
         paths = list(files)
         for item in kinds.installed():
             own = [p for p in paths if any(k.name == item.name for k in kinds.kinds_for(p))]
@@ -76,8 +80,10 @@ def verify_project(
         scenarios = acceptance_checks(run, acceptance or [], dependencies or {}) if acceptance else None
     finally:
         run.close()
-    ran = [c.ok for c in run.checks if c.ok is not None] + [s.ok for s in scenarios or [] if s.ok is not None]
-    if not run.checks and not scenarios:
+    # the analyzers' row decides only when it failed: findings that are all warnings show nothing ran
+    counted = [c for c in run.checks if c.kind != ANALYZERS or c.ok is False]
+    ran = [c.ok for c in counted if c.ok is not None] + [s.ok for s in scenarios or [] if s.ok is not None]
+    if not [c for c in run.checks if c.kind != ANALYZERS] and not scenarios:
         run.notes.append("nothing to run: the project has no Python, web page or JavaScript tests")
     return Verdict(all(ran) if ran else None, run.checks, run.failures, run.notes, scenarios).to_dict()
 

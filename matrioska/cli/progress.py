@@ -167,6 +167,16 @@ class ProgressPrinter:
     def on_near_miss_fixed(self, e: dict[str, Any]) -> None:
         self.p(f"  ~ fixed without the model: {e['path']}:{e['line']} {e['old']!r} -> {e['new']!r}")
 
+    def on_analyzer_fixed(self, e: dict[str, Any]) -> None:
+        self.p(f"  ~ fixed without the model: {e['path']}:{e['line']} {e['description']}")
+
+    def on_analyzers_missing(self, e: dict[str, Any]) -> None:
+        said: set[str] = self.__dict__.setdefault("analyzer_notes_said", set())  # once a run
+        for note in e.get("notes") or []:
+            if note not in said:
+                said.add(note)
+                self.p(f"  · {note}")
+
     def on_reply_grammar_refused(self, e: dict[str, Any]) -> None:
         self.replies = "parsed"
         self.p(f"  ! the server refused the reply grammar ({e['error'][:160]}); asked again without it")

@@ -2,19 +2,28 @@
 where the backend takes one, K of them in one request where it can) each parsed, and the short
 follow-up that asks for the declared keys a reply did not publish.
 
+A fix that leaves the same findings is not a fix (issue 34): when an attempt made to fix another
+(a repair, or a fix round's reply against the current files) has the same analyzer errors
+(`error_keys`: path, rule, name), the next one is asked at the sampling temperature
+(`resample`) rather than greedily again, which would repeat it.
+
 `runtime` is whatever carries the run's progress events (`model.calls.emit`), passed through.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 
+from ..kinds.analyzers import analyze
+from ..kinds.web.fixes import declared_globals
+from ..model.backend import backend_of
 from ..model.budget import TokenCounter
-from ..model.calls import GenerationMeter, call_structured
+from ..model.calls import GenerationMeter, call_structured, emit
 from ..model.grammar import ReplyFrame, close_frame, grammar_model
-from ..model.sampling import sample_texts, sampling_mode
+from ..model.sampling import sample_texts, sampling_mode, sampling_temperature
 from ..model.structured import constrained, update_schema
 from ..plan.parsing import (
     UPDATE_MARKER,
@@ -25,8 +34,9 @@ from ..plan.parsing import (
 )
 from ..prompts import EXECUTOR_UPDATE_RETRY_PROMPT
 from ..state import ModuleSpec
+from .fixes import definitions, interface_entries, script_globals
 
-__all__ = ["answers", "ask_for_missing_keys"]
+__all__ = ["answers", "ask_for_missing_keys", "error_keys", "repeated", "resample"]
 
 
 def answers(
@@ -38,10 +48,14 @@ def answers(
     frame: ReplyFrame | None = None,
     samples: int = 1,
     temperature: float | None = None,
+    hotter: bool = False,
 ) -> list[tuple[str, ModuleReply, str]]:
     """The candidates of one module attempt: the call (under its reply grammar where the backend
     takes one; K candidates in one request where it can, `matrioska.model.sampling`) and each one's
-    parse, with the path the replies took."""
+    parse, with the path the replies took. `hotter`: the attempt before repeated the findings it
+    was to fix; one candidate is sampled (`resample`)."""
+    if hotter and samples <= 1:
+        llm = resample(llm, temperature, runtime, spec.id)
     bound, path = grammar_model(llm, frame)
     refused: list[bool] = []
 
@@ -75,6 +89,36 @@ def answers(
             reply.notes.append(closed)
         out.append((text, reply, path))
     return out
+
+
+def resample(llm: Any, temperature: float | None, runtime: Any, module_id: str) -> Any:
+    """`llm` at the sampling temperature (the run's chosen one, else the model's own when it
+    samples, else `sampling.DEFAULT_SAMPLE_TEMPERATURE`); said in a `module_resampled` event."""
+    hot = sampling_temperature(llm, 2, temperature)
+    if hot is None:
+        return llm
+    emit(runtime, "module_resampled", module=module_id, temperature=hot)
+    return backend_of(llm).at_temperature(hot)
+
+
+def error_keys(attempt: Any, globals_: Iterable[str] = ()) -> frozenset[tuple[str, str, str]]:
+    """The analyzers' errors in an attempt's files as (path, rule, name): those its judge found
+    (`attempt.findings`) when it keeps them, else ruff's and oxlint's over its files (`globals_`:
+    the names other modules' scripts define)."""
+    found = getattr(attempt, "findings", None)
+    if found is None:
+        texts = {f.path: f.content for f in attempt.files}
+        found = analyze(texts, globals_=[*globals_, *declared_globals(texts)]).findings
+    return frozenset((f.path, f.code, f.name or "") for f in found if f.error)
+
+
+def repeated(attempt: Any, target: Any, interfaces: dict[str, dict[str, Any]]) -> bool:
+    """Whether `attempt` left exactly the analyzer errors of `target`, the attempt it was to fix
+    (some errors, the same (path, rule, name) set): then it was no fix, and the next samples.
+    `interfaces`: the other modules' (their scripts' names are a page's globals)."""
+    globals_ = script_globals(definitions(interface_entries(interfaces)))
+    before = error_keys(target, globals_)
+    return bool(before) and error_keys(attempt, globals_) == before
 
 
 def _sampler(llm: Any, samples: int, temperature: float | None) -> Any:

@@ -20,7 +20,7 @@ from ..model.calls import GenerationMeter, emit
 from ..model.grammar import ReplyFrame
 from ..plan.parsing import ModuleReply
 from ..state import ModuleSpec
-from .answers import answers, ask_for_missing_keys
+from .answers import answers, ask_for_missing_keys, repeated
 from .candidates import candidates_line, mark_kept
 from .fixes import merge_files
 from .judge import Judge, choose, discard_reason, rescore
@@ -116,6 +116,8 @@ class Outcome:
             prompt_sha256=hashlib.sha256("\n\n".join(str(m.content) for m in self.follow_up).encode()).hexdigest(),
             prompt=prompt,
             runtime_fixes=runtime_fixes,
+            analyzer_fixes=[fix.to_dict() for fix in kept.analyzer_fixes],
+            analyzer_notes=kept.analyzer_notes,
         )
 
     def interface(self, module_id: str, readings: Readings) -> dict[str, Any]:
@@ -157,6 +159,7 @@ class ModuleAttempts:
         self.lines: dict[int, str] = {}  # each sampled attempt's `candidates_line`
         self.kept: Attempt | None = None
         self.reply_path = ""
+        self.hotter = False  # the last attempt left the errors it was to fix: the next one samples
 
     def start_from(self, current: ModuleReply) -> None:
         """A fix round's current files as attempt 0: the fix's replies compete with them, and a
@@ -171,16 +174,25 @@ class ModuleAttempts:
         follow_up = messages
         while True:
             self.attempts += 1
+            target = self.kept  # the attempt this one is to fix (a repair's, a fix round's current files)
             attempt = self._attempt(follow_up)
             kept = self._keep_better(attempt)
             if not kept.problems or self.attempts > max(0, self.asking.max_repairs):
                 break
+            self.hotter = target is not None and repeated(attempt, target, self.judge.others)
             # A bounded repair loop: the same hyperfocus prompt, the answer, and what is wrong with it.
             self.history.append({"attempt": self.attempts, "problems": attempt.problems})
             emit(
                 self.asking.runtime, "module_repair", module=self.spec.id, attempt=self.attempts, problems=kept.problems
             )
-            follow_up = repair_messages(messages, kept.text or attempt.text, kept.problems)
+            follow_up = repair_messages(
+                messages,
+                kept.text or attempt.text,
+                kept.problems,
+                files=kept.files,
+                interfaces=self.judge.others,
+                module_id=self.spec.id,
+            )
         return Outcome(
             kept,
             self.attempts,
@@ -198,7 +210,15 @@ class ModuleAttempts:
         asked again; with several candidates, their line and records."""
         asking, spec = self.asking, self.spec
         got = answers(
-            asking.llm, messages, spec, asking.runtime, asking.meter, asking.frame, asking.samples, asking.temperature
+            asking.llm,
+            messages,
+            spec,
+            asking.runtime,
+            asking.meter,
+            asking.frame,
+            asking.samples,
+            asking.temperature,
+            self.hotter,
         )
         judged = []
         for number, (text, reply, path) in enumerate(got, 1):

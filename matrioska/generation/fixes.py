@@ -1,19 +1,42 @@
 """A module's fix round: which of its files a fix rewrites, the rewrite merged with the files it
-kept, the fix queue after it, and the record of its fixes in the module report.
+kept, the fix queue after it, and the record of its fixes in the module report; and the
+analyzers' findings as a fix is told them (issue 34): each `path:line code message` line with,
+for an undefined name, the module that defines it or the close names it may have meant.
 
 `state` here is the run's state as a plain mapping (only read)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..kinds.analyzers import PYTHON_SUFFIXES, Finding
+from ..kinds.nearmiss import close_candidates
 from ..model.grammar import render_files
 from ..state import Architecture, ModuleSpec
 from .project import ProjectFile
 
-__all__ = ["files_to_fix", "merge_files", "next_fixes", "runtime_fixes"]
+__all__ = [
+    "files_to_fix",
+    "merge_files",
+    "next_fixes",
+    "runtime_fixes",
+    "Definitions",
+    "definitions",
+    "import_names",
+    "finding_hint",
+    "finding_lines",
+    "interface_entries",
+    "script_globals",
+]
+
+Definitions = dict[str, list[tuple[str, str, str]]]
+"""A top-level name -> (module id, where: a Python file's import name or a script's path, its
+kind: "python" or "javascript") of each project file that defines it."""
+FINDING_LINES = 12
+"""Findings a fix is told, at most (errors first): a prompt stays small."""
+_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
 
 
 def files_to_fix(spec: ModuleSpec, evidence: str | None) -> list[str] | None:
@@ -78,3 +101,95 @@ def runtime_fixes(state: Mapping[str, Any], module_id: str, fixing: bool, eviden
             }
         )
     return fixes
+
+
+# -- the analyzers' findings, as a fix is told them ---------------------------------------------
+
+
+def definitions(entries: Iterable[tuple[str, Mapping[str, Any]]]) -> Definitions:
+    """What the project's files define at their top level (functions, classes, constants of a
+    Python file; functions, classes, globals of a script), from their interfaces: `entries` are
+    (module id, a file's interface entry)."""
+    out: Definitions = {}
+    for module_id, entry in entries:
+        kind = entry.get("kind")
+        if kind == "python":
+            where = (entry.get("imports") or [entry.get("path", "")])[0]
+            names = [
+                *(f["name"] for f in entry.get("functions") or []),
+                *(c["name"] for c in entry.get("classes") or []),
+            ]
+            names += list(entry.get("constants") or [])
+        elif kind == "javascript":
+            where = entry.get("path", "")
+            names = [f["name"] for f in entry.get("functions") or []] + list(entry.get("classes") or [])
+            names += list(entry.get("globals") or [])
+        else:
+            continue
+        for name in names:
+            if (module_id, where, kind) not in out.setdefault(name, []):
+                out[name].append((module_id, where, kind))
+    return out
+
+
+def import_names(defined: Definitions) -> dict[str, list[str]]:
+    """A Python name -> the import names of the project modules defining it (what
+    `kinds.python.fixes.fix_python` is given)."""
+    out = {name: sorted({w for _, w, kind in where if kind == "python"}) for name, where in defined.items()}
+    return {name: names for name, names in out.items() if names}
+
+
+def finding_hint(finding: Finding, defined: Definitions, module_id: str | None, text: str) -> str:
+    """For an undefined name: ` (defined in module X: ...)`, else ` (close candidates: ...)`."""
+    name = finding.name
+    if not finding.undefined or not name:
+        return ""
+    kind = "python" if finding.path.endswith(PYTHON_SUFFIXES) else "javascript"
+    where = [(m, w) for m, w, k in defined.get(name, []) if k == kind]
+    others = [(m, w) for m, w in where if m != module_id] or where
+    if others:
+        said = [f"`from {w} import {name}`" if kind == "python" else w for _, w in others[:2]]
+        modules = ", ".join(dict.fromkeys("your module" if m == module_id else f"module {m}" for m, _ in others[:2]))
+        return f" (defined in {modules}: {', '.join(said)})"
+    pool = {*_IDENTIFIER.findall(text), *(n for n, where in defined.items() if any(k == kind for _, _, k in where))}
+    close = close_candidates(name, pool)[:3]
+    return f" (close candidates: {', '.join(close)})" if close else ""
+
+
+def finding_lines(
+    findings: Iterable[Finding],
+    texts: Mapping[str, str],
+    defined: Definitions,
+    module_id: str | None = None,
+    *,
+    shown: str = "",
+    limit: int = FINDING_LINES,
+) -> list[str]:
+    """The findings as a fix is told them, errors first: `path:line code message`, an undefined
+    name with where it is defined or the close names it may have meant; a warning only in a file
+    with an error (an unused local beside an undefined name); those already in `shown` (the
+    evidence a fix prompt holds) left out; at most `limit`, the rest counted."""
+    findings = list(findings)
+    failing = {f.path for f in findings if f.error}
+    ordered = sorted((f for f in findings if f.path in failing), key=lambda f: (not f.error, f.path, f.line, f.column))
+    lines: list[str] = []
+    left = 0
+    for finding in ordered:
+        rendered = finding.render()
+        if rendered in shown:
+            continue
+        if len(lines) >= limit:
+            left += 1
+            continue
+        lines.append(rendered[:240] + finding_hint(finding, defined, module_id, texts.get(finding.path, "")))
+    return lines + ([f"[... {left} more finding(s) left out ...]"] if left else [])
+
+
+def interface_entries(interfaces: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Mapping[str, Any]]]:
+    """(module id, a file's interface entry) of every module's interface (the state's)."""
+    return [(module_id, entry) for module_id, face in interfaces.items() for entry in face.get("files") or []]
+
+
+def script_globals(defined: Definitions) -> list[str]:
+    """The names the project's scripts define at their top level (a page's scripts share them)."""
+    return sorted(name for name, where in defined.items() if any(kind == "javascript" for _, _, kind in where))

@@ -2,8 +2,10 @@
 
 - `Judge`: an attempt's files (blocks fitting no declared file and files another module owns
   dropped, an update assigned in the code taken out of it), its update (keys the code or the
-  interface answers filled), its problems, its references (near misses repaired in place), and
-  a score (`precision.attempt_score`, lower is better).
+  interface answers filled), its problems, its references (near misses repaired in place), the
+  analyzers' findings (ruff, oxlint; what they allow fixed without the model: an import added,
+  a local renamed, a script tag made a module; each error left a problem), and a score
+  (`precision.attempt_score`, lower is better: fewer analyzer errors, undefined names first).
 - `choose`: the best of an attempt's candidates (best-of-N), cheapest judgement first.
 - `discard_reason`: the better-attempt rule: a new attempt worse than the kept one is discarded;
   a fix replaces the current files only when it beats them on the check that fails them.
@@ -11,12 +13,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..kinds.analyzers import JS_SUFFIXES, Analysis, Finding, Fix, analyze
+from ..kinds.python.fixes import fix_python
+from ..kinds.web.fixes import declared_globals, fix_web, library_problem, script_problems
+from ..model.calls import emit
 from ..model.grammar import render_files
 from ..plan.parsing import ModuleReply
 from ..state import Architecture, ModuleSpec
+from .fixes import Definitions, definitions, finding_lines, import_names
 from .precision import (
     attempt_score,
     derive_update,
@@ -30,9 +38,23 @@ from .project import ProjectFile, extract_files, module_problems
 from .readings import Readings
 from .records import Attempt
 
-__all__ = ["Judge", "rescore", "own_failures", "choose", "discard_reason"]
+__all__ = ["Judge", "Findings", "rescore", "own_failures", "choose", "discard_reason", "announce"]
 
 _EMPTY: tuple[Any, ...] = (None, "", [], {})
+_PAGES = (".html", ".htm")
+_SYNTAX = ("syntax", "invalid-syntax")
+
+
+@dataclass
+class Findings:
+    """The analyzers over one attempt's files, after what they fixed without the model: the
+    files, the fixes, the findings left, what the project defines (for the problems' hints) and
+    the analyzers' notes (one missing)."""
+
+    files: list[ProjectFile]
+    fixes: list[Fix] = field(default_factory=list)
+    analysis: Analysis = field(default_factory=Analysis)
+    defined: Definitions = field(default_factory=dict)
 
 
 class Judge:
@@ -66,8 +88,15 @@ class Judge:
         if near.edits:  # references one close name away, fixed in place without the model (issue 26)
             files, references, reply.artifact = near.files, near.rows, render_files(near.files)
             problems, checks, valid = self._problems(files, reply, prose)
+        found = self._analyzers(files)  # the field's analyzers; their one-line fixes (issue 34)
+        if found.fixes:
+            files, reply.artifact = found.files, render_files(found.files)
+            problems, checks, valid = self._problems(files, reply, prose)
+            references = self.readings.references(spec.id, valid, self.others, pending_paths=self.pending)
         broken = [row for row in references if row["status"] == "broken"]
         problems += [f"{row['where']}: {row['reference']}: {row['problem']}{near.note(row)}" for row in broken]
+        found_problems, undefined, errors = self._finding_problems(found, checks)
+        problems += found_problems
         missing = sum(1 for p in problems if "your module owns is missing" in p)
         invalid = sum(1 for check in checks if not check["valid"])
         return Attempt(
@@ -83,7 +112,18 @@ class Judge:
             derived=derived,
             dropped=dropped,
             near_miss_edits=near.edits,
-            score=attempt_score(len(files), missing, invalid, len(broken), len(problems), unparsed(files)),
+            score=attempt_score(
+                len(files),
+                missing,
+                invalid,
+                len(broken),
+                len(problems),
+                unparsed(files),
+                undefined=undefined,
+                analyzer_errors=errors,
+            ),
+            analyzer_fixes=found.fixes,
+            analyzer_notes=found.analysis.notes,
         )
 
     def _files(self, reply: ModuleReply) -> tuple[list[ProjectFile], list[str], list[str], list[str]]:
@@ -111,6 +151,72 @@ class Judge:
             if note not in reply.notes:
                 reply.notes.append(note)
         return files, dropped, prose, derived
+
+    def _analyzers(self, files: list[ProjectFile]) -> Findings:
+        """ruff and oxlint over the attempt's files (its scripts told the globals the other
+        modules' scripts declare), what their findings fix without the model (`fix_python`,
+        `fix_web`), and the changed files analyzed again."""
+        texts = {f.path: f.content for f in files}
+        own = self.readings.interface(self.spec.id, files)
+        entries = [(m, e) for m, face in self.others.items() for e in face.get("files") or []]
+        defined = definitions([*entries, *((self.spec.id, e) for e in own.get("files") or [])])
+        globals_ = self._globals(texts)
+        analysis = analyze(texts, globals_=globals_)
+        found = Findings(files, analysis=analysis, defined=defined)
+        fixed, made = fix_python(texts, analysis.findings, import_names(defined)) if analysis.errors else (texts, [])
+        more: list[Fix] = []
+        if any(p.lower().endswith(JS_SUFFIXES) for p in texts):  # oxlint reads `export` as fine: not an error
+            pages = {p: t for p, t in fixed.items() if p.lower().endswith(_PAGES)}
+            fixed, more = fix_web(dict(fixed), analysis.findings, pages)
+        changed = {p: t for p, t in fixed.items() if t != texts.get(p)}
+        if not changed:
+            return found
+        again = analyze(changed, globals_=globals_)
+        analysis.findings = [f for f in analysis.findings if f.path not in changed] + again.findings
+        analysis.notes += [n for n in again.notes if n not in analysis.notes]
+        found.files = [replace(f, content=changed[f.path]) if f.path in changed else f for f in files]
+        found.fixes = [fix for fix in [*made, *more] if fix.path in changed]
+        return found
+
+    def _globals(self, texts: Mapping[str, str]) -> set[str]:
+        """The names a page's scripts share: those this module's own scripts declare, and those
+        the other modules' classic scripts and inline page scripts declare (their interfaces)."""
+        names = declared_globals(dict(texts))
+        for face in self.others.values():
+            for entry in face.get("files") or []:
+                names |= set(entry.get("window") or []) | set(entry.get("inline_functions") or [])
+                if entry.get("kind") != "javascript" or entry.get("module"):
+                    continue
+                names |= {str(f["name"]) for f in entry.get("functions") or [] if isinstance(f, Mapping)}
+                names |= set(entry.get("classes") or []) | set(entry.get("globals") or [])
+        return {n for n in names if isinstance(n, str)}
+
+    def _finding_problems(self, found: Findings, checks: list[dict[str, Any]]) -> tuple[list[str], int, int]:
+        """The analyzers' errors left as module problems (`path:line code message`, an undefined
+        name with the module that defines it or its close candidates; a library's global with
+        what to use instead), the classic page scripts with `import`/`export` left, and how many
+        errors were undefined names and how many others. A syntax error of a file its own check
+        already fails is not said twice; a script's undefined name is not judged while another
+        module's scripts or pages are still to come (they may declare it)."""
+        invalid = {c["path"] for c in checks if not c["valid"]}
+        waiting = any(p.lower().endswith(JS_SUFFIXES + _PAGES) for p in self.pending)
+        texts = {f.path: f.content for f in found.files}
+        problems: list[str] = []
+        kept: list[Finding] = []
+        for finding in found.analysis.errors:
+            library = library_problem(finding)
+            if library:
+                problems.append(library)
+            elif finding.code in _SYNTAX and finding.path in invalid:
+                continue
+            elif not (waiting and finding.undefined and finding.path.lower().endswith(JS_SUFFIXES)):
+                kept.append(finding)
+        problems += finding_lines(kept, texts, found.defined, self.spec.id, limit=max(1, len(kept)))
+        pages = {p: t for p, t in texts.items() if p.lower().endswith(_PAGES)}
+        problems += script_problems(texts, pages)
+        counted = [f for f in found.analysis.errors if f in kept or library_problem(f)]
+        undefined = sum(1 for f in counted if f.undefined)
+        return problems, undefined, len(counted) - undefined
 
     def _problems(
         self, files: list[ProjectFile], reply: ModuleReply, prose: list[str]
@@ -157,3 +263,15 @@ def discard_reason(attempt: Attempt, kept: Attempt | None) -> str | None:
     if not worse and kept.attempt == 0 and own_failures(kept):
         worse = None if attempt.score < kept.score else "was no better than the current files"
     return worse
+
+
+def announce(runtime: Any, module_id: str, kept: Attempt, reports: Mapping[str, Any]) -> None:
+    """Say what the analyzers fixed in the kept attempt without the model (`analyzer_fixed`, one
+    event a fix), and, once a run, an analyzer that is missing (`analyzers_missing`: not when an
+    earlier module's report in `reports`, the run's state, already holds the note)."""
+    for fix in kept.analyzer_fixes:
+        emit(runtime, "analyzer_fixed", stage="module", module=module_id, **fix.to_dict())
+    said = {n for report in reports.values() for n in (report or {}).get("analyzer_notes") or []}
+    notes = [n for n in kept.analyzer_notes if n not in said]
+    if notes:
+        emit(runtime, "analyzers_missing", module=module_id, notes=notes)

@@ -438,6 +438,8 @@ _REASONS = (
     "had no file",
     "had more files that do not parse",  # or lacked a declared file: see worse_reason
     "lacked a declared file",
+    "had more undefined names",  # the analyzers' (issue 34)
+    "had more analyzer errors",
     "had more files with problems",
     "had more references that do not resolve",
     "had more problems",
@@ -445,13 +447,23 @@ _REASONS = (
 
 
 def attempt_score(
-    files: int, missing: int, invalid: int, broken: int, problems: int, unparsed: int = 0
+    files: int,
+    missing: int,
+    invalid: int,
+    broken: int,
+    problems: int,
+    unparsed: int = 0,
+    *,
+    undefined: int = 0,
+    analyzer_errors: int = 0,
 ) -> tuple[int, ...]:
     """An attempt's state, compared lexicographically (lower is better). A file that parses
     beats one that does not, whatever the other counts say: the second position counts the
     declared files that are not there as files that parse (missing ones, prose, or files that do
-    not parse); between a file that does not parse and none, the file is kept."""
-    return (0 if files else 1, unparsed + missing, missing, invalid, broken, problems)
+    not parse); between a file that does not parse and none, the file is kept. Right after
+    them come the analyzers' errors (issue 34): the undefined names (`return a + c`, `c` defined
+    nowhere, imports fine and fails when called), then the others."""
+    return (0 if files else 1, unparsed + missing, missing, undefined, analyzer_errors, invalid, broken, problems)
 
 
 def worse_reason(new: tuple[int, ...], kept: tuple[int, ...]) -> str | None:

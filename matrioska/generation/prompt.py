@@ -5,7 +5,10 @@ keys it declares it reads: never another module's artifact; the interfaces of th
 depends on, and the acceptance scenarios that exercise its files. With a token budget, what it
 reads and the interfaces are shortened, largest first, until it fits. A repair follow-up adds
 the answer's tail and what is wrong with it; a fix round adds the failure, the interfaces of the
-other modules it names and the module's own current files.
+other modules it names and the module's own current files. Both add the analyzers' findings in
+the files the module may change (`path:line code message`, issue 34), an undefined name with the
+module that defines it or its close candidates, those the failure or the problems do not already
+show, at most `fixes.FINDING_LINES` of them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from .. import kinds
+from ..kinds.analyzers import analyze
+from ..kinds.web.fixes import declared_globals
 from ..model.budget import TokenCounter
 from ..model.calls import render_value
 from ..plan.acceptance import for_module, render_for_module
@@ -27,13 +32,18 @@ from ..prompts import (
     EXECUTOR_USER_PROMPT,
 )
 from ..state import Architecture, ModuleSpec
+from .fixes import definitions, files_to_fix, finding_hint, finding_lines, interface_entries, script_globals
 from .project import ProjectFile
 from .readings import Readings
 
-__all__ = ["VALUE_LIMIT", "build_module_messages", "prompt_text", "fix_messages", "repair_messages"]
+__all__ = ["VALUE_LIMIT", "build_module_messages", "prompt_text", "fix_messages", "repair_messages", "findings_text"]
 
 # Without a token budget (none is known), a single shared-state value is still capped.
 VALUE_LIMIT = 6000
+# Hints for findings a fix prompt already shows (the module that defines a name, close names), at most.
+FINDING_HINTS = 8
+# Characters of findings a fix or repair prompt adds, at most (about 500 tokens).
+FINDINGS_CHARS = 1600
 # Shrinking rounds before giving up on fitting a prompt (each halves the overflow or better).
 _MAX_SHRINK_ROUNDS = 40
 
@@ -180,14 +190,67 @@ def fix_messages(
     """A fix round's prompt: the same hyperfocus prompt, then the failure, the interfaces of the
     other modules it names, and this module's own current files (never another module's code)."""
     pointed = _pointed_interfaces(evidence, spec, interfaces, readings)
+    may = files_to_fix(spec, evidence)
+    found = findings_text([f for f in own if may is None or f.path in may], spec.id, interfaces, shown=evidence)
+    if found:
+        pointed += f"\nANALYZER FINDINGS IN THE FILES YOU MAY CHANGE (path:line code message):\n{found}\n"
     fix = EXECUTOR_RUNTIME_FIX_PROMPT.format(evidence=evidence, interfaces=pointed, files=_render_files(own))
     return [*messages, HumanMessage(fix)]
 
 
-def repair_messages(messages: list[Any], answer: str, problems: list[str]) -> list[Any]:
-    """A repair's prompt: the same hyperfocus prompt, the answer, and what is wrong with it."""
+def repair_messages(
+    messages: list[Any],
+    answer: str,
+    problems: list[str],
+    *,
+    files: list[ProjectFile] | None = None,
+    interfaces: dict[str, dict[str, Any]] | None = None,
+    module_id: str | None = None,
+) -> list[Any]:
+    """A repair's prompt: the same hyperfocus prompt, the answer, and what is wrong with it
+    (with `files`, the answer's files: the analyzers' findings in them the problems lack)."""
     listed = "\n".join(f"- {p}" for p in problems[:20])
+    if files:
+        found = findings_text(files, module_id, interfaces or {}, shown=listed)
+        listed += "".join(f"\n- {line}" for line in found.splitlines())
     return [*messages, AIMessage(_tail(answer)), HumanMessage(EXECUTOR_REPAIR_PROMPT.format(problems=listed))]
+
+
+def findings_text(
+    files: list[ProjectFile], module_id: str | None, interfaces: dict[str, dict[str, Any]], *, shown: str = ""
+) -> str:
+    """ruff's and oxlint's findings in `files` (the other modules' scripts' names as globals), one
+    line each: those `shown` lacks (`path:line code message` and a hint), then hints for those
+    it holds without one ("" when there is nothing to add)."""
+    texts = {f.path: f.content for f in files}
+    defined = definitions(interface_entries({m: face for m, face in interfaces.items() if m != module_id}))
+    mine = definitions((module_id or "", e) for f in files if (e := _entry(f.path, f.content)) is not None)
+    for name, where in mine.items():
+        defined.setdefault(name, []).extend(where)
+    analysis = analyze(texts, globals_=[*script_globals(defined), *declared_globals(texts)])
+    lines = finding_lines(analysis.findings, texts, defined, module_id, shown=shown)
+    hinted = [
+        f"{f.render()}{hint}"
+        for f in analysis.errors
+        if f.render() in shown
+        and (hint := finding_hint(f, defined, module_id, texts.get(f.path, "")))
+        and f"{f.render()}{hint}" not in shown
+    ]
+    kept: list[str] = []
+    for line in [*lines, *hinted[:FINDING_HINTS]]:
+        if sum(len(k) + 1 for k in kept) + len(line) > FINDINGS_CHARS:
+            kept.append("[... more findings left out ...]")
+            break
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def _entry(path: str, text: str) -> dict[str, Any] | None:
+    """A file's interface entry for the names it defines (None when it does not parse)."""
+    try:
+        return kinds.interface(path, text)
+    except (RecursionError, SyntaxError, ValueError):
+        return None
 
 
 def _render_files(files: list[Any], limit: int = 8000) -> str:

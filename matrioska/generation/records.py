@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..kinds.analyzers import Fix
 from ..plan.parsing import ModuleReply
 from .project import ProjectFile
 
@@ -41,10 +42,14 @@ class Attempt:
     number: int = 0
     path: str | None = None
     own_check: dict[str, Any] | None = None
+    analyzer_fixes: list[Fix] = field(default_factory=list)
+    """What the analyzers' findings fixed in its files without the model (issue 34)."""
+    analyzer_notes: list[str] = field(default_factory=list)
+    """The analyzers that could not run (one missing): their checks left to the parsers."""
 
     def to_dict(self) -> dict[str, Any]:
         """The attempt as the executor's dict had it (`number` and `path` only for a candidate,
-        `own_check` only once it ran)."""
+        `own_check` only once it ran, the analyzers' fixes and notes only when there are some)."""
         out = {
             "attempt": self.attempt,
             "text": self.text,
@@ -64,6 +69,10 @@ class Attempt:
             out |= {"number": self.number, "path": self.path}
         if self.own_check is not None:
             out["own_check"] = self.own_check
+        if self.analyzer_fixes:
+            out["analyzer_fixes"] = [fix.to_dict() for fix in self.analyzer_fixes]
+        if self.analyzer_notes:
+            out["analyzer_notes"] = self.analyzer_notes
         return out
 
 
@@ -118,7 +127,8 @@ class ModuleReport:
     """What one module's run did, as the graph state's `module_reports` holds it: what it read
     and wrote, its files and problems, its attempts, repairs and candidates, the model and the
     path its replies took, its prompt's size. Fields that are empty in most runs
-    (`near_miss_edits`, `rewrote`, the candidates, `runtime_fixes`) are left out when empty;
+    (`near_miss_edits`, `analyzer_fixes`, `analyzer_notes`, `rewrote`, the candidates,
+    `runtime_fixes`) are left out when empty;
     `prompt` (the prompt's size report) is spread at the end as it always was."""
 
     name: str
@@ -153,6 +163,10 @@ class ModuleReport:
     prompt_sha256: str
     prompt: dict[str, Any] = field(default_factory=dict)
     runtime_fixes: list[dict[str, Any]] = field(default_factory=list)
+    analyzer_fixes: list[dict[str, Any]] = field(default_factory=list)
+    """What the analyzers' findings fixed without the model in the kept attempt (Fix dicts)."""
+    analyzer_notes: list[str] = field(default_factory=list)
+    """An analyzer missing here (its checks left to Matrioska's parsers)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as the executor always wrote it (same keys, same order, same omissions)."""
@@ -180,6 +194,8 @@ class ModuleReport:
         return {
             **head,
             **({"near_miss_edits": self.near_miss_edits} if self.near_miss_edits else {}),
+            **({"analyzer_fixes": self.analyzer_fixes} if self.analyzer_fixes else {}),
+            **({"analyzer_notes": self.analyzer_notes} if self.analyzer_notes else {}),
             "references": self.references,
             "model": self.model,
             "replies": self.replies,

@@ -27,7 +27,7 @@ from ..errors import MatrioskaError, RecursionBudgetError
 from ..generation.attempts import Asking, ModuleAttempts
 from ..generation.candidates import OwnCheck
 from ..generation.fixes import files_to_fix, next_fixes, runtime_fixes
-from ..generation.judge import Judge
+from ..generation.judge import Judge, announce
 from ..generation.project import extract_files, project_files
 from ..generation.prompt import build_module_messages, fix_messages, prompt_text
 from ..generation.readings import Readings
@@ -98,6 +98,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     kept, reply = outcome.kept, outcome.kept.reply
     for edit in kept.near_miss_edits:
         emit(runtime, "near_miss_fixed", stage="module", text=describe_edit(edit), **edit)
+    announce(runtime, spec.id, kept, state.get("module_reports") or {})  # analyzer fixes, a tool missing
     fixes = runtime_fixes(state, spec.id, fixing, evidence)
     report = outcome.report(
         spec, shared_state, model=backend_of(llm).name, rewrite=rewrite, prompt=prompt_report, runtime_fixes=fixes

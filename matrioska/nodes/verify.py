@@ -142,7 +142,7 @@ def _run_checks(
     result.update(rounds=rounds, sandbox=sandbox.mode, history=history)
     if note:
         result["notes"].insert(0, note)
-    if not result["checks"] and not result.get("acceptance"):
+    if not [c for c in result["checks"] if c["kind"] != "analyzers"] and not result.get("acceptance"):
         result["reason"] = result["notes"][-1] if result["notes"] else "nothing to run"
     failed_scenarios = [s["name"] for s in result.get("acceptance") or [] if s["ok"] is False]
     if failed_scenarios and not [c for c in result["checks"] if c["ok"] is False]:
@@ -171,7 +171,13 @@ def _repair_near_misses(state: MatrioskaState, runtime: Any) -> tuple[MatrioskaS
     state as the checks should see it and what to write back ({} when nothing changed)."""
 
     def told(edit: dict[str, Any]) -> None:
-        emit(runtime, "near_miss_fixed", stage="verify", text=describe_edit(edit), **edit)
+        emit(
+            runtime,
+            "analyzer_fixed" if edit.get("source") == "analyzer" else "near_miss_fixed",
+            stage="verify",
+            text=describe_edit(edit),
+            **edit,
+        )
 
     found = near_miss_pass(state, told)
     if found is None or not (found.edits or found.every or found.candidates):

@@ -33,3 +33,16 @@ def id_lookups(code: str) -> list[tuple[str, int, int]]:
             continue
         found.append((name, match.start("id"), match.end("id")))
     return found
+
+
+def code_only(code: str) -> str:
+    """`code` with its comments and the insides of its strings blanked to spaces (line breaks
+    kept, quotes kept), the same length: an offset in it is the same offset in `code`, and what
+    is left is only code (keywords at the start of a line are statements, not text)."""
+
+    def blank(match: re.Match[str]) -> str:
+        text = match.group(0)
+        inner = re.sub(r"[^\n]", " ", text[1:-1]) if match.group(1) else re.sub(r"[^\n]", " ", text)
+        return text[0] + inner + text[-1] if match.group(1) else inner
+
+    return _COMMENT_OR_STRING.sub(blank, code)

@@ -1,0 +1,322 @@
+"""The field's own analyzers over generated code (issue 34): ruff for Python (the pyflakes rules and
+syntax errors, file by file), ty for a Python project (names, imports, attributes and call
+arguments across its modules) and oxlint for JavaScript (undefined names with the browser's and
+Node's globals, unused variables).
+
+They are the wheels' binaries (package dependencies, no node, nothing fetched): each run reads a
+temporary copy of the files and prints JSON or one line per finding, which becomes a `Finding`
+(file, line, rule code, message, the name it is about). A finding is an *error* when the code
+fails where it runs (an undefined name, a call with the wrong arguments, a syntax error) and a
+*warning* otherwise (an unused import or variable): errors are module problems, warnings only
+count. Where a binary is missing (an unusual platform), `analyze` says so in one note per tool
+and returns what the others found; the checks go on with Matrioska's own parsers.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sysconfig
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+
+__all__ = [
+    "PYTHON_SUFFIXES",
+    "JS_SUFFIXES",
+    "Finding",
+    "Analysis",
+    "Fix",
+    "tool_path",
+    "ruff",
+    "ty",
+    "oxlint",
+    "analyze",
+]
+
+PYTHON_SUFFIXES = (".py",)
+JS_SUFFIXES = (".js", ".mjs", ".cjs")
+TIMEOUT = 30.0
+"""Seconds one analyzer may take over one project (they take milliseconds)."""
+
+_RUFF_ERRORS = {"F821", "F822", "F823", "F701", "F702", "F704", "F706", "F707"}
+"""Undefined names (in code, `__all__`, before assignment) and statements where Python refuses them."""
+_TY_ERRORS = {
+    "unresolved-reference",
+    "missing-argument",
+    "too-many-positional-arguments",
+    "unknown-argument",
+    "parameter-already-assigned",
+    "invalid-syntax",
+}
+_MODULE_ATTRIBUTE = re.compile(r"^Module `[\w.]+` has no member `[\w]+`")
+"""ty's unresolved attribute of a module (`helper.nothing`), an error; one of a class may be set
+at run time (`setattr`, argparse's namespace), so it stays a warning."""
+_OXLINT_ERRORS = {"no-undef"}
+_NAMED = re.compile(r"[`'\"]([A-Za-z_$][\w$]*)[`'\"]")
+_TY_LINE = re.compile(
+    r"^(?P<path>[^:\n]+):(?P<line>\d+):(?P<col>\d+): (?P<severity>\w+)\[(?P<code>[\w-]+)\] (?P<msg>.*)$"
+)
+_OXLINT_CONFIG = {
+    "env": {"browser": True, "node": True, "es2024": True},
+    "rules": {"no-undef": "error", "no-unused-vars": "warn"},
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One analyzer finding in one file of the project."""
+
+    tool: str
+    """"ruff", "ty" or "oxlint"."""
+    path: str
+    line: int
+    column: int
+    code: str
+    """The rule: "F821", "unresolved-reference", "no-undef", "syntax"."""
+    message: str
+    error: bool
+    """The code fails where it runs (a module problem); else a warning, which only counts."""
+    name: str | None = None
+    """The name the finding is about (an undefined or unused name), when it names one."""
+
+    @property
+    def undefined(self) -> bool:
+        """A name used and defined nowhere (F821, unresolved-reference, no-undef)."""
+        return self.code in ("F821", "unresolved-reference", "no-undef")
+
+    def render(self) -> str:
+        """`path:line code message`, as the verdict and the fix prompts show it."""
+        return f"{self.path}:{self.line} {self.code} {self.message}"
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One change made without the model from an analyzer's finding (an import added, a local
+    renamed, a script tag made a module): printed as `~ fixed without the model: ...`."""
+
+    path: str
+    line: int
+    description: str
+    """What changed, in words: "added `import hashlib`"."""
+    rule: str
+    """Why: the finding's code and name ("F821 hashlib")."""
+
+    def render(self) -> str:
+        return f"{self.path}:{self.line} {self.description}"
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class Analysis:
+    """What the analyzers found over one set of files, and what they could not do."""
+
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """One line per analyzer that is missing or failed (the checks went on without it)."""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.error]
+
+    def of(self, path: str) -> list[Finding]:
+        return [f for f in self.findings if f.path == path]
+
+    def extend(self, other: Analysis) -> None:
+        self.findings += other.findings
+        self.notes += [n for n in other.notes if n not in self.notes]
+        self.seconds.update(other.seconds)
+
+
+@functools.cache
+def tool_path(name: str) -> str | None:
+    """The analyzer's binary: the one its wheel put beside this Python, else one on PATH."""
+    beside = Path(sysconfig.get_path("scripts")) / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name)
+
+
+def _missing(name: str) -> Analysis:
+    return Analysis(notes=[f"{name} is not installed here: its checks were left to Matrioska's own parsers"])
+
+
+def _write(root: Path, files: Mapping[str, str]) -> None:
+    for path, text in files.items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+
+def _run(name: str, argv: list[str], root: Path) -> tuple[str | None, float, str | None]:
+    """The analyzer's output over the copy in `root`, its seconds, and why it failed (or None)."""
+    started = time.perf_counter()
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(root), "NO_COLOR": "1", "LANG": "C.UTF-8"}
+    try:
+        done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, time.perf_counter() - started, f"{name} failed: {type(exc).__name__}: {exc}"[:200]
+    return done.stdout, time.perf_counter() - started, None
+
+
+def _relative(root: Path, filename: str) -> str:
+    path = Path(filename)
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return PurePosixPath(filename).as_posix().removeprefix("./")
+
+
+def _name(message: str) -> str | None:
+    match = _NAMED.search(message)
+    return match.group(1) if match else None
+
+
+def _select(files: Mapping[str, str], suffixes: tuple[str, ...]) -> dict[str, str]:
+    return {p: t for p, t in files.items() if p.lower().endswith(suffixes)}
+
+
+def _over_copy(
+    name: str,
+    sources: Mapping[str, str],
+    argv: list[str],
+    read: Callable[[Path, str], list[Finding]],
+    extra: Mapping[str, str] | None = None,
+) -> Analysis:
+    """Analyzer `name` run with `argv` over a temporary copy of `sources` (and `extra` files, its
+    configuration), its output read into findings by `read`."""
+    if not sources:
+        return Analysis()
+    binary = tool_path(name)
+    if binary is None:
+        return _missing(name)
+    with tempfile.TemporaryDirectory(prefix=f"matrioska-{name}-") as tmp:
+        root = Path(tmp)
+        _write(root, {**sources, **(extra or {})})
+        out, seconds, failed = _run(name, [binary, *argv], root)
+        timing = {name: seconds}
+        if failed or out is None:
+            return Analysis(notes=[failed or f"{name} failed"], seconds=timing)
+        try:
+            findings = read(root, out)
+        except (ValueError, AttributeError, TypeError):  # not the JSON or lines it prints
+            return Analysis(notes=[f"{name} printed what Matrioska cannot read"], seconds=timing)
+    return Analysis(sorted(findings, key=_order), seconds=timing)
+
+
+def ruff(files: Mapping[str, str]) -> Analysis:
+    """ruff's pyflakes rules and syntax errors over the Python files, each file on its own."""
+    argv = ["check", "--isolated", "--no-cache", "--exit-zero", "--select", "F,E9", "--output-format", "json", "."]
+    return _over_copy(
+        "ruff",
+        _select(files, PYTHON_SUFFIXES),
+        argv,
+        lambda root, out: [_ruff_finding(root, row) for row in json.loads(out or "[]")],
+    )
+
+
+def _ruff_finding(root: Path, row: dict) -> Finding:
+    code = row.get("code") or "syntax"
+    message = str(row.get("message") or "")
+    location = row.get("location") or {}
+    error = code in _RUFF_ERRORS or code == "syntax" or code.startswith("E9")
+    return Finding(
+        "ruff",
+        _relative(root, str(row.get("filename") or "")),
+        int(location.get("row") or 0),
+        int(location.get("column") or 0),
+        code,
+        message.removeprefix("SyntaxError: "),
+        error,
+        _name(message),
+    )
+
+
+def ty(files: Mapping[str, str]) -> Analysis:
+    """ty over the Python project as a whole: what one module calls or imports of another."""
+    argv = ["check", "--output-format", "concise", "--exit-zero", "--color", "never", "."]
+    return _over_copy(
+        "ty",
+        _select(files, PYTHON_SUFFIXES),
+        argv,
+        lambda root, out: [f for line in out.splitlines() if (f := _ty_finding(root, line)) is not None],
+    )
+
+
+def _ty_finding(root: Path, line: str) -> Finding | None:
+    match = _TY_LINE.match(line.strip())
+    if match is None:
+        return None
+    code, message = match.group("code"), match.group("msg")
+    error = code in _TY_ERRORS or (code == "unresolved-attribute" and bool(_MODULE_ATTRIBUTE.match(message)))
+    return Finding(
+        "ty",
+        _relative(root, match.group("path")),
+        int(match.group("line")),
+        int(match.group("col")),
+        code,
+        message,
+        error and match.group("severity") == "error",
+        _name(message),
+    )
+
+
+def oxlint(files: Mapping[str, str], globals_: Iterable[str] = ()) -> Analysis:
+    """oxlint over the JavaScript files, with the browser's and Node's globals and `globals_`
+    (the names the project's other scripts declare: a page's scripts share one global scope)."""
+    sources = _select(files, JS_SUFFIXES)
+    config = {**_OXLINT_CONFIG, "globals": {name: "readonly" for name in sorted(set(globals_))}}
+    return _over_copy(
+        "oxlint",
+        sources,
+        ["-c", ".oxlintrc.json", "--format", "json", *sorted(sources)],
+        lambda root, out: [_oxlint_finding(root, row) for row in json.loads(out or "{}").get("diagnostics") or []],
+        extra={".oxlintrc.json": json.dumps(config)},
+    )
+
+
+def _oxlint_finding(root: Path, row: dict) -> Finding:
+    raw = str(row.get("code") or "")
+    code = re.sub(r"^[\w-]+\((.+)\)$", r"\1", raw) or "syntax"
+    span = ((row.get("labels") or [{}])[0] or {}).get("span") or {}
+    message = str(row.get("message") or "")
+    error = code in _OXLINT_ERRORS or (not raw and row.get("severity") == "error")
+    return Finding(
+        "oxlint",
+        _relative(root, str(row.get("filename") or "")),
+        int(span.get("line") or 0),
+        int(span.get("column") or 0),
+        code,
+        message,
+        error,
+        _name(message),
+    )
+
+
+def analyze(files: Mapping[str, str], *, project: bool = False, globals_: Iterable[str] = ()) -> Analysis:
+    """Every analyzer that applies to `files`: ruff and oxlint always, ty too for a whole
+    `project` (it reads one module's calls into another)."""
+    result = ruff(files)
+    if project:
+        seen = {(f.path, f.line, f.name) for f in result.findings if f.undefined}
+        more = ty(files)
+        more.findings = [f for f in more.findings if not (f.undefined and (f.path, f.line, f.name) in seen)]
+        result.extend(more)
+    result.extend(oxlint(files, globals_))
+    return result
+
+
+def _order(finding: Finding) -> tuple[str, int, int, str]:
+    return finding.path, finding.line, finding.column, finding.code
