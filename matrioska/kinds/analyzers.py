@@ -66,6 +66,13 @@ _TY_LINE = re.compile(
 _OXLINT_CONFIG = {
     "env": {"browser": True, "node": True, "es2024": True},
     "rules": {"no-undef": "error", "no-unused-vars": "warn"},
+    # test files run under Jest or Mocha (or `node --test`), which give `test`, `expect`, `describe`
+    "overrides": [
+        {
+            "files": ["**/*.test.js", "**/*.spec.js", "**/*.test.mjs", "**/tests/**", "**/test/**", "**/__tests__/**"],
+            "env": {"jest": True, "mocha": True},
+        }
+    ],
 }
 
 
