@@ -12,13 +12,10 @@ A fix that leaves the same findings is not a fix (issue 34): when an attempt mad
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 
-from ..kinds.analyzers import analyze
-from ..kinds.web.fixes import declared_globals
 from ..model.backend import backend_of
 from ..model.budget import TokenCounter
 from ..model.calls import GenerationMeter, call_structured, emit
@@ -34,7 +31,7 @@ from ..plan.parsing import (
 )
 from ..prompts import EXECUTOR_UPDATE_RETRY_PROMPT
 from ..state import ModuleSpec
-from .fixes import definitions, interface_entries, script_globals
+from .records import Attempt
 
 __all__ = ["answers", "ask_for_missing_keys", "error_keys", "repeated", "resample"]
 
@@ -101,24 +98,16 @@ def resample(llm: Any, temperature: float | None, runtime: Any, module_id: str) 
     return backend_of(llm).at_temperature(hot)
 
 
-def error_keys(attempt: Any, globals_: Iterable[str] = ()) -> frozenset[tuple[str, str, str]]:
-    """The analyzers' errors in an attempt's files as (path, rule, name): those its judge found
-    (`attempt.findings`) when it keeps them, else ruff's and oxlint's over its files (`globals_`:
-    the names other modules' scripts define)."""
-    found = getattr(attempt, "findings", None)
-    if found is None:
-        texts = {f.path: f.content for f in attempt.files}
-        found = analyze(texts, globals_=[*globals_, *declared_globals(texts)]).findings
-    return frozenset((f.path, f.code, f.name or "") for f in found if f.error)
+def error_keys(attempt: Attempt) -> frozenset[tuple[str, str, str]]:
+    """The analyzers' errors its judge found in an attempt's files, as (path, rule, name)."""
+    return frozenset((f.path, f.code, f.name or "") for f in attempt.findings if f.error)
 
 
-def repeated(attempt: Any, target: Any, interfaces: dict[str, dict[str, Any]]) -> bool:
+def repeated(attempt: Attempt, target: Attempt) -> bool:
     """Whether `attempt` left exactly the analyzer errors of `target`, the attempt it was to fix
-    (some errors, the same (path, rule, name) set): then it was no fix, and the next samples.
-    `interfaces`: the other modules' (their scripts' names are a page's globals)."""
-    globals_ = script_globals(definitions(interface_entries(interfaces)))
-    before = error_keys(target, globals_)
-    return bool(before) and error_keys(attempt, globals_) == before
+    (some errors, the same (path, rule, name) set): then it was no fix, and the next samples."""
+    before = error_keys(target)
+    return bool(before) and error_keys(attempt) == before
 
 
 def _sampler(llm: Any, samples: int, temperature: float | None) -> Any:

@@ -179,7 +179,7 @@ class ModuleAttempts:
             kept = self._keep_better(attempt)
             if not kept.problems or self.attempts > max(0, self.asking.max_repairs):
                 break
-            self.hotter = target is not None and repeated(attempt, target, self.judge.others)
+            self.hotter = target is not None and repeated(attempt, target)
             # A bounded repair loop: the same hyperfocus prompt, the answer, and what is wrong with it.
             self.history.append({"attempt": self.attempts, "problems": attempt.problems})
             emit(

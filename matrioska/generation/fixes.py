@@ -13,6 +13,7 @@ from typing import Any
 
 from ..kinds.analyzers import PYTHON_SUFFIXES, Finding
 from ..kinds.nearmiss import close_candidates
+from ..kinds.web.fixes import declared_globals
 from ..model.grammar import render_files
 from ..state import Architecture, ModuleSpec
 from .project import ProjectFile
@@ -28,7 +29,7 @@ __all__ = [
     "finding_hint",
     "finding_lines",
     "interface_entries",
-    "script_globals",
+    "page_globals",
 ]
 
 Definitions = dict[str, list[tuple[str, str, str]]]
@@ -190,6 +191,15 @@ def interface_entries(interfaces: Mapping[str, Mapping[str, Any]]) -> list[tuple
     return [(module_id, entry) for module_id, face in interfaces.items() for entry in face.get("files") or []]
 
 
-def script_globals(defined: Definitions) -> list[str]:
-    """The names the project's scripts define at their top level (a page's scripts share them)."""
-    return sorted(name for name, where in defined.items() if any(kind == "javascript" for _, _, kind in where))
+def page_globals(interfaces: Mapping[str, Mapping[str, Any]], texts: Mapping[str, str]) -> set[str]:
+    """The names a page's scripts share, as oxlint is told them: those the scripts in `texts`
+    declare, and those the classic scripts and inline page scripts of the modules in
+    `interfaces` declare (a module script's top-level names are no globals; `window.x` always is)."""
+    names = declared_globals(dict(texts))
+    for _, entry in interface_entries(interfaces):
+        names |= set(entry.get("window") or []) | set(entry.get("inline_functions") or [])
+        if entry.get("kind") != "javascript" or entry.get("module"):
+            continue
+        names |= {str(f["name"]) for f in entry.get("functions") or [] if isinstance(f, Mapping)}
+        names |= set(entry.get("classes") or []) | set(entry.get("globals") or [])
+    return {n for n in names if isinstance(n, str)}

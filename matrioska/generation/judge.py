@@ -19,12 +19,12 @@ from typing import Any
 
 from ..kinds.analyzers import JS_SUFFIXES, Analysis, Finding, Fix, analyze
 from ..kinds.python.fixes import fix_python
-from ..kinds.web.fixes import declared_globals, fix_web, library_problem, script_problems
+from ..kinds.web.fixes import fix_web, library_problem, script_problems
 from ..model.calls import emit
 from ..model.grammar import render_files
 from ..plan.parsing import ModuleReply
 from ..state import Architecture, ModuleSpec
-from .fixes import Definitions, definitions, finding_lines, import_names
+from .fixes import Definitions, definitions, finding_lines, import_names, interface_entries, page_globals
 from .precision import (
     attempt_score,
     derive_update,
@@ -124,6 +124,7 @@ class Judge:
             ),
             analyzer_fixes=found.fixes,
             analyzer_notes=found.analysis.notes,
+            findings=found.analysis.findings,
         )
 
     def _files(self, reply: ModuleReply) -> tuple[list[ProjectFile], list[str], list[str], list[str]]:
@@ -158,9 +159,8 @@ class Judge:
         `fix_web`), and the changed files analyzed again."""
         texts = {f.path: f.content for f in files}
         own = self.readings.interface(self.spec.id, files)
-        entries = [(m, e) for m, face in self.others.items() for e in face.get("files") or []]
-        defined = definitions([*entries, *((self.spec.id, e) for e in own.get("files") or [])])
-        globals_ = self._globals(texts)
+        defined = definitions([*interface_entries(self.others), *((self.spec.id, e) for e in own.get("files") or [])])
+        globals_ = page_globals(self.others, texts)
         analysis = analyze(texts, globals_=globals_)
         found = Findings(files, analysis=analysis, defined=defined)
         fixed, made = fix_python(texts, analysis.findings, import_names(defined)) if analysis.errors else (texts, [])
@@ -177,19 +177,6 @@ class Judge:
         found.files = [replace(f, content=changed[f.path]) if f.path in changed else f for f in files]
         found.fixes = [fix for fix in [*made, *more] if fix.path in changed]
         return found
-
-    def _globals(self, texts: Mapping[str, str]) -> set[str]:
-        """The names a page's scripts share: those this module's own scripts declare, and those
-        the other modules' classic scripts and inline page scripts declare (their interfaces)."""
-        names = declared_globals(dict(texts))
-        for face in self.others.values():
-            for entry in face.get("files") or []:
-                names |= set(entry.get("window") or []) | set(entry.get("inline_functions") or [])
-                if entry.get("kind") != "javascript" or entry.get("module"):
-                    continue
-                names |= {str(f["name"]) for f in entry.get("functions") or [] if isinstance(f, Mapping)}
-                names |= set(entry.get("classes") or []) | set(entry.get("globals") or [])
-        return {n for n in names if isinstance(n, str)}
 
     def _finding_problems(self, found: Findings, checks: list[dict[str, Any]]) -> tuple[list[str], int, int]:
         """The analyzers' errors left as module problems (`path:line code message`, an undefined

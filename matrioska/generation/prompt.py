@@ -21,7 +21,6 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from .. import kinds
 from ..kinds.analyzers import analyze
-from ..kinds.web.fixes import declared_globals
 from ..model.budget import TokenCounter
 from ..model.calls import render_value
 from ..plan.acceptance import for_module, render_for_module
@@ -32,7 +31,7 @@ from ..prompts import (
     EXECUTOR_USER_PROMPT,
 )
 from ..state import Architecture, ModuleSpec
-from .fixes import definitions, files_to_fix, finding_hint, finding_lines, interface_entries, script_globals
+from .fixes import definitions, files_to_fix, finding_hint, finding_lines, interface_entries, page_globals
 from .project import ProjectFile
 from .readings import Readings
 
@@ -223,11 +222,12 @@ def findings_text(
     line each: those `shown` lacks (`path:line code message` and a hint), then hints for those
     it holds without one ("" when there is nothing to add)."""
     texts = {f.path: f.content for f in files}
-    defined = definitions(interface_entries({m: face for m, face in interfaces.items() if m != module_id}))
+    others = {m: face for m, face in interfaces.items() if m != module_id}
+    defined = definitions(interface_entries(others))
     mine = definitions((module_id or "", e) for f in files if (e := _entry(f.path, f.content)) is not None)
     for name, where in mine.items():
         defined.setdefault(name, []).extend(where)
-    analysis = analyze(texts, globals_=[*script_globals(defined), *declared_globals(texts)])
+    analysis = analyze(texts, globals_=page_globals(others, texts))
     lines = finding_lines(analysis.findings, texts, defined, module_id, shown=shown)
     hinted = [
         f"{f.render()}{hint}"

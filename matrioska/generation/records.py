@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..kinds.analyzers import Fix
+from ..kinds.analyzers import Finding, Fix
 from ..plan.parsing import ModuleReply
 from .project import ProjectFile
 
@@ -46,6 +46,9 @@ class Attempt:
     """What the analyzers' findings fixed in its files without the model (issue 34)."""
     analyzer_notes: list[str] = field(default_factory=list)
     """The analyzers that could not run (one missing): their checks left to the parsers."""
+    findings: list[Finding] = field(default_factory=list)
+    """What the analyzers found in its files after their fixes (kept for the next attempt to be
+    compared with; not part of the dict)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The attempt as the executor's dict had it (`number` and `path` only for a candidate,
