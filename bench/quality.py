@@ -25,6 +25,22 @@ attempt, wall time, generated and prompt tokens (the server's `usage`, counted o
 whatever its `n`), and the ratios K vs 1 (checks passed, wall time, tokens).
 
     python bench/quality.py --model openai:qwen-0.5b --base-url http://127.0.0.1:8011/v1 --samples 4
+
+Function by function (issue 35): `--functions on|off` passes `functions=True|False` to the
+orchestrator (without it, Matrioska's default: on unless MATRIOSKA_FUNCTIONS=0); `--functions
+both` runs the tasks twice, one config after the other, with whole modules (`functions=False`,
+folder `whole/` in `--out`) and function by function (`functions=True`, folder `functions/`),
+prints each config's table, then the two side by side per task and in total: acceptance checks
+passed/total, tasks whose checks all pass, Matrioska's verdict, the function path's figures, wall
+time, generated and prompt tokens, and the ratios functions/whole. It does not combine with
+`--samples` above 1. Every row, whatever the config, carries the function path's figures from the
+module reports (`function_path` in the JSON, a `function path` column): modules written function
+by function / code modules, functions planned, examples, suspect examples, functions passing
+their examples at the first candidate and after selection, modules that fell back to the whole
+module (no function plan) and tests modules written from the examples; `n/a` for a Matrioska whose
+reports have no `path`.
+
+    python bench/quality.py --model openai:qwen-0.5b --base-url http://127.0.0.1:8011/v1 --functions both
 """
 
 from __future__ import annotations
@@ -486,6 +502,114 @@ def sampling_summary(reports: Any) -> dict[str, int]:
     return {"candidates": judged, "checked": checked, "kept_not_first": other}
 
 
+# The module report's `path` (issue 35) and what this benchmark counts of it.
+FUNCTION_PATH, FELL_BACK, TESTS_FROM_EXAMPLES = "functions", "whole module (no function plan)", "tests from examples"
+FUNCTION_FIGURES = (
+    "reported",  # module reports that say their path (0: a Matrioska from before the function path)
+    "code_modules",  # modules with a Python or JavaScript file other than a test
+    "function_path",  # modules written function by function
+    "planned",  # functions in their plans
+    "examples",
+    "suspect",  # examples the trial put in doubt
+    "first_passing",  # functions whose first candidate passes their checked examples
+    "passing",  # functions whose kept candidate does
+    "missing",  # functions no candidate was had for
+    "fell_back",  # modules that went to the whole-module path for want of a function plan
+    "tests_from_examples",  # tests modules written from the function plans' examples
+)
+
+
+def _code_module(spec: Any) -> bool:
+    """A module of the plan that writes code the function path can take (a Python or JavaScript
+    file other than a test), whichever path it took."""
+    if not isinstance(spec, dict) or spec.get("kind") == "tests":
+        return False
+    for path in spec.get("files") or []:
+        name = str(path).rsplit("/", 1)[-1].lower()
+        tests = name.startswith("test_") or name.endswith(("_test.py", ".test.js")) or "tests/" in str(path)
+        if name.endswith((".py", ".js", ".mjs")) and not tests and name != "conftest.py":
+            return True
+    return False
+
+
+def _first_passing(trial: dict[str, Any]) -> bool:
+    """Candidate 1 passes every checked example (a trial that does not store it: from its runs)."""
+    if "first_passing" in trial:
+        return bool(trial["first_passing"])
+    candidates = [c for c in trial.get("candidates") or [] if isinstance(c, dict)]
+    checked = int(trial.get("checked") or 0)
+    return bool(candidates) and checked >= 1 and not candidates[0].get("error") and candidates[0].get("passed") == checked
+
+
+def function_figures(state: dict[str, Any]) -> dict[str, int]:
+    """What the function path did in a run, from its module reports (`FUNCTION_FIGURES`)."""
+    figures = dict.fromkeys(FUNCTION_FIGURES, 0)
+    reports = {k: r for k, r in ((state or {}).get("module_reports") or {}).items() if isinstance(r, dict)}
+    modules = ((state or {}).get("architecture") or {}).get("modules") or []
+    code = {m.get("id") for m in modules if _code_module(m)}
+    for module, report in reports.items():
+        path = report.get("path")
+        figures["reported"] += path is not None
+        figures["code_modules"] += module in code or path in (FUNCTION_PATH, FELL_BACK)
+        figures["fell_back"] += path == FELL_BACK
+        figures["tests_from_examples"] += path == TESTS_FROM_EXAMPLES
+        entry = report.get("functions")
+        if path != FUNCTION_PATH or not isinstance(entry, dict):
+            continue
+        figures["function_path"] += 1
+        planned = [f for f in (entry.get("plan") or {}).get("functions") or [] if isinstance(f, dict)]
+        trials = {n: t for n, t in ((entry.get("trial") or {}).get("functions") or {}).items() if isinstance(t, dict)}
+        figures["planned"] += len(planned)
+        figures["examples"] += sum(len(f.get("examples") or []) for f in planned)
+        figures["suspect"] += sum(
+            1 for f in planned for e in f.get("examples") or [] if isinstance(e, dict) and e.get("suspect")
+        )
+        figures["first_passing"] += sum(1 for t in trials.values() if _first_passing(t))
+        passing = entry.get("passing")
+        if not isinstance(passing, list):
+            passing = [n for n, t in trials.items() if t.get("passing")]
+        figures["passing"] += len(passing)
+        figures["missing"] += len(entry.get("missing") or [])
+    return figures
+
+
+def function_cell(figures: dict[str, int]) -> str:
+    """The function path's figures in a table cell: `2/3 mod, fn 5/7 first, 6/7 chosen, 1 suspect`
+    (then modules fallen back and tests modules from examples, where any); `n/a` for reports that
+    say no path."""
+    if not figures.get("reported"):
+        return "n/a"
+    parts = [f"{figures['function_path']}/{figures['code_modules']} mod"]
+    planned = figures["planned"]
+    if planned:
+        parts.append(f"fn {figures['first_passing']}/{planned} first, {figures['passing']}/{planned} chosen")
+    if figures["suspect"]:
+        parts.append(f"{figures['suspect']} suspect")
+    if figures["fell_back"]:
+        parts.append(f"{figures['fell_back']} fell back")
+    if figures["tests_from_examples"]:
+        parts.append(f"{figures['tests_from_examples']} tests from examples")
+    return ", ".join(parts)
+
+
+def function_line(figures: dict[str, int]) -> str:
+    """The function path's figures in words (a config's totals)."""
+    if not figures.get("reported"):
+        return "Function path: n/a (the module reports say no path: a Matrioska from before issue 35)"
+    return (
+        f"Function path: {figures['function_path']}/{figures['code_modules']} code modules written function by "
+        f"function, {figures['planned']} functions planned, {figures['examples']} examples "
+        f"({figures['suspect']} suspect), {figures['first_passing']}/{figures['planned']} functions passing their "
+        f"examples at the first candidate, {figures['passing']}/{figures['planned']} after selection, "
+        f"{figures['missing']} without a candidate; {figures['fell_back']} modules fell back to the whole module "
+        f"(no function plan), {figures['tests_from_examples']} tests modules written from the examples"
+    )
+
+
+def _sum_figures(rows: list[dict[str, Any]]) -> dict[str, int]:
+    return {key: sum((r.get("function_path") or {}).get(key, 0) for r in rows) for key in FUNCTION_FIGURES}
+
+
 def run_task(
     task_id: str,
     args: argparse.Namespace,
@@ -493,9 +617,13 @@ def run_task(
     say: Callable[[str], None],
     samples: int = 1,
     out_root: Path | None = None,
+    functions: bool | None = None,
+    tag: str = "",
 ) -> dict[str, Any]:
     """One task through Matrioska and our checks. `samples` > 1: best of N (the orchestrator must
-    accept `samples`; `main` checks that first); `out_root`: the config's folder (default `--out`)."""
+    accept `samples`; `main` checks that first); `out_root`: the config's folder (default `--out`);
+    `functions`: True / False passed to the orchestrator (None: its default); `tag`: the config's
+    name in the progress lines."""
     from matrioska import MatrioskaError, MatrioskaOrchestrator
 
     out = (out_root or Path(args.out)) / task_id
@@ -511,7 +639,11 @@ def run_task(
         options.update(samples=samples)
         if getattr(args, "sample_temperature", None) is not None and "sample_temperature" in accepted:
             options.update(sample_temperature=args.sample_temperature)
-    label = task_id if getattr(args, "samples", 1) <= 1 else f"{task_id} [K={samples}]"
+    if functions is not None and "functions" in accepted:
+        options.update(functions=functions)
+    if not tag and getattr(args, "samples", 1) > 1:
+        tag = f"K={samples}"
+    label = f"{task_id} [{tag}]" if tag else task_id
     row: dict[str, Any] = {"task": task_id, "plan_ok": False, "modules": 0, "files": 0, "verdict": None, "error": ""}
     started = time.monotonic()
 
@@ -521,6 +653,10 @@ def run_task(
             say(f"{label}: plan with {len(event['modules'])} modules")
         elif kind == "module_finished":
             line = f" — {event['candidates_line']}" if event.get("candidates_line") else ""
+            if isinstance(event.get("functions"), dict) and event["functions"].get("line"):
+                line += f" — {event['functions']['line']}"
+            elif event.get("path") not in (None, FUNCTION_PATH, "whole module"):
+                line += f" — {event['path']}"
             say(f"{label}: module {event['module']} done ({event.get('chars')} chars){line}")
         elif kind == "check_finished":
             say(f"{label}: check {event['kind']} {'ok' if event.get('ok') else 'FAILED'}")
@@ -574,11 +710,13 @@ def run_task(
     row["passed"] = sum(1 for c in checks if c[1])
     row["total"] = len(checks) or CHECK_COUNTS[task_id]
     row["samples"] = samples
+    row["functions"] = functions
     row["all_passed"] = bool(checks) and row["passed"] == row["total"]
     reported = [r for r in ((state.get("module_reports") or {}).values() if state else []) if isinstance(r, dict)]
     row["modules_reported"] = len(reported)
     row["clean_first"] = modules_clean_first(reported)
     row["sampling"] = sampling_summary(reported)
+    row["function_path"] = function_figures(state)
     say(
         f"{label}: finished in {row['wall_s']} s, acceptance {row['passed']}/{row['total']}"
         + (f" — {row['error']}" if row["error"] else "")
@@ -590,119 +728,165 @@ def _ratio(value: float, base: float) -> str:
     return f"{value / base:.2f}x" if base else "n/a"
 
 
-def compare(sets: dict[int, list[dict[str, Any]]], walls: dict[int, float]) -> tuple[list[str], dict[str, Any]]:
-    """The configs side by side (K = 1 first): per task and in total, acceptance checks passed,
-    tasks whose checks all pass, modules clean at their first attempt, wall time, generated and
-    prompt tokens, and the ratios of the last config to the first. Markdown lines, and the same
-    figures for the JSON."""
-    configs = sorted(sets)
-    low, high = configs[0], configs[-1]
-    by_task = {k: {r["task"]: r for r in rows} for k, rows in sets.items()}
+def _tokens(r: dict[str, Any]) -> str:
+    return f"{'~' if r['tokens_estimated'] else ''}{r['tokens']}/{r['prompt_tokens'] or '?'}"
 
-    def tokens(r: dict[str, Any]) -> str:
-        return f"{'~' if r['tokens_estimated'] else ''}{r['tokens']}/{r['prompt_tokens'] or '?'}"
 
-    def cells(r: dict[str, Any]) -> list[str]:
-        return [
-            f"{r['passed']}/{r['total']}",
-            "yes" if r["all_passed"] else "no",
-            f"{r['clean_first']}/{r['modules_reported']}",
-            f"{r['wall_s']}",
-            tokens(r),
-        ]
+Cell = Callable[[dict[str, Any]], str]
 
-    names = ["checks", "all pass", "clean 1st", "wall s", "tokens gen/prompt"]
-    header = "| task | " + " | ".join(f"{n} K={k}" for n in names for k in configs) + f" | checks K={high}/K={low} "
-    header += f"| wall K={high}/K={low} |"
-    lines = [header, "|" + "---|" * (1 + len(names) * len(configs) + 2)]
-    figures: dict[str, Any] = {"configs": configs, "tasks": {}, "total": {}}
-    for task in by_task[low]:
-        rows = {k: by_task[k][task] for k in configs}
-        per = {k: cells(rows[k]) for k in configs}
-        interleaved = [per[k][i] for i in range(len(names)) for k in configs]
-        a, b = rows[low], rows[high]
-        lines.append(
-            f"| {task} | "
-            + " | ".join(interleaved)
-            + f" | {_ratio(b['passed'], a['passed'])} | {_ratio(b['wall_s'], a['wall_s'])} |"
-        )
-        figures["tasks"][task] = {
-            str(k): {
-                "passed": rows[k]["passed"],
-                "total": rows[k]["total"],
-                "all_passed": rows[k]["all_passed"],
-                "clean_first": rows[k]["clean_first"],
-                "modules": rows[k]["modules_reported"],
-                "wall_s": rows[k]["wall_s"],
-                "tokens": rows[k]["tokens"],
-                "prompt_tokens": rows[k]["prompt_tokens"],
-                "calls": rows[k]["calls"],
-                "sampling": rows[k]["sampling"],
-            }
-            for k in configs
-        }
-    totals: dict[int, dict[str, Any]] = {}
-    for k in configs:
-        rows = sets[k]
-        totals[k] = {
-            "passed": sum(r["passed"] for r in rows),
-            "total": sum(r["total"] for r in rows),
-            "all_passed": sum(1 for r in rows if r["all_passed"]),
-            "tasks": len(rows),
-            "clean_first": sum(r["clean_first"] for r in rows),
-            "modules": sum(r["modules_reported"] for r in rows),
-            "wall_s": round(walls[k], 1),
-            "task_wall_s": round(sum(r["wall_s"] for r in rows), 1),
-            "tokens": sum(r["tokens"] for r in rows),
-            "prompt_tokens": sum(r["prompt_tokens"] for r in rows),
-            "tokens_estimated": any(r["tokens_estimated"] for r in rows),
-            "calls": sum(r["calls"] for r in rows),
-            "choices": sum(r["choices"] for r in rows),
-            "sampling": {
-                key: sum(r["sampling"][key] for r in rows) for key in ("candidates", "checked", "kept_not_first")
-            },
-        }
-    a, b = totals[low], totals[high]
-    total_cells = {
-        k: [
-            f"{t['passed']}/{t['total']}",
-            f"{t['all_passed']}/{t['tasks']}",
-            f"{t['clean_first']}/{t['modules']}",
-            f"{t['wall_s']}",
-            f"{'~' if t['tokens_estimated'] else ''}{t['tokens']}/{t['prompt_tokens'] or '?'}",
-        ]
-        for k, t in totals.items()
-    }
-    lines.append(
-        "| **all** | "
-        + " | ".join(total_cells[k][i] for i in range(len(names)) for k in configs)
-        + f" | {_ratio(b['passed'], a['passed'])} | {_ratio(b['wall_s'], a['wall_s'])} |"
-    )
-    ratios = {
-        "checks_passed": b["passed"] / a["passed"] if a["passed"] else None,
-        "tasks_all_pass": b["all_passed"] / a["all_passed"] if a["all_passed"] else None,
-        "clean_first": b["clean_first"] / a["clean_first"] if a["clean_first"] else None,
-        "wall_time": b["wall_s"] / a["wall_s"] if a["wall_s"] else None,
-        "tokens": b["tokens"] / a["tokens"] if a["tokens"] else None,
-        "prompt_tokens": b["prompt_tokens"] / a["prompt_tokens"] if a["prompt_tokens"] else None,
-    }
-    figures["total"] = {str(k): t for k, t in totals.items()}
-    figures["ratios"] = ratios
+# The columns a comparison may show: a name, the cell of a task's row, the cell of a config's totals.
+COLUMNS: dict[str, tuple[str, Cell, Cell]] = {
+    "checks": ("checks", lambda r: f"{r['passed']}/{r['total']}", lambda t: f"{t['passed']}/{t['total']}"),
+    "all": ("all pass", lambda r: "yes" if r["all_passed"] else "no", lambda t: f"{t['all_passed']}/{t['tasks']}"),
+    "verdict": (
+        "verdict",
+        lambda r: str(r.get("verdict_word", r["verdict"])),
+        lambda t: f"works {t['verdict_works']}/{t['tasks']}",
+    ),
+    "clean": (
+        "clean 1st",
+        lambda r: f"{r['clean_first']}/{r['modules_reported']}",
+        lambda t: f"{t['clean_first']}/{t['modules']}",
+    ),
+    "fn": (
+        "function path",
+        lambda r: function_cell(r.get("function_path") or {}),
+        lambda t: function_cell(t["function_path"]),
+    ),
+    "wall": ("wall s", lambda r: f"{r['wall_s']}", lambda t: f"{t['wall_s']}"),
+    "tokens": ("tokens gen/prompt", _tokens, _tokens),
+}
+
+_TOKENS_NOTE = (
+    "\n(tokens gen/prompt: the server's `usage`, once per request whatever its n; ~ estimated from the "
+    "text where the model reports none. Wall s in total: each config's whole run, tasks at --jobs at once.)"
+)
+
+
+class Comparison:
+    """How `compare` lays configs side by side: each config's label in the headers (`K=4`,
+    `functions`), the columns (keys of `COLUMNS`), the sentence under the table (from the first
+    and the last config's labels and totals) and the note after it."""
+
+    def __init__(
+        self,
+        labels: dict[Any, str],
+        columns: list[str],
+        summary: Callable[[str, str, dict[str, Any], dict[str, Any]], str],
+        note: str = _TOKENS_NOTE,
+    ) -> None:
+        self.labels, self.columns, self.summary, self.note = labels, columns, summary, note
+
+
+def _samples_summary(low: str, high: str, a: dict[str, Any], b: dict[str, Any]) -> str:
     sampled = b["sampling"]
-    lines.append(
-        f"\nBest of {high} against 1: checks passed {a['passed']} -> {b['passed']} of {b['total']} "
+    k = high.removeprefix("K=")
+    return (
+        f"\nBest of {k} against 1: checks passed {a['passed']} -> {b['passed']} of {b['total']} "
         f"({_ratio(b['passed'], a['passed'])}), tasks all passing {a['all_passed']} -> {b['all_passed']} of "
         f"{b['tasks']}, modules clean at their first attempt {a['clean_first']}/{a['modules']} -> "
         f"{b['clean_first']}/{b['modules']}; wall time {a['wall_s']} s -> {b['wall_s']} s "
         f"({_ratio(b['wall_s'], a['wall_s'])}), generated tokens {_ratio(b['tokens'], a['tokens'])}, "
         f"prompt tokens {_ratio(b['prompt_tokens'], a['prompt_tokens'])}, requests {a['calls']} -> {b['calls']} "
-        f"({b['choices']} choices); at K={high}: {sampled['candidates']} candidates judged, "
+        f"({b['choices']} choices); at K={k}: {sampled['candidates']} candidates judged, "
         f"{sampled['checked']} checked in the sandbox, {sampled['kept_not_first']} modules kept another than #1"
     )
-    lines.append(
-        "\n(tokens gen/prompt: the server's `usage`, once per request whatever its n; ~ estimated from the "
-        "text where the model reports none. Wall s in total: each config's whole run, tasks at --jobs at once.)"
+
+
+def samples_comparison(k: int) -> Comparison:
+    """`--samples K`: samples=1 against samples=K."""
+    return Comparison({1: "K=1", k: f"K={k}"}, ["checks", "all", "clean", "wall", "tokens"], _samples_summary)
+
+
+def _functions_summary(low: str, high: str, a: dict[str, Any], b: dict[str, Any]) -> str:
+    return (
+        f"\nFunction by function against whole modules: checks passed {a['passed']} -> {b['passed']} of "
+        f"{b['total']} ({_ratio(b['passed'], a['passed'])}), tasks all passing {a['all_passed']} -> "
+        f"{b['all_passed']} of {b['tasks']} ({_ratio(b['all_passed'], a['all_passed'])}), verdict works "
+        f"{a['verdict_works']} -> {b['verdict_works']} ({_ratio(b['verdict_works'], a['verdict_works'])}); "
+        f"wall time {a['wall_s']} s -> {b['wall_s']} s ({_ratio(b['wall_s'], a['wall_s'])}), generated tokens "
+        f"{_ratio(b['tokens'], a['tokens'])}, prompt tokens {_ratio(b['prompt_tokens'], a['prompt_tokens'])}, "
+        f"requests {a['calls']} -> {b['calls']}.\n{high}: {function_line(b['function_path'])}"
     )
+
+
+FUNCTIONS_COMPARISON = Comparison(
+    {"whole": "whole", "functions": "functions"},
+    ["checks", "all", "verdict", "fn", "wall", "tokens"],
+    _functions_summary,
+    _TOKENS_NOTE[:-2] + "; function path: modules written function by function / code modules, functions "
+    "passing their examples at the first candidate / planned and after selection, suspect examples.)",
+)
+
+
+def _totals(rows: list[dict[str, Any]], wall: float) -> dict[str, Any]:
+    """One config's figures over all its tasks."""
+    return {
+        "passed": sum(r["passed"] for r in rows),
+        "total": sum(r["total"] for r in rows),
+        "all_passed": sum(1 for r in rows if r["all_passed"]),
+        "tasks": len(rows),
+        "verdict_works": sum(1 for r in rows if r["verdict"] is True),
+        "clean_first": sum(r["clean_first"] for r in rows),
+        "modules": sum(r["modules_reported"] for r in rows),
+        "wall_s": round(wall, 1),
+        "task_wall_s": round(sum(r["wall_s"] for r in rows), 1),
+        "tokens": sum(r["tokens"] for r in rows),
+        "prompt_tokens": sum(r["prompt_tokens"] for r in rows),
+        "tokens_estimated": any(r["tokens_estimated"] for r in rows),
+        "calls": sum(r["calls"] for r in rows),
+        "choices": sum(r["choices"] for r in rows),
+        "sampling": {key: sum(r["sampling"][key] for r in rows) for key in ("candidates", "checked", "kept_not_first")},
+        "function_path": _sum_figures(rows),
+    }
+
+
+def _task_figures(r: dict[str, Any]) -> dict[str, Any]:
+    keys = ("passed", "total", "all_passed", "verdict", "verdict_word", "clean_first")
+    return {
+        **{key: r.get(key) for key in keys},
+        "modules": r["modules_reported"],
+        **{key: r.get(key) for key in ("wall_s", "tokens", "prompt_tokens", "calls", "sampling", "function_path")},
+    }
+
+
+def compare(
+    sets: dict[Any, list[dict[str, Any]]], walls: dict[Any, float], how: Comparison | None = None
+) -> tuple[list[str], dict[str, Any]]:
+    """The configs side by side (`sets`: config -> its rows, the baseline first; int keys, the
+    samples K of `--samples`, are taken in order): per task and in total, the columns of `how`
+    (default: `--samples`'s, for the largest K), and the ratios of the last config to the first.
+    Markdown lines, and the same figures for the JSON."""
+    configs = sorted(sets) if all(isinstance(k, int) for k in sets) else list(sets)
+    low, high = configs[0], configs[-1]
+    how = how or samples_comparison(high)
+    label = {k: how.labels.get(k, str(k)) for k in configs}
+    columns = [COLUMNS[c] for c in how.columns]
+    by_task = {k: {r["task"]: r for r in rows} for k, rows in sets.items()}
+    ratio_header = f" | checks {label[high]}/{label[low]} | wall {label[high]}/{label[low]} |"
+    header = "| task | " + " | ".join(f"{c[0]} {label[k]}" for c in columns for k in configs) + ratio_header
+    lines = [header, "|" + "---|" * (1 + len(columns) * len(configs) + 2)]
+    figures: dict[str, Any] = {"configs": configs, "tasks": {}, "total": {}}
+    for task in by_task[low]:
+        rows = {k: by_task[k][task] for k in configs}
+        cells = [c[1](rows[k]) for c in columns for k in configs]
+        a, b = rows[low], rows[high]
+        ratios = f" | {_ratio(b['passed'], a['passed'])} | {_ratio(b['wall_s'], a['wall_s'])} |"
+        lines.append(f"| {task} | " + " | ".join(cells) + ratios)
+        figures["tasks"][task] = {str(k): _task_figures(rows[k]) for k in configs}
+    totals = {k: _totals(sets[k], walls[k]) for k in configs}
+    a, b = totals[low], totals[high]
+    lines.append(
+        "| **all** | "
+        + " | ".join(c[2](totals[k]) for c in columns for k in configs)
+        + f" | {_ratio(b['passed'], a['passed'])} | {_ratio(b['wall_s'], a['wall_s'])} |"
+    )
+    pairs = {"checks_passed": "passed", "tasks_all_pass": "all_passed", "verdict_works": "verdict_works"}
+    pairs.update(clean_first="clean_first", wall_time="wall_s", tokens="tokens", prompt_tokens="prompt_tokens")
+    figures["total"] = {str(k): t for k, t in totals.items()}
+    figures["ratios"] = {name: b[key] / a[key] if a[key] else None for name, key in pairs.items()}
+    lines.append(how.summary(label[low], label[high], a, b))
+    lines.append(how.note)
     return lines, figures
 
 
@@ -795,50 +979,79 @@ def main() -> None:
         Path(args.md_path).write_text(f"Model: `{args.model}`\n\n{table}\n")
 
 
+class Config:
+    """One config of a comparison: its key in `compare`, its heading, its folder under `--out`,
+    and what `run_task` passes the orchestrator."""
+
+    def __init__(self, key: Any, heading: str, folder: str, samples: int = 1, functions: bool | None = None) -> None:
+        self.key, self.heading, self.folder, self.samples, self.functions = key, heading, folder, samples, functions
+
+
 def compare_configs(
-    args: argparse.Namespace, tasks: list[str], make_llm: Callable[[], Any], say: Callable[[str], None]
+    args: argparse.Namespace,
+    tasks: list[str],
+    make_llm: Callable[[], Any],
+    say: Callable[[str], None],
+    configs: list[Config] | None = None,
+    how: Comparison | None = None,
 ) -> None:
-    """`--samples K`: the tasks at samples=1, then at samples=K (one config after the other, so
-    neither's wall time shares the server with the other's), each config's table, then the two
-    side by side."""
-    sets: dict[int, list[dict[str, Any]]] = {}
-    walls: dict[int, float] = {}
-    tables: dict[int, str] = {}
-    structures: dict[int, dict[str, int]] = {}
-    for k in (1, args.samples):
-        root = Path(args.out) / f"samples-{k}"
-        say(f"config samples={k}: {len(tasks)} tasks into {root}")
+    """The tasks under each config (`configs`: baseline first; default `--samples K`'s, samples=1
+    then samples=K), one config after the other so neither's wall time shares the server with
+    the other's; each config's table, then the configs side by side (`how`)."""
+    functions = FUNCTIONS_OPTION.get(getattr(args, "functions", None))
+    if configs is None:
+        configs = [Config(k, f"samples={k}", f"samples-{k}", k, functions) for k in (1, args.samples)]
+        how = samples_comparison(args.samples)
+    sets: dict[Any, list[dict[str, Any]]] = {}
+    walls: dict[Any, float] = {}
+    tables: dict[Any, str] = {}
+    structures: dict[Any, dict[str, int]] = {}
+    tags = {c.key: (how.labels.get(c.key, str(c.key)) if how else str(c.key)) for c in configs}
+    for config in configs:
+        root = Path(args.out) / config.folder
+        say(f"config {config.heading}: {len(tasks)} tasks into {root}")
         started = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            sets[k] = list(pool.map(lambda t, k=k, root=root: run_task(t, args, make_llm, say, k, root), tasks))
-        walls[k] = time.monotonic() - started
-    for k, rows in sets.items():
-        print(f"\n## samples={k}\n")
-        tables[k], structures[k] = report(rows)
-    lines, figures = compare(sets, walls)
+            sets[config.key] = list(
+                pool.map(
+                    lambda t, c=config, root=root: run_task(
+                        t, args, make_llm, say, c.samples, root, c.functions, tags[c.key]
+                    ),
+                    tasks,
+                )
+            )
+        walls[config.key] = time.monotonic() - started
+    for config in configs:
+        print(f"\n## {config.heading}\n")
+        tables[config.key], structures[config.key] = report(sets[config.key])
+    lines, figures = compare(sets, walls, how)
     side_by_side = "\n".join(lines)
-    print(f"\n## samples=1 against samples={args.samples}\n")
+    base, last = configs[0], configs[-1]
+    title = f"{base.heading} against {last.heading}"
+    print(f"\n## {title}\n")
     print(side_by_side)
     if args.json_path:
-        Path(args.json_path).write_text(
-            json.dumps(
-                {
-                    "model": args.model,
-                    "samples": args.samples,
-                    "sample_temperature": args.sample_temperature,
-                    # the K=1 config in the shape of a run without --samples
-                    "rows": sets[1],
-                    "structure": structures[1],
-                    "configs": {str(k): {"rows": sets[k], "structure": structures[k]} for k in sets},
-                    "comparison": figures,
-                },
-                indent=2,
-            )
-        )
+        if args.samples > 1:
+            options: dict[str, Any] = {"samples": args.samples, "sample_temperature": args.sample_temperature}
+            if functions is not None:
+                options["functions"] = functions
+        else:
+            options = {"functions": args.functions}
+        document = {
+            "model": args.model,
+            **options,
+            # the baseline config in the shape of a run without a comparison
+            "rows": sets[base.key],
+            "structure": structures[base.key],
+            "configs": {str(c.key): {"rows": sets[c.key], "structure": structures[c.key]} for c in configs},
+            "comparison": figures,
+        }
+        Path(args.json_path).write_text(json.dumps(document, indent=2))
     if args.md_path:
-        parts = [f"Model: `{args.model}`, best of {args.samples} against 1\n"]
-        parts += [f"## samples={k}\n\n{tables[k]}\n" for k in sets]
-        parts.append(f"## samples=1 against samples={args.samples}\n\n{side_by_side}\n")
+        what = f"best of {args.samples} against 1" if args.samples > 1 else "function by function against whole modules"
+        parts = [f"Model: `{args.model}`, {what}\n"]
+        parts += [f"## {c.heading}\n\n{tables[c.key]}\n" for c in configs]
+        parts.append(f"## {title}\n\n{side_by_side}\n")
         Path(args.md_path).write_text("\n".join(parts))
 
 

@@ -23,6 +23,13 @@ if TYPE_CHECKING:
 __all__ = ["Context", "resolve_llm", "ROLES", "MODEL_ENV_VAR", "DEFAULT_MODEL_ID"]
 
 MODEL_ENV_VAR = "MATRIOSKA_MODEL"
+FUNCTIONS_ENV_VAR = "MATRIOSKA_FUNCTIONS"
+"""`0` turns the function path (issue 35) off by default: code modules are then asked for whole."""
+
+
+def functions_default() -> bool:
+    """Whether code modules are written function by function when a run does not say."""
+    return os.environ.get(FUNCTIONS_ENV_VAR, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 @dataclass(kw_only=True)
@@ -61,6 +68,21 @@ class Context:
     sample_temperature: float | None = None
     """The temperature candidates are sampled at when `samples` > 1 (None: the model's own, or
     0.7 when it decodes greedily)."""
+    functions: bool = field(default_factory=lambda: functions_default())
+    """Write a code module (Python that is not tests, JavaScript) function by function: a
+    function plan with examples, K candidates per function chosen by running the examples, the
+    files assembled without the model (`matrioska.functions`); the whole-module path stays for
+    the other files and as the fallback."""
+    function_samples: int = 0
+    """K, the candidates per function on that path (0: `samples` when it is above 1, else 4)."""
+
+    @property
+    def function_k(self) -> int:
+        """K on the function path."""
+        if self.function_samples > 0:
+            return int(self.function_samples)
+        return int(self.samples) if int(self.samples or 1) > 1 else 4
+
     acceptance: bool = True
     """Have the model write acceptance scenarios after the plan when the user gave none."""
     review: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from pathlib import Path
@@ -12,6 +13,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from scripted import ScriptedChatModel, default_responder  # noqa: E402
 from tinymodel import build_tiny_mistral  # noqa: E402
+
+# The scripted models of most tests answer modules whole; the function path (issue 35) is the
+# default for users, and its own tests turn it on explicitly (Context(functions=True)).
+os.environ.setdefault("MATRIOSKA_FUNCTIONS", "0")
 
 _real_connect = socket.socket.connect
 

@@ -96,6 +96,7 @@ WINGS = [
     ["matrioska.plan"],  # the plan, its shapes, its acceptance scenarios
     ["matrioska.generation"],  # one module's work, no graph types
     ["matrioska.checking"],  # running the project: sandbox, checks, verdict, references
+    ["matrioska.functions"],  # a code module written function by function (issue 35)
     ["matrioska.context"],  # a run's configuration (the graph's runtime context)
     ["matrioska.nodes"],  # the graph's nodes and routing
     ["matrioska.graph"],

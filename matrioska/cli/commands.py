@@ -286,6 +286,8 @@ def run_or_resume(
         retry_policy=default_retry_policy(max_attempts=max(1, args.retries)),
         max_repairs=args.repairs,
         samples=args.samples,
+        functions=False if getattr(args, "no_functions", False) else None,
+        function_samples=args.samples if args.samples > 1 else None,
         sample_temperature=args.temperature if args.temperature else None,
         git=args.git,
         interrupt_after_architect=args.review,

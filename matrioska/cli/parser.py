@@ -97,7 +97,13 @@ def model_options(p: argparse.ArgumentParser) -> None:
         default=1,
         metavar="K",
         help="candidates per module attempt, the module's checks keep the best (default 1; raise it for a "
-        "small model: one request with n=K on a server, K rows of one batch in process)",
+        "small model: one request with n=K on a server, K rows of one batch in process); also the candidates "
+        "per function of a code module written function by function (default 4 there)",
+    )
+    p.add_argument(
+        "--no-functions",
+        action="store_true",
+        help="ask for every module whole instead of writing code modules function by function",
     )
     p.add_argument("--plan-attempts", type=int, default=3, help="architect attempts before giving up (default 3)")
     p.add_argument("--no-verify", action="store_true", help="do not run the generated project (no verdict)")

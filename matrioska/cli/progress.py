@@ -126,7 +126,8 @@ class ProgressPrinter:
         problems = e.get("problems") or []
         mark = "✗" if problems or not files else "✓"
         detail = f"{e['chars']} chars, {files} file(s){', ' + rate if rate else ''}"
-        parts = [f"{mark} generated ({detail})", f"wrote {e['written']}"]
+        path = f"{e['path']}: " if e.get("path") and e["path"] != "whole module" else ""
+        parts = [f"{mark} {path}generated ({detail})", f"wrote {e['written']}"]
         if problems:
             parts.append(f"{len(problems)} problem(s) left: {problems[0][:120]}")
         if e.get("dropped_keys"):
@@ -150,6 +151,28 @@ class ProgressPrinter:
 
     def on_module_candidates(self, e: dict[str, Any]) -> None:
         self.p(f"      · attempt {e['attempt']}: {e['line']}")
+
+    def on_function_plan(self, e: dict[str, Any]) -> None:
+        plan = e["plan"]
+        names = ", ".join(f["name"] for f in plan["functions"]) or "(none)"
+        commands = f"; commands {', '.join(c['name'] for c in plan['commands'])}" if plan.get("commands") else ""
+        self.p(f"      · function plan: {names}{commands}")
+
+    def on_function_plan_failed(self, e: dict[str, Any]) -> None:
+        self.p(f"      · no usable function plan for {e['module']}: the module is asked for whole")
+
+    def on_module_functions(self, e: dict[str, Any]) -> None:
+        missing = f" (no candidate for {', '.join(e['missing'])}: asked for whole)" if e.get("missing") else ""
+        self.p(f"      · {e['line']}{missing}")
+
+    def on_function_localised(self, e: dict[str, Any]) -> None:
+        self.p(f"      · the failure is in {e['file']}:{e['function']}: that function is asked again")
+
+    def on_function_rewritten(self, e: dict[str, Any]) -> None:
+        self.p(f"      · {e['function']} rewritten: {e['line']}")
+
+    def on_function_path_failed(self, e: dict[str, Any]) -> None:
+        self.p(f"      ! function path of {e['module']} failed ({e['error']}): the module is asked for whole")
 
     def on_module_blocked(self, e: dict[str, Any]) -> None:
         self.p(f"  ⊘ {e['module']}: not generated — {e['reason']}")

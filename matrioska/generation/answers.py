@@ -20,7 +20,7 @@ from ..model.backend import backend_of
 from ..model.budget import TokenCounter
 from ..model.calls import GenerationMeter, call_structured, emit
 from ..model.grammar import ReplyFrame, close_frame, grammar_model
-from ..model.sampling import sample_texts, sampling_mode, sampling_temperature
+from ..model.sampling import metered_sampler, sampling_temperature
 from ..model.structured import constrained, update_schema
 from ..plan.parsing import (
     UPDATE_MARKER,
@@ -62,7 +62,7 @@ def answers(
         mark_grammar_refused(llm)
         refused.append(True)
 
-    call = None if samples <= 1 else _sampler(llm, samples, temperature)
+    call = None if samples <= 1 else metered_sampler(llm, samples, temperature)
     got = call_structured(
         llm,
         bound,
@@ -108,23 +108,6 @@ def repeated(attempt: Attempt, target: Attempt) -> bool:
     (some errors, the same (path, rule, name) set): then it was no fix, and the next samples."""
     before = error_keys(target)
     return bool(before) and error_keys(attempt) == before
-
-
-def _sampler(llm: Any, samples: int, temperature: float | None) -> Any:
-    """A `call_structured` call that asks for `samples` candidates and meters them: a server's
-    usage once per request, else each candidate's text."""
-
-    def call(runnable: Any, messages: list[Any], meter: GenerationMeter | None) -> list[str]:
-        got = sample_texts(llm, runnable, messages, samples, temperature)
-        if meter is not None and got:
-            once = sampling_mode(runnable) == "n" and (getattr(got[0].message, "usage_metadata", None) or {}).get(
-                "output_tokens"
-            )
-            for number, sample in enumerate(got[:1] if once else got):
-                meter.add(sample.message, sample.text, sample.seconds if number == 0 or len(got) == 1 else 0.0)
-        return [sample.text for sample in got]
-
-    return call
 
 
 def ask_for_missing_keys(

@@ -18,7 +18,7 @@ from typing import Any
 from ..model.budget import TokenCounter
 from ..model.calls import GenerationMeter, emit
 from ..model.grammar import ReplyFrame
-from ..plan.parsing import ModuleReply
+from ..plan.parsing import ModuleReply, parse_module_reply
 from ..state import ModuleSpec
 from .answers import answers, ask_for_missing_keys, repeated
 from .candidates import candidates_line, mark_kept
@@ -169,6 +169,34 @@ class ModuleAttempts:
             self.checker(self.kept)
             self.candidates.append(Candidate.of(self.kept))
 
+    def offer(self, text: str, path: str, messages: list[Any]) -> Attempt:
+        """A reply made without asking for the whole module (the function path, issue 35) as
+        this module's attempt: judged, checked in the sandbox, its missing keys asked for, and
+        kept unless it is worse than the attempt kept so far (a fix round's current files)."""
+        self.attempts += 1
+        reply = parse_module_reply(text, self.spec.shared_state_writes)
+        attempt = self.judge(self.attempts, text, reply)
+        attempt.number, attempt.path = 1, path
+        self.reply_path = path
+        if attempt.missing_keys:
+            attempt = self._fill_missing_keys(attempt, messages)
+        return self._keep_better(attempt)
+
+    def outcome(self, follow_up: list[Any]) -> Outcome:
+        """What the attempts so far came to, without asking for more."""
+        assert self.kept is not None
+        return Outcome(
+            self.kept,
+            self.attempts,
+            self.history,
+            self.discarded,
+            self.candidates,
+            self.lines,
+            follow_up,
+            self.reply_path,
+            self.asking,
+        )
+
     def run(self, messages: list[Any]) -> Outcome:
         """Attempts until one leaves no problem or the repairs allowed are spent."""
         follow_up = messages
@@ -193,17 +221,7 @@ class ModuleAttempts:
                 interfaces=self.judge.others,
                 module_id=self.spec.id,
             )
-        return Outcome(
-            kept,
-            self.attempts,
-            self.history,
-            self.discarded,
-            self.candidates,
-            self.lines,
-            follow_up,
-            self.reply_path,
-            self.asking,
-        )
+        return self.outcome(follow_up)
 
     def _attempt(self, messages: list[Any]) -> Attempt:
         """One attempt: its candidates asked and judged, the best chosen, the keys it left out

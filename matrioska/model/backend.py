@@ -11,7 +11,8 @@ chat model, picks its family once, and answers through one small protocol:
   the model's own);
 - `under_schema(schema, name)`: the model bound to answer JSON under a schema, or None;
 - `under_grammar(frame)`: the model bound to answer a module under its reply frame, with the
-  engine's name, or None (`under_gbnf(gbnf)`: the same for a GBNF text, on a server);
+  engine's name, or None (`under_gbnf(gbnf)`: the same for a GBNF text, on a server;
+  `under_function(frame)`: for one function under its planned first line);
 - `count_tokens(text)` / `counter`: tokens as the prompt budget counts them.
 
 The families:
@@ -62,7 +63,7 @@ IN_PROCESS = "llguidance, in process"
 
 
 class Frame(Protocol):
-    """A module's reply frame (`grammar.ReplyFrame`), as a backend needs it."""
+    """A reply frame (`grammar.ReplyFrame`, `grammar.FunctionFrame`), as a backend needs it."""
 
     def gbnf(self) -> str: ...
 
@@ -138,6 +139,18 @@ class Backend:
     def _bind_grammar(self, frame: Frame) -> tuple[Runnable, str] | None:
         """The family's own way to send a reply grammar; a plain chat model has none."""
         return None
+
+    def under_function(self, frame: Frame) -> tuple[Runnable, str] | None:
+        """The model bound to answer one function under `frame` (`grammar.FunctionFrame`: its
+        planned first line, then its body), and the engine's name; None: the reply is read as
+        any model's (`functions.write.extract_function`). The model's own
+        `with_function_grammar` answers first (None from it is final); a server takes the
+        frame's GBNF as it takes a module's."""
+        own = self._own("with_function_grammar")
+        if own is not None:
+            bound = own(frame)
+            return (bound, IN_PROCESS) if bound is not None else None
+        return self._bind_grammar(frame)
 
     def under_gbnf(self, gbnf: str) -> tuple[Runnable, str] | None:
         """The model bound to send `gbnf` (root rule `root`) in its server's request, and the

@@ -17,6 +17,9 @@ text, and it cannot hold a closing fence at a line's start or the update marker.
   per-character rules there (a line-start state and the marker's matching automaton), since
   GBNF has no negation.
 
+`FunctionFrame` is the same for one function's reply (issue 35): its planned first line, literal,
+then its body and nothing after it (`function_row` in process, `FunctionFrame.gbnf` on a server).
+
 Any text a grammar must hold literally (paths with spaces, quotes, backslashes, non-ASCII) is
 escaped for each syntax.
 """
@@ -41,6 +44,8 @@ __all__ = [
     "language_label",
     "ReplyRow",
     "reply_row",
+    "FunctionFrame",
+    "function_row",
     "grammar_model",
     "render_files",
     "close_frame",
@@ -342,12 +347,11 @@ class ReplyRow(RowGrammar):
 _MATCHERS: dict[tuple[int, str], Any] = {}
 
 
-def reply_row(constraint: Any, frame: ReplyFrame) -> ReplyRow:
-    """A fresh row for one generation under `frame` (its grammar compiled once per tokenizer
-    conversion, copied per call)."""
+def _matcher(constraint: Any, grammar: str) -> Any:
+    """A fresh llguidance matcher for a Lark `grammar` (compiled once per tokenizer conversion,
+    copied per call)."""
     from llguidance import LLMatcher
 
-    grammar = lark_grammar(frame)
     key = (id(constraint), grammar)
     if key not in _MATCHERS:
         matcher = LLMatcher(constraint._tokenizer, grammar, log_level=0)
@@ -356,7 +360,68 @@ def reply_row(constraint: Any, frame: ReplyFrame) -> ReplyRow:
         if len(_MATCHERS) > 256:
             _MATCHERS.clear()
         _MATCHERS[key] = matcher
-    return ReplyRow(constraint, _MATCHERS[key].deep_copy(), frame)
+    return _MATCHERS[key].deep_copy()
+
+
+def reply_row(constraint: Any, frame: ReplyFrame) -> ReplyRow:
+    """A fresh row for one generation under `frame`."""
+    return ReplyRow(constraint, _matcher(constraint, lark_grammar(frame)), frame)
+
+
+# ---------------------------------------------------------------------------------------------
+# One function's reply: its planned first line, then its body
+
+
+@dataclass(frozen=True)
+class FunctionFrame:
+    """The frame of one function's reply (issue 35): its first line, literal (`header`, as the
+    plan wrote it), then its body, and nothing after it.
+
+    - Python: every body line is empty or starts with a space or a tab, the first one with
+      something after its indentation; the reply ends where the body ends (no top-level code,
+      no test calls after the function);
+    - JavaScript: body lines are free, but a line starting with `}` closes the function: the
+      reply ends with it (and a newline, maybe).
+
+    The body's size is bounded by the model's token budget only."""
+
+    header: str
+    language: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"header": self.header, "language": self.language}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FunctionFrame:
+        return cls(str(data["header"]), str(data["language"]))
+
+    def lark(self) -> str:
+        """The frame as an llguidance Lark grammar."""
+        if self.language == "javascript":
+            body = r"BODY: /([^}\n][^\n]*\n|\n)*\}\n?/"
+        else:
+            body = r"BODY: /[ \t]+[^ \t\n][^\n]*(\n([ \t][^\n]*)?)*/"
+        head = _lark_literal(self.header + "\n")
+        return "\n".join([f"start: {head} BODY", body, ""])
+
+    def gbnf(self) -> str:
+        """The frame as GBNF (llama.cpp) / EBNF (xgrammar: vLLM, SGLang), root rule `root`."""
+        head = _gbnf_literal(self.header + "\n")
+        if self.language == "javascript":
+            rules = [f'root ::= {head} line* "}}" "\\n"?', 'line ::= [^}\\n] [^\\n]* "\\n" | "\\n"']
+        else:
+            rules = [
+                f"root ::= {head} first rest*",
+                "first ::= [ \\t]+ [^ \\t\\n] [^\\n]*",
+                'rest ::= "\\n" ([ \\t] [^\\n]*)?',
+            ]
+        return "\n".join(rules) + "\n"
+
+
+def function_row(constraint: Any, frame: FunctionFrame) -> RowGrammar:
+    """A fresh row for one generation of a function under `frame` (no wrap-up: a body cut at
+    the token budget is a candidate that fails its examples)."""
+    return RowGrammar(constraint, _matcher(constraint, frame.lark()), 0)
 
 
 def grammar_model(llm: Any, frame: ReplyFrame | None) -> tuple[Any, str]:

@@ -284,6 +284,12 @@ class LocalLLM(ChatHuggingFace):
         `constrain_json` is off."""
         return self.bind(reply_frame=frame.to_dict()) if self.constrain_json else None
 
+    def with_function_grammar(self, frame: Any) -> Runnable | None:
+        """This model bound to answer one function under its frame (`grammar.FunctionFrame`):
+        the planned first line, literal, then the body and nothing after it (token-level
+        constraint). None when `constrain_json` is off."""
+        return self.bind(function_frame=frame.to_dict()) if self.constrain_json else None
+
     def _constraint_for_tokenizer(self) -> Any:
         with _WORKER_LOCK:
             if self._constraint is None:
@@ -298,8 +304,8 @@ class LocalLLM(ChatHuggingFace):
         N), queued together so that they are rows of one batched `generate` (of
         ceil(K / batch_size) when K is larger).
 
-        A `json_schema` or `reply_frame` call argument (see `with_json_schema`,
-        `with_reply_grammar`) becomes each request's grammar, a fresh one per row (a grammar row
+        A `json_schema`, `reply_frame` or `function_frame` call argument (see `with_json_schema`,
+        `with_reply_grammar`, `with_function_grammar`) becomes each request's grammar, a fresh one per row (a grammar row
         follows its own tokens); such a request is batched with the others, its row masked by
         its own grammar. `pipeline_kwargs` (e.g. `do_sample`, `temperature`, `top_p`) apply to
         every row.
@@ -310,11 +316,17 @@ class LocalLLM(ChatHuggingFace):
         settings = {**self.generation_kwargs, **(kwargs.get("pipeline_kwargs") or {})}
         schema = kwargs.get("json_schema")
         frame = kwargs.get("reply_frame")
+        function = kwargs.get("function_frame")
         rows: list[Any] = [None] * samples
-        if schema is not None or frame is not None:
+        if schema is not None or frame is not None or function is not None:
             settings.setdefault("max_new_tokens", DEFAULT_MAX_NEW_TOKENS)  # the wrap-up's budget
             constraint = self._constraint_for_tokenizer()
-            if frame is not None:
+            if function is not None:
+                from .grammar import FunctionFrame, function_row
+
+                held = FunctionFrame.from_dict(function)
+                rows = [function_row(constraint, held) for _ in range(samples)]
+            elif frame is not None:
                 from .grammar import ReplyFrame, reply_row
 
                 reply = ReplyFrame.from_dict(frame)

@@ -22,9 +22,16 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable
 
 from .backend import backend_of
-from .calls import message_text
+from .calls import GenerationMeter, message_text
 
-__all__ = ["DEFAULT_SAMPLE_TEMPERATURE", "sampling_mode", "sampling_temperature", "sample_texts", "Sample"]
+__all__ = [
+    "DEFAULT_SAMPLE_TEMPERATURE",
+    "sampling_mode",
+    "sampling_temperature",
+    "sample_texts",
+    "Sample",
+    "metered_sampler",
+]
 
 # The temperature candidates are sampled at when the run's own is 0 (greedy) and K > 1: greedy
 # decoding would give K copies of one reply.
@@ -71,3 +78,20 @@ def sample_texts(
     runnable = bound if bound is not None else llm
     got = backend_of(runnable).samples(messages, samples, temperature)
     return [Sample(message_text(message).strip(), message, seconds) for message, seconds in got]
+
+
+def metered_sampler(llm: Any, count: int, temperature: float | None) -> Any:
+    """A `calls.call_structured` call asking for `count` candidates in one request where the
+    backend can, metered as candidates are: a server's usage once per request (`n`), else each
+    candidate's text."""
+
+    def call(runnable: Any, messages: list[BaseMessage], meter: GenerationMeter | None) -> list[str]:
+        got = sample_texts(llm, runnable, messages, count, temperature)
+        if meter is not None and got:
+            usage = getattr(got[0].message, "usage_metadata", None) or {}
+            once = sampling_mode(runnable) == "n" and usage.get("output_tokens")
+            for number, sample in enumerate(got[:1] if once else got):
+                meter.add(sample.message, sample.text, sample.seconds if number == 0 or len(got) == 1 else 0.0)
+        return [sample.text for sample in got]
+
+    return call

@@ -249,6 +249,43 @@ def _sampling(report: dict[str, Any], *, artifacts: bool = False) -> dict[str, A
         "samples": samples,
         "candidates_line": str(report.get("candidates_line") or ""),
         "candidates": _candidates(report, artifacts=artifacts),
+        "path": str(report.get("path") or ""),
+        "functions": _functions(report),
+    }
+
+
+def _functions(report: dict[str, Any]) -> dict[str, Any] | None:
+    """A module written function by function (issue 35): its line and, per function, its
+    signature, examples (the suspect ones marked), the candidates tried and whether the kept
+    one passes; None for a module asked for whole."""
+    entry = report.get("functions")
+    if not isinstance(entry, dict) or not isinstance(entry.get("plan"), dict):
+        return None
+    from ..functions.spec import FunctionPlan
+
+    try:
+        plan = FunctionPlan.from_dict(entry["plan"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    trials = (entry.get("trial") or {}).get("functions") or {}
+    passing = set(entry.get("passing") or [])
+    return {
+        "line": str(entry.get("line") or ""),
+        "functions": [
+            {
+                "name": f.name,
+                "signature": f.signature(plan.language),
+                "purpose": f.purpose,
+                "examples": [
+                    e.render(f.name, plan.language) + (f"  [suspect: {e.suspect}]" if e.suspect else "")
+                    for e in f.examples
+                ],
+                "candidates": len((trials.get(f.name) or {}).get("candidates") or []),
+                "passing": f.name in passing,
+            }
+            for f in plan.functions
+        ],
+        "commands": [c.name for c in plan.commands],
     }
 
 

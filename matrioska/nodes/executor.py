@@ -24,6 +24,8 @@ from ..checking.sandbox import resolve_sandbox
 from ..checking.verify import module_check
 from ..context import Context, resolve_llm
 from ..errors import MatrioskaError, RecursionBudgetError
+from ..functions.module import PATH_NAME, Writing, attempt_functions, tests_from_examples
+from ..functions.plan import eligible
 from ..generation.attempts import Asking, ModuleAttempts
 from ..generation.candidates import OwnCheck
 from ..generation.fixes import files_to_fix, next_fixes, runtime_fixes
@@ -94,7 +96,8 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         # The module's current files compete with the fix's replies: a worse reply is discarded.
         previous = {key: shared_state[key] for key in spec.shared_state_writes if key in shared_state}
         loop.start_from(ModuleReply(render_files(own), previous))
-    outcome = loop.run(messages)
+    path = _function_path(state, runtime, context, asking, architecture, spec, evidence, loop, messages)
+    outcome = loop.outcome(messages) if path.get("accepted") else loop.run(messages)
     kept, reply = outcome.kept, outcome.kept.reply
     for edit in kept.near_miss_edits:
         emit(runtime, "near_miss_fixed", stage="module", text=describe_edit(edit), **edit)
@@ -103,6 +106,9 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     report = outcome.report(
         spec, shared_state, model=backend_of(llm).name, rewrite=rewrite, prompt=prompt_report, runtime_fixes=fixes
     ).to_dict()
+    report["path"], report["functions"] = path.get("path", "whole module"), path.get("functions")
+    if report["functions"] is None:
+        del report["functions"]
     emit(runtime, "module_finished", module=spec.id, **report)
     face = outcome.interface(spec.id, READINGS)
     queue = next_fixes(state, architecture, spec, reply.update, fix_queue[1:], face) if fixing else {}
@@ -115,6 +121,65 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "shared_state_writers": {key: spec.id for key in reply.update},
         "module_reports": {spec.id: report},
     }
+
+
+def _function_path(
+    state: MatrioskaState,
+    runtime: Runtime[Context],
+    context: Context,
+    asking: Asking,
+    architecture: Architecture,
+    spec: ModuleSpec,
+    evidence: str | None,
+    loop: ModuleAttempts,
+    messages: list[Any],
+) -> dict[str, Any]:
+    """The module written function by function when it takes that path (issue 35), offered to
+    the attempt loop: `accepted` when it left no problem (no whole-module reply is asked then).
+    Returns the report's `path` and `functions` entries."""
+    reports = state.get("module_reports") or {}
+    previous = (reports.get(spec.id) or {}).get("functions") if evidence else None
+    how = eligible(spec, state.get("acceptance") or []) if context.functions else None
+    if how is None and context.functions and not evidence:
+        files = tests_from_examples(architecture, spec, reports)
+        if files:
+            kept = loop.offer(render_files(files) + "\n", "tests from examples", messages)
+            return {"accepted": not kept.problems, "path": "tests from examples"}
+    if how is None or (evidence and not previous):
+        return {}
+    writing = Writing(
+        asking.llm,
+        samples=context.function_k,
+        temperature=sampling_temperature(asking.llm, context.function_k, context.sample_temperature),
+        sandbox=_sandbox(context),
+        runtime=runtime,
+        meter=asking.meter,
+    )
+    built = attempt_functions(
+        writing,
+        architecture,
+        spec,
+        how,
+        evidence=evidence,
+        previous=previous,
+        interfaces=state.get("interfaces") or {},
+        scenarios=state.get("acceptance") or [],
+        project={f.path: f.content for f in project_files(state)},
+    )
+    if built is None:
+        return {"path": "whole module (no function plan)"} if not evidence else {}
+    kept = loop.offer(built.reply_text(), PATH_NAME, messages)
+    return {"accepted": not kept.problems and not built.missing, "path": PATH_NAME, "functions": built.report()}
+
+
+def _sandbox(context: Context) -> Any:
+    """The sandbox candidates run in, or None (verification off, no sandbox: nothing runs)."""
+    if not context.verify:
+        return None
+    try:
+        return resolve_sandbox(context.sandbox, timeout=float(context.verify_timeout))[0]
+    except MatrioskaError:
+        return None
 
 
 def _steps_left(state: MatrioskaState, runtime: Runtime[Context], fix_queue: list[str], fixing: bool) -> int:
@@ -164,12 +229,7 @@ def _own_check(
 ) -> OwnCheck | None:
     """Each candidate's own check in the sandbox; None when nothing may run (verification off,
     no sandbox)."""
-    if not context.verify:
-        return None
-    try:
-        sandbox, _ = resolve_sandbox(context.sandbox, timeout=float(context.verify_timeout))
-    except MatrioskaError:
-        return None
+    sandbox = _sandbox(context)
     if sandbox is None:
         return None
     check = partial(

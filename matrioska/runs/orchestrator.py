@@ -18,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import RunnableConfig
 
-from ..context import ROLES, Context
+from ..context import ROLES, Context, functions_default
 from ..errors import (
     EmptyTaskError,
     MatrioskaError,
@@ -54,6 +54,10 @@ class MatrioskaOrchestrator:
             check in the sandbox), the best kept; rejected ones stay in the checkpoint.
         sample_temperature: the temperature the candidates are sampled at (None: the model's own,
             or 0.7 when it decodes greedily and `samples` > 1).
+        functions: write code modules function by function (a function plan with examples, K
+            candidates per function chosen by running them, files assembled without the model);
+            False: every module is asked for whole; None: on unless MATRIOSKA_FUNCTIONS=0.
+        function_samples: K on that path (None: `samples` when above 1, else 4).
         git: make `base_path/project` a git repository with one commit per module.
         interrupt_after_architect: stop after the plan for review (`review()` continues).
         verify: run the assembled project (imports, tests, entry point, the page in headless
@@ -107,6 +111,8 @@ class MatrioskaOrchestrator:
         keep_checkpoints: int | None = 1,
         max_repairs: int = 2,
         samples: int = 1,
+        functions: bool | None = None,
+        function_samples: int | None = None,
         sample_temperature: float | None = None,
         git: bool = False,
         interrupt_after_architect: bool = False,
@@ -147,6 +153,10 @@ class MatrioskaOrchestrator:
         if int(samples) < 1:
             raise ValueError(f"samples must be 1 or more, got {samples}")
         self.samples, self.sample_temperature = int(samples), sample_temperature
+        if function_samples is not None and int(function_samples) < 1:
+            raise ValueError(f"function_samples must be 1 or more, got {function_samples}")
+        self.functions = functions_default() if functions is None else bool(functions)
+        self.function_samples = int(function_samples or 0)
         self.files.git = git
         self.interrupt_after_architect = interrupt_after_architect
         self.assembler_notes = assembler_notes
@@ -312,6 +322,8 @@ class MatrioskaOrchestrator:
             max_repairs=self.max_repairs,
             samples=self.samples,
             sample_temperature=self.sample_temperature,
+            functions=self.functions,
+            function_samples=self.function_samples,
             acceptance=self.write_acceptance,
             review=self.interrupt_after_architect,
             max_plan_attempts=self.max_plan_attempts,

@@ -207,10 +207,40 @@ async function openArtifact(module, path) {
       face.className = "interface";
       body.appendChild(face);
     }
+    drawFunctions(body, data);
     drawCandidates(body, data);
     if (data.interface || (data.candidates || []).length) body.appendChild(el("h3", "Artifact"));
     body.appendChild(highlight(data.text));
   }
+}
+
+function drawFunctions(body, data) {
+  // a module written function by function: each function, its examples, whether the kept candidate passes
+  const plan = data.functions;
+  if (!plan) return;
+  const section = el("div", null, "functions");
+  section.appendChild(el("h3", "Functions (each written alone, chosen by running its examples)"));
+  if (plan.line) section.appendChild(el("p", plan.line, "muted functions-line"));
+  const table = el("table", null, "functions-table");
+  const head = el("tr");
+  for (const name of ["function", "examples", "candidates", "passes"]) head.appendChild(el("th", name));
+  table.appendChild(el("thead")).appendChild(head);
+  const rows = el("tbody");
+  for (const f of plan.functions) {
+    const tr = el("tr", null, f.passing ? "kept" : "");
+    tr.dataset.function = f.name;
+    tr.append(
+      el("td", `${f.signature}\n${f.purpose}`),
+      el("td", f.examples.join("\n")),
+      el("td", f.candidates),
+      el("td", f.passing ? "✓" : "✗"),
+    );
+    rows.appendChild(tr);
+  }
+  table.appendChild(rows);
+  section.appendChild(table);
+  if (plan.commands.length) section.appendChild(el("p", `commands: ${plan.commands.join(", ")}`, "muted"));
+  body.appendChild(section);
 }
 
 function drawCandidates(body, data) {

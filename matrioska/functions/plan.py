@@ -1,0 +1,217 @@
+"""Asking for a module's function plan: which modules take the function path, what they may
+call, and the model's answer under a JSON schema (`spec.plan_schema`).
+
+A module takes the path when every file it owns is code of one language this path writes
+(Python files that are not tests, or JavaScript files) and the run allows it. What its functions
+may call are the public functions its dependencies' interfaces show (`module.name`), an enum in
+the schema. An entry point (a file an acceptance command runs, or `main.py` / `cli.py` ...) is
+asked for its commands besides its functions. The acceptance scenarios that call the module's
+functions with known values become examples of those functions, so the functions are chosen by
+what the user's checks will ask.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from ..kinds.python.source import import_name
+from ..model.calls import GenerationMeter, call_structured, emit
+from ..model.structured import constrained
+from ..plan.acceptance import ENTRY_NAMES, for_module, render_for_module, script_of
+from ..plan.parsing import JSONExtractionError, extract_json_object
+from ..state import Architecture, ModuleSpec
+from .spec import Example, FunctionPlan, language_of, plan_schema, read_plan
+
+__all__ = ["Eligible", "eligible", "callables", "ask_plan", "PLAN_SYSTEM_PROMPT"]
+
+PLAN_SYSTEM_PROMPT = (
+    "You plan one module of a software project as a short list of small functions. Each function does "
+    "one thing a caller needs, with a clear signature and 2-4 examples: concrete arguments and the exact "
+    "value it returns. Examples must be right: compute them carefully. Use plain JSON values (strings, "
+    "numbers, lists, objects, true/false/null). Answer with one JSON object only."
+)
+
+PLAN_USER_PROMPT = """PROJECT GOAL: {goal}
+
+MODULE {module}: {name}
+What it does: {description}
+It must produce: {outputs}
+{rules}Its files: {files}
+Language: {language}
+{callables}{entry}{acceptance}
+List the module's functions in the order they should be written (helpers first): name, parameters{typed},
+a one-line purpose, 2-4 examples ({{"args": [...], "expected": value}}; where the function writes or reads
+files, give "files": {{"name": "content"}} created first, and "stdout" for text it prints), and "calls": the
+functions of other modules it uses. Keep each function small (under 25 lines). {extra}"""
+
+
+@dataclass
+class Eligible:
+    """A module that takes the function path: its language, its code files and its entry file."""
+
+    language: str
+    files: list[str]
+    entry: str = ""
+
+
+def eligible(spec: ModuleSpec, scenarios: list[dict[str, Any]] | None = None) -> Eligible | None:
+    """Whether `spec` is written function by function, and how (None: the whole-module path)."""
+    if not spec.files:
+        return None
+    languages = {language_of(path) for path in spec.files}
+    if len(languages) != 1 or None in languages:
+        return None
+    language = str(languages.pop())
+    if language == "python" and (spec.kind == "tests" or any(_is_test(p) for p in spec.files)):
+        return None
+    programs = {script_of(s.get("command") or []) for s in scenarios or [] if s.get("kind") == "command"}
+    entry = ""
+    if language == "python":
+        entry = next((p for p in spec.files if p in programs), "") or next(
+            (p for p in spec.files if p.rsplit("/", 1)[-1] in ENTRY_NAMES), ""
+        )
+    return Eligible(language, list(spec.files), entry)
+
+
+def _is_test(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name.startswith("test_") or name.endswith("_test.py") or "tests/" in path or name == "conftest.py"
+
+
+def callables(
+    architecture: Architecture, spec: ModuleSpec, interfaces: dict[str, dict[str, Any]], language: str
+) -> dict[str, str]:
+    """What the module's functions may call of its dependencies: `module.name` -> its signature
+    line, from the interfaces already built (JavaScript: a plain `name`, scripts share globals)."""
+    out: dict[str, str] = {}
+    for dependency in spec.dependencies:
+        face = interfaces.get(dependency) or {}
+        for entry in face.get("files") or []:
+            if language_of(str(entry.get("path") or "")) != language:
+                continue
+            for function in entry.get("functions") or []:
+                name = str(function.get("name") or "")
+                if not name or name.startswith("_"):
+                    continue
+                params = function.get("params") or ""
+                if language == "python":
+                    module = import_name(str(entry["path"]))
+                    out[f"{module}.{name}"] = f"{module}.{name}({params}){function.get('returns') or ''}"
+                else:
+                    out[name] = f"{name}({params})"
+    return out
+
+
+def ask_plan(
+    llm: Any,
+    architecture: Architecture,
+    spec: ModuleSpec,
+    how: Eligible,
+    *,
+    interfaces: dict[str, dict[str, Any]],
+    scenarios: list[dict[str, Any]],
+    runtime: Any = None,
+    meter: GenerationMeter | None = None,
+) -> FunctionPlan | None:
+    """The module's function plan, or None when the model gave none that can be used (twice)."""
+    named = callables(architecture, spec, interfaces, how.language)
+    mine = for_module(scenarios, architecture.modules, spec.id)
+    schema = plan_schema(how.language, sorted(named), how.files, commands=bool(how.entry))
+    messages: list[BaseMessage] = [
+        SystemMessage(PLAN_SYSTEM_PROMPT),
+        HumanMessage(_user_prompt(architecture, spec, how, named, mine)),
+    ]
+    schema_llm = constrained(llm, schema, "function_plan")
+    for attempt in (1, 2):
+        reply = call_structured(llm, schema_llm, messages, runtime, meter, module=spec.id)
+        try:
+            data, _ = extract_json_object(reply)
+        except JSONExtractionError as exc:
+            emit(runtime, "function_plan_unusable", module=spec.id, attempt=attempt, error=str(exc)[:200])
+            messages = [*messages[:2], AIMessage(reply[:1500] or "(empty reply)"), HumanMessage(_retry(str(exc)))]
+            continue
+        plan = read_plan(data, spec.id, how.language, how.files, callable_names=sorted(named), entry=how.entry)
+        _examples_from_scenarios(plan, mine)
+        if plan.functions or plan.commands:
+            return plan
+        messages = [
+            *messages[:2],
+            AIMessage(reply[:1500]),
+            HumanMessage(_retry("; ".join(plan.notes) or "no usable function")),
+        ]
+    return None
+
+
+def _retry(error: str) -> str:
+    return f"That answer could not be used ({error[:300]}). Answer again with one JSON object as asked."
+
+
+def _user_prompt(
+    architecture: Architecture, spec: ModuleSpec, how: Eligible, named: dict[str, str], mine: list[dict[str, Any]]
+) -> str:
+    callables_text = ""
+    if named:
+        callables_text = (
+            "Functions of other modules it may call:\n" + "\n".join(f"- {s}" for s in named.values()) + "\n"
+        )
+    entry = ""
+    extra = ""
+    if how.entry:
+        commands = sorted(
+            {
+                str((s.get("command") or [None, None, ""])[2])
+                for s in mine
+                if s.get("kind") == "command" and len(s.get("command") or []) > 2
+            }
+        )
+        entry = (
+            f"{how.entry} is the command-line program: also list its commands (sub-commands such as "
+            f"{', '.join(commands) or 'add, list'}), each calling one function with the command's arguments.\n"
+        )
+        extra = (
+            'Also give "commands": [{"name": "add", "function": "<a function above or of another module>", '
+            '"arguments": [{"name": "text", "type": "str"}]}].'
+        )
+    if how.language == "python":
+        extra += ' "constants": top-level lines such as DATA_FILE = "data.json", if the functions share any.'
+    return PLAN_USER_PROMPT.format(
+        goal=architecture.goal or architecture.project_name,
+        module=spec.id,
+        name=spec.label,
+        description=spec.description or "(none)",
+        outputs=spec.outputs or "(none)",
+        rules=f"Rules: {spec.rules}\n" if spec.rules else "",
+        files=", ".join(how.files),
+        language="Python 3" if how.language == "python" else "JavaScript (browser, a classic script)",
+        callables=callables_text,
+        entry=entry,
+        acceptance=render_for_module(mine),
+        typed=" with types, return type" if how.language == "python" else "",
+        extra=extra.strip(),
+    )
+
+
+def _examples_from_scenarios(plan: FunctionPlan, scenarios: list[dict[str, Any]]) -> None:
+    """The acceptance scenarios' calls of this module's functions, with the values they must
+    return, as examples (first: the user's checks outrank the model's own guesses). Only a
+    scenario of one call: a later call of several depends on what the earlier ones did."""
+    for scenario in scenarios:
+        if scenario.get("kind") != "python" or len(scenario.get("calls") or []) != 1:
+            continue
+        for call in scenario["calls"]:
+            function = plan.function(str(call.get("function") or ""))
+            args = call.get("args")
+            if function is None or not isinstance(args, list) or len(args) != len(function.params):
+                continue
+            if call.get("expected") is None or any(e.args == args for e in function.examples):
+                continue
+            try:
+                json.dumps(call["expected"])
+            except (TypeError, ValueError):
+                continue
+            function.examples.insert(0, Example(args=list(args), expected=call["expected"]))
+            del function.examples[4:]
