@@ -538,7 +538,9 @@ def _first_passing(trial: dict[str, Any]) -> bool:
         return bool(trial["first_passing"])
     candidates = [c for c in trial.get("candidates") or [] if isinstance(c, dict)]
     checked = int(trial.get("checked") or 0)
-    return bool(candidates) and checked >= 1 and not candidates[0].get("error") and candidates[0].get("passed") == checked
+    return (
+        bool(candidates) and checked >= 1 and not candidates[0].get("error") and candidates[0].get("passed") == checked
+    )
 
 
 def function_figures(state: dict[str, Any]) -> dict[str, int]:
@@ -610,6 +612,27 @@ def _sum_figures(rows: list[dict[str, Any]]) -> dict[str, int]:
     return {key: sum((r.get("function_path") or {}).get(key, 0) for r in rows) for key in FUNCTION_FIGURES}
 
 
+def _progress(label: str, say: Callable[[str], None]) -> Callable[[dict[str, Any]], None]:
+    """The run's events as progress lines: the plan, each module (its best-of-N line, its function
+    path line or the path it took when neither), each check."""
+
+    def on_event(event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "plan_ready":
+            say(f"{label}: plan with {len(event['modules'])} modules")
+        elif kind == "module_finished":
+            line = f" — {event['candidates_line']}" if event.get("candidates_line") else ""
+            if isinstance(event.get("functions"), dict) and event["functions"].get("line"):
+                line += f" — {event['functions']['line']}"
+            elif event.get("path") not in (None, FUNCTION_PATH, "whole module"):
+                line += f" — {event['path']}"
+            say(f"{label}: module {event['module']} done ({event.get('chars')} chars){line}")
+        elif kind == "check_finished":
+            say(f"{label}: check {event['kind']} {'ok' if event.get('ok') else 'FAILED'}")
+
+    return on_event
+
+
 def run_task(
     task_id: str,
     args: argparse.Namespace,
@@ -647,24 +670,10 @@ def run_task(
     row: dict[str, Any] = {"task": task_id, "plan_ok": False, "modules": 0, "files": 0, "verdict": None, "error": ""}
     started = time.monotonic()
 
-    def on_event(event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "plan_ready":
-            say(f"{label}: plan with {len(event['modules'])} modules")
-        elif kind == "module_finished":
-            line = f" — {event['candidates_line']}" if event.get("candidates_line") else ""
-            if isinstance(event.get("functions"), dict) and event["functions"].get("line"):
-                line += f" — {event['functions']['line']}"
-            elif event.get("path") not in (None, FUNCTION_PATH, "whole module"):
-                line += f" — {event['path']}"
-            say(f"{label}: module {event['module']} done ({event.get('chars')} chars){line}")
-        elif kind == "check_finished":
-            say(f"{label}: check {event['kind']} {'ok' if event.get('ok') else 'FAILED'}")
-
     state: dict[str, Any] = {}
     try:
         with MatrioskaOrchestrator(llm, out, **options) as orchestrator:
-            state = orchestrator.run(TASKS[task_id], on_event=on_event)
+            state = orchestrator.run(TASKS[task_id], on_event=_progress(label, say))
     except MatrioskaError as exc:
         row["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
     except Exception as exc:  # noqa: BLE001 - the benchmark reports a crash as a row
@@ -890,6 +899,32 @@ def compare(
     return lines, figures
 
 
+# `--functions`: what the orchestrator is passed (both: whole modules, then function by function).
+FUNCTIONS_OPTION: dict[str | None, bool] = {"on": True, "off": False}
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """The Matrioska that runs the tasks takes the options asked for (`--samples` above 1,
+    `--functions on` or `both`), else stop with a sentence saying so. `--functions off` on a
+    Matrioska without the function path is its only way, and runs without passing anything."""
+    if args.samples <= 1 and args.functions not in ("on", "both"):
+        return
+    from matrioska import MatrioskaOrchestrator
+
+    accepted = inspect.signature(MatrioskaOrchestrator).parameters
+    where = args.matrioska or ROOT
+    if args.samples > 1 and "samples" not in accepted:
+        raise SystemExit(
+            f"quality: --samples {args.samples}: the Matrioska at {where} has no best of N "
+            "(its MatrioskaOrchestrator takes no `samples`)"
+        )
+    if args.functions in ("on", "both") and "functions" not in accepted:
+        raise SystemExit(
+            f"quality: --functions {args.functions}: the Matrioska at {where} does not write "
+            "modules function by function (its MatrioskaOrchestrator takes no `functions`)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a model string (local folder, hub id, provider:model)")
@@ -915,20 +950,21 @@ def main() -> None:
         type=float,
         help="the temperature K candidates are sampled at (default: Matrioska's, 0.7 for a greedy model)",
     )
+    parser.add_argument(
+        "--functions",
+        choices=("on", "off", "both"),
+        help="function by function (issue 35): on / off passes functions=True / False to the orchestrator; both "
+        "runs the tasks twice, whole modules then function by function, and compares them (default: Matrioska's "
+        "own default, on unless MATRIOSKA_FUNCTIONS=0)",
+    )
     args = parser.parse_args()
     if args.samples < 1:
         parser.error("--samples must be 1 or more")
+    if args.functions == "both" and args.samples > 1:
+        parser.error("--functions both compares two configs, --samples K > 1 two others: run them one at a time")
     sys.path.insert(0, str(Path(args.matrioska).resolve() if args.matrioska else ROOT))
     load_chat_model = _chat_model_loader()
-
-    if args.samples > 1:
-        from matrioska import MatrioskaOrchestrator
-
-        if "samples" not in inspect.signature(MatrioskaOrchestrator).parameters:
-            raise SystemExit(
-                f"quality: --samples {args.samples}: the Matrioska at {args.matrioska or ROOT} has no best of N "
-                "(its MatrioskaOrchestrator takes no `samples`)"
-            )
+    _check_options(args)
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     unknown = [t for t in tasks if t not in TASKS]
@@ -968,12 +1004,23 @@ def main() -> None:
     if args.samples > 1:
         compare_configs(args, tasks, make_llm, say)
         return
+    if args.functions == "both":
+        configs = [
+            Config("whole", "whole modules (functions=False)", "whole", functions=False),
+            Config("functions", "function by function (functions=True)", "functions", functions=True),
+        ]
+        compare_configs(args, tasks, make_llm, say, configs, FUNCTIONS_COMPARISON)
+        return
+    functions = FUNCTIONS_OPTION.get(args.functions)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        rows = list(pool.map(lambda t: run_task(t, args, make_llm, say), tasks))
+        rows = list(pool.map(lambda t: run_task(t, args, make_llm, say, functions=functions), tasks))
     table, structure_total = report(rows)
     if args.json_path:
         Path(args.json_path).write_text(
-            json.dumps({"model": args.model, "rows": rows, "structure": structure_total}, indent=2)
+            json.dumps(
+                {"model": args.model, "functions": args.functions, "rows": rows, "structure": structure_total},
+                indent=2,
+            )
         )
     if args.md_path:
         Path(args.md_path).write_text(f"Model: `{args.model}`\n\n{table}\n")
@@ -1060,9 +1107,9 @@ def report(rows: list[dict[str, Any]]) -> tuple[str, dict[str, int]]:
     file) and the structural counts over all tasks."""
     header = (
         "| task | plan ok | modules | files | verdict | acceptance | scenarios (written/ran/passed) | references "
-        "| interface tokens | calls | tokens | wall s |"
+        "| interface tokens | function path | calls | tokens | wall s |"
     )
-    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         tokens = f"{'~' if r['tokens_estimated'] else ''}{r['tokens']}"
         refs = r["references"]
@@ -1072,7 +1119,7 @@ def report(rows: list[dict[str, Any]]) -> tuple[str, dict[str, int]]:
             f"| {r['passed']}/{r['total']} "
             f"| {r['scenarios']['written']}/{r['scenarios']['ran']}/{r['scenarios']['passed']} "
             f"| {refs['resolved']}/{refs['total']} | {r['interface_tokens']} "
-            f"| {r['calls']} | {tokens} | {r['wall_s']} |"
+            f"| {function_cell(r.get('function_path') or {})} | {r['calls']} | {tokens} | {r['wall_s']} |"
         )
     passed, total = sum(r["passed"] for r in rows), sum(r["total"] for r in rows)
     resolved, references = sum(r["references"]["resolved"] for r in rows), sum(r["references"]["total"] for r in rows)
@@ -1088,6 +1135,7 @@ def report(rows: list[dict[str, Any]]) -> tuple[str, dict[str, int]]:
         "verdict works over a project failing our checks (the worst outcome): "
         f"{sum(r['verdict'] is True and r['passed'] < r['total'] for r in rows)}"
     )
+    lines.append(f"\n{function_line(_sum_figures(rows))}")
     stats = _load("generation.reply_stats")
     structure_total = stats.sum_counts(r["structure"] for r in rows)
     lines.append(f"\nAll tasks, {stats.render_structural(structure_total)}")

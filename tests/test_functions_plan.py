@@ -178,3 +178,24 @@ def test_a_traceback_is_traced_to_the_innermost_function_of_the_module() -> None
     assert failing_function(evidence, ["other.py"], ["add_todo"]) is None
     js = "TypeError: x is undefined\n    at addBook (http://127.0.0.1:8123/app.js:3:9)\n    at HTMLButtonElement.<anonymous>"
     assert failing_function(js, ["app.js"], ["addBook"]) == ("app.js", "addBook")
+
+
+def test_an_expected_value_planned_as_a_parameter_is_taken_out_of_the_parameters_and_the_args() -> None:
+    # seen on the real 0.5B: `convert_celsius_to_fahrenheit(celsius, expected)`, args [100, 212]
+    data = {
+        "functions": [
+            {
+                "name": "c_to_f",
+                "params": [{"name": "celsius", "type": "float"}, {"name": "expected", "type": "float"}],
+                "returns": "float",
+                "purpose": "Celsius to Fahrenheit",
+                "examples": [{"args": [100, 212], "expected": 212}, {"args": [0], "expected": 32}],
+                "calls": [],
+            }
+        ]
+    }
+    plan = read_plan(data, "conv", "python", ["conv.py"])
+    [function] = plan.functions
+    assert function.header("python") == "def c_to_f(celsius: float) -> float:"
+    assert [(e.args, e.expected) for e in function.examples] == [([100], 212), ([0], 32)]
+    assert any("'expected' is the expected value" in n for n in plan.notes)

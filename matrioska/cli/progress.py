@@ -159,7 +159,8 @@ class ProgressPrinter:
         self.p(f"      · function plan: {names}{commands}")
 
     def on_function_plan_failed(self, e: dict[str, Any]) -> None:
-        self.p(f"      · no usable function plan for {e['module']}: the module is asked for whole")
+        why = e.get("reason") or "no usable function plan"
+        self.p(f"      · {e['module']}: {why}; the module is asked for whole")
 
     def on_module_functions(self, e: dict[str, Any]) -> None:
         missing = f" (no candidate for {', '.join(e['missing'])}: asked for whole)" if e.get("missing") else ""

@@ -221,6 +221,9 @@ def build_module(
     if plan is None:
         emit(writing.runtime, "function_plan_failed", module=spec.id)
         return None
+    if how.entry and not plan.commands:  # an entry point without commands would be no program
+        emit(writing.runtime, "function_plan_failed", module=spec.id, reason="the entry point's plan has no command")
+        return None
     emit(writing.runtime, "function_plan", module=spec.id, plan=plan.to_dict())
     named = callables(architecture, spec, interfaces, how.language)
     goal = architecture.goal or architecture.project_name

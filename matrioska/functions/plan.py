@@ -44,9 +44,25 @@ It must produce: {outputs}
 Language: {language}
 {callables}{entry}{acceptance}
 List the module's functions in the order they should be written (helpers first): name, parameters{typed},
-a one-line purpose, 2-4 examples ({{"args": [...], "expected": value}}; where the function writes or reads
-files, give "files": {{"name": "content"}} created first, and "stdout" for text it prints), and "calls": the
-functions of other modules it uses. Keep each function small (under 25 lines). {extra}"""
+a one-line purpose, 2-4 examples and "calls": the functions of other modules it uses. An example gives the
+arguments of one call in "args" (one value per parameter, in order) and the value that call returns in
+"expected"; the expected value is never a parameter. Where the function reads or writes files, an example may
+add "files": {{"name": "content"}} created first, and "stdout": text it prints. Keep each function small
+(under 25 lines). For instance, for a function counting the words of a text:
+{sample}
+{extra}"""
+
+_SAMPLES = {
+    "python": (
+        '{"name": "count_words", "params": [{"name": "text", "type": "str"}], "returns": "int", '
+        '"purpose": "the number of words in text", "examples": [{"args": ["one two three"], "expected": 3}, '
+        '{"args": [""], "expected": 0}], "calls": []}'
+    ),
+    "javascript": (
+        '{"name": "countWords", "params": [{"name": "text"}], "purpose": "the number of words in text", '
+        '"examples": [{"args": ["one two three"], "expected": 3}, {"args": [""], "expected": 0}], "calls": []}'
+    ),
+}
 
 
 @dataclass
@@ -191,6 +207,7 @@ def _user_prompt(
         entry=entry,
         acceptance=render_for_module(mine),
         typed=" with types, return type" if how.language == "python" else "",
+        sample=_SAMPLES[how.language],
         extra=extra.strip(),
     )
 

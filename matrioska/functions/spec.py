@@ -393,6 +393,27 @@ def _examples(raw: Any, params: list[Param], where: str, notes: list[str]) -> li
     return out[:MAX_EXAMPLES]
 
 
+_EXPECTED_NAMES = frozenset({"expected", "expected_result", "expected_output", "expected_value", "result", "answer"})
+
+
+def _expected_param(params: list[Param], raw: Any, where: str, notes: list[str]) -> Any:
+    """A parameter that is the example's expected value (a small model's slip: `convert(c,
+    expected)` with the answer passed as an argument too) taken out of the parameters and out of
+    each example's arguments; the examples as they are otherwise."""
+    index = next((i for i, p in enumerate(params) if p.name.lower() in _EXPECTED_NAMES), None)
+    if index is None or not isinstance(raw, list):
+        return raw
+    notes.append(f"{where}: parameter {params[index].name!r} is the expected value, not an input; taken out")
+    count = len(params)
+    del params[index]
+    out = []
+    for example in raw:
+        if isinstance(example, dict) and isinstance(example.get("args"), list) and len(example["args"]) == count:
+            example = {**example, "args": [a for i, a in enumerate(example["args"]) if i != index]}
+        out.append(example)
+    return out
+
+
 def _function(item: Any, language: str, allowed: set[str], files: list[str], notes: list[str]) -> FunctionSpec | None:
     if not isinstance(item, dict):
         return None
@@ -404,6 +425,7 @@ def _function(item: Any, language: str, allowed: set[str], files: list[str], not
     if params is None:
         notes.append(f"{name}: dropped")
         return None
+    raw_examples = _expected_param(params, item.get("examples"), name, notes)
     calls = [str(c) for c in item.get("calls") or [] if isinstance(c, str)]
     unknown = [c for c in calls if allowed and c not in allowed]
     if unknown:
@@ -414,7 +436,7 @@ def _function(item: Any, language: str, allowed: set[str], files: list[str], not
         params=params,
         returns=str(item.get("returns") or "") if language == "python" else "",
         purpose=" ".join(str(item.get("purpose") or "").split())[:300],
-        examples=_examples(item.get("examples"), params, name, notes),
+        examples=_examples(raw_examples, params, name, notes),
         calls=[c for c in calls if not allowed or c in allowed],
         file=file if file in files else (files[0] if files else ""),
     )

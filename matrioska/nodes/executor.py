@@ -166,8 +166,10 @@ def _function_path(
         scenarios=state.get("acceptance") or [],
         project={f.path: f.content for f in project_files(state)},
     )
+    if built is None and evidence:  # a failure no frame traces to one function: the module's fix is whole
+        return {"path": "functions, fixed whole", "functions": previous}
     if built is None:
-        return {"path": "whole module (no function plan)"} if not evidence else {}
+        return {"path": "whole module (no function plan)"}
     kept = loop.offer(built.reply_text(), PATH_NAME, messages)
     return {"accepted": not kept.problems and not built.missing, "path": PATH_NAME, "functions": built.report()}
 
