@@ -157,3 +157,89 @@ def test_without_a_usable_plan_the_module_is_asked_for_whole(tmp_path: Path) -> 
     assert script.asked[:3] == ["plan", "plan", "whole core"], script.asked
     assert state["module_reports"]["core"]["path"] == "whole module (no function plan)"
     assert [e["module"] for e in events if e["event"] == "function_plan_failed"] == ["core"]
+
+
+WEB_PLAN = {
+    "project_name": "books",
+    "goal": "A web page to add books to a list",
+    "modules": [
+        {"id": "page", "name": "Page", "files": ["index.html"], "shared_state_writes": ["element_ids"]},
+        {
+            "id": "app",
+            "name": "App",
+            "files": ["app.js"],
+            "dependencies": ["page"],
+            "shared_state_reads": ["element_ids"],
+        },
+    ],
+}
+PAGE = (
+    '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Books</title></head><body>\n'
+    '<input id="title"><button id="add">Add</button><ul id="list"></ul>\n<script src="app.js"></script>\n'
+    "</body></html>\n"
+)
+APP_PLAN = {
+    "functions": [
+        {
+            "name": "addBook",
+            "params": [{"name": "title"}],
+            "purpose": "add a title to the list and return the list",
+            "examples": [{"args": ["Dune"], "expected": ["Dune"]}, {"args": ["Emma"], "expected": ["Dune", "Emma"]}],
+            "calls": [],
+        }
+    ],
+    "constants": ["const books = [];"],
+    "events": [{"element": "add", "event": "click", "function": "addBook", "inputs": ["title"], "output": "list"}],
+}
+
+
+@pytest.mark.skipif(shutil.which("node") is None or shutil.which("chromium") is None, reason="needs node and chromium")
+def test_a_page_script_is_chosen_by_node_and_wired_to_the_page_ids(tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    def respond(messages: list[BaseMessage]) -> str:
+        system, human = str(messages[0].content), str(messages[-1].content)
+        if is_assembler(messages):
+            return "notes"
+        if "plan one module" in system:
+            asked.append("plan")
+            assert "#title (input)" in human and '"events"' in human
+            return json.dumps(APP_PLAN)
+        if "writing ONE" in system:
+            asked.append("addBook")
+            wrong = "function addBook(title) {\n  return [title];\n}"
+            right = "function addBook(title) {\n  books.push(title);\n  return books.slice();\n}"
+            return wrong if asked.count("addBook") == 1 else right
+        asked.append(f"whole {module_id_of(messages)}")
+        return f'index.html\n```html\n{PAGE}```\nSHARED_STATE_UPDATE: {{"element_ids": ["title", "add", "list"]}}'
+
+    scenario = {
+        "name": "add a book",
+        "kind": "page",
+        "page": "index.html",
+        "steps": [
+            {"fill": "#title", "text": "Dune"},
+            {"click": "#add"},
+            {"fill": "#title", "text": "Emma"},
+            {"click": "#add"},
+        ],
+        "expect_text": ["Dune", "Emma"],
+    }
+    events: list[dict[str, Any]] = []
+    with MatrioskaOrchestrator(
+        ScriptedChatModel(respond=respond),
+        tmp_path,
+        functions=True,
+        function_samples=2,
+        sandbox="bwrap",
+        verify_timeout=60,
+        max_repairs=0,
+        acceptance=[scenario],
+    ) as orchestrator:
+        state = orchestrator.run("books page", architecture=WEB_PLAN, on_event=events.append)
+    assert asked.count("whole app") == 0 and asked.count("addBook") == 2, asked
+    app = state["module_reports"]["app"]
+    assert app["path"] == "functions" and app["functions"]["passing"] == ["addBook"], app["functions"]
+    script = (tmp_path / "project" / "app.js").read_text()
+    assert "books.push(title)" in script and "addEventListener" in script
+    assert state["verification"]["works"] is True, state["verification"]

@@ -31,6 +31,7 @@ from .localise import failing_function
 from .plan import Eligible, ask_plan, callables
 from .spec import Example, FunctionPlan, FunctionSpec
 from .trial import Trial, run_trial
+from .wiring import Binding, page_wiring
 from .write import ask_candidates, function_messages
 
 __all__ = [
@@ -154,6 +155,10 @@ def _assemble(
             fixes += made
         else:
             out[path] = javascript_file(plan, path, chosen, doc=doc)
+            if plan.bindings and path == files[0]:  # the page's events, wired to the chosen functions
+                bindings = [Binding(**b) for b in plan.bindings]
+                wiring, _ = page_wiring(bindings, set(plan.page_ids), set(chosen))
+                out[path] = out[path].rstrip("\n") + "\n\n" + wiring
     return out, fixes
 
 

@@ -26,7 +26,7 @@ from ..plan.parsing import JSONExtractionError, extract_json_object
 from ..state import Architecture, ModuleSpec
 from .spec import Example, FunctionPlan, language_of, plan_schema, read_plan
 
-__all__ = ["Eligible", "eligible", "callables", "ask_plan", "PLAN_SYSTEM_PROMPT"]
+__all__ = ["Eligible", "eligible", "callables", "ask_plan", "page_of", "PLAN_SYSTEM_PROMPT"]
 
 PLAN_SYSTEM_PROMPT = (
     "You plan one module of a software project as a short list of small functions. Each function does "
@@ -136,10 +136,12 @@ def ask_plan(
     """The module's function plan, or None when the model gave none that can be used (twice)."""
     named = callables(architecture, spec, interfaces, how.language)
     mine = for_module(scenarios, architecture.modules, spec.id)
-    schema = plan_schema(how.language, sorted(named), how.files, commands=bool(how.entry))
+    page = page_of(spec, interfaces) if how.language == "javascript" else {}
+    ids = sorted(page)
+    schema = plan_schema(how.language, sorted(named), how.files, commands=bool(how.entry), page_ids=ids)
     messages: list[BaseMessage] = [
         SystemMessage(PLAN_SYSTEM_PROMPT),
-        HumanMessage(_user_prompt(architecture, spec, how, named, mine)),
+        HumanMessage(_user_prompt(architecture, spec, how, named, mine) + _page_prompt(page)),
     ]
     schema_llm = constrained(llm, schema, "function_plan")
     for attempt in (1, 2):
@@ -150,7 +152,9 @@ def ask_plan(
             emit(runtime, "function_plan_unusable", module=spec.id, attempt=attempt, error=str(exc)[:200])
             messages = [*messages[:2], AIMessage(reply[:1500] or "(empty reply)"), HumanMessage(_retry(str(exc)))]
             continue
-        plan = read_plan(data, spec.id, how.language, how.files, callable_names=sorted(named), entry=how.entry)
+        plan = read_plan(
+            data, spec.id, how.language, how.files, callable_names=sorted(named), entry=how.entry, page_ids=ids
+        )
         _examples_from_scenarios(plan, mine)
         if plan.functions or plan.commands:
             return plan
@@ -160,6 +164,37 @@ def ask_plan(
             HumanMessage(_retry("; ".join(plan.notes) or "no usable function")),
         ]
     return None
+
+
+def page_of(spec: ModuleSpec, interfaces: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The element ids (id -> what it is: "input", "button", ...) of the page built before that
+    loads one of a script module's files (else of any page its dependencies built)."""
+    pages = [
+        entry
+        for dependency in spec.dependencies
+        for entry in (interfaces.get(dependency) or {}).get("files") or []
+        if entry.get("kind") == "html"
+    ]
+    loading = [p for p in pages if set(p.get("scripts") or []) & set(spec.files)] or pages
+    out: dict[str, str] = {}
+    for page in loading:
+        fields = {str(f).split(" (")[0]: str(f).split(" (")[-1].rstrip(")") for f in page.get("fields") or []}
+        for element in page.get("ids") or []:
+            out.setdefault(str(element), fields.get(str(element), "element"))
+    return out
+
+
+def _page_prompt(page: dict[str, str]) -> str:
+    if not page:
+        return ""
+    shown = ", ".join(f"#{element} ({what})" for element, what in sorted(page.items()))
+    return (
+        f"\n\nThe page has these elements: {shown}. The functions compute; they never touch the page. Also give "
+        '"events": each user action wired to one function, e.g. {"element": "add", "event": "click", "function": '
+        '"addItem", "inputs": ["title"], "output": "list"}: clicking #add calls addItem(value of #title) and shows '
+        "what it returns in #list (an array as list items). Keep the data in a constant such as "
+        '"const items = [];" in "constants".'
+    )
 
 
 def _retry(error: str) -> str:
@@ -194,6 +229,8 @@ def _user_prompt(
         )
     if how.language == "python":
         extra += ' "constants": top-level lines such as DATA_FILE = "data.json", if the functions share any.'
+    else:
+        extra += ' "constants": top-level lines such as const items = []; if the functions share any.'
     return PLAN_USER_PROMPT.format(
         goal=architecture.goal or architecture.project_name,
         module=spec.id,

@@ -238,8 +238,12 @@ class FunctionPlan:
     commands: list[Command] = field(default_factory=list)
     entry: str = ""
     constants: list[str] = field(default_factory=list)
-    """Top-level lines the functions share (`DATA_FILE = "todos.json"`), Python only."""
+    """Top-level lines the functions share (`DATA_FILE = "todos.json"`; `const books = [];`)."""
     notes: list[str] = field(default_factory=list)
+    bindings: list[dict[str, Any]] = field(default_factory=list)
+    """A page script's events: {element, event, function, inputs, output} (`wiring.Binding`)."""
+    page_ids: list[str] = field(default_factory=list)
+    """The element ids of the page the script's events are wired to."""
 
     def function(self, name: str) -> FunctionSpec | None:
         return next((f for f in self.functions if f.name == name), None)
@@ -257,6 +261,8 @@ class FunctionPlan:
             "entry": self.entry,
             "constants": self.constants,
             "notes": self.notes,
+            "bindings": self.bindings,
+            "page_ids": self.page_ids,
         }
 
     @classmethod
@@ -269,6 +275,8 @@ class FunctionPlan:
             entry=str(data.get("entry") or ""),
             constants=[str(c) for c in data.get("constants") or []],
             notes=[str(n) for n in data.get("notes") or []],
+            bindings=[dict(b) for b in data.get("bindings") or [] if isinstance(b, dict)],
+            page_ids=[str(i) for i in data.get("page_ids") or []],
         )
 
 
@@ -276,11 +284,17 @@ class FunctionPlan:
 
 
 def plan_schema(
-    language: str, callable_names: list[str], files: list[str], *, commands: bool = False, function_names: int = 0
+    language: str,
+    callable_names: list[str],
+    files: list[str],
+    *,
+    commands: bool = False,
+    page_ids: list[str] | None = None,
 ) -> dict[str, Any]:
     """The JSON schema of a module's function plan. `callable_names`: what a function may call
     of its dependencies (an enum; any identifier when there is none); `files`: the module's code
-    files (a `file` field when there are several); `commands`: ask for an entry point's commands."""
+    files (a `file` field when there are several); `commands`: ask for an entry point's commands;
+    `page_ids`: the ids of the page a script is wired to (ask for its events)."""
     ident = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
     typed = language == "python"
     param: dict[str, Any] = {
@@ -328,8 +342,7 @@ def plan_schema(
         }
     }
     required = ["functions"]
-    if typed:
-        properties["constants"] = {"type": "array", "items": {"type": "string"}, "maxItems": 6}
+    properties["constants"] = {"type": "array", "items": {"type": "string"}, "maxItems": 6}
     if commands:
         properties["commands"] = {
             "type": "array",
@@ -348,6 +361,26 @@ def plan_schema(
             },
         }
         required.append("commands")
+    if page_ids:
+        ids = {"type": "string", "enum": page_ids}
+        properties["events"] = {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 8,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "element": ids,
+                    "event": {"type": "string", "enum": ["click", "submit", "input", "change", "keydown"]},
+                    "function": {"type": "string"},
+                    "inputs": {"type": "array", "items": ids, "maxItems": 4},
+                    "output": ids,
+                },
+                "required": ["element", "event", "function", "inputs", "output"],
+                "additionalProperties": False,
+            },
+        }
+        required.append("events")
     return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
 
 
@@ -450,6 +483,7 @@ def read_plan(
     *,
     callable_names: list[str] | None = None,
     entry: str = "",
+    page_ids: list[str] | None = None,
 ) -> FunctionPlan:
     """A plan from the model's answer (`data`, one JSON object). Functions that cannot be used
     are dropped with a note; a plan left with no function and no command has none (the caller
@@ -483,9 +517,9 @@ def read_plan(
             continue
         arguments = _params(item.get("arguments"), language, f"command {item['name']}", notes) or []
         commands.append(Command(str(item["name"]), target, arguments, help=str(item.get("help") or "")))
-    constants = [
-        str(c) for c in data.get("constants") or [] if isinstance(c, str) and re.match(r"^[A-Z_][A-Z0-9_]* = ", c)
-    ]
+    shape = r"^[A-Z_][A-Z0-9_]* = " if language == "python" else r"^(?:const|let|var) [A-Za-z_$][\w$]* = "
+    constants = [str(c) for c in data.get("constants") or [] if isinstance(c, str) and re.match(shape, c.strip())]
+    own = {f.name for f in functions}
     return FunctionPlan(
         module=module,
         language=language,
@@ -494,4 +528,36 @@ def read_plan(
         entry=entry,
         constants=constants,
         notes=notes,
+        bindings=_bindings(data.get("events"), set(page_ids or []), own, notes) if page_ids else [],
+        page_ids=list(page_ids or []),
     )
+
+
+def _bindings(raw: Any, ids: set[str], functions: set[str], notes: list[str]) -> list[dict[str, Any]]:
+    """A page script's events as `wiring.Binding` fields, each naming ids the page has and a
+    function the plan has (the others dropped with a note)."""
+    out: list[dict[str, Any]] = []
+    for item in raw if isinstance(raw, list) else []:
+        if not isinstance(item, dict):
+            continue
+        element = str(item.get("element") or "").lstrip("#")
+        function = str(item.get("function") or "")
+        inputs = [str(i).lstrip("#") for i in item.get("inputs") or [] if isinstance(i, str)]
+        output = str(item.get("output") or "").lstrip("#")
+        lacking = [i for i in [element, *inputs, *([output] if output else [])] if i not in ids]
+        if lacking or function not in functions:
+            why = f"the page has no #{lacking[0]}" if lacking else f"no planned function {function!r}"
+            notes.append(f"event {item.get('event')} on #{element}: {why}; dropped")
+            continue
+        if output == element:
+            output = ""
+        out.append(
+            {
+                "element": element,
+                "event": str(item.get("event") or "click"),
+                "function": function,
+                "inputs": inputs,
+                "output": output,
+            }
+        )
+    return out
