@@ -243,3 +243,37 @@ def test_a_page_script_is_chosen_by_node_and_wired_to_the_page_ids(tmp_path: Pat
     script = (tmp_path / "project" / "app.js").read_text()
     assert "books.push(title)" in script and "addEventListener" in script
     assert state["verification"]["works"] is True, state["verification"]
+
+
+def test_a_wrong_value_in_an_acceptance_call_becomes_an_example_of_its_function(tmp_path: Path) -> None:
+    prompts: list[str] = []
+
+    class SplitOnSpace(Script):
+        def __call__(self, messages: list[BaseMessage]) -> str:
+            human = str(messages[-1].content)
+            if "writing ONE" in str(messages[0].content) and "def first_word" in human:
+                prompts.append(human)
+                self.asked.append("first_word" + (" (fix)" if "last version failed" in human else ""))
+                if "last version failed" in human:
+                    return FIRST_FIXED
+                return "def first_word(text: str) -> str:\n    return text.split(' ')[0]\n"
+            return super().__call__(messages)
+
+    script = SplitOnSpace()
+    acceptance = [
+        {
+            "name": "leading space",
+            "kind": "python",
+            "module": "words",
+            "calls": [
+                {"function": "first_word", "args": ["a b"], "expected": "a"},
+                {"function": "first_word", "args": [" c d"], "expected": "c"},
+            ],
+        }
+    ]
+    state, events = _run(tmp_path, script, acceptance)
+    localised = [(e["function"], e["example"]) for e in events if e["event"] == "function_localised"]
+    assert localised == [("first_word", "first_word(' c d') == 'c'")], localised
+    assert "first_word(' c d') == 'c'" in prompts[-1]  # the new example is in the function's prompt
+    assert not [a for a in script.asked if a.startswith("whole")], script.asked
+    assert state["verification"]["works"] is True, state["verification"]

@@ -8,7 +8,7 @@ import json
 from langchain_core.messages import BaseMessage
 from scripted import ScriptedChatModel
 
-from matrioska.functions.localise import failing_function
+from matrioska.functions.localise import failing_function, value_failure
 from matrioska.functions.plan import ask_plan, callables, eligible
 from matrioska.functions.spec import NO_VALUE, Example, FunctionPlan, FunctionSpec, Param, plan_schema, read_plan
 from matrioska.plan.acceptance import validate_scenarios
@@ -199,3 +199,10 @@ def test_an_expected_value_planned_as_a_parameter_is_taken_out_of_the_parameters
     assert function.header("python") == "def c_to_f(celsius: float) -> float:"
     assert [(e.args, e.expected) for e in function.examples] == [([100], 212), ([0], 32)]
     assert any("'expected' is the expected value" in n for n in plan.notes)
+
+
+def test_a_wrong_value_names_its_function_and_becomes_an_example() -> None:
+    evidence = "AssertionError: total([2.5, 1], 'EUR') returned 2.5, expected 3.5\n"
+    assert value_failure(evidence, ["total"]) == ("total", [[2.5, 1], "EUR"], 3.5)
+    assert value_failure(evidence, ["other"]) is None
+    assert value_failure("f(x) returned 1, expected 2", ["f"]) is None  # not literal arguments

@@ -156,7 +156,9 @@ class ProgressPrinter:
         plan = e["plan"]
         names = ", ".join(f["name"] for f in plan["functions"]) or "(none)"
         commands = f"; commands {', '.join(c['name'] for c in plan['commands'])}" if plan.get("commands") else ""
-        self.p(f"      · function plan: {names}{commands}")
+        notes = plan.get("notes") or []
+        repaired = f" ({len(notes)} repaired or dropped: {notes[0][:100]})" if notes else ""
+        self.p(f"      · function plan: {names}{commands}{repaired}")
 
     def on_function_plan_failed(self, e: dict[str, Any]) -> None:
         why = e.get("reason") or "no usable function plan"
@@ -167,7 +169,9 @@ class ProgressPrinter:
         self.p(f"      · {e['line']}{missing}")
 
     def on_function_localised(self, e: dict[str, Any]) -> None:
-        self.p(f"      · the failure is in {e['file']}:{e['function']}: that function is asked again")
+        where = f"{e['file']}:{e['function']}" if e.get("file") else e["function"]
+        example = f", with the new example {e['example']}" if e.get("example") else ""
+        self.p(f"      · the failure is in {where}: that function is asked again{example}")
 
     def on_function_rewritten(self, e: dict[str, Any]) -> None:
         self.p(f"      · {e['function']} rewritten: {e['line']}")

@@ -27,7 +27,7 @@ from ..model.grammar import UPDATE_MARKER, render_files
 from ..model.retry import is_transient_backend_error
 from ..state import Architecture, ModuleSpec
 from .assemble import javascript_file, python_file, tests_file
-from .localise import failing_function
+from .localise import failing_function, value_failure
 from .plan import Eligible, ask_plan, callables
 from .spec import Example, FunctionPlan, FunctionSpec
 from .trial import Trial, run_trial
@@ -317,11 +317,30 @@ def attempt_functions(
         if evidence:
             names = [f["name"] for f in (previous or {}).get("plan", {}).get("functions") or []]
             where = failing_function(evidence, how.files, names)
-            if previous is None or where is None:
+            value = value_failure(evidence, names)
+            example = Example(args=value[1], expected=value[2]) if value else None
+            name = where[1] if where else value[0] if value else None
+            if previous is None or name is None:
                 return None
-            emit(writing.runtime, "function_localised", module=spec.id, file=where[0], function=where[1])
+            emit(
+                writing.runtime,
+                "function_localised",
+                module=spec.id,
+                file=where[0] if where else "",
+                function=name,
+                example=example.render(name, how.language) if example else "",
+            )
             return rewrite_function(
-                writing, architecture, spec, how, previous, where[1], evidence, interfaces=interfaces, project=project
+                writing,
+                architecture,
+                spec,
+                how,
+                previous,
+                name,
+                evidence,
+                interfaces=interfaces,
+                project=project,
+                example=example,
             )
         return build_module(
             writing, architecture, spec, how, interfaces=interfaces, scenarios=scenarios, project=project
