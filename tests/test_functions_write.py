@@ -20,7 +20,7 @@ from scripted import ScriptedChatModel
 
 from matrioska import LocalLLM
 from matrioska.functions.spec import Example, FunctionPlan, FunctionSpec, Param
-from matrioska.functions.write import ask_candidates, extract_function, function_grammar, function_messages
+from matrioska.functions.write import ask_candidates, capped, extract_function, function_grammar, function_messages
 from matrioska.model.backend import backend_of
 from matrioska.model.calls import GenerationMeter
 from matrioska.model.factory import load_chat_model
@@ -361,3 +361,31 @@ def test_a_model_without_grammars_gets_its_replies_read() -> None:
     assert candidates == [f"{HEADER}\n    x, y = a, b\n    return x + y"]
     hosted = ChatOpenAI(model="gpt-4o-mini", api_key="sk-test")  # type: ignore[arg-type]
     assert backend_of(hosted).under_function(function_grammar(ADD, "python")) is None
+
+
+def test_code_after_the_bodys_first_return_is_cut() -> None:
+    # seen on the real 0.5B under the grammar: the answer, then 40 lines repeating variants of it
+    reply = (
+        "def total(prices: list) -> float:\n"
+        "    if not prices:\n"
+        "        return 0.0\n"
+        "    return sum(prices)\n"
+        "\n"
+        "    # Check again\n"
+        "    return sum(p for p in prices)\n"
+        "    return sum(p for p in prices)\n"
+    )
+    spec = FunctionSpec("total", [Param("prices", "list")], returns="float")
+    got = extract_function(reply, spec, "python")
+    assert got is not None and got.endswith("    return sum(prices)") and got.count("return") == 2
+
+
+def test_a_functions_reply_is_capped_where_the_model_takes_a_limit(tiny_model_dir: Path) -> None:
+    server = ChatOpenAI(model="m", base_url="http://127.0.0.1:9/v1", api_key="x", max_tokens=4000)
+    assert capped(server, 600).kwargs == {"max_tokens": 600}
+    small = ChatOpenAI(model="m", base_url="http://127.0.0.1:9/v1", api_key="x", max_tokens=200)
+    assert capped(small, 600).kwargs == {"max_tokens": 200}
+    local = LocalLLM(str(tiny_model_dir), load_in_4bit=False, max_new_tokens=4000)
+    assert capped(local, 600).kwargs == {"pipeline_kwargs": {"max_new_tokens": 600}}
+    plain = ScriptedChatModel(respond=lambda messages: "")
+    assert capped(plain, 600) is plain

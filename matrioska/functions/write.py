@@ -31,7 +31,7 @@ from ..model.backend import backend_of
 from ..model.calls import GenerationMeter, call_structured
 from ..model.grammar import FunctionFrame
 from ..model.sampling import metered_sampler, sampling_temperature
-from ..model.servers import mark_grammar_refused
+from ..model.servers import chat_model_of, mark_grammar_refused
 from .spec import FunctionPlan, FunctionSpec
 
 __all__ = ["function_messages", "function_grammar", "ask_candidates", "extract_function", "FunctionFrame"]
@@ -110,6 +110,26 @@ def function_grammar(function: FunctionSpec, language: str) -> FunctionFrame:
 
 # --------------------------------------------------------------------------------- the candidates
 
+FUNCTION_TOKENS = 600
+"""Tokens one function's reply may take at most (a 25-line function takes about 300): a small
+model repeating itself until the run's whole budget ends costs minutes per candidate."""
+
+
+def capped(runnable: Any, tokens: int) -> Any:
+    """`runnable` bound to generate at most `tokens` tokens, where its chat model takes a per-call
+    limit: `LocalLLM` (`pipeline_kwargs`), OpenAI's client (`max_tokens`), Ollama
+    (`num_predict`); unchanged for another model (its own budget holds) or a smaller budget."""
+    model, _ = chat_model_of(runnable)
+    if hasattr(model, "generation_kwargs") and hasattr(model, "with_function_grammar"):
+        current = int((getattr(model, "generation_kwargs", None) or {}).get("max_new_tokens") or tokens)
+        return runnable.bind(pipeline_kwargs={"max_new_tokens": min(current, tokens)})
+    for field_name in ("max_tokens", "num_predict"):
+        if field_name in (getattr(type(model), "model_fields", None) or {}):
+            value = getattr(model, field_name, None)
+            limit = min(value, tokens) if isinstance(value, int) and value > 0 else tokens
+            return runnable.bind(**{field_name: limit})
+    return runnable
+
 
 def ask_candidates(
     llm: Any,
@@ -133,6 +153,7 @@ def ask_candidates(
     frame = function_grammar(function, language)
     found = backend_of(llm).under_function(frame)
     bound, path = (found[0], f"grammar ({found[1]})") if found else (None, "plain")
+    llm, bound = capped(llm, FUNCTION_TOKENS), capped(bound, FUNCTION_TOKENS) if bound is not None else None
     refused: list[bool] = []
 
     def refuse() -> None:
@@ -195,7 +216,26 @@ def extract_function(text: str, function: FunctionSpec, language: str) -> str | 
         chosen = next(source for name, source in found if name in others)
     if language == "javascript":
         return _javascript_normalised(chosen, function)
-    return _python_normalised(chosen, function)
+    normalised = _python_normalised(chosen, function)
+    return _without_dead_code(normalised) if normalised is not None else None
+
+
+def _without_dead_code(source: str) -> str:
+    """The function without what follows its body's first top-level `return` / `raise`: code no
+    call reaches (a small model goes on after its answer, repeating a variant of it until its
+    token budget ends: seen on the real 0.5B, 40 dead lines after the return)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source
+    node = tree.body[0] if tree.body else None
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return source
+    for index, statement in enumerate(node.body):
+        if isinstance(statement, (ast.Return, ast.Raise)) and index < len(node.body) - 1:
+            end = statement.end_lineno or statement.lineno
+            return "\n".join(source.split("\n")[:end]).rstrip()
+    return source
 
 
 # -- Python
