@@ -206,3 +206,24 @@ def test_a_wrong_value_names_its_function_and_becomes_an_example() -> None:
     assert value_failure(evidence, ["total"]) == ("total", [[2.5, 1], "EUR"], 3.5)
     assert value_failure(evidence, ["other"]) is None
     assert value_failure("f(x) returned 1, expected 2", ["f"]) is None  # not literal arguments
+
+
+def test_an_entry_points_commands_call_its_dependencies_functions() -> None:
+    schema = plan_schema("python", ["store.add", "store.load"], ["main.py"], commands=True)
+    command = schema["properties"]["commands"]["items"]["properties"]["function"]
+    assert command == {"type": "string", "enum": ["store.add", "store.load"]}
+    alone = plan_schema("python", [], ["main.py"], commands=True)
+    assert alone["properties"]["commands"]["items"]["properties"]["function"] == {"type": "string"}
+
+
+def test_a_dependencys_function_planned_again_is_dropped() -> None:
+    # seen on the real 0.5B: the report module planned `transform` and `reader` again
+    data = {
+        "functions": [
+            {"name": "load", "params": [], "examples": [{"args": [], "expected": []}], "calls": []},
+            {"name": "show", "params": [], "examples": [{"args": [], "expected": None}], "calls": ["store.load"]},
+        ]
+    }
+    plan = read_plan(data, "report", "python", ["report.py"], callable_names=["store.load"])
+    assert [f.name for f in plan.functions] == ["show"] and plan.functions[0].calls == ["store.load"]
+    assert any("store.load of a dependency" in n for n in plan.notes)

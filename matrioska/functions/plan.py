@@ -219,9 +219,11 @@ def _user_prompt(
                 if s.get("kind") == "command" and len(s.get("command") or []) > 2
             }
         )
+        calls = "one of the functions of other modules listed above" if named else "one function"
         entry = (
             f"{how.entry} is the command-line program: also list its commands (sub-commands such as "
-            f"{', '.join(commands) or 'add, list'}), each calling one function with the command's arguments.\n"
+            f"{', '.join(commands) or 'add, list'}), each calling {calls} with the command's arguments; "
+            f"plan no function of its own that those already do.\n"
         )
         extra = (
             'Also give "commands": [{"name": "add", "function": "<a function above or of another module>", '

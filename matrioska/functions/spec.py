@@ -352,7 +352,8 @@ def plan_schema(
                 "type": "object",
                 "properties": {
                     "name": {"type": "string", "pattern": r"^[a-z][a-z0-9-]*$"},
-                    "function": {"type": "string"},
+                    # a command calls the core: one of its dependencies' functions, when they offer any
+                    "function": {"type": "string", "enum": callable_names} if callable_names else {"type": "string"},
                     "arguments": {"type": "array", "items": param, "maxItems": 4},
                     "help": {"type": "string"},
                 },
@@ -500,6 +501,10 @@ def read_plan(
             continue
         if any(f.name == spec.name for f in functions):
             notes.append(f"function {spec.name} is planned twice; the second dropped")
+            continue
+        offered = next((c for c in sorted(allowed) if c.rsplit(".", 1)[-1] == spec.name), None)
+        if offered is not None:  # a dependency's function planned again: the dependency's is called
+            notes.append(f"function {spec.name} is {offered} of a dependency; dropped (it is called, not rewritten)")
             continue
         functions.append(spec)
     names = {f.name for f in functions} | allowed
