@@ -81,6 +81,11 @@ TASKS: dict[str, str] = {
     "data-report-pt": "Um relatório de vendas em Python a partir de um arquivo CSV com colunas produto, quantidade, preco: "
     "a receita total por produto; o caminho do CSV é um argumento de linha de comando; com testes pytest",
     "http-api": "A small HTTP API in Python using only the standard library, to create and list notes as JSON, with pytest tests",
+    # Written after issue 35's function path, not tuned to (its closing note says how they did).
+    "py-roman": "A Python library that converts integers to Roman numerals and Roman numerals back to integers, "
+    "with pytest tests",
+    "py-wordfreq": "A Python library that counts how often each word appears in a text (case-insensitive, "
+    "punctuation ignored) and returns the N most common words, with pytest tests",
 }
 
 
@@ -184,6 +189,12 @@ def check_help(judge: Judge) -> Check:
 _CALL_ANY = """
 import importlib, inspect, json, os, sys
 targets = json.loads(sys.argv[1]); cases = json.loads(sys.argv[2]); words = json.loads(sys.argv[3])
+def same(got, want):
+    if isinstance(want, bool):
+        return bool(got) == want
+    if isinstance(want, (int, float)):
+        return abs(float(got) - float(want)) < 0.01
+    return json.loads(json.dumps(got, default=list)) == want
 for name in targets:
     try:
         module = importlib.import_module(name)
@@ -202,8 +213,7 @@ for name in targets:
                           and any(w in a.lower() for w in words)]
         for c in candidates:
             try:
-                if all(abs(float(c(*args)) - float(want)) < 0.01 if isinstance(want, (int, float)) and not isinstance(want, bool)
-                       else bool(c(*args)) == want for args, want in cases):
+                if all(same(c(*args), want) for args, want in cases):
                     print("FOUND", name, attr, flush=True)
                     os._exit(0)
             except BaseException:
@@ -320,6 +330,30 @@ def _interaction(judge: Judge, page: str, interact: str, webcheck: Any) -> Check
 
 
 ACCEPTANCE: dict[str, Callable[[Judge], list[Check]]] = {
+    "py-roman": lambda j: [
+        check_call(
+            j,
+            "integer to Roman: 1994 -> MCMXCIV",
+            ["to_roman", "int_to_roman", "roman"],
+            [([1994], "MCMXCIV"), ([4], "IV")],
+        ),
+        check_call(
+            j,
+            "Roman to integer: MCMXCIV -> 1994",
+            ["from_roman", "roman_to_int", "to_int"],
+            [(["MCMXCIV"], 1994), (["IX"], 9)],
+        ),
+        check_pytest(j),
+    ],
+    "py-wordfreq": lambda j: [
+        check_call(
+            j,
+            "the most common words: 'the' twice",
+            ["most_common", "top", "common", "frequent"],
+            [(["The cat and the hat.", 1], [["the", 2]])],
+        ),
+        check_pytest(j),
+    ],
     "web-counter": lambda j: check_page(j, "counter"),
     "web-library": lambda j: check_page(j, "library"),
     "web-todo-pt": lambda j: check_page(j, "todo"),
@@ -362,6 +396,8 @@ CHECK_COUNTS = {
     "data-report": 3,
     "data-report-pt": 3,
     "http-api": 2,
+    "py-roman": 3,
+    "py-wordfreq": 2,
 }
 
 
