@@ -227,3 +227,18 @@ def test_a_dependencys_function_planned_again_is_dropped() -> None:
     plan = read_plan(data, "report", "python", ["report.py"], callable_names=["store.load"])
     assert [f.name for f in plan.functions] == ["show"] and plan.functions[0].calls == ["store.load"]
     assert any("store.load of a dependency" in n for n in plan.notes)
+
+
+def test_two_commands_of_one_name_are_told_apart_by_their_functions() -> None:
+    # seen on the real 1.5B: `convert` for both directions, which argparse refuses
+    data = {
+        "functions": [],
+        "commands": [
+            {"name": "convert", "function": "roman.to_roman", "arguments": [{"name": "n", "type": "int"}]},
+            {"name": "convert", "function": "roman.from_roman", "arguments": [{"name": "text", "type": "str"}]},
+        ],
+    }
+    plan = read_plan(
+        data, "cli", "python", ["main.py"], callable_names=["roman.from_roman", "roman.to_roman"], entry="main.py"
+    )
+    assert [c.name for c in plan.commands] == ["convert", "from-roman"]

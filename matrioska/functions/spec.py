@@ -521,7 +521,15 @@ def read_plan(
             )
             continue
         arguments = _params(item.get("arguments"), language, f"command {item['name']}", notes) or []
-        commands.append(Command(str(item["name"]), target, arguments, help=str(item.get("help") or "")))
+        name = str(item["name"])
+        if any(c.name == name for c in commands):  # seen on the real 1.5B: two commands named `convert`
+            renamed = target.rsplit(".", 1)[-1].replace("_", "-").lower()
+            notes.append(f"command {name} is named twice; the one calling {target} is renamed {renamed}")
+            name = renamed
+        if any(c.name == name for c in commands):
+            notes.append(f"command {name} repeats another; dropped")
+            continue
+        commands.append(Command(name, target, arguments, help=str(item.get("help") or "")))
     shape = r"^[A-Z_][A-Z0-9_]* = " if language == "python" else r"^(?:const|let|var) [A-Za-z_$][\w$]* = "
     constants = [str(c) for c in data.get("constants") or [] if isinstance(c, str) and re.match(shape, c.strip())]
     own = {f.name for f in functions}

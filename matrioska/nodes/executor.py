@@ -107,6 +107,8 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         spec, shared_state, model=backend_of(llm).name, rewrite=rewrite, prompt=prompt_report, runtime_fixes=fixes
     ).to_dict()
     report["path"], report["functions"] = path.get("path", "whole module"), path.get("functions")
+    if path.get("offered") and kept.path and kept.path != path["offered"]:  # a whole-module reply beat them
+        report["path"] = f"whole module (it beat the {path['offered']} files)"
     if report["functions"] is None:
         del report["functions"]
     emit(runtime, "module_finished", module=spec.id, **report)
@@ -144,7 +146,7 @@ def _function_path(
         files = tests_from_examples(architecture, spec, reports)
         if files:
             kept = loop.offer(render_files(files) + "\n", "tests from examples", messages)
-            return {"accepted": not kept.problems, "path": "tests from examples"}
+            return {"accepted": not kept.problems, "path": "tests from examples", "offered": "tests from examples"}
     if how is None or (evidence and not previous):
         return {}
     writing = Writing(
@@ -171,7 +173,8 @@ def _function_path(
     if built is None:
         return {"path": "whole module (no function plan)"}
     kept = loop.offer(built.reply_text(), PATH_NAME, messages)
-    return {"accepted": not kept.problems and not built.missing, "path": PATH_NAME, "functions": built.report()}
+    accepted = not kept.problems and not built.missing
+    return {"accepted": accepted, "path": PATH_NAME, "functions": built.report(), "offered": PATH_NAME}
 
 
 def _sandbox(context: Context) -> Any:
