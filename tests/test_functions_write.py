@@ -389,3 +389,13 @@ def test_a_functions_reply_is_capped_where_the_model_takes_a_limit(tiny_model_di
     assert capped(local, 600).kwargs == {"pipeline_kwargs": {"max_new_tokens": 600}}
     plain = ScriptedChatModel(respond=lambda messages: "")
     assert capped(plain, 600) is plain
+
+
+def test_one_request_of_n_choices_counts_its_largest_call_per_choice() -> None:
+    # the server's usage sums the n choices: 4 choices of at most 128 tokens reported 260 at once
+    from langchain_core.messages import AIMessage
+
+    meter = GenerationMeter()
+    message = AIMessage("x", usage_metadata={"input_tokens": 10, "output_tokens": 260, "total_tokens": 270})
+    meter.add(message, "x", 1.0, choices=4)
+    assert (meter.tokens, meter.calls, meter.largest_call) == (260, 1, 65)

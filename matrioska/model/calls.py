@@ -33,7 +33,9 @@ class GenerationMeter:
         self.input_tokens = 0  # the prompts' tokens, where the server's usage says
         self.sources: set[str] = set()
 
-    def add(self, message: Any, text: str, seconds: float) -> None:
+    def add(self, message: Any, text: str, seconds: float, choices: int = 1) -> None:
+        """One call's reply; `choices`: the replies one request with `n` returned, whose usage
+        counts them all (the largest call is then the mean of one choice, as a budget bounds each)."""
         self.seconds += seconds
         usage = getattr(message, "usage_metadata", None) or {}
         if usage.get("output_tokens"):
@@ -48,7 +50,7 @@ class GenerationMeter:
             self.sources.add("estimate (4 characters a token)")
         self.tokens += tokens
         self.calls += 1
-        self.largest_call = max(self.largest_call, tokens)
+        self.largest_call = max(self.largest_call, -(-tokens // max(1, choices)))
 
     def report(self) -> dict[str, Any]:
         rate = self.tokens / self.seconds if self.seconds > 0 else 0.0

@@ -91,7 +91,8 @@ def metered_sampler(llm: Any, count: int, temperature: float | None) -> Any:
             usage = getattr(got[0].message, "usage_metadata", None) or {}
             once = sampling_mode(runnable) == "n" and usage.get("output_tokens")
             for number, sample in enumerate(got[:1] if once else got):
-                meter.add(sample.message, sample.text, sample.seconds if number == 0 or len(got) == 1 else 0.0)
+                seconds = sample.seconds if number == 0 or len(got) == 1 else 0.0
+                meter.add(sample.message, sample.text, seconds, choices=len(got) if once else 1)
         return [sample.text for sample in got]
 
     return call
