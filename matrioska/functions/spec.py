@@ -75,6 +75,10 @@ class Param:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.type}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Param:
+        return cls(str(data.get("name", "")), str(data.get("type") or ""))
+
 
 @dataclass
 class Example:
@@ -186,7 +190,7 @@ class FunctionSpec:
     def from_dict(cls, data: dict[str, Any]) -> FunctionSpec:
         return cls(
             name=str(data["name"]),
-            params=[Param(str(p.get("name", "")), str(p.get("type") or "")) for p in data.get("params") or []],
+            params=[Param.from_dict(p) for p in data.get("params") or []],
             returns=str(data.get("returns") or ""),
             purpose=str(data.get("purpose") or ""),
             examples=[Example.from_dict(e) for e in data.get("examples") or []],
@@ -221,7 +225,7 @@ class Command:
         return cls(
             name=str(data["name"]),
             function=str(data["function"]),
-            arguments=[Param(str(a.get("name", "")), str(a.get("type") or "")) for a in data.get("arguments") or []],
+            arguments=[Param.from_dict(a) for a in data.get("arguments") or []],
             values=dict(data.get("values") or {}),
             help=str(data.get("help") or ""),
         )

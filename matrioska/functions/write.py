@@ -28,10 +28,10 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from ..model.backend import backend_of
-from ..model.calls import GenerationMeter, call_structured
+from ..model.calls import GenerationMeter, call_under_grammar
 from ..model.grammar import FunctionFrame
 from ..model.sampling import metered_sampler, sampling_temperature
-from ..model.servers import chat_model_of, mark_grammar_refused
+from ..model.servers import chat_model_of
 from .spec import FunctionPlan, FunctionSpec
 
 __all__ = ["function_messages", "function_grammar", "ask_candidates", "extract_function", "FunctionFrame"]
@@ -154,26 +154,10 @@ def ask_candidates(
     found = backend_of(llm).under_function(frame)
     bound, path = (found[0], f"grammar ({found[1]})") if found else (None, "plain")
     llm, bound = capped(llm, FUNCTION_TOKENS), capped(bound, FUNCTION_TOKENS) if bound is not None else None
-    refused: list[bool] = []
-
-    def refuse() -> None:
-        mark_grammar_refused(llm)
-        refused.append(True)
-
     if k > 1:
         temperature = sampling_temperature(llm, k, temperature)
     call = None if k <= 1 and temperature is None else metered_sampler(llm, k, temperature)
-    got = call_structured(
-        llm,
-        bound,
-        messages,
-        runtime,
-        meter,
-        event="reply_grammar_refused",
-        on_refused=refuse,
-        call=call,
-        function=function.name,
-    )
+    got, refused = call_under_grammar(llm, bound, messages, runtime, meter, call=call, function=function.name)
     if refused:
         path = "plain"
     candidates: list[str] = []

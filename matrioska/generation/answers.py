@@ -18,7 +18,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from ..model.backend import backend_of
 from ..model.budget import TokenCounter
-from ..model.calls import GenerationMeter, call_structured, emit
+from ..model.calls import GenerationMeter, call_structured, call_under_grammar, emit
 from ..model.grammar import ReplyFrame, close_frame, grammar_model
 from ..model.sampling import metered_sampler, sampling_temperature
 from ..model.structured import constrained, update_schema
@@ -54,26 +54,8 @@ def answers(
     if hotter and samples <= 1:
         llm = resample(llm, temperature, runtime, spec.id)
     bound, path = grammar_model(llm, frame)
-    refused: list[bool] = []
-
-    def refuse() -> None:
-        from ..model.servers import mark_grammar_refused
-
-        mark_grammar_refused(llm)
-        refused.append(True)
-
     call = None if samples <= 1 else metered_sampler(llm, samples, temperature)
-    got = call_structured(
-        llm,
-        bound,
-        messages,
-        runtime,
-        meter,
-        event="reply_grammar_refused",
-        on_refused=refuse,
-        call=call,
-        module=spec.id,
-    )
+    got, refused = call_under_grammar(llm, bound, messages, runtime, meter, call=call, module=spec.id)
     if refused:
         bound, path = None, "parsed"
     out = []

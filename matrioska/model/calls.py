@@ -12,7 +12,7 @@ from langchain_core.runnables import Runnable
 from ..errors import MatrioskaError
 from .budget import shrink_value
 from .retry import is_transient_backend_error
-from .servers import is_context_length_error
+from .servers import is_context_length_error, mark_grammar_refused
 
 
 class GenerationMeter:
@@ -122,6 +122,32 @@ def call_structured(
             on_refused()
         emit(runtime, event, **fields, error=f"{type(exc).__name__}: {exc}"[:300])
         return call(llm, messages, meter)
+
+
+def call_under_grammar(
+    llm: Runnable,
+    bound: Runnable | None,
+    messages: list[BaseMessage],
+    runtime: Any,
+    meter: GenerationMeter | None = None,
+    *,
+    call: Any = None,
+    **fields: Any,
+) -> tuple[Any, bool]:
+    """`call_structured` with `bound` the model under a reply grammar: a server refusing the
+    grammar is remembered (`servers.mark_grammar_refused`: its later requests go without one)
+    and asked again plainly, said in a `reply_grammar_refused` event with `fields`. Returns the
+    reply (or the `call`'s result) and whether the grammar was refused."""
+    refused: list[bool] = []
+
+    def refuse() -> None:
+        mark_grammar_refused(llm)
+        refused.append(True)
+
+    got = call_structured(
+        llm, bound, messages, runtime, meter, event="reply_grammar_refused", on_refused=refuse, call=call, **fields
+    )
+    return got, bool(refused)
 
 
 def cut_reply(exc: BaseException) -> str | None:
