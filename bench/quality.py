@@ -86,6 +86,13 @@ TASKS: dict[str, str] = {
     "with pytest tests",
     "py-wordfreq": "A Python library that counts how often each word appears in a text (case-insensitive, "
     "punctuation ignored) and returns the N most common words, with pytest tests",
+    # written after the contract (issue 40), not tuned to it
+    "py-palindrome": "A Python library that tells whether a phrase is a palindrome, ignoring case, spaces and "
+    "punctuation, with a command-line entry point and pytest tests",
+    "py-gcd": "A Python library with the greatest common divisor and the least common multiple of two integers, "
+    "with pytest tests",
+    "web-shopping": "A shopping list web page: an input for an item, an Add button, and the list of items below it "
+    "(HTML, CSS and JavaScript)",
 }
 
 
@@ -354,6 +361,21 @@ ACCEPTANCE: dict[str, Callable[[Judge], list[Check]]] = {
         ),
         check_pytest(j),
     ],
+    "py-palindrome": lambda j: [
+        check_call(
+            j,
+            "palindrome: 'A man, a plan, a canal: Panama' yes, 'hello' no",
+            ["is_palindrome", "palindrome", "check_palindrome"],
+            [(["A man, a plan, a canal: Panama"], True), (["hello"], False)],
+        ),
+        check_pytest(j),
+    ],
+    "py-gcd": lambda j: [
+        check_call(j, "gcd(12, 18) == 6", ["gcd", "greatest_common_divisor", "compute_gcd"], [([12, 18], 6)]),
+        check_call(j, "lcm(4, 6) == 12", ["lcm", "least_common_multiple", "compute_lcm"], [([4, 6], 12)]),
+        check_pytest(j),
+    ],
+    "web-shopping": lambda j: check_page(j, "library"),
     "web-counter": lambda j: check_page(j, "counter"),
     "web-library": lambda j: check_page(j, "library"),
     "web-todo-pt": lambda j: check_page(j, "todo"),
@@ -398,6 +420,9 @@ CHECK_COUNTS = {
     "http-api": 2,
     "py-roman": 3,
     "py-wordfreq": 2,
+    "py-palindrome": 2,
+    "py-gcd": 3,
+    "web-shopping": 2,
 }
 
 
@@ -738,7 +763,23 @@ def run_task(
         "passed": sum(1 for s in scenarios if s.get("ok")),
         "seconds": verification.get("acceptance_seconds", 0),
         "names": [f"{'✓' if s.get('ok') else '✗'} {s['name']}" for s in scenarios],
+        # issue 40: failed for a name the project lacks (a function, command or element id)
+        "lacking": sum(1 for s in scenarios if s.get("ok") is False and s.get("lacks")),
     }
+    # issue 40: code files by the way they were written (function path or a scaffold, or the model whole)
+    ways = [
+        w
+        for r in ((state.get("module_reports") or {}).values() if state else [])
+        for w in (r.get("file_ways") or {}).values()
+    ]
+    row["file_ways"] = {
+        "made": sum(1 for w in ways if not w.startswith("whole")),
+        "whole": sum(1 for w in ways if w.startswith("whole")),
+    }
+    row["contract_names"] = sum(
+        len(c.get("functions") or []) + len(c.get("commands") or []) + len(c.get("elements") or [])
+        for c in ((state.get("contract") or {}).values() if state else [])
+    )
     checks: list[Check] = []
     if project.exists():
         judge = Judge(project)
@@ -1172,6 +1213,16 @@ def report(rows: list[dict[str, Any]]) -> tuple[str, dict[str, int]]:
         f"{sum(r['verdict'] is True and r['passed'] < r['total'] for r in rows)}"
     )
     lines.append(f"\n{function_line(_sum_figures(rows))}")
+    # issue 40 (a checkout before it reports neither): names decided once, files made without the model
+    lacking = sum(r["scenarios"].get("lacking", 0) for r in rows)
+    ran = sum(r["scenarios"]["ran"] for r in rows)
+    made = sum((r.get("file_ways") or {}).get("made", 0) for r in rows)
+    whole = sum((r.get("file_ways") or {}).get("whole", 0) for r in rows)
+    lines.append(
+        f"\nContract: {sum(r.get('contract_names', 0) for r in rows)} public names; scenarios failed for a name the "
+        f"project lacks: {lacking}/{ran} run; files by the function path or a scaffold: {made}, by the model whole: "
+        f"{whole} (in modules that report their files' ways)"
+    )
     stats = _load("generation.reply_stats")
     structure_total = stats.sum_counts(r["structure"] for r in rows)
     lines.append(f"\nAll tasks, {stats.render_structural(structure_total)}")

@@ -83,6 +83,9 @@ class Context:
             return int(self.function_samples)
         return int(self.samples) if int(self.samples or 1) > 1 else 4
 
+    contract: bool = True
+    """Decide the project's contract (public functions, commands, element ids) right after the
+    plan, and derive the scenarios, function plans, pages and tests from it (issue 40)."""
     acceptance: bool = True
     """Have the model write acceptance scenarios after the plan when the user gave none."""
     review: bool = False

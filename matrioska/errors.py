@@ -113,6 +113,11 @@ class SandboxError(MatrioskaError, ValueError):
     """The sandbox asked for cannot be used (unknown mode, `bwrap` without bubblewrap)."""
 
 
+class ContractError(MatrioskaError, ValueError):
+    """A contract file or dict the user gave that cannot be used: one line naming the file, the
+    module and the field; raised before any model loads."""
+
+
 class AcceptanceError(MatrioskaError, ValueError):
     """An acceptance scenario file or list that cannot be used: one line naming the file, the
     scenario and the field; raised before any model loads."""

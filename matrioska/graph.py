@@ -1,4 +1,4 @@
-"""The Matrioska graph: architect -> acceptance -> executor (looped per module, or in parallel waves) -> assembler -> verify.
+"""The Matrioska graph: architect -> contract -> acceptance -> executor (looped per module, or in parallel waves) -> assembler -> verify.
 
 Wiring only. `build_graph(checkpointer)` compiles it; the module-level `graph` is compiled
 without a checkpointer for LangGraph Studio / `langgraph dev` (the server brings its own) and
@@ -20,6 +20,7 @@ from matrioska.nodes import (
     acceptance,
     architect,
     assembler,
+    contract,
     executor,
     join,
     review,
@@ -48,6 +49,7 @@ def build_graph(checkpointer: Any = None, *, retry_policy: RetryPolicy | None = 
     retry = retry_policy or default_retry_policy()
     builder = StateGraph(MatrioskaState, context_schema=Context, input_schema=MatrioskaInput)
     builder.add_node("architect", architect, retry_policy=retry)
+    builder.add_node("contract", contract, retry_policy=retry)
     builder.add_node("acceptance", acceptance, retry_policy=retry)
     # executor also takes the RunnableConfig (the recursion budget): a signature the stubs lack
     builder.add_node("executor", executor, retry_policy=retry)  # type: ignore[call-overload]
@@ -61,7 +63,9 @@ def build_graph(checkpointer: Any = None, *, retry_policy: RetryPolicy | None = 
     # Send fan-out to executor, every branch -> join, join routes the next wave once.
     # With Context.review the plan stops at `review` (an interrupt) until approved or edited.
     # The plan's acceptance scenarios (the user's, or written by the model) come right after it.
-    builder.add_edge("architect", "acceptance")
+    # The contract (every public name, decided once) right after the plan; the scenarios derive from it.
+    builder.add_edge("architect", "contract")
+    builder.add_edge("contract", "acceptance")
     builder.add_conditional_edges("acceptance", route_after_plan, ["review", "executor", "assembler"])
     builder.add_conditional_edges("review", route_after_review, ["review", "architect", "executor", "assembler"])
     builder.add_conditional_edges("executor", route_after_module, ["executor", "join", "assembler"])

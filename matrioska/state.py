@@ -162,6 +162,9 @@ class MatrioskaInput(TypedDict, total=False):
     model would write, unless `acceptance_mode` is "extra"."""
     acceptance_mode: str
     """"replace" (the default: the user's scenarios only) or "extra" (the model's beside them)."""
+    given_contract: dict[str, dict[str, Any]]
+    """The user's contract (`matrioska.functions.contract.load_contract` format: module id -> its
+    functions, commands, elements...); it replaces the one the model would decide."""
 
 
 class MatrioskaState(TypedDict, total=False):
@@ -176,6 +179,12 @@ class MatrioskaState(TypedDict, total=False):
     `source`): what the project must do when run; the verify node runs them."""
     acceptance_mode: str
     """"replace" or "extra": whether the model writes scenarios beside the user's."""
+    given_contract: dict[str, dict[str, Any]]
+    """The user's contract, as given (see `MatrioskaInput`)."""
+    contract: dict[str, dict[str, Any]]
+    """The project's contract, decided once after the plan: module id -> its public functions
+    with examples, constants, commands, page element ids and events (`ModuleContract.to_dict()`);
+    also on the whiteboard as `shared_state["contract.<module>"]`."""
     plan_report: list[str]
     """Repairs applied to the plan and warnings about it, one line each."""
     rejected_plans: list[dict[str, Any]]

@@ -20,7 +20,9 @@ class ScriptedChatModel(BaseChatModel):
     """Answers with `respond(messages)`; every call's messages are kept in `calls`.
 
     The call that writes the plan's acceptance scenarios is answered with `acceptance_reply`
-    (no scenarios, by default) and kept apart in `acceptance_calls`, so that the tests of other
+    (no scenarios, by default) and kept apart in `acceptance_calls`; a call deciding a module's
+    contract with `contract_reply` (an empty contract: the modules plan their own names) in
+    `contract_calls`, so that the tests of other
     things script and count only the calls they are about; `acceptance_reply=None` sends it to
     `respond` like any other call (tests/test_acceptance.py).
     """
@@ -28,8 +30,10 @@ class ScriptedChatModel(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
     respond: Callable[[list[BaseMessage]], str]
     acceptance_reply: str | None = '{"scenarios": []}'
+    contract_reply: str | None = "{}"
     _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
     _acceptance_calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
+    _contract_calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     @property
@@ -39,6 +43,10 @@ class ScriptedChatModel(BaseChatModel):
     @property
     def acceptance_calls(self) -> list[list[BaseMessage]]:
         return self._acceptance_calls
+
+    @property
+    def contract_calls(self) -> list[list[BaseMessage]]:
+        return self._contract_calls
 
     @property
     def _llm_type(self) -> str:
@@ -51,6 +59,10 @@ class ScriptedChatModel(BaseChatModel):
             with self._lock:
                 self._acceptance_calls.append(list(messages))
             return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.acceptance_reply))])
+        if self.contract_reply is not None and is_contract(messages):
+            with self._lock:
+                self._contract_calls.append(list(messages))
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.contract_reply))])
         with self._lock:
             self._calls.append(list(messages))
         text = self.respond(list(messages))
@@ -72,6 +84,11 @@ def is_update_retry(messages: list[BaseMessage]) -> bool:
 
 def is_architect(messages: list[BaseMessage]) -> bool:
     return "software architect" in str(messages[0].content)
+
+
+def is_contract(messages: list[BaseMessage]) -> bool:
+    """A call that decides one module's contract (issue 40)."""
+    return "public contract of one module" in str(messages[0].content)
 
 
 def is_acceptance(messages: list[BaseMessage]) -> bool:
@@ -172,6 +189,8 @@ def default_responder(plan: dict[str, Any] | None = None) -> Callable[[list[Base
             return "Open index.html; it loads style.css and auth.js."
         if is_acceptance(messages):
             return NO_SCENARIOS
+        if is_contract(messages):
+            return "{}"  # an empty contract: the modules plan their own names
         module_id = module_id_of(messages)
         assert module_id is not None, messages[-1].content
         return module_reply(module_id, uses=shared_context_of(messages))

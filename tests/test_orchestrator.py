@@ -277,6 +277,7 @@ def test_graph_streams_updates_and_custom_progress(scripted: ScriptedChatModel) 
         (updates if mode == "updates" else custom).append(chunk)
     assert [next(iter(u)) for u in updates] == [
         "architect",
+        "contract",
         "acceptance",
         "executor",
         "executor",
@@ -289,7 +290,7 @@ def test_graph_streams_updates_and_custom_progress(scripted: ScriptedChatModel) 
     assert [e["reads"] for e in started] == [[], ["element_ids", "page_structure"], ["element_ids"]]
     assert finished[1]["written"] == ["color_scheme", "css_classes"] and finished[1]["chars"] > 0
     phases = {e["phase"] for e in custom if e["event"] == "phase"}
-    expected = {"architecture", "acceptance", "assembly"}
+    expected = {"architecture", "contract", "acceptance", "assembly"}
     assert phases == expected | ({"verification"} if shutil.which("bwrap") else set())
 
 
@@ -316,19 +317,19 @@ def test_recursion_limit_too_small_stops_before_a_module_and_resume_continues(tm
     assert model.calls == []  # stopped before the first module, plan saved
     state = graph.invoke(None, {**config, "recursion_limit": 40}, context=Context(llm=model))
     assert len(state["completed"]) == 30
-    # the exact bound: input, architect, acceptance, 30 modules, the assembler and verify need
-    # recursion_limit 35; at 34 the budget check (not a GraphRecursionError mid-loop) stops the run
+    # the exact bound: input, architect, contract, acceptance, 30 modules, the assembler and verify
+    # need recursion_limit 36; at 35 the budget check (not a GraphRecursionError mid-loop) stops the run
     tight = build_graph(InMemorySaver())
     state = tight.invoke(
         {"task": TASK, "architecture": plan},
-        {"configurable": {"thread_id": "x"}, "recursion_limit": 35},
+        {"configurable": {"thread_id": "x"}, "recursion_limit": 36},
         context=Context(llm=model),
     )
     assert len(state["completed"]) == 30
-    with pytest.raises(RecursionBudgetError, match=">= 35"):
+    with pytest.raises(RecursionBudgetError, match=">= 36"):
         build_graph(InMemorySaver()).invoke(
             {"task": TASK, "architecture": plan},
-            {"configurable": {"thread_id": "y"}, "recursion_limit": 34},
+            {"configurable": {"thread_id": "y"}, "recursion_limit": 35},
             context=Context(llm=model),
         )
 

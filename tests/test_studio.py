@@ -103,7 +103,7 @@ def test_langgraph_dev_runs_the_exported_graph(server: str, tiny_model_dir: Path
     kinds = [event for event, _ in events]
     assert "error" not in kinds, events[-3:]
     updates = [next(iter(data)) for event, data in events if event == "updates"]
-    assert updates == ["architect", "acceptance", "executor", "executor", "executor", "assembler", "verify"]
+    assert updates == ["architect", "contract", "acceptance", "executor", "executor", "executor", "assembler", "verify"]
     custom = [data["event"] for event, data in events if event == "custom"]
     assert custom.count("module_finished") == 3
     state = client.threads.get_state(thread["thread_id"])["values"]

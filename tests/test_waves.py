@@ -128,9 +128,9 @@ def test_resume_mid_wave_reruns_only_the_module_that_failed(tmp_path: Path) -> N
 def test_waves_count_against_the_recursion_limit_before_any_module_runs(tmp_path: Path) -> None:
     recorder = Recorder()
     with MatrioskaOrchestrator(recorder.model, tmp_path, max_parallel=8) as orchestrator:
-        # architect at step 1, acceptance 2, three waves of two steps, assembler at 9, verify 10
+        # architect at step 1, contract 2, acceptance 3, three waves of two steps, assembler at 10, verify 11
         orchestrator._recursion_limit = 6
-        with pytest.raises(RecursionBudgetError, match=">= 11"):
+        with pytest.raises(RecursionBudgetError, match=">= 12"):
             orchestrator.run("waves", thread_id="r", architecture=DIAMOND)
     assert recorder.calls == []
     assert remaining_waves({"architecture": DIAMOND, "execution_order": list("abcd")}, 8) == 3

@@ -188,6 +188,16 @@ def ask_review(pending: dict[str, Any], out: TextIO) -> dict[str, Any] | None:
         ]
     ):
         print("     " + line, file=out)
+    contract = pending.get("contract") or {}
+    if any(contract.values()):
+        from ..functions.contract import ModuleContract, render_contract
+
+        print('  contract (the public names; edit them under "contract"):', file=out)
+        for module, data in contract.items():
+            text = render_contract(ModuleContract.from_dict(data), examples=False)
+            if text:
+                print(f"     {module}:", file=out)
+                print("\n".join(f"       {line}" for line in text.splitlines()), file=out)
     scenarios = pending.get("acceptance") or []
     if scenarios:
         from ..plan.acceptance import describe
@@ -210,8 +220,9 @@ def ask_review(pending: dict[str, Any], out: TextIO) -> dict[str, Any] | None:
         if choice == "e":
             editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or shutil.which("vi") or "vi"
             with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as handle:
-                # the plan and its acceptance scenarios, edited in one document
-                json.dump({**plan, "acceptance": scenarios}, handle, indent=2, ensure_ascii=False)
+                # the plan, its contract and its acceptance scenarios, edited in one document
+                document = {**plan, "contract": {"modules": contract}, "acceptance": scenarios}
+                json.dump(document, handle, indent=2, ensure_ascii=False)
             try:
                 subprocess.run([*editor.split(), handle.name], check=False)
                 text = Path(handle.name).read_text(encoding="utf-8")
@@ -262,6 +273,14 @@ def run_or_resume(
         scenarios = load_scenarios(args.acceptance)  # a bad file: one line, before any model loads
     elif args.command == "run" and args.acceptance_extra:
         raise AcceptanceError("--acceptance-extra needs --acceptance FILE")
+    contract = None
+    if args.command == "run" and getattr(args, "contract", None):
+        from ..functions.contract import check_against_plan, load_contract
+
+        contract = load_contract(args.contract)  # a bad file: one line naming the field, before any model loads
+        if plan is not None and isinstance(plan.get("modules"), list):
+            ids = [str(m.get("id")) for m in plan["modules"] if isinstance(m, dict) and m.get("id")]
+            check_against_plan(contract, ids, args.contract)
     if args.command == "resume":
         _require_stored_run(args)  # an unknown thread fails here, before a folder or a model is made
     ContextManager(args.out)  # an unwritable --out fails here, before a model is loaded
@@ -299,6 +318,8 @@ def run_or_resume(
         acceptance=scenarios,
         acceptance_extra=bool(getattr(args, "acceptance_extra", False)),
         write_acceptance=not getattr(args, "no_acceptance", False),
+        contract=contract,
+        write_contract=not getattr(args, "no_contract", False),
     ) as orchestrator:
         thread = args.thread or uuid.uuid4().hex[:12]  # resume requires --thread
         answers = None

@@ -173,6 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --acceptance: the model writes its scenarios beside yours",
     )
     run.add_argument(
+        "--contract",
+        metavar="FILE",
+        help="your contract of the project's public names (JSON, the format --review shows): functions "
+        "with examples, commands, element ids; it replaces the one the model would decide",
+    )
+    run.add_argument(
+        "--no-contract",
+        action="store_true",
+        help="decide no contract after the plan: each module plans its own names",
+    )
+    run.add_argument(
         "--no-acceptance",
         action="store_true",
         help="the model writes no acceptance scenarios (the verdict rests on the checks and yours)",

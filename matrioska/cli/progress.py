@@ -75,6 +75,8 @@ class ProgressPrinter:
             self._start_counting("planning", (0, 1))
         elif e["phase"] == "acceptance":
             self._start_counting("writing acceptance scenarios", (0, 1))
+        elif e["phase"] == "contract":
+            self._start_counting("deciding the contract", (0, 1))
         elif e["phase"] == "assembly":
             self.p("PHASE 3: ASSEMBLY")
             self.p(f"  integrating {e['modules']} artifacts...")
@@ -93,6 +95,24 @@ class ProgressPrinter:
             self.p("     " + line)
         for line in e.get("report") or []:
             self.p(f"  · {line}")
+
+    def on_contract_ready(self, e: dict[str, Any]) -> None:
+        from ..functions.contract import ModuleContract, render_contract
+
+        rate = self._stop_counting()
+        contract = e.get("contract") or {}
+        names = sum(len(ModuleContract.from_dict(c).names) for c in contract.values())
+        self.p(f"  ✓ Contract: {names} public name(s)" + (f"  ({rate})" if rate else ""))
+        for module, data in contract.items():
+            found = ModuleContract.from_dict(data)
+            text = render_contract(found, examples=False)
+            if text:
+                self.p(f"     {module} ({found.source}):")
+                for line in text.splitlines()[:12]:
+                    self.p(f"       {line[:160]}")
+        for line in e.get("notes") or []:
+            if any(w in line for w in ("renamed", "moved", "lacking", "derived", "dropped", "lacks")):
+                self.p(f"  · {line}")
 
     def on_acceptance_ready(self, e: dict[str, Any]) -> None:
         rate = self._stop_counting()
@@ -135,6 +155,10 @@ class ProgressPrinter:
         if e.get("missing_keys"):
             parts.append(f"missing {e['missing_keys']}")
         self.p("      " + " / ".join(parts))
+        if e.get("file_ways"):  # files by role (issue 40): which way each file went
+            self.p("      · files: " + "; ".join(f"{p}: {way}" for p, way in e["file_ways"].items()))
+        if e.get("ids_restored"):
+            self.p("      · contract ids put back: " + "; ".join(e["ids_restored"]))
 
     def on_module_repair(self, e: dict[str, Any]) -> None:
         self._stop_counting()

@@ -27,6 +27,8 @@ from ..model.grammar import UPDATE_MARKER, render_files
 from ..model.retry import is_transient_backend_error
 from ..state import Architecture, ModuleSpec
 from .assemble import javascript_file, python_file, tests_file
+from .contract import ModuleContract
+from .derive import scaffold_page
 from .localise import failing_function, value_failure
 from .plan import Eligible, ask_plan, callables
 from .spec import Example, FunctionPlan, FunctionSpec
@@ -61,6 +63,11 @@ class Writing:
     runtime: Any = None
     meter: GenerationMeter | None = None
     call_timeout: float = 2.0
+    contracts: dict[str, ModuleContract] = field(default_factory=dict)
+    """The project's contract, module id -> its public names (issue 40): a module's function plan
+    and its page come from it."""
+    title: str = ""
+    """The project's name (a scaffolded page's title)."""
 
 
 @dataclass
@@ -77,6 +84,8 @@ class Built:
     fixes: list[Fix] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     """Functions no candidate was had for (the module is incomplete: the whole-module path runs)."""
+    ways: dict[str, str] = field(default_factory=dict)
+    """Each file -> the way it was written (functions, a scaffold, tests from the examples)."""
 
     def reply_text(self) -> str:
         """The files as a module's reply (its frame: each file fenced under its path), with an
@@ -106,6 +115,7 @@ class Built:
             "replies": self.reply_path,
             "seconds": round(self.seconds, 2),
             "fixes": [fix.to_dict() for fix in self.fixes],
+            "files": self.ways,
         }
 
 
@@ -188,7 +198,7 @@ def _tried(
     trial = run_trial(plan, candidates, project, writing.sandbox, call_timeout=writing.call_timeout)
     chosen = _kept(trial, candidates)
     files, fixes = _assemble(plan, how.files, chosen, project, interfaces, spec.description or spec.label)
-    return Built(
+    built = Built(
         plan=plan,
         files=files,
         trial=trial,
@@ -199,6 +209,27 @@ def _tried(
         fixes=fixes,
         missing=[f.name for f in plan.functions if f.name not in chosen],
     )
+    _role_files(writing, built, spec, how)
+    return built
+
+
+def _role_files(writing: Writing, built: Built, spec: ModuleSpec, how: Eligible) -> None:
+    """The module's files that are not functions, by role (issue 40): its tests from the kept
+    examples (every checked example when none passed, so a failing function is not hidden) and
+    its page scaffolded from the contract. A tests file with nothing to test is left to the
+    model (`how.whole`)."""
+    ways = how.ways()
+    for path in how.tests:
+        text = tests_file([built.plan], kept={built.plan.module: set(built.passing)}) or tests_file([built.plan])
+        if text:
+            built.files[path] = text
+        else:
+            how.whole.append(path)
+            ways[path] = "whole (by the model: no example to test)"
+    contract = writing.contracts.get(spec.id)
+    if how.page and contract is not None:
+        built.files[how.page] = scaffold_page(contract, writing.contracts, writing.title or spec.label)
+    built.ways = ways
 
 
 def build_module(
@@ -222,6 +253,7 @@ def build_module(
         scenarios=scenarios,
         runtime=writing.runtime,
         meter=writing.meter,
+        contract=writing.contracts.get(spec.id),
     )
     if plan is None:
         emit(writing.runtime, "function_plan_failed", module=spec.id)

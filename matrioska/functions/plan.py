@@ -13,7 +13,7 @@ what the user's checks will ask.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -21,9 +21,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from ..kinds.python.source import import_name
 from ..model.calls import GenerationMeter, call_structured, emit
 from ..model.structured import constrained
-from ..plan.acceptance import ENTRY_NAMES, for_module, render_for_module, script_of
+from ..plan.acceptance import for_module, render_for_module
 from ..plan.parsing import JSONExtractionError, extract_json_object
 from ..state import Architecture, ModuleSpec
+from .contract import ModuleContract, file_roles, programs_of
 from .spec import Example, FunctionPlan, language_of, plan_schema, read_plan
 
 __all__ = ["Eligible", "eligible", "callables", "ask_plan", "page_of", "PLAN_SYSTEM_PROMPT"]
@@ -67,35 +68,58 @@ _SAMPLES = {
 
 @dataclass
 class Eligible:
-    """A module that takes the function path: its language, its code files and its entry file."""
+    """A module that takes the function path: its language, its code files and its entry file;
+    beside them, by role (issue 40), the tests files written from the examples, the page
+    scaffolded from the contract and the files the model writes whole (styles, prose, data)."""
 
     language: str
     files: list[str]
     entry: str = ""
+    tests: list[str] = field(default_factory=list)
+    page: str = ""
+    whole: list[str] = field(default_factory=list)
+
+    def ways(self) -> dict[str, str]:
+        """Each file -> the way it is written (the module report's `files`)."""
+        out = {path: "functions" for path in self.files}
+        if self.entry:
+            out[self.entry] = "functions (argparse entry from the commands)"
+        out.update({path: "tests from the examples" for path in self.tests})
+        if self.page:
+            out[self.page] = "page scaffold from the contract"
+        out.update({path: "whole (by the model)" for path in self.whole})
+        return out
 
 
-def eligible(spec: ModuleSpec, scenarios: list[dict[str, Any]] | None = None) -> Eligible | None:
-    """Whether `spec` is written function by function, and how (None: the whole-module path)."""
+def eligible(
+    spec: ModuleSpec, scenarios: list[dict[str, Any]] | None = None, contract: ModuleContract | None = None
+) -> Eligible | None:
+    """Whether `spec` is written function by function, and how (None: the whole-module path).
+
+    Its files go by role: Python code and its entry point, or page scripts, function by function;
+    Python tests from the kept examples; a page the contract fixes scaffolded from it; the rest
+    (styles, prose, data) written whole by the model. A module with code of two languages, or a
+    page without a contract beside its scripts, is written whole."""
     if not spec.files:
         return None
-    languages = {language_of(path) for path in spec.files}
-    if len(languages) != 1 or None in languages:
+    roles = file_roles(spec, programs_of(scenarios or []))
+    python = [p for p, r in roles.items() if r in ("code", "entry")]
+    scripts = [p for p, r in roles.items() if r == "script"]
+    if bool(python) == bool(scripts):  # no code, or code of two languages
         return None
-    language = str(languages.pop())
-    if language == "python" and (spec.kind == "tests" or any(_is_test(p) for p in spec.files)):
+    page = next((p for p, r in roles.items() if r == "page"), "")
+    pages = [p for p, r in roles.items() if r == "page"]
+    contracted = contract is not None and contract.page == page and bool(contract.elements)
+    if pages and (python or len(pages) > 1 or not contracted):
+        return None  # a page written whole beside code: the module is asked whole
+    tests = [p for p, r in roles.items() if r == "tests" and p.endswith(".py")] if python else []
+    if [p for p, r in roles.items() if r == "tests"] != tests:
+        return None  # a JavaScript test file: written whole with the module
+    entry = next((p for p, r in roles.items() if r == "entry"), "")
+    whole = [p for p, r in roles.items() if r in ("style", "other")]
+    if python and (spec.kind == "tests"):
         return None
-    programs = {script_of(s.get("command") or []) for s in scenarios or [] if s.get("kind") == "command"}
-    entry = ""
-    if language == "python":
-        entry = next((p for p in spec.files if p in programs), "") or next(
-            (p for p in spec.files if p.rsplit("/", 1)[-1] in ENTRY_NAMES), ""
-        )
-    return Eligible(language, list(spec.files), entry)
-
-
-def _is_test(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return name.startswith("test_") or name.endswith("_test.py") or "tests/" in path or name == "conftest.py"
+    return Eligible("python" if python else "javascript", python or scripts, entry, tests, page, whole)
 
 
 def callables(
@@ -132,10 +156,19 @@ def ask_plan(
     scenarios: list[dict[str, Any]],
     runtime: Any = None,
     meter: GenerationMeter | None = None,
+    contract: ModuleContract | None = None,
 ) -> FunctionPlan | None:
-    """The module's function plan, or None when the model gave none that can be used (twice)."""
-    named = callables(architecture, spec, interfaces, how.language)
+    """The module's function plan: the contract's functions when it fixes them (no model call:
+    a public name is never decided twice), else the model's, or None when the model gave none
+    that can be used (twice)."""
     mine = for_module(scenarios, architecture.modules, spec.id)
+    if contract is not None and contract.language == how.language and (contract.functions or contract.commands):
+        plan = contract.function_plan(how.files)
+        if how.entry and not plan.entry and plan.commands:
+            plan.entry = how.entry
+        _examples_from_scenarios(plan, [s for s in mine if s.get("source") == "user"])
+        return plan
+    named = callables(architecture, spec, interfaces, how.language)
     page = page_of(spec, interfaces) if how.language == "javascript" else {}
     ids = sorted(page)
     schema = plan_schema(how.language, sorted(named), how.files, commands=bool(how.entry), page_ids=ids)

@@ -210,15 +210,21 @@ class Command:
     arguments: list[Param] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
     help: str = ""
+    example: dict[str, Any] = field(default_factory=dict)
+    """One invocation a user would type and what it prints (the contract's): `{"args": ["milk"],
+    "stdout": "milk"}` (the arguments after the command's name)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "function": self.function,
             "arguments": [a.to_dict() for a in self.arguments],
             "values": self.values,
             "help": self.help,
         }
+        if self.example:
+            out["example"] = self.example
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Command:
@@ -228,6 +234,7 @@ class Command:
             arguments=[Param.from_dict(a) for a in data.get("arguments") or []],
             values=dict(data.get("values") or {}),
             help=str(data.get("help") or ""),
+            example=dict(data.get("example") or {}),
         )
 
 

@@ -76,10 +76,21 @@ class Judge:
         self.spec, self.read_values, self.prompt_text = spec, read_values, prompt_text
         self.others, self.pending, self.readings = others, pending, readings
         self.owners = {p.lower(): m.id for m in architecture.modules if m.id != spec.id for p in m.files}
+        self.declared: frozenset[str] = frozenset()
+        """The names the contract declares for this module (issue 40): read identifiers it must use."""
+        self.mend: Callable[[list[ProjectFile]], tuple[list[ProjectFile], list[str]]] | None = None
+        """Mends a reply's files without the model before they are judged (a page's contract ids
+        put back), with one note per edit."""
+        self.mended: list[str] = []
 
     def __call__(self, number: int, text: str, reply: ModuleReply) -> Attempt:
         spec = self.spec
         files, dropped, prose, derived = self._files(reply)
+        if self.mend is not None:
+            files, notes = self.mend(files)
+            if notes:
+                reply.artifact = render_files(files)
+                self.mended += [n for n in notes if n not in self.mended]
         problems, checks, valid = self._problems(files, reply, prose)
         references = self.readings.references(spec.id, valid, self.others, pending_paths=self.pending)
         near = self.readings.near_misses(
@@ -210,7 +221,9 @@ class Judge:
     ) -> tuple[list[str], list[dict[str, Any]], list[ProjectFile]]:
         """The files' problems (prose and JSON written as code included), their checks, and the
         valid ones."""
-        problems, checks = module_problems(self.spec, files, reply.update, self.read_values, prompt=self.prompt_text)
+        problems, checks = module_problems(
+            self.spec, files, reply.update, self.read_values, prompt=self.prompt_text, declared=self.declared
+        )
         problems += prose + json_as_code(files)
         valid = [f for f, check in zip(files, checks, strict=True) if check["valid"]]
         return problems, checks, valid

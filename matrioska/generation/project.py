@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -295,13 +295,15 @@ def module_problems(
     read_values: dict[str, Any],
     *,
     prompt: str = "",
+    declared: Collection[str] = (),
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """What is wrong with one module's answer, and its file checks.
 
     It has files (not none, not an echo of its prompt) and every file it declared in the plan;
     its files pass their checks by kind; every key it declared it writes is present and
-    non-empty; the identifiers it publishes occur in its own files and those it reads occur in
-    its files too.
+    non-empty; the identifiers it publishes occur in its own files. An identifier it reads need
+    occur in its files only when the contract declares it for this module (`declared`, issue 40):
+    a style sheet need not style every element id it reads.
     """
     problems: list[str] = []
     checks = []
@@ -343,6 +345,8 @@ def module_problems(
             if kind is None:
                 continue
             for token in identifiers(value):
+                if role == "read" and token not in declared:
+                    continue
                 if not _occurs(token, texts):
                     problems.append(
                         f"the {kind} {token!r} you {role} in shared_state key {key!r} does not occur in your files"

@@ -325,6 +325,7 @@ def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) ->
                 "attempts": report.get("attempts"),
                 "problems": report.get("problems") or [],
                 "interface": render_interface(faces[mid]) if mid in faces else None,
+                "contract": _contract_text((values.get("contract") or {}).get(mid)),
                 **_sampling(report),
             }
         )
@@ -333,6 +334,8 @@ def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) ->
     for spec in plan.get("modules") or []:
         for key in spec.get("shared_state_reads") or []:
             readers.setdefault(key, []).append(spec.get("id"))
+        for module in [spec.get("id"), *(spec.get("dependencies") or [])]:  # a contract: its module and dependents
+            readers.setdefault(f"contract.{module}", []).append(spec.get("id"))
     whiteboard = [
         {
             "key": key,
@@ -357,6 +360,15 @@ def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) ->
         "pending_review": pending[0] if pending else None,
         "zip": (out / "matrioska_results.zip").exists(),
     }
+
+
+def _contract_text(data: Any) -> str | None:
+    """A module's contract in a few lines (None: it has none)."""
+    if not isinstance(data, dict):
+        return None
+    from ..functions.contract import ModuleContract, render_contract
+
+    return render_contract(ModuleContract.from_dict(data)) or None
 
 
 class TokenAuth(BaseHTTPMiddleware):

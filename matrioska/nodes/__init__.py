@@ -3,6 +3,7 @@
 from .acceptance import acceptance
 from .architect import architect
 from .assembler import assembler
+from .contract import contract
 from .executor import executor
 from .review import review, route_after_plan, route_after_review
 from .routing import join, next_pending, route_after_module, route_modules
@@ -11,6 +12,7 @@ from .verify import route_after_verify, verify
 __all__ = [
     "architect",
     "acceptance",
+    "contract",
     "executor",
     "assembler",
     "join",

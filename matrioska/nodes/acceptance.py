@@ -23,6 +23,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langgraph.runtime import Runtime
 
 from ..context import Context, resolve_llm
+from ..functions.contract import ModuleContract
+from ..functions.derive import contract_scenarios, lacking_names
 from ..model.calls import call_structured, emit
 from ..model.structured import constrained
 from ..plan.acceptance import check_against_plan, describe, lenient, repair_names, validate_scenarios
@@ -35,6 +37,7 @@ from ..prompts import (
     ACCEPTANCE_USER_PROMPT,
 )
 from ..state import Architecture, MatrioskaState
+from .contract import contracts_of
 
 GENERATED_LIMIT = 6
 _PLACEHOLDER = re.compile(r"<[A-Za-z][\w .,-]{1,40}>")
@@ -48,12 +51,22 @@ def acceptance(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, An
     mode = state.get("acceptance_mode") or "replace"
     notes: list[str] = []
     generated: list[dict[str, Any]] = []
+    contracts = contracts_of(state)
+    for scenario in user:  # a user's scenario naming what the contract lacks: said before anything is built
+        lacking = lacking_names(scenario, contracts)
+        if lacking:
+            notes.append(
+                f"acceptance scenario {scenario['name']!r} names what the contract lacks: {', '.join(lacking)}"
+            )
+            emit(runtime, "acceptance_lacks", scenario=scenario["name"], names=lacking)
     if user and mode != "extra":
-        notes.append(f"acceptance: {len(user)} scenario(s) from the user")
+        notes.insert(0, f"acceptance: {len(user)} scenario(s) from the user")
     elif not context.acceptance:
         notes.append("acceptance scenarios not written (switched off): the verdict rests on the checks alone")
     else:
-        generated, more = generate(state, runtime)
+        generated, more = derived_scenarios(contracts)
+        if not generated:
+            generated, more = generate(state, runtime)
         notes += more
         if user:
             notes.insert(0, f"acceptance: {len(user)} scenario(s) from the user")
@@ -67,6 +80,14 @@ def acceptance(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, An
         notes=notes,
     )
     return {"acceptance": scenarios, "plan_report": [*(state.get("plan_report") or []), *notes]}
+
+
+def derived_scenarios(contracts: dict[str, ModuleContract]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The scenarios the contract implies (every name in them the contract's), and notes."""
+    found, dropped = lenient(contract_scenarios(contracts, GENERATED_LIMIT + 2))
+    if not found:
+        return [], []
+    return found, [f"acceptance: {len(found)} scenario(s) derived from the contract", *dropped]
 
 
 def _plan_facts(plan: dict[str, Any]) -> tuple[str, str, list[str]]:

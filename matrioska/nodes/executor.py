@@ -24,13 +24,14 @@ from ..checking.sandbox import resolve_sandbox
 from ..checking.verify import module_check
 from ..context import Context, resolve_llm
 from ..errors import MatrioskaError, RecursionBudgetError
+from ..functions.derive import bind_judge, page_only, reading_contracts
 from ..functions.module import PATH_NAME, Writing, attempt_functions, tests_from_examples
 from ..functions.plan import eligible
 from ..generation.attempts import Asking, ModuleAttempts
 from ..generation.candidates import OwnCheck
 from ..generation.fixes import files_to_fix, next_fixes, runtime_fixes
 from ..generation.judge import Judge, announce
-from ..generation.project import extract_files, project_files
+from ..generation.project import ProjectFile, extract_files, project_files
 from ..generation.prompt import build_module_messages, fix_messages, prompt_text
 from ..generation.readings import Readings
 from ..model.backend import backend_of
@@ -40,6 +41,7 @@ from ..model.grammar import ReplyFrame, grammar_model, render_files, reply_frame
 from ..model.sampling import sampling_temperature
 from ..plan.parsing import ModuleReply
 from ..state import Architecture, MatrioskaState, ModuleSpec
+from .contract import contracts_of
 from .routing import max_parallel_of, next_pending, pending_count, remaining_waves
 
 # What the module's work reads with the checking wing (generation sits below it).
@@ -71,9 +73,10 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     _emit_started(state, runtime, spec, grammar_model(llm, frame)[1])
     asking = _asking(llm, runtime, context, frame)
     interfaces = state.get("interfaces") or {}
+    mine = contracts_of(state).get(spec.id)
     messages, prompt_report = build_module_messages(
         architecture,
-        spec,
+        reading_contracts(spec, shared_state),
         shared_state,
         counter=asking.counter,
         budget=asking.budget,
@@ -87,6 +90,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     read_values = {key: shared_state[key] for key in spec.shared_state_reads if key in shared_state}
     others = {m: face for m, face in interfaces.items() if m != spec.id}
     judge = Judge(architecture, spec, read_values, prompt_text(messages), others, pending, READINGS)
+    bind_judge(judge, mine, spec)
     if evidence:
         messages = fix_messages(messages, evidence, spec, interfaces, own, READINGS)
         emit(runtime, "module_fix", module=spec.id, round=state.get("fix_round") or 0, evidence=evidence[:600])
@@ -97,6 +101,10 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         previous = {key: shared_state[key] for key in spec.shared_state_writes if key in shared_state}
         loop.start_from(ModuleReply(render_files(own), previous))
     path = _function_path(state, runtime, context, asking, architecture, spec, evidence, loop, messages)
+    if whole := path.get("whole"):  # files by role (issue 40): the model writes only what no scaffold makes
+        loop = ModuleAttempts(
+            _asking(llm, runtime, context, reply_frame(spec, whole)), spec, judge, checker, whole, path["own"]
+        )
     outcome = loop.outcome(messages) if path.get("accepted") else loop.run(messages)
     kept, reply = outcome.kept, outcome.kept.reply
     for edit in kept.near_miss_edits:
@@ -107,6 +115,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         spec, shared_state, model=backend_of(llm).name, rewrite=rewrite, prompt=prompt_report, runtime_fixes=fixes
     ).to_dict()
     report["path"], report["functions"] = path.get("path", "whole module"), path.get("functions")
+    report.update({k: v for k, v in (("file_ways", path.get("files")), ("ids_restored", judge.mended)) if v})
     if path.get("offered") and kept.path and kept.path != path["offered"]:  # a whole-module reply beat them
         report["path"] = f"whole module (it beat the {path['offered']} files)"
     if report["functions"] is None:
@@ -141,12 +150,18 @@ def _function_path(
     Returns the report's `path` and `functions` entries."""
     reports = state.get("module_reports") or {}
     previous = (reports.get(spec.id) or {}).get("functions") if evidence else None
-    how = eligible(spec, state.get("acceptance") or []) if context.functions else None
+    contracts = contracts_of(state)
+    how = eligible(spec, state.get("acceptance") or [], contracts.get(spec.id)) if context.functions else None
     if how is None and context.functions and not evidence:
         files = tests_from_examples(architecture, spec, reports)
         if files:
             kept = loop.offer(render_files(files) + "\n", "tests from examples", messages)
             return {"accepted": not kept.problems, "path": "tests from examples", "offered": "tests from examples"}
+        page = page_only(spec, contracts.get(spec.id), contracts, architecture.project_name)
+        if page is not None and not page.get("whole"):  # nothing for the model: offered as the module's reply
+            kept = loop.offer(render_files(page["own"]) + "\n", "page scaffold", messages)
+            page.update(accepted=not kept.problems, offered="page scaffold")
+        return page or {}
     if how is None or (evidence and not previous):
         return {}
     writing = Writing(
@@ -156,6 +171,8 @@ def _function_path(
         sandbox=_sandbox(context),
         runtime=runtime,
         meter=asking.meter,
+        contracts=contracts,
+        title=architecture.project_name,
     )
     built = attempt_functions(
         writing,
@@ -172,9 +189,11 @@ def _function_path(
         return {"path": "functions, fixed whole", "functions": previous}
     if built is None:
         return {"path": "whole module (no function plan)"}
+    found = {"path": PATH_NAME, "functions": built.report(), "files": built.ways}
+    if how.whole:  # the model writes the rest (styles, prose) beside the files made without it
+        return {**found, "whole": list(how.whole), "own": [ProjectFile(p, t, spec.id) for p, t in built.files.items()]}
     kept = loop.offer(built.reply_text(), PATH_NAME, messages)
-    accepted = not kept.problems and not built.missing
-    return {"accepted": accepted, "path": PATH_NAME, "functions": built.report(), "offered": PATH_NAME}
+    return {**found, "accepted": not kept.problems and not built.missing, "offered": PATH_NAME}
 
 
 def _sandbox(context: Context) -> Any:

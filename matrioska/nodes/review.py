@@ -3,10 +3,12 @@
 Runs only with `Context.review` (`--review`, `interrupt_after_architect=True`). The graph stops
 with an interrupt whose value holds the plan; it continues with `Command(resume=...)`:
 - `{"action": "approve"}` (or the string "approve"): run the plan as it is;
-- `{"action": "edit", "plan": <dict, or JSON / YAML text>, "acceptance": [...]}`: the edited plan
-  is validated like the architect's, the edited acceptance scenarios (also accepted as the
-  plan's `acceptance` key) like a scenario file; either may be left out; an invalid edit stops
-  again with the error, nothing changed;
+- `{"action": "edit", "plan": <dict, or JSON / YAML text>, "acceptance": [...], "contract":
+  {...}}`: the edited plan is validated like the architect's, the edited acceptance scenarios
+  (also accepted as the plan's `acceptance` key) like a scenario file, the edited contract (also
+  the plan's `contract` key, `{"modules": {id: {...}}}`) like a `--contract` file, and the
+  scenarios derived from the contract are derived again from it; any may be left out; an invalid
+  edit stops again with the error, nothing changed;
 - `{"action": "replan", "comment": "..."}`: the architect plans again with the comment.
 """
 
@@ -19,10 +21,12 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from ..context import Context
-from ..errors import AcceptanceError, PlanError
+from ..errors import AcceptanceError, ContractError, PlanError
+from ..functions.contract import check_against_plan, contract_key, load_contract
+from ..functions.decide import decide_contracts
 from ..plan.acceptance import validate_scenarios
 from ..plan.parsing import architecture_from_dict, execution_order, wave_conflicts
-from ..state import MatrioskaState
+from ..state import Architecture, MatrioskaState
 from .routing import route_modules
 
 ACTIONS = ("approve", "edit", "replan")
@@ -57,6 +61,7 @@ def review(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
             "execution_order": state.get("execution_order"),
             "plan_report": state.get("plan_report") or [],
             "acceptance": state.get("acceptance") or [],
+            "contract": state.get("contract") or {},
             "error": state.get("review_error"),
             "actions": list(ACTIONS),
         }
@@ -80,12 +85,13 @@ def review(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
         try:
             raw = answer.get("plan")
             plan = _plan_from(raw) if raw is not None else None
-            scenarios = answer.get("acceptance")
-            if plan is not None and "acceptance" in plan:
+            scenarios, contract = answer.get("acceptance"), answer.get("contract")
+            if plan is not None and ("acceptance" in plan or "contract" in plan):
                 plan = dict(plan)
-                scenarios = plan.pop("acceptance")
-            if plan is None and scenarios is None:
-                raise PlanError("an edit needs the edited plan or the edited acceptance scenarios")
+                scenarios = plan.pop("acceptance", scenarios)
+                contract = plan.pop("contract", contract)
+            if plan is None and scenarios is None and contract is None:
+                raise PlanError("an edit needs the edited plan, contract or acceptance scenarios")
             if plan is not None:
                 architecture, notes = architecture_from_dict(plan)
                 context = runtime.context or Context()
@@ -97,6 +103,8 @@ def review(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
                     execution_order=execution_order(architecture),
                     plan_report=["plan edited at review", *notes],
                 )
+            if contract is not None and contract != {"modules": state.get("contract") or {}}:
+                update.update(_contract_edit(state, update, contract, scenarios))
             if scenarios is not None:
                 edited = validate_scenarios(scenarios, origin="the edited acceptance scenarios") if scenarios else []
                 update["acceptance"] = edited
@@ -108,8 +116,39 @@ def review(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
             return {"review_error": f"edited plan rejected: {exc}"}
         except AcceptanceError as exc:
             return {"review_error": f"edited acceptance scenarios rejected: {exc}"}
+        except ContractError as exc:
+            return {"review_error": f"edited contract rejected: {exc}"}
         return update
     return {"review_error": f"unknown review action {action!r}; use one of {', '.join(ACTIONS)}"}
+
+
+def _contract_edit(state: MatrioskaState, update: dict[str, Any], edited: Any, scenarios: Any) -> dict[str, Any]:
+    """The contract as the reviewer edited it, read like a `--contract` file (`ContractError`),
+    published again, and (unless the scenarios were edited too) the scenarios derived from it
+    derived again; the user's own scenarios stay."""
+    from .acceptance import derived_scenarios
+    from .contract import contracts_of
+
+    if not isinstance(edited, dict):
+        try:
+            edited = json.loads(str(edited))
+        except ValueError as exc:
+            raise ContractError(f"the edited contract is not JSON ({exc})") from None
+    given = load_contract(edited)
+    architecture = Architecture.model_validate(update.get("architecture") or state.get("architecture") or {})
+    check_against_plan(given, [m.id for m in architecture.modules], "the edited contract")
+    decided = decide_contracts(None, state.get("task") or "", architecture, None, given=given)
+    data = {m: c.to_dict() for m, c in decided.items()}
+    out: dict[str, Any] = {
+        "contract": data,
+        "shared_state": {contract_key(m): c for m, c in data.items() if not decided[m].empty},
+        "plan_report": [*(update.get("plan_report") or state.get("plan_report") or []), "contract edited at review"],
+    }
+    if scenarios is None:
+        user = [s for s in state.get("acceptance") or [] if s.get("source") == "user"]
+        derived, _ = derived_scenarios(contracts_of({"contract": data}))
+        out["acceptance"] = [*user, *derived] if derived else state.get("acceptance") or []
+    return out
 
 
 def route_after_plan(state: MatrioskaState, runtime: Any) -> Any:

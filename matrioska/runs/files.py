@@ -364,7 +364,10 @@ def manifest(state: dict[str, Any], files: list[tuple[str, str, str]]) -> dict[s
             "valid": check.get("valid", True),
             "problems": check.get("problems", []),
         }
-    keys = {key: origin(module_id) for key, module_id in (state.get("shared_state_writers") or {}).items()}
+    keys = {
+        key: origin(module_id) if module_id != "contract" else {"module": None, "step": "contract"}
+        for key, module_id in (state.get("shared_state_writers") or {}).items()
+    }
     verification = state.get("verification") or {}
     verdict = (
         {
@@ -405,6 +408,7 @@ def manifest(state: dict[str, Any], files: list[tuple[str, str, str]]) -> dict[s
         "thread_task": state.get("task"),
         "planned_tree": planned,
         "acceptance": acceptance,
+        "contract": state.get("contract") or {},
         "files": entries,
         "shared_state": keys,
         "interfaces": interfaces,

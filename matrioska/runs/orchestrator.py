@@ -87,6 +87,12 @@ class MatrioskaOrchestrator:
             `{"scenarios": [...]}`) in the format README describes; validated here
             (`AcceptanceError`). New runs use them instead of the ones the model writes.
         acceptance_extra: with `acceptance`, the model writes its scenarios beside yours.
+        contract: your contract of the project's public names (issue 40): a JSON file's path or
+            a dict, `{"modules": {id: {"functions": [...], "commands": [...], "elements":
+            [...]}}}` as `--review` shows it; validated here (`ContractError`, one line naming
+            the field). New runs use it instead of the one the model would decide.
+        write_contract: have the model decide the contract after the plan (when you gave none);
+            False: each module plans its own names, as before issue 40.
         write_acceptance: have the model write acceptance scenarios after the plan (when you
             gave none, or with `acceptance_extra`); False: the verdict rests on the checks.
         allow_install: distribution names (a list, or "a,b") that verification may install for
@@ -123,6 +129,8 @@ class MatrioskaOrchestrator:
         acceptance: str | os.PathLike[str] | list[dict[str, Any]] | dict[str, Any] | None = None,
         acceptance_extra: bool = False,
         write_acceptance: bool = True,
+        contract: str | os.PathLike[str] | dict[str, Any] | None = None,
+        write_contract: bool = True,
         allow_install: str | list[str] | tuple[str, ...] | None = None,
     ) -> None:
         from ..graph import DEFAULT_RECURSION_LIMIT, build_graph
@@ -132,6 +140,10 @@ class MatrioskaOrchestrator:
         self.acceptance = load_scenarios(acceptance) if acceptance is not None else []
         self.acceptance_extra = bool(acceptance_extra)
         self.write_acceptance = bool(write_acceptance)
+        from ..functions.contract import load_contract
+
+        self.contract = load_contract(contract) if contract is not None else {}
+        self.write_contract = bool(write_contract)
         if llm is None:
             raise ModelNotConfiguredError("MatrioskaOrchestrator needs a model: a chat model or a model string")
         self.files = ContextManager(base_path)
@@ -210,6 +222,8 @@ class MatrioskaOrchestrator:
         if self.acceptance:
             payload["acceptance"] = self.acceptance
             payload["acceptance_mode"] = "extra" if self.acceptance_extra else "replace"
+        if self.contract:
+            payload["given_contract"] = self.contract
         if architecture is not None:
             payload["architecture"] = (
                 architecture.model_dump(mode="json") if isinstance(architecture, Architecture) else dict(architecture)
@@ -325,6 +339,7 @@ class MatrioskaOrchestrator:
             functions=self.functions,
             function_samples=self.function_samples,
             acceptance=self.write_acceptance,
+            contract=self.write_contract,
             review=self.interrupt_after_architect,
             max_plan_attempts=self.max_plan_attempts,
             assembler_notes=self.assembler_notes,

@@ -129,7 +129,7 @@ function drawGraph(modules) {
     state.setAttribute("x", p.x + 8); state.setAttribute("y", p.y + 29);
     state.textContent = m.status + (m.attempts > 1 ? ` (${m.attempts} attempts)` : "");
     const title = document.createElementNS(NS, "title");
-    title.textContent = `${m.id}\nreads: ${m.reads.join(", ")}\nwrites: ${m.writes.join(", ")}${m.problems.length ? "\n" + m.problems.join("\n") : ""}${m.candidates_line ? "\n" + m.candidates_line : ""}${m.interface ? "\ninterface:\n" + m.interface : ""}`;
+    title.textContent = `${m.id}\nreads: ${m.reads.join(", ")}\nwrites: ${m.writes.join(", ")}${m.problems.length ? "\n" + m.problems.join("\n") : ""}${m.candidates_line ? "\n" + m.candidates_line : ""}${m.contract ? "\ncontract:\n" + m.contract : ""}${m.interface ? "\ninterface:\n" + m.interface : ""}`;
     group.append(rect, label, state, title);
     // a module's own view (its artifact, interface and candidates), once it has an artifact
     group.addEventListener("click", () => {
@@ -347,8 +347,9 @@ function drawReview(pending) {
   reviewPlan = pending.plan;
   $("review-error").hidden = !pending.error;
   $("review-error").textContent = pending.error || "";
-  // the plan and its acceptance scenarios, edited as one document (the review reads "acceptance")
-  const edited = { ...pending.plan, acceptance: pending.acceptance || [] };
+  // the plan, its contract and its acceptance scenarios, edited as one document (the review reads
+  // "contract" and "acceptance")
+  const edited = { ...pending.plan, contract: { modules: pending.contract || {} }, acceptance: pending.acceptance || [] };
   if ($("editor").hidden) $("plan-text").value = JSON.stringify(edited, null, 2);
 }
 
