@@ -435,3 +435,36 @@ def test_a_read_identifier_costs_a_repair_only_when_the_contract_declares_it() -
     assert module_problems(spec, files, {}, reads)[0] == []  # a style sheet need not style every id
     problems, _ = module_problems(spec, files, {}, reads, declared={"add"})
     assert problems == ["the element id 'add' you read in shared_state key 'element_ids' does not occur in your files"]
+
+
+def test_independent_modules_are_asked_together_and_their_events_reach_the_stream(tmp_path: Path) -> None:
+    # seen on the real 0.5B through vLLM: an event emitted by a contract asked in a worker thread
+    # needs the graph's context there (LangGraph's custom stream writer reads it)
+    plan = {
+        "project_name": "two",
+        "goal": "two helpers",
+        "modules": [
+            {"id": "left", "files": ["left.py"], "description": "left helper"},
+            {"id": "right", "files": ["right.py"], "description": "right helper"},
+        ],
+    }
+    replies: dict[str, list[str]] = {"left": ["not json", "{}"], "right": ["not json", "{}"]}
+
+    def respond(messages: list[BaseMessage]) -> str:
+        if is_contract(messages):
+            module = re.search(r"MODULE (\w+):", str(messages[-1].content) + str(messages[1].content)).group(1)  # type: ignore[union-attr]
+            return replies[module].pop(0)
+        return "notes"
+
+    events: list[dict[str, Any]] = []
+    with MatrioskaOrchestrator(
+        ScriptedChatModel(respond=respond, acceptance_reply='{"scenarios": []}', contract_reply=None),
+        tmp_path,
+        verify=False,
+        functions=False,
+        max_repairs=0,
+        interrupt_after_architect=True,
+    ) as orchestrator:
+        orchestrator.run("two helpers", architecture=plan, on_event=events.append)
+    unusable = sorted(e["module"] for e in events if e["event"] == "contract_unusable")
+    assert unusable == ["left", "right"] and replies == {"left": [], "right": []}

@@ -10,10 +10,10 @@ an error. A user's contract is read the same way and no model is asked.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables.config import ContextThreadPoolExecutor
 
 from ..kinds.python.source import import_name
 from ..model.calls import call_structured, emit
@@ -131,7 +131,9 @@ def decide_contracts(
         if len(level) == 1:
             results = [one(level[0])]
         else:
-            with ThreadPoolExecutor(max_workers=min(8, len(level)), thread_name_prefix="matrioska-contract") as pool:
+            with ContextThreadPoolExecutor(
+                max_workers=min(8, len(level)), thread_name_prefix="matrioska-contract"
+            ) as pool:
                 results = list(pool.map(one, level))
         for spec, found in zip(level, results, strict=True):
             decided[spec.id] = found

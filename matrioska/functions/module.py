@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+from langchain_core.runnables.config import ContextThreadPoolExecutor
 
 from ..checking.sandbox import Sandbox
 from ..errors import MatrioskaError
@@ -138,7 +139,7 @@ def _write_all(
 
     if not functions:
         return {}, ""
-    with ThreadPoolExecutor(max_workers=min(8, len(functions)), thread_name_prefix="matrioska-function") as pool:
+    with ContextThreadPoolExecutor(max_workers=min(8, len(functions)), thread_name_prefix="matrioska-function") as pool:
         results = list(pool.map(one, functions))
     paths = sorted({path for _, path in results if path})
     return {f.name: sources for f, (sources, _) in zip(functions, results, strict=True)}, " + ".join(paths)
