@@ -468,3 +468,22 @@ def test_independent_modules_are_asked_together_and_their_events_reach_the_strea
         orchestrator.run("two helpers", architecture=plan, on_event=events.append)
     unusable = sorted(e["module"] for e in events if e["event"] == "contract_unusable")
     assert unusable == ["left", "right"] and replies == {"left": [], "right": []}
+
+
+def test_scenarios_the_model_writes_name_only_the_contracts_functions_and_ids() -> None:
+    from matrioska.nodes.acceptance import _contract_slots
+    from matrioska.plan.scenario_slots import plan_slots, slotted_schema
+
+    plan = [
+        {"id": "app", "files": ["main.py", "shout.py"], "description": "convert(text) shouts"},
+        {"id": "page", "files": ["index.html"], "description": "has #name"},
+    ]
+    spec = ModuleSpec(id="app", files=["main.py", "shout.py"])
+    page = ModuleSpec(id="page", files=["index.html"])
+    contracts = {
+        "app": read_contract(_contract("shout"), spec, file_roles(spec)),
+        "page": read_contract(PAGE_CONTRACT, page, file_roles(page)),
+    }
+    slots = _contract_slots(plan_slots(plan), contracts)
+    assert slots.modules == {"shout": ["shout"]} and "#name" not in slots.ids and "#sum" in slots.ids
+    assert '"convert"' not in json.dumps(slotted_schema(slots))

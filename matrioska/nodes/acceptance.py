@@ -25,11 +25,12 @@ from langgraph.runtime import Runtime
 from ..context import Context, resolve_llm
 from ..functions.contract import ModuleContract
 from ..functions.derive import contract_scenarios, lacking_names
+from ..kinds.python.source import import_name
 from ..model.calls import call_structured, emit
 from ..model.structured import constrained
 from ..plan.acceptance import check_against_plan, describe, lenient, repair_names, validate_scenarios
 from ..plan.parsing import JSONExtractionError, extract_json_object
-from ..plan.scenario_slots import plan_slots, render_slots, scenarios_schema, slotted_schema
+from ..plan.scenario_slots import Slots, plan_slots, render_slots, scenarios_schema, slotted_schema
 from ..prompts import (
     ACCEPTANCE_MORE_PROMPT,
     ACCEPTANCE_RETRY_PROMPT,
@@ -90,6 +91,21 @@ def derived_scenarios(contracts: dict[str, ModuleContract]) -> tuple[list[dict[s
     return found, [f"acceptance: {len(found)} scenario(s) derived from the contract", *dropped]
 
 
+def _contract_slots(slots: Slots, contracts: dict[str, ModuleContract]) -> Slots:
+    """The slots narrowed to the contract's names where it fixes them: a module's functions, the
+    pages' element ids (a scenario the model writes names nothing the contract lacks)."""
+    for contract in contracts.values():
+        for function in contract.functions:
+            module = import_name(function.file) if contract.language == "python" and function.file else None
+            if module in slots.modules:
+                fixed = [f.name for f in contract.functions if f.file == function.file]
+                slots.modules[module] = fixed
+    ids = [f"#{e.id}" for c in contracts.values() for e in c.elements]
+    if ids:
+        slots.ids = list(dict.fromkeys(ids))
+    return slots
+
+
 def _plan_facts(plan: dict[str, Any]) -> tuple[str, str, list[str]]:
     """The files by module, the hints (entry point, modules, pages) and every planned path."""
     rows, paths = [], []
@@ -131,7 +147,7 @@ def generate(state: MatrioskaState, runtime: Runtime[Context]) -> tuple[list[dic
     context = runtime.context or Context()
     plan = state.get("architecture") or {}
     files, hints, paths = _plan_facts(plan)
-    slots = plan_slots(plan.get("modules") or [])
+    slots = _contract_slots(plan_slots(plan.get("modules") or []), contracts_of(state))
     if slots.programs or slots.modules or slots.pages:
         hints = render_slots(slots) + "\n"  # the names a scenario may use, as the schema has them
     llm = resolve_llm(context, "architect")
