@@ -776,6 +776,11 @@ def run_task(
         "made": sum(1 for w in ways if not w.startswith("whole")),
         "whole": sum(1 for w in ways if w.startswith("whole")),
     }
+    row["beaten"] = sum(
+        1
+        for r in ((state.get("module_reports") or {}).values() if state else [])
+        if str(r.get("path") or "").startswith("whole module (it beat")
+    )
     row["contract_names"] = sum(
         len(c.get("functions") or []) + len(c.get("commands") or []) + len(c.get("elements") or [])
         for c in ((state.get("contract") or {}).values() if state else [])
@@ -1221,7 +1226,8 @@ def report(rows: list[dict[str, Any]]) -> tuple[str, dict[str, int]]:
     lines.append(
         f"\nContract: {sum(r.get('contract_names', 0) for r in rows)} public names; scenarios failed for a name the "
         f"project lacks: {lacking}/{ran} run; files by the function path or a scaffold: {made}, by the model whole: "
-        f"{whole} (in modules that report their files' ways)"
+        f"{whole} (in modules that report their files' ways); modules where a whole-module reply replaced the "
+        f"assembled files: {sum(r.get('beaten', 0) for r in rows)}"
     )
     stats = _load("generation.reply_stats")
     structure_total = stats.sum_counts(r["structure"] for r in rows)

@@ -190,8 +190,10 @@ def _function_path(
     if built is None:
         return {"path": "whole module (no function plan)"}
     found = {"path": PATH_NAME, "functions": built.report(), "files": built.ways}
-    if how.whole:  # the model writes the rest (styles, prose) beside the files made without it
+    current = {f.path: f.content for f in loop.own if f.path in how.whole}
+    if how.whole and len(current) < len(how.whole):  # the model writes the rest (styles, prose) beside them
         return {**found, "whole": list(how.whole), "own": [ProjectFile(p, t, spec.id) for p, t in built.files.items()]}
+    built.files.update(current)  # a fix round: the files the model wrote whole stay as they are
     kept = loop.offer(built.reply_text(), PATH_NAME, messages)
     return {**found, "accepted": not kept.problems and not built.missing, "offered": PATH_NAME}
 
