@@ -487,3 +487,22 @@ def test_scenarios_the_model_writes_name_only_the_contracts_functions_and_ids() 
     slots = _contract_slots(plan_slots(plan), contracts)
     assert slots.modules == {"shout": ["shout"]} and "#name" not in slots.ids and "#sum" in slots.ids
     assert '"convert"' not in json.dumps(slotted_schema(slots))
+
+
+@needs_bwrap
+def test_the_review_shows_the_contract_and_an_edit_renames_everywhere(tmp_path: Path) -> None:
+    script = Script([_contract("shout")])
+    model = ScriptedChatModel(respond=script, acceptance_reply=None, contract_reply=None)
+    options = {"sandbox": "bwrap", "verify_timeout": 60, "max_repairs": 0, "function_samples": 1}
+    with MatrioskaOrchestrator(
+        model, tmp_path, interrupt_after_architect=True, functions=True, **options
+    ) as orchestrator:
+        state = orchestrator.run("a tool that shouts", architecture=PLAN, thread_id="t")
+        pending = state["pending_review"]
+        assert pending["contract"]["app"]["functions"][0]["name"] == "shout"
+        bad = orchestrator.review("t", "edit", contract={"modules": {"nope": {}}})
+        assert "edited contract rejected" in bad["pending_review"]["error"] and "nope" in bad["pending_review"]["error"]
+        state = orchestrator.review("t", "edit", contract={"modules": {"app": _contract("holler")}})
+    assert state["contract"]["app"]["source"] == "user" and "holler" in script.asked and "shout" not in script.asked
+    assert [c["function"] for s in state["acceptance"] if s["kind"] == "python" for c in s["calls"]] == ["holler"] * 2
+    assert state["verification"]["works"] is True, state["verification"]

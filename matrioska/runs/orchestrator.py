@@ -251,13 +251,15 @@ class MatrioskaOrchestrator:
         plan: dict[str, Any] | str | None = None,
         comment: str = "",
         acceptance: list[dict[str, Any]] | dict[str, Any] | None = None,
+        contract: dict[str, Any] | None = None,
         on_event: EventHandler | None = None,
     ) -> dict[str, Any]:
         """Answer a plan review (`interrupt_after_architect=True`) and continue the run.
 
         `action` is "approve", "edit" (with `plan`: a dict, or JSON / YAML text) or "replan"
         (with `comment`); an edit may carry `acceptance`, the edited scenarios (also read from
-        the plan's "acceptance" key). The result is the final state, or again a state with
+        the plan's "acceptance" key) and `contract`, the edited contract (`{"modules": {...}}`, also
+        read from the plan's "contract" key). The result is the final state, or again a state with
         `pending_review` (an invalid edit, with its error; a new plan after a re-plan).
         """
         from langgraph.types import Command
@@ -272,6 +274,8 @@ class MatrioskaOrchestrator:
             answer["comment"] = comment
         if acceptance is not None:
             answer["acceptance"] = acceptance
+        if contract is not None:
+            answer["contract"] = contract
         return self._drive(Command(resume=answer), thread_id, on_event)
 
     def get_state(self, thread_id: str) -> dict[str, Any]:
