@@ -22,10 +22,10 @@ from matrioska.functions.contract import (
     copied,
     derive_contract,
     file_roles,
-    load_contract,
     read_contract,
 )
 from matrioska.functions.derive import contract_scenarios, lacking_names, restore_ids, scaffold_page
+from matrioska.functions.given import load_contract
 from matrioska.functions.plan import eligible
 from matrioska.runs.orchestrator import MatrioskaOrchestrator
 from matrioska.state import ModuleSpec
@@ -506,3 +506,35 @@ def test_the_review_shows_the_contract_and_an_edit_renames_everywhere(tmp_path: 
     assert state["contract"]["app"]["source"] == "user" and "holler" in script.asked and "shout" not in script.asked
     assert [c["function"] for s in state["acceptance"] if s["kind"] == "python" for c in s["calls"]] == ["holler"] * 2
     assert state["verification"]["works"] is True, state["verification"]
+
+
+def test_a_command_missing_its_functions_arguments_takes_them() -> None:
+    # seen on the real 0.5B: `reverse` with no argument calling reverse_words(sentence), its example
+    # printing a value no call could give
+    spec = ModuleSpec(id="app", files=["main.py", "words.py"])
+    data = {
+        "functions": [
+            {
+                "name": "reverse_words",
+                "params": [{"name": "sentence", "type": "str"}],
+                "returns": "str",
+                "purpose": "the words in reverse order",
+                "examples": [{"args": ["one two"], "expected": "two one"}, {"args": [""], "expected": ""}],
+                "calls": [],
+                "file": "words.py",
+            }
+        ],
+        "commands": [
+            {
+                "name": "reverse",
+                "function": "reverse_words",
+                "arguments": [],
+                "example": {"args": [], "stdout": "dlrow"},
+            }
+        ],
+    }
+    found = read_contract(data, spec, file_roles(spec))
+    assert [a.name for a in found.commands[0].arguments] == ["sentence"]
+    assert any("takes sentence" in n for n in found.notes)
+    command = next(s for s in contract_scenarios({"app": found}) if s["kind"] == "command")
+    assert command["args"] == ["reverse", "one two"] and command["stdout_contains"] == ["two one"]

@@ -275,7 +275,7 @@ def run_or_resume(
         raise AcceptanceError("--acceptance-extra needs --acceptance FILE")
     contract = None
     if args.command == "run" and getattr(args, "contract", None):
-        from ..functions.contract import check_against_plan, load_contract
+        from ..functions.given import check_against_plan, load_contract
 
         contract = load_contract(args.contract)  # a bad file: one line naming the field, before any model loads
         if plan is not None and isinstance(plan.get("modules"), list):

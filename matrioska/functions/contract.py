@@ -25,12 +25,10 @@ reads the user's (`--contract FILE`, `contract=`) and names the first bad field 
 from __future__ import annotations
 
 import builtins
-import json
 import keyword
-import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from ..errors import ContractError
@@ -43,6 +41,7 @@ __all__ = [
     "Element",
     "ModuleContract",
     "ROLES",
+    "ID_PATTERN",
     "ELEMENT_ROLES",
     "INPUT_TYPES",
     "file_roles",
@@ -51,8 +50,6 @@ __all__ = [
     "read_contract",
     "copied",
     "derive_contract",
-    "load_contract",
-    "check_against_plan",
     "render_contract",
     "SAMPLE_NAMES",
 ]
@@ -62,7 +59,7 @@ ROLES = ("code", "entry", "tests", "page", "style", "script", "other")
 sheet, a page's script, anything else (data, prose)."""
 ELEMENT_ROLES = ("input", "button", "output")
 INPUT_TYPES = ("text", "number", "email", "date", "checkbox", "password", "textarea", "select")
-_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 SAMPLE_NAMES = frozenset({"count_words", "countWords", "word_count", "countwords"})
 """The prompts' sample functions (the function plan's and the contract's): never a task's name."""
 _SAMPLE_ARGS = (["one two three"], [""])
@@ -342,7 +339,7 @@ def _elements(raw: Any, notes: list[str]) -> list[Element]:
         if not isinstance(item, dict):
             continue
         ident = str(item.get("id") or "").strip().lstrip("#")
-        if not _ID.match(ident):
+        if not ID_PATTERN.match(ident):
             notes.append(f"element id {item.get('id')!r} is not an identifier; dropped")
             continue
         if any(e.id == ident for e in out):
@@ -368,10 +365,13 @@ def read_contract(
     callable_names: list[str] | None = None,
     page_ids: list[str] | None = None,
     pages: dict[str, list[str]] | None = None,
+    known: dict[str, FunctionSpec] | None = None,
 ) -> ModuleContract:
     """A module's contract from the model's answer (or a user's file: the same shape), repaired
     where it contradicts the plan, each repair noted. `page_ids`: the ids of the pages that load
-    this module's scripts, fixed before; `pages`: every page's scripts and styles by file."""
+    this module's scripts, fixed before; `pages`: every page's scripts and styles by file;
+    `known`: the dependencies' contract functions by `module.name` (a command's arguments are
+    checked against the function it calls)."""
     notes: list[str] = []
     language = _language(roles)
     files = code_files(roles)
@@ -399,6 +399,7 @@ def read_contract(
         for c in data.get("commands") or []
         if isinstance(c, dict) and isinstance(c.get("example"), dict)
     }
+    _command_arguments(plan, known or {}, notes)
     for command in plan.commands:
         example = examples.get(command.name)
         if example is None:
@@ -427,6 +428,26 @@ def read_contract(
         source="model",
         notes=notes,
     )
+
+
+def _command_arguments(plan: FunctionPlan, known: dict[str, FunctionSpec], notes: list[str]) -> None:
+    """A command taking fewer arguments than the parameters its function needs (seen on the real
+    0.5B: `reverse` with no argument calling `reverse_words(sentence)`) takes the function's
+    parameters as its arguments: the entry point passes a command's arguments as the first
+    parameters, so a missing one could only fail."""
+    for command in plan.commands:
+        function = plan.function(command.function) or known.get(command.function)
+        if function is None:
+            function = next((f for n, f in known.items() if n.rsplit(".", 1)[-1] == command.function), None)
+        if function is None or len(command.arguments) >= len(function.params) or command.values:
+            continue
+        taken = {a.name for a in command.arguments}
+        added = [p for p in function.params[len(command.arguments) :] if p.name not in taken]
+        command.arguments = [*command.arguments, *(Param(p.name, p.type) for p in added)]
+        notes.append(
+            f"command {command.name}: takes {', '.join(p.name for p in added)} as its function "
+            f"{function.name} needs them"
+        )
 
 
 def missing(contract: ModuleContract, roles: dict[str, str]) -> list[str]:
@@ -537,105 +558,6 @@ def derive_contract(spec: ModuleSpec, roles: dict[str, str]) -> ModuleContract:
         source="derived",
         notes=["derived from the plan's texts"],
     )
-
-
-# --------------------------------------------------------------------------- the user's contract
-
-
-def load_contract(value: str | os.PathLike[str] | dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The user's contract, `{"modules": {id: {...}}}` (or `{id: {...}}`) as `--review` shows it,
-    from a JSON file or a dict; each field checked, the first bad one named in one line
-    (`ContractError`). Checked against a plan later (`check_against_plan`)."""
-    origin = "contract"
-    if isinstance(value, (str, os.PathLike)):
-        path = Path(value).expanduser()
-        origin = str(value)
-        try:
-            value = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ContractError(f"{origin}: cannot be read ({exc.strerror or exc})") from None
-        except ValueError as exc:
-            raise ContractError(f"{origin}: not JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise ContractError(f"{origin}: must be a JSON object of modules")
-    modules = value.get("modules", value) if isinstance(value.get("modules", value), dict) else None
-    if modules is None:
-        raise ContractError(f"{origin}: modules: must be an object, module id -> its contract")
-    out: dict[str, dict[str, Any]] = {}
-    for module, raw in modules.items():
-        where = f"{origin}: modules.{module}"
-        if not isinstance(raw, dict):
-            raise ContractError(f"{where}: must be an object (functions, commands, elements...)")
-        _check_fields(raw, where)
-        out[str(module)] = raw
-    return out
-
-
-def _check_fields(raw: dict[str, Any], where: str) -> None:
-    known = {
-        "module", "source", "language", "functions", "constants", "commands", "entry", "page",
-        "elements", "scripts", "styles", "events", "notes",
-    }  # fmt: skip
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ContractError(f"{where}.{unknown[0]}: is not a field of a module's contract ({', '.join(sorted(known))})")
-    for name in ("functions", "constants", "commands", "elements", "events", "scripts", "styles"):
-        if name in raw and not isinstance(raw[name], list):
-            raise ContractError(f"{where}.{name}: must be a list")
-    for index, function in enumerate(raw.get("functions") or []):
-        _check_function(function, f"{where}.functions[{index}]")
-    for index, command in enumerate(raw.get("commands") or []):
-        at = f"{where}.commands[{index}]"
-        if not isinstance(command, dict):
-            raise ContractError(f"{at}: must be an object with name, function, arguments")
-        if not isinstance(command.get("name"), str) or not re.match(r"^[A-Za-z][\w-]*$", command["name"]):
-            raise ContractError(f"{at}.name: must be a command name such as 'add'")
-        if not isinstance(command.get("function"), str) or not command["function"]:
-            raise ContractError(f"{at}.function: must name the contract function it calls")
-    for index, element in enumerate(raw.get("elements") or []):
-        at = f"{where}.elements[{index}]"
-        ident = element.get("id") if isinstance(element, dict) else element
-        if not isinstance(ident, str) or not _ID.match(ident.lstrip("#")):
-            raise ContractError(f"{at}.id: must be an element id such as 'title'")
-        if isinstance(element, dict) and element.get("role", "output") not in ELEMENT_ROLES:
-            raise ContractError(f"{at}.role: must be one of {', '.join(ELEMENT_ROLES)}")
-    for index, event in enumerate(raw.get("events") or []):
-        at = f"{where}.events[{index}]"
-        if not isinstance(event, dict) or not isinstance(event.get("element"), str):
-            raise ContractError(f"{at}.element: must be the id of the element the event is on")
-        if not isinstance(event.get("function"), str) or not event["function"].isidentifier():
-            raise ContractError(f"{at}.function: must be the script function the event calls")
-
-
-def _check_function(function: Any, at: str) -> None:
-    if not isinstance(function, dict):
-        raise ContractError(f"{at}: must be an object with name, params, examples")
-    name = function.get("name")
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-        raise ContractError(f"{at}.name: must be an identifier")
-    params = function.get("params", [])
-    if not isinstance(params, list) or not all(
-        (isinstance(p, dict) and str(p.get("name", "")).isidentifier()) or (isinstance(p, str) and p.isidentifier())
-        for p in params
-    ):
-        raise ContractError(f"{at}.params: must be a list of {{'name', 'type'}}")
-    for number, example in enumerate(function.get("examples") or []):
-        if not isinstance(example, dict) or not isinstance(example.get("args", []), list):
-            raise ContractError(f"{at}.examples[{number}]: must be {{'args': [...], 'expected': value}}")
-        if len(example.get("args", [])) != len(params):
-            count = len(example.get("args", []))
-            raise ContractError(f"{at}.examples[{number}].args: {count} value(s) for {len(params)} parameter(s)")
-
-
-def check_against_plan(contracts: dict[str, dict[str, Any]], modules: list[str], origin: str) -> None:
-    """A user's contract names only planned modules (`modules`: their ids; else one line,
-    `ContractError`)."""
-    ids = {str(m) for m in modules}
-    for module in contracts:
-        if module not in ids:
-            raise ContractError(
-                f"{origin}: modules.{module}: the plan has no module {module!r} ({', '.join(sorted(ids))})"
-            )
 
 
 # --------------------------------------------------------------------------- words

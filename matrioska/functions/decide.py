@@ -34,6 +34,7 @@ from .contract import (
     rename_copies,
     render_contract,
 )
+from .spec import FunctionSpec
 
 __all__ = ["CONTRACT_SYSTEM_PROMPT", "decide_contracts"]
 
@@ -122,11 +123,19 @@ def decide_contracts(
                 if spec.id not in given:
                     return ModuleContract(spec.id, source="none")
                 found = read_contract(
-                    given[spec.id], spec, own, callable_names=sorted(named), page_ids=ids, pages=pages
+                    given[spec.id],
+                    spec,
+                    own,
+                    callable_names=sorted(named),
+                    page_ids=ids,
+                    pages=pages,
+                    known=_known(spec, decided),
                 )
                 found.source = "user"
                 return found
-            return _ask(llm, runtime, task, architecture, spec, own, named, ids, pages, scenarios)
+            return _ask(
+                llm, runtime, task, architecture, spec, own, named, ids, pages, scenarios, _known(spec, decided)
+            )
 
         if len(level) == 1:
             results = [one(level[0])]
@@ -176,6 +185,23 @@ def _callables(spec: ModuleSpec, decided: dict[str, ModuleContract], architectur
     return out
 
 
+def _known(spec: ModuleSpec, decided: dict[str, ModuleContract]) -> dict[str, FunctionSpec]:
+    """The dependencies' contract functions by `module.name` (Python) or `name` (a script)."""
+    out: dict[str, FunctionSpec] = {}
+    for dependency in spec.dependencies:
+        found = decided.get(dependency)
+        if found is None:
+            continue
+        for function in found.functions:
+            key = (
+                f"{import_name(function.file)}.{function.name}"
+                if found.language == "python" and function.file
+                else function.name
+            )
+            out[key] = function
+    return out
+
+
 def _ask(
     llm: Any,
     runtime: Any,
@@ -187,6 +213,7 @@ def _ask(
     ids: list[str],
     pages: dict[str, list[str]],
     scenarios: list[dict[str, Any]],
+    known: dict[str, FunctionSpec],
 ) -> ModuleContract:
     schema = contract_schema(roles, sorted(named), ids)
     if schema is None:
@@ -207,7 +234,7 @@ def _ask(
                 break
             messages = [*messages[:2], AIMessage(reply[:1500] or "(empty reply)"), HumanMessage(_retry(str(exc)))]
             continue
-        found = read_contract(data, spec, roles, callable_names=sorted(named), page_ids=ids, pages=pages)
+        found = read_contract(data, spec, roles, callable_names=sorted(named), page_ids=ids, pages=pages, known=known)
         if not data:  # an empty object: the module's names are left to its own step
             found.source, found.notes = "none", ["no contract given; the module plans its own names"]
             return found

@@ -22,8 +22,9 @@ from langgraph.types import interrupt
 
 from ..context import Context
 from ..errors import AcceptanceError, ContractError, PlanError
-from ..functions.contract import check_against_plan, contract_key, load_contract
+from ..functions.contract import contract_key
 from ..functions.decide import decide_contracts
+from ..functions.given import check_against_plan, load_contract
 from ..plan.acceptance import validate_scenarios
 from ..plan.parsing import architecture_from_dict, execution_order, wave_conflicts
 from ..state import Architecture, MatrioskaState

@@ -140,7 +140,7 @@ class MatrioskaOrchestrator:
         self.acceptance = load_scenarios(acceptance) if acceptance is not None else []
         self.acceptance_extra = bool(acceptance_extra)
         self.write_acceptance = bool(write_acceptance)
-        from ..functions.contract import load_contract
+        from ..functions.given import load_contract
 
         self.contract = load_contract(contract) if contract is not None else {}
         self.write_contract = bool(write_contract)
