@@ -538,3 +538,14 @@ def test_a_command_missing_its_functions_arguments_takes_them() -> None:
     assert any("takes sentence" in n for n in found.notes)
     command = next(s for s in contract_scenarios({"app": found}) if s["kind"] == "command")
     assert command["args"] == ["reverse", "one two"] and command["stdout_contains"] == ["two one"]
+
+
+def test_a_page_the_plan_gives_no_script_is_written_by_the_model() -> None:
+    from matrioska.functions.derive import page_only
+
+    spec = ModuleSpec(id="page", files=["index.html"])
+    contract = read_contract(PAGE_CONTRACT, spec, file_roles(spec))
+    assert contract.scripts == [] and page_only(spec, contract, {"page": contract}, "t") is None
+    contract.scripts = ["app.js"]
+    made = page_only(spec, contract, {"page": contract}, "t")
+    assert made is not None and made["path"] == "page scaffold" and "whole" not in made

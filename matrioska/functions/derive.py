@@ -383,8 +383,11 @@ def page_only(
     spec: ModuleSpec, mine: ModuleContract | None, contracts: dict[str, ModuleContract], title: str
 ) -> dict[str, Any] | None:
     """A module holding a page the contract fixes and no code: the page scaffolded from the
-    contract, the rest (styles, prose) written whole by the model (issue 40). None otherwise."""
-    if mine is None or not mine.elements or mine.page not in spec.files:
+    contract, the rest (styles, prose) written whole by the model (issue 40). None otherwise, and
+    when the plan gives the page no script: its behaviour can then only be the page's own inline
+    code, which the model writes (seen on the real 0.5B: a shopping list planned as three page
+    modules and no script; a scaffold there would be a page that can do nothing)."""
+    if mine is None or not mine.elements or mine.page not in spec.files or not mine.scripts:
         return None
     if (
         any(p.endswith((".py", ".js", ".mjs")) for p in spec.files)
