@@ -549,3 +549,57 @@ def test_a_page_the_plan_gives_no_script_is_written_by_the_model() -> None:
     contract.scripts = ["app.js"]
     made = page_only(spec, contract, {"page": contract}, "t")
     assert made is not None and made["path"] == "page scaffold" and "whole" not in made
+
+
+def test_a_function_another_module_holds_is_dropped_and_the_module_asked_again(tmp_path: Path) -> None:
+    # seen on the real 0.5B: roman_to_int, asked beside int_to_roman, planned int_to_roman again
+    plan = {
+        "project_name": "roman",
+        "goal": "roman numerals",
+        "modules": [
+            {"id": "to_roman", "files": ["to_roman.py"], "description": "integers to Roman numerals"},
+            {"id": "from_roman", "files": ["from_roman.py"], "description": "Roman numerals to integers"},
+        ],
+    }
+
+    def function(name: str, file: str, args: list[Any], expected: Any) -> dict[str, Any]:
+        return {
+            "functions": [
+                {
+                    "name": name,
+                    "params": [{"name": "value", "type": "int" if file == "to_roman.py" else "str"}],
+                    "returns": "str" if file == "to_roman.py" else "int",
+                    "purpose": name,
+                    "examples": [{"args": args, "expected": expected}, {"args": args, "expected": expected}],
+                    "calls": [],
+                }
+            ],
+            "constants": [],
+        }
+
+    asked: list[str] = []
+
+    def respond(messages: list[BaseMessage]) -> str:
+        human = str(messages[1].content)
+        module = re.search(r"MODULE (\w+):", human).group(1)  # type: ignore[union-attr]
+        again = "belong to other modules already" in human
+        asked.append(module + (" again" if again else ""))
+        if module == "to_roman":
+            return json.dumps(function("to_roman", "to_roman.py", [4], "IV"))
+        if again:
+            return json.dumps(function("from_roman", "from_roman.py", ["IV"], 4))
+        return json.dumps(function("to_roman", "from_roman.py", [4], "IV"))
+
+    events: list[dict[str, Any]] = []
+    with MatrioskaOrchestrator(
+        ScriptedChatModel(respond=respond, contract_reply=None),
+        tmp_path,
+        verify=False,
+        interrupt_after_architect=True,
+    ) as orchestrator:
+        state = orchestrator.run("roman numerals", architecture=plan, on_event=events.append)
+    assert sorted(asked) == ["from_roman", "from_roman again", "to_roman"]
+    contract = state["pending_review"]["contract"]
+    assert [f["name"] for f in contract["to_roman"]["functions"]] == ["to_roman"]
+    assert [f["name"] for f in contract["from_roman"]["functions"]] == ["from_roman"]
+    assert any("module to_roman's" in n for n in contract["from_roman"]["notes"])

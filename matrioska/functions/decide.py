@@ -115,7 +115,7 @@ def decide_contracts(
     emit(runtime, "phase", phase="contract")
     for level in _levels(architecture, roles):
 
-        def one(spec: ModuleSpec) -> ModuleContract:
+        def one(spec: ModuleSpec, taken: list[str] | None = None) -> ModuleContract:
             own = roles[spec.id]
             named = _callables(spec, decided, architecture)
             ids = _page_ids(spec, decided, pages)
@@ -133,9 +133,8 @@ def decide_contracts(
                 )
                 found.source = "user"
                 return found
-            return _ask(
-                llm, runtime, task, architecture, spec, own, named, ids, pages, scenarios, _known(spec, decided)
-            )
+            known = _known(spec, decided)
+            return _ask(llm, runtime, task, architecture, spec, own, named, ids, pages, scenarios, known, taken)
 
         if len(level) == 1:
             results = [one(level[0])]
@@ -145,6 +144,8 @@ def decide_contracts(
             ) as pool:
                 results = list(pool.map(one, level))
         for spec, found in zip(level, results, strict=True):
+            if given is None and _claimed(found, decided):  # a name another module's contract holds
+                found = _unclaimed(found, decided, lambda taken, spec=spec: one(spec, taken))
             decided[spec.id] = found
             emit(runtime, "contract_module", module=spec.id, source=found.source, text=render_contract(found))
     return decided
@@ -185,6 +186,30 @@ def _callables(spec: ModuleSpec, decided: dict[str, ModuleContract], architectur
     return out
 
 
+def _claimed(found: ModuleContract, decided: dict[str, ModuleContract]) -> list[str]:
+    """The functions of `found` another module's contract already holds (seen on the real 0.5B:
+    `roman_to_int`, asked beside `int_to_roman`, planned `int_to_roman` again)."""
+    taken = {f.name for c in decided.values() for f in c.functions}
+    return [f.name for f in found.functions if f.name in taken]
+
+
+def _unclaimed(found: ModuleContract, decided: dict[str, ModuleContract], again: Any) -> ModuleContract:
+    """`found` without the names other modules hold, said; a module left without a function is
+    asked once more, shown the names taken, then left to plan its own (an empty contract)."""
+    owners = {f.name: m for m, c in decided.items() for f in c.functions}
+    claimed = _claimed(found, decided)
+    found.functions = [f for f in found.functions if f.name not in owners]
+    found.notes += [f"function {n} is module {owners[n]}'s (decided there); dropped here" for n in claimed]
+    if found.functions or not claimed:
+        return found
+    retried = again(sorted(owners))
+    retried.functions = [f for f in retried.functions if f.name not in owners]
+    if retried.functions:
+        retried.notes = [*found.notes, "asked again with the names taken", *retried.notes]
+        return retried
+    return ModuleContract(found.module, source="none", notes=[*found.notes, "left to plan its own names"])
+
+
 def _known(spec: ModuleSpec, decided: dict[str, ModuleContract]) -> dict[str, FunctionSpec]:
     """The dependencies' contract functions by `module.name` (Python) or `name` (a script)."""
     out: dict[str, FunctionSpec] = {}
@@ -214,13 +239,21 @@ def _ask(
     pages: dict[str, list[str]],
     scenarios: list[dict[str, Any]],
     known: dict[str, FunctionSpec],
+    taken: list[str] | None = None,
 ) -> ModuleContract:
     schema = contract_schema(roles, sorted(named), ids)
     if schema is None:
         return ModuleContract(spec.id, source="none", scripts=[], styles=[])
     messages: list[BaseMessage] = [
         SystemMessage(CONTRACT_SYSTEM_PROMPT),
-        HumanMessage(_prompt(task, architecture, spec, roles, named, ids, scenarios)),
+        HumanMessage(
+            _prompt(task, architecture, spec, roles, named, ids, scenarios)
+            + (
+                f"\nThese functions belong to other modules already; name this module's own: {', '.join(taken)}"
+                if taken
+                else ""
+            )
+        ),
     ]
     schema_llm = constrained(llm, schema, "contract")
     copy_asked = False
