@@ -7,7 +7,8 @@
 #                                scripts/real_model_ci.sh has built the model folder)
 #
 # 1. plan:  a task planned by the server under the plan's JSON schema (`response_format`), then
-#           its acceptance scenarios under theirs; the plan review is left open, so only the plan
+#           its contract, module by module under theirs, and the acceptance scenarios derived from
+#           it (or written under their schema when it implies none); the plan review is left open, so only the plan
 #           and the scenarios are generated. Checked: a validated plan,
 #           the server never refused structured output, no traceback.
 # 2. wave:  bench/plans/fanout3.json (three independent modules) at --parallel 2. Checked: the
@@ -104,10 +105,10 @@ SAMPLER_PID=$!
 COMMON=(--out "$WORK/wave" --model "openai:$NAME" --base-url "$URL" --temperature 0 --max-new-tokens 128
         --repairs 0 --fix-rounds 0 --verify-timeout 60 --retries 2 --parallel 2)
 set +e
-# (--no-acceptance: this step is about the wave and the server's death; step 1 and the in-process
-# stage have the model write acceptance scenarios)
+# (--no-acceptance --no-contract: this step is about the wave and the server's death; step 1 decides
+# a contract on the server and derives the scenarios from it, the in-process stage does both too)
 timeout 600 matrioska run "three independent small Python functions" --plan "$PLAN" --thread wave \
-    --no-acceptance "${COMMON[@]}" >"$WORK/wave.log" 2>"$WORK/wave.err" &
+    --no-acceptance --no-contract "${COMMON[@]}" >"$WORK/wave.log" 2>"$WORK/wave.err" &
 RUN_PID=$!
 killed=0
 while kill -0 "$RUN_PID" 2>/dev/null; do

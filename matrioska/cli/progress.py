@@ -180,9 +180,10 @@ class ProgressPrinter:
         plan = e["plan"]
         names = ", ".join(f["name"] for f in plan["functions"]) or "(none)"
         commands = f"; commands {', '.join(c['name'] for c in plan['commands'])}" if plan.get("commands") else ""
-        notes = plan.get("notes") or []
+        notes = [n for n in plan.get("notes") or [] if n != "from the contract"]
         repaired = f" ({len(notes)} repaired or dropped: {notes[0][:100]})" if notes else ""
-        self.p(f"      · function plan: {names}{commands}{repaired}")
+        source = " (from the contract)" if "from the contract" in (plan.get("notes") or []) else ""
+        self.p(f"      · function plan{source}: {names}{commands}{repaired}")
 
     def on_function_plan_failed(self, e: dict[str, Any]) -> None:
         why = e.get("reason") or "no usable function plan"
