@@ -33,8 +33,20 @@ from typing import Any
 
 from ..errors import ContractError
 from ..plan.acceptance import ENTRY_NAMES, script_of
+from ..plan.scenario_slots import plan_slots
+from ..plan.shapes import task_words
 from ..state import ModuleSpec
-from .spec import Command, Example, FunctionPlan, FunctionSpec, Param, language_of, plan_schema, read_plan
+from .spec import (
+    Command,
+    Example,
+    FunctionPlan,
+    FunctionSpec,
+    Param,
+    events_schema,
+    language_of,
+    plan_schema,
+    read_plan,
+)
 
 __all__ = [
     "ContractError",
@@ -63,6 +75,8 @@ ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 SAMPLE_NAMES = frozenset({"count_words", "countWords", "word_count", "countwords"})
 """The prompts' sample functions (the function plan's and the contract's): never a task's name."""
 _SAMPLE_ARGS = (["one two three"], [""])
+_ID_SCHEMA = {"type": "string", "pattern": r"^[a-z][a-zA-Z0-9_-]*$"}
+"""An element id in a contract's schema."""
 
 
 @dataclass
@@ -287,7 +301,6 @@ def contract_schema(
         }
         command["required"].append("example")
     if page:
-        ident = {"type": "string", "pattern": r"^[a-z][a-zA-Z0-9_-]*$"}
         properties["elements"] = {
             "type": "array",
             "minItems": 2,
@@ -295,7 +308,7 @@ def contract_schema(
             "items": {
                 "type": "object",
                 "properties": {
-                    "id": ident,
+                    "id": _ID_SCHEMA,
                     "role": {"type": "string", "enum": list(ELEMENT_ROLES)},
                     "type": {"type": "string", "enum": list(INPUT_TYPES)},
                     "label": {"type": "string"},
@@ -306,24 +319,7 @@ def contract_schema(
         }
         required.insert(0, "elements")
     if own_page:  # the ids are its own page's: any identifier here, checked against its elements after
-        ident = {"type": "string", "pattern": r"^[a-z][a-zA-Z0-9_-]*$"}
-        properties["events"] = {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 8,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "element": ident,
-                    "event": {"type": "string", "enum": ["click", "submit", "input", "change", "keydown"]},
-                    "function": {"type": "string"},
-                    "inputs": {"type": "array", "items": ident, "maxItems": 4},
-                    "output": ident,
-                },
-                "required": ["element", "event", "function", "inputs", "output"],
-                "additionalProperties": False,
-            },
-        }
+        properties["events"] = events_schema(_ID_SCHEMA)
         required.append("events")
     return schema
 
@@ -498,15 +494,13 @@ def rename_copies(contract: ModuleContract, spec: ModuleSpec, task: str) -> list
     return notes
 
 
-_STOP = frozenset(
-    "a an the of and or to for in on with by from this that it its is are be module file files code "
-    "python javascript script page core main app cli logic functions function data".split()
+_STOP = frozenset(  # a project's own words, beside the stop words `task_words` leaves out
+    "module file files code python javascript script page core main app cli logic functions function data".split()
 )
 
 
 def _name_from(spec: ModuleSpec, task: str, taken: set[str], language: str) -> str:
-    words = [w.lower() for w in re.findall(r"[A-Za-z]+", f"{spec.description} {spec.label} {task}")]
-    words = [w for w in words if w not in _STOP and len(w) > 2][:2] or ["run"]
+    words = [w for w in task_words(f"{spec.description} {spec.label} {task}") if w not in _STOP][:2] or ["run"]
     base = "_".join(words) if language != "javascript" else words[0] + "".join(w.title() for w in words[1:])
     name, number = base, 2
     while name in taken or keyword.iskeyword(name) or hasattr(builtins, name):
@@ -517,7 +511,6 @@ def _name_from(spec: ModuleSpec, task: str, taken: set[str], language: str) -> s
 # --------------------------------------------------------------------------- from the plan's texts
 
 _CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\(([A-Za-z0-9_, ]*)\)")
-_HASH_ID = re.compile(r"(?:#|\bid=[\"'])([A-Za-z][A-Za-z0-9_-]*)")
 
 
 def derive_contract(spec: ModuleSpec, roles: dict[str, str]) -> ModuleContract:
@@ -539,7 +532,8 @@ def derive_contract(spec: ModuleSpec, roles: dict[str, str]) -> ModuleContract:
     elements: list[Element] = []
     page_file = next((p for p, r in roles.items() if r == "page"), "")
     if page_file:
-        for ident in dict.fromkeys(_HASH_ID.findall(text)):
+        # the ids the plan's texts name, read as the scenarios' slots read them (colours left out)
+        for ident in (i.lstrip("#") for i in plan_slots([spec]).ids):
             lowered = ident.lower()
             role = "button" if any(w in lowered for w in ("btn", "button", "add", "submit", "save")) else "input"
             if any(w in lowered for w in ("list", "output", "result", "total", "display")):

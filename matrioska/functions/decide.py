@@ -34,6 +34,7 @@ from .contract import (
     rename_copies,
     render_contract,
 )
+from .plan import module_fields
 from .spec import FunctionSpec
 
 __all__ = ["CONTRACT_SYSTEM_PROMPT", "decide_contracts"]
@@ -117,7 +118,7 @@ def decide_contracts(
 
         def one(spec: ModuleSpec, taken: list[str] | None = None) -> ModuleContract:
             own = roles[spec.id]
-            named = _callables(spec, decided, architecture)
+            named, known = _offered(spec, decided)
             ids = _page_ids(spec, decided, pages)
             if given is not None:
                 if spec.id not in given:
@@ -129,11 +130,10 @@ def decide_contracts(
                     callable_names=sorted(named),
                     page_ids=ids,
                     pages=pages,
-                    known=_known(spec, decided),
+                    known=known,
                 )
                 found.source = "user"
                 return found
-            known = _known(spec, decided)
             return _ask(llm, runtime, task, architecture, spec, own, named, ids, pages, scenarios, known, taken)
 
         if len(level) == 1:
@@ -169,21 +169,26 @@ def _page_ids(spec: ModuleSpec, decided: dict[str, ModuleContract], pages: dict[
     return sorted(set(out))
 
 
-def _callables(spec: ModuleSpec, decided: dict[str, ModuleContract], architecture: Architecture) -> dict[str, str]:
-    """What the module may call of its dependencies' contracts: `module.name` (Python) or `name`
-    (a script) -> the signature line."""
-    out: dict[str, str] = {}
+def _offered(spec: ModuleSpec, decided: dict[str, ModuleContract]) -> tuple[dict[str, str], dict[str, FunctionSpec]]:
+    """What the module may call of its dependencies' contracts, by `module.name` (Python) or `name`
+    (a script): the signature lines its prompt and schema offer, and the functions themselves (a
+    command's arguments are checked against them)."""
+    named: dict[str, str] = {}
+    known: dict[str, FunctionSpec] = {}
     for dependency in spec.dependencies:
         found = decided.get(dependency)
         if found is None:
             continue
         for function in found.functions:
             if found.language == "python" and function.file:
-                name = f"{import_name(function.file)}.{function.name}"
-                out[name] = f"{import_name(function.file)}.{function.signature('python').removeprefix('def ')}"
-            elif found.language == "javascript":
-                out[function.name] = function.signature("javascript").removeprefix("function ")
-    return out
+                key = f"{import_name(function.file)}.{function.name}"
+                named[key] = f"{import_name(function.file)}.{function.signature('python').removeprefix('def ')}"
+            else:
+                key = function.name
+                if found.language == "javascript":
+                    named[key] = function.signature("javascript").removeprefix("function ")
+            known[key] = function
+    return named, known
 
 
 def _claimed(found: ModuleContract, decided: dict[str, ModuleContract]) -> list[str]:
@@ -208,23 +213,6 @@ def _unclaimed(found: ModuleContract, decided: dict[str, ModuleContract], again:
         retried.notes = [*found.notes, "asked again with the names taken", *retried.notes]
         return retried
     return ModuleContract(found.module, source="none", notes=[*found.notes, "left to plan its own names"])
-
-
-def _known(spec: ModuleSpec, decided: dict[str, ModuleContract]) -> dict[str, FunctionSpec]:
-    """The dependencies' contract functions by `module.name` (Python) or `name` (a script)."""
-    out: dict[str, FunctionSpec] = {}
-    for dependency in spec.dependencies:
-        found = decided.get(dependency)
-        if found is None:
-            continue
-        for function in found.functions:
-            key = (
-                f"{import_name(function.file)}.{function.name}"
-                if found.language == "python" and function.file
-                else function.name
-            )
-            out[key] = function
-    return out
 
 
 def _ask(
@@ -357,13 +345,8 @@ def _prompt(
         for_module([s for s in scenarios if s.get("source") == "user"], architecture.modules, spec.id)
     )
     return _USER_PROMPT.format(
+        **module_fields(architecture, spec),
         task=task or architecture.goal,
-        goal=architecture.goal or architecture.project_name,
-        module=spec.id,
-        name=spec.label,
-        description=spec.description or "(none)",
-        outputs=spec.outputs or "(none)",
-        rules=f"Rules: {spec.rules}\n" if spec.rules else "",
         files=", ".join(f"{p} ({r})" for p, r in roles.items()),
         fixed=fixed,
         scenarios=mine,

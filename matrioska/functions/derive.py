@@ -52,14 +52,8 @@ def shown_lines(value: Any) -> list[str]:
             :3
         ]
     if isinstance(value, (list, tuple)):
-        return [json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else _python_text(v) for v in value][
-            :4
-        ]
-    return [_python_text(value)]
-
-
-def _python_text(value: Any) -> str:
-    return str(value)
+        return [json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else str(v) for v in value][:4]
+    return [str(value)]
 
 
 def _page_text(value: Any) -> list[str]:
@@ -332,7 +326,6 @@ def scaffold_page(contract: ModuleContract, contracts: dict[str, ModuleContract]
     return "\n".join(lines) + "\n"
 
 
-_ID_ATTR = re.compile(r"""\bid\s*=\s*(["'])([^"']*)\1""")
 _TAG_WITH_ID = re.compile(r"""<(\w+)\b[^>]*\bid\s*=\s*(["'])([^"']*)\2[^>]*>""")
 _ROLE_TAGS = {
     "input": ("input", "textarea", "select"),

@@ -27,7 +27,7 @@ from ..state import Architecture, ModuleSpec
 from .contract import ModuleContract, file_roles, programs_of
 from .spec import Example, FunctionPlan, language_of, plan_schema, read_plan
 
-__all__ = ["Eligible", "eligible", "callables", "ask_plan", "page_of", "PLAN_SYSTEM_PROMPT"]
+__all__ = ["Eligible", "eligible", "callables", "ask_plan", "page_of", "module_fields", "PLAN_SYSTEM_PROMPT"]
 
 PLAN_SYSTEM_PROMPT = (
     "You plan one module of a software project as a short list of small functions. Each function does "
@@ -107,8 +107,8 @@ def eligible(
     scripts = [p for p, r in roles.items() if r == "script"]
     if bool(python) == bool(scripts):  # no code, or code of two languages
         return None
-    page = next((p for p, r in roles.items() if r == "page"), "")
     pages = [p for p, r in roles.items() if r == "page"]
+    page = pages[0] if pages else ""
     contracted = contract is not None and contract.page == page and bool(contract.elements)
     if pages and (python or len(pages) > 1 or not contracted):
         return None  # a page written whole beside code: the module is asked whole
@@ -117,8 +117,6 @@ def eligible(
         return None  # a JavaScript test file: written whole with the module
     entry = next((p for p, r in roles.items() if r == "entry"), "")
     whole = [p for p, r in roles.items() if r in ("style", "other")]
-    if python and (spec.kind == "tests"):
-        return None
     return Eligible("python" if python else "javascript", python or scripts, entry, tests, page, whole)
 
 
@@ -267,12 +265,7 @@ def _user_prompt(
     else:
         extra += ' "constants": top-level lines such as const items = []; if the functions share any.'
     return PLAN_USER_PROMPT.format(
-        goal=architecture.goal or architecture.project_name,
-        module=spec.id,
-        name=spec.label,
-        description=spec.description or "(none)",
-        outputs=spec.outputs or "(none)",
-        rules=f"Rules: {spec.rules}\n" if spec.rules else "",
+        **module_fields(architecture, spec),
         files=", ".join(how.files),
         language="Python 3" if how.language == "python" else "JavaScript (browser, a classic script)",
         callables=callables_text,
@@ -282,6 +275,19 @@ def _user_prompt(
         sample=_SAMPLES[how.language],
         extra=extra.strip(),
     )
+
+
+def module_fields(architecture: Architecture, spec: ModuleSpec) -> dict[str, str]:
+    """A module's spec as the function plan's and the contract's prompts show it: the goal, its id,
+    name, description, outputs and rules."""
+    return {
+        "goal": architecture.goal or architecture.project_name,
+        "module": spec.id,
+        "name": spec.label,
+        "description": spec.description or "(none)",
+        "outputs": spec.outputs or "(none)",
+        "rules": f"Rules: {spec.rules}\n" if spec.rules else "",
+    }
 
 
 def _examples_from_scenarios(plan: FunctionPlan, scenarios: list[dict[str, Any]]) -> None:

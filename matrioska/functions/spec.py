@@ -28,6 +28,7 @@ __all__ = [
     "FunctionPlan",
     "language_of",
     "plan_schema",
+    "events_schema",
     "read_plan",
     "render_value",
     "NO_VALUE",
@@ -374,26 +375,31 @@ def plan_schema(
         }
         required.append("commands")
     if page_ids:
-        ids = {"type": "string", "enum": page_ids}
-        properties["events"] = {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 8,
-            "items": {
-                "type": "object",
-                "properties": {
-                    "element": ids,
-                    "event": {"type": "string", "enum": ["click", "submit", "input", "change", "keydown"]},
-                    "function": {"type": "string"},
-                    "inputs": {"type": "array", "items": ids, "maxItems": 4},
-                    "output": ids,
-                },
-                "required": ["element", "event", "function", "inputs", "output"],
-                "additionalProperties": False,
-            },
-        }
+        properties["events"] = events_schema({"type": "string", "enum": page_ids})
         required.append("events")
     return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
+def events_schema(ids: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a page script's events, each element, input and output an `ids` string (an
+    enum of a page's ids, or any identifier checked against the page afterwards)."""
+    return {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 8,
+        "items": {
+            "type": "object",
+            "properties": {
+                "element": ids,
+                "event": {"type": "string", "enum": ["click", "submit", "input", "change", "keydown"]},
+                "function": {"type": "string"},
+                "inputs": {"type": "array", "items": ids, "maxItems": 4},
+                "output": ids,
+            },
+            "required": ["element", "event", "function", "inputs", "output"],
+            "additionalProperties": False,
+        },
+    }
 
 
 def _params(raw: Any, language: str, where: str, notes: list[str]) -> list[Param] | None:

@@ -25,12 +25,23 @@ from ..functions.decide import decide_contracts
 from ..model.calls import emit
 from ..state import Architecture, MatrioskaState
 
-__all__ = ["contract", "contracts_of"]
+__all__ = ["contract", "contracts_of", "published"]
+
+
+_PARSED: list[tuple[Any, dict[str, ModuleContract]]] = []
 
 
 def contracts_of(state: MatrioskaState) -> dict[str, ModuleContract]:
-    """The run's contracts, module id -> `ModuleContract` (empty when there is none)."""
-    return {m: ModuleContract.from_dict(c) for m, c in (state.get("contract") or {}).items() if isinstance(c, dict)}
+    """The run's contracts, module id -> `ModuleContract` (empty when there is none); parsed once
+    per state value (a module's step reads them twice, and the state holds them as plain data).
+    Read them, never change them: the same objects are handed out again."""
+    raw = state.get("contract") or {}
+    for cached, parsed in _PARSED:
+        if cached is raw:
+            return parsed
+    parsed = {m: ModuleContract.from_dict(c) for m, c in raw.items() if isinstance(c, dict)}
+    _PARSED[:] = [(raw, parsed), *_PARSED[:3]]
+    return parsed
 
 
 def contract(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -56,18 +67,20 @@ def contract(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any]
         scenarios = state.get("acceptance") or []
         decided = decide_contracts(llm, state.get("task") or "", architecture, runtime, scenarios=scenarios)
     for module, found in decided.items():
-        notes += [f"contract {module}: {n}" for n in found.notes if n != "from the contract"]
+        notes += [f"contract {module}: {n}" for n in found.notes]
     names = sum(len(c.names) for c in decided.values())
     notes.insert(
         0 if not given else 1,
         f"contract: {names} public name(s) over {sum(not c.empty for c in decided.values())} module(s)",
     )
+    update = published(decided)
+    emit(runtime, "contract_ready", contract=update["contract"], notes=notes)
+    return {**update, "plan_report": [*(state.get("plan_report") or []), *notes]}
+
+
+def published(decided: dict[str, ModuleContract]) -> dict[str, Any]:
+    """The state's update for decided contracts: `contract`, and on the whiteboard one key per
+    module that has one (`contract.<module>`, written by the contract step)."""
     data = {m: c.to_dict() for m, c in decided.items()}
-    emit(runtime, "contract_ready", contract=data, notes=notes)
-    published = {contract_key(m): c for m, c in data.items() if not decided[m].empty}
-    return {
-        "contract": data,
-        "shared_state": published,
-        "shared_state_writers": {key: "contract" for key in published},
-        "plan_report": [*(state.get("plan_report") or []), *notes],
-    }
+    keys = {contract_key(m): c for m, c in data.items() if not decided[m].empty}
+    return {"contract": data, "shared_state": keys, "shared_state_writers": {key: "contract" for key in keys}}

@@ -73,7 +73,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     _emit_started(state, runtime, spec, grammar_model(llm, frame)[1])
     asking = _asking(llm, runtime, context, frame)
     interfaces = state.get("interfaces") or {}
-    mine = contracts_of(state).get(spec.id)
+    contracts = contracts_of(state)
     messages, prompt_report = build_module_messages(
         architecture,
         reading_contracts(spec, shared_state),
@@ -90,7 +90,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
     read_values = {key: shared_state[key] for key in spec.shared_state_reads if key in shared_state}
     others = {m: face for m, face in interfaces.items() if m != spec.id}
     judge = Judge(architecture, spec, read_values, prompt_text(messages), others, pending, READINGS)
-    bind_judge(judge, mine, spec)
+    bind_judge(judge, contracts.get(spec.id), spec)
     if evidence:
         messages = fix_messages(messages, evidence, spec, interfaces, own, READINGS)
         emit(runtime, "module_fix", module=spec.id, round=state.get("fix_round") or 0, evidence=evidence[:600])
@@ -150,7 +150,7 @@ def _function_path(
     Returns the report's `path` and `functions` entries."""
     reports = state.get("module_reports") or {}
     previous = (reports.get(spec.id) or {}).get("functions") if evidence else None
-    contracts = contracts_of(state)
+    contracts = contracts_of(state)  # parsed once per step: the node read them already
     how = eligible(spec, state.get("acceptance") or [], contracts.get(spec.id)) if context.functions else None
     if how is None and context.functions and not evidence:
         files = tests_from_examples(architecture, spec, reports)

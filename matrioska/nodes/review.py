@@ -22,7 +22,6 @@ from langgraph.types import interrupt
 
 from ..context import Context
 from ..errors import AcceptanceError, ContractError, PlanError
-from ..functions.contract import contract_key
 from ..functions.decide import decide_contracts
 from ..functions.given import check_against_plan, load_contract
 from ..plan.acceptance import validate_scenarios
@@ -128,7 +127,7 @@ def _contract_edit(state: MatrioskaState, update: dict[str, Any], edited: Any, s
     published again, and (unless the scenarios were edited too) the scenarios derived from it
     derived again; the user's own scenarios stay."""
     from .acceptance import derived_scenarios
-    from .contract import contracts_of
+    from .contract import published
 
     if not isinstance(edited, dict):
         try:
@@ -139,15 +138,13 @@ def _contract_edit(state: MatrioskaState, update: dict[str, Any], edited: Any, s
     architecture = Architecture.model_validate(update.get("architecture") or state.get("architecture") or {})
     check_against_plan(given, [m.id for m in architecture.modules], "the edited contract")
     decided = decide_contracts(None, state.get("task") or "", architecture, None, given=given)
-    data = {m: c.to_dict() for m, c in decided.items()}
     out: dict[str, Any] = {
-        "contract": data,
-        "shared_state": {contract_key(m): c for m, c in data.items() if not decided[m].empty},
+        **published(decided),
         "plan_report": [*(update.get("plan_report") or state.get("plan_report") or []), "contract edited at review"],
     }
     if scenarios is None:
         user = [s for s in state.get("acceptance") or [] if s.get("source") == "user"]
-        derived, _ = derived_scenarios(contracts_of({"contract": data}))
+        derived, _ = derived_scenarios(decided)
         out["acceptance"] = [*user, *derived] if derived else state.get("acceptance") or []
     return out
 
