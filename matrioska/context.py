@@ -76,6 +76,10 @@ class Context:
     function_samples: int = 0
     """K, the candidates per function on that path (0: `samples` when it is above 1, else 4)."""
 
+    function_retries: int = 1
+    """Rounds of K more candidates, at a higher temperature, for a function none of whose
+    candidates passes its examples (issue 41); 0: none."""
+
     @property
     def function_k(self) -> int:
         """K on the function path."""

@@ -101,7 +101,9 @@ def test_a_module_is_written_function_by_function_and_its_tests_from_the_example
     assert not [a for a in script.asked if a.startswith("whole")], script.asked  # no whole-module prompt
     core = state["module_reports"]["core"]
     assert core["path"] == "functions" and not core["problems"]
-    assert core["functions"]["line"].startswith("core: 2 functions, 4 examples, 2/2 pass (K=2, ")
+    assert core["functions"]["line"].startswith(
+        "core: 2 functions, 4 examples, consensus over 16 inputs, 2/2 chosen (K=2, "
+    )
     assert (
         core["functions"]["chosen"]["add"].strip() == ADD[1].strip()
     )  # the second candidate passes, the first does not

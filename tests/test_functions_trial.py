@@ -53,7 +53,9 @@ def test_an_example_every_candidate_contradicts_the_same_way_is_suspect(sandbox:
     assert wrong.suspect == "every candidate returned ['a', 'b']"
     assert words.suspect == ["words('a  b') == ['a', 'b', 'c']: every candidate returned ['a', 'b']"]
     assert words.checked == 1 and words.kept == 0 and words.passing and words.first_passing
-    assert trial.line("core", 2).endswith(", 1 suspect example")
+    assert trial.line("core", 2).startswith(
+        "core: 1 function, 2 examples (1 suspect), consensus over 8 inputs, 1/1 chosen"
+    )
 
 
 def test_disagreeing_or_lone_candidates_leave_an_example_trusted(sandbox: Sandbox) -> None:
@@ -187,8 +189,11 @@ def test_the_line() -> None:
     trial = Trial("python", {"a": passing, "b": failing}, 2.14)
     assert (
         trial.line("core", 2)
-        == "core: 2 functions, 5 examples, 1/2 pass (K=2, 3 candidates, 2.1 s of checks), 1 suspect example"
+        == "core: 2 functions, 5 examples (1 suspect), 1/2 chosen (K=2, 3 candidates, 2.1 s of checks)"
     )
-    one = Trial("python", {"a": FunctionTrial("a", [run], 0, 2, examples=2)}, 0.04)
-    assert one.line("core", 1) == "core: 1 function, 2 examples, 1/1 pass (K=1, 1 candidate, 0.0 s of checks)"
+    one = Trial("python", {"a": FunctionTrial("a", [run], 0, 2, examples=2, inputs=8, round=2)}, 0.04)
+    assert (
+        one.line("core", 1)
+        == "core: 1 function, 2 examples, consensus over 8 inputs, 1/1 chosen (K=1, 1 candidate, 1 sampled again, 0.0 s of checks)"
+    )
     assert trial.to_dict()["functions"]["a"]["passing"] is True

@@ -296,7 +296,7 @@ def test_ask_candidates_in_process_is_one_batch_of_k_rows(mistral_vocab_dir: Pat
 
 REPLIES = [
     f"{HEADER}\n    return a + b",
-    f"{HEADER}\n    return a + b",  # the same again: one candidate
+    f"{HEADER}\n    return a + b",  # the same again: kept, one more vote (the trial runs it once)
     "I cannot write that.",  # no function: no candidate
     f"{HEADER}\n    return b + a\n",
 ]
@@ -327,7 +327,7 @@ def test_a_vllm_server_gets_the_grammar_and_k_choices_in_one_request(served: lis
     )
     candidates, path = ask_candidates(llm, messages, ADD, "python", 4, None, meter=meter)
     assert path == "grammar (vLLM)"
-    assert candidates == [REPLIES[0], REPLIES[3].rstrip()]
+    assert candidates == [REPLIES[0], REPLIES[0], REPLIES[3].rstrip()]
     assert len(server.requests) == 1
     body = server.requests[0]
     assert body["n"] == 4 and body["temperature"] > 0 and not body.get("stream")
@@ -348,7 +348,7 @@ def test_a_server_refusing_the_grammar_is_asked_again_without_it(served: list[Sc
     server = _server(served, kind="vllm", refuse_grammar=True)
     llm = load_chat_model("openai:scripted", base_url=server.base_url)
     candidates, path = ask_candidates(llm, [HumanMessage("add")], ADD, "python", 2, 0.5)
-    assert path == "plain" and candidates == [REPLIES[0]]
+    assert path == "plain" and candidates == [REPLIES[0], REPLIES[0]]
     assert [grammar_in(body) is not None for body in server.requests] == [True, False]
     assert backend_of(llm).under_function(function_grammar(ADD, "python")) is None  # remembered
 

@@ -307,6 +307,7 @@ def run_or_resume(
         samples=args.samples,
         functions=False if getattr(args, "no_functions", False) else None,
         function_samples=args.samples if args.samples > 1 else None,
+        function_retries=args.function_retries,
         sample_temperature=args.temperature if args.temperature else None,
         git=args.git,
         interrupt_after_architect=args.review,

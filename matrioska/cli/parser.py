@@ -20,6 +20,16 @@ def _version() -> str:
         return VERSION
 
 
+def _not_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
 def _positive(text: str) -> int:
     """An argparse type: a whole number of 1 or more."""
     try:
@@ -104,6 +114,14 @@ def model_options(p: argparse.ArgumentParser) -> None:
         "--no-functions",
         action="store_true",
         help="ask for every module whole instead of writing code modules function by function",
+    )
+    p.add_argument(
+        "--function-retries",
+        type=_not_negative,
+        default=1,
+        metavar="N",
+        help="rounds of K more candidates, at a higher temperature, for a function none of whose candidates "
+        "passes its examples (default 1; 0: none)",
     )
     p.add_argument("--plan-attempts", type=int, default=3, help="architect attempts before giving up (default 3)")
     p.add_argument("--no-verify", action="store_true", help="do not run the generated project (no verdict)")

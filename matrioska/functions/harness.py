@@ -37,7 +37,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["choose", "agreement", "decide", "same", "TIMEOUT", "IGNORED_TIMEOUT"]
+__all__ = [
+    "choose",
+    "agreement",
+    "behaviour",
+    "groups",
+    "consensus",
+    "contradicted",
+    "decide",
+    "same",
+    "TIMEOUT",
+    "IGNORED_TIMEOUT",
+]
 
 TIMEOUT = "timeout"
 """A result's error when the call ran past its time."""
@@ -68,17 +79,16 @@ def same(got: Any, expected: Any) -> bool:
 
 
 def choose(runs: list[dict[str, Any]], checked: list[int]) -> int:
-    """The index of the candidate kept: the first passing every checked example (`checked`:
-    their indexes), else the one passing the most (ties: the lowest number); one that does not
-    even define the function only when no other does. -1 when there is none."""
+    """The index of the candidate kept: the one passing the most checked examples (`checked`:
+    their indexes), ties going to the largest group of candidates that behave alike (`groups`),
+    then to the lowest number; with no checked example, the largest group's first. One that does
+    not even define the function only when no other does. -1 when there is none."""
     if not runs:
         return -1
     scores = [_score(run, checked) for run in runs]
+    size = {i: len(group) for group in groups(runs) for i in group}
     pool = [i for i, run in enumerate(runs) if not run.get("error")] or list(range(len(runs)))
-    for index in pool:
-        if scores[index] == len(checked):
-            return index
-    return max(pool, key=lambda i: (scores[i], -i))
+    return max(pool, key=lambda i: (scores[i], size.get(i, 0), -i))
 
 
 def _score(run: dict[str, Any], checked: list[int]) -> int:
@@ -86,11 +96,45 @@ def _score(run: dict[str, Any], checked: list[int]) -> int:
     return sum(1 for i in checked if i < len(results) and results[i].get("ok"))
 
 
+def behaviour(result: dict[str, Any]) -> str:
+    """What one call did, as a key two candidates share when they behave alike: the returned
+    value's key, or the exception's type, and the printed text."""
+    error = str(result.get("error") or "")
+    done = "!" + error.split(":", 1)[0] if error else str(result.get("key"))
+    return done + "|" + _normal(str(result.get("stdout") or ""))[:200]
+
+
+def groups(runs: list[dict[str, Any]]) -> list[list[int]]:
+    """The candidates that define the function, grouped by what they did on every example and
+    every probe input (FunCoder's functional consensus): the largest group first, ties by its
+    lowest number."""
+    found: dict[tuple[str, ...], list[int]] = {}
+    for index, run in enumerate(runs):
+        if run.get("error"):
+            continue
+        signature = tuple(behaviour(r) for r in run.get("results") or []) + tuple(run.get("probes") or [])
+        found.setdefault(signature, []).append(index)
+    return sorted(found.values(), key=lambda g: (-len(g), g[0]))
+
+
+def consensus(runs: list[dict[str, Any]]) -> list[int]:
+    """The group most candidates share when it is a strict majority of those defining the
+    function and holds at least two different sources (a run's `sample`: the model giving one
+    text twice is one opinion); else none: there is no consensus to trust over an example."""
+    found = groups(runs)
+    defined = sum(len(g) for g in found)
+    if not found or len(found[0]) * 2 <= defined:
+        return []
+    distinct = {runs[i].get("sample", i) for i in found[0]}
+    return found[0] if len(distinct) >= 2 else []
+
+
 def agreement(runs: list[dict[str, Any]], examples: list[dict[str, Any]]) -> dict[int, tuple[str, int, int]]:
     """The examples put in doubt by the candidates' agreement (CodeT): index -> (the agreed
     value's key, how many returned it, how many candidates there are). An example is in doubt when
     every candidate fails it and at least two, a majority of those that returned without an
-    exception, returned the same value, which is not the expected one. Examples already in doubt
+    exception, returned the same value, which is not the expected one (two different texts: the
+    model giving one text twice is one opinion). Examples already in doubt
     and those checking no value are left alone."""
     out: dict[int, tuple[str, int, int]] = {}
     if len(runs) < 2:
@@ -101,10 +145,16 @@ def agreement(runs: list[dict[str, Any]], examples: list[dict[str, Any]]) -> dic
         results = [(run.get("results") or [])[index : index + 1] for run in runs]
         if any(r and r[0].get("ok") for r in results):
             continue
-        keys = [r[0]["key"] for r in results if r and not r[0].get("error") and r[0].get("key") is not None]
+        keys = [
+            (r[0]["key"], run.get("sample", i))
+            for i, (run, r) in enumerate(zip(runs, results, strict=True))
+            if r and not r[0].get("error") and r[0].get("key") is not None
+        ]
         if not keys:
             continue
-        key, count = Counter(keys).most_common(1)[0]
+        key, count = Counter(k for k, _ in keys).most_common(1)[0]
+        if len({sample for k, sample in keys if k == key}) < 2:
+            continue  # one text given twice is one opinion
         if count < 2 or count * 2 <= len(keys):
             continue
         if not key.startswith("repr:") and same(json.loads(key), example.get("expected")):
@@ -113,9 +163,31 @@ def agreement(runs: list[dict[str, Any]], examples: list[dict[str, Any]]) -> dic
     return out
 
 
+def contradicted(runs: list[dict[str, Any]], examples: list[dict[str, Any]]) -> dict[int, tuple[str, int, int]]:
+    """The examples the consensus group (`consensus`) contradicts as a whole: each of its
+    candidates returned, without an exception, one value that is not the expected one (they
+    behave alike, so it is the same value). Same form as `agreement`."""
+    group = consensus(runs)
+    out: dict[int, tuple[str, int, int]] = {}
+    if not group:
+        return out
+    for index, example in enumerate(examples):
+        if example.get("suspect") or not example.get("value", True):
+            continue
+        results = (runs[group[0]].get("results") or [])[index : index + 1]
+        if not results or results[0].get("ok") or results[0].get("error") or results[0].get("key") is None:
+            continue
+        key = str(results[0]["key"])
+        if not key.startswith("repr:") and same(json.loads(key), example.get("expected")):
+            continue  # the value is the expected one: what fails is the printed text
+        out[index] = (key, len(group), len(runs))
+    return out
+
+
 def decide(runs: list[dict[str, Any]], examples: list[dict[str, Any]]) -> tuple[int, dict[int, tuple[str, int, int]]]:
-    """The kept candidate's index and the examples put in doubt (chosen again without them)."""
-    doubted = agreement(runs, examples)
+    """The kept candidate's index and the examples put in doubt, by the candidates' agreement
+    (CodeT) or by the consensus group (FunCoder); chosen again without them."""
+    doubted = {**contradicted(runs, examples), **agreement(runs, examples)}
     checked = [i for i, e in enumerate(examples) if not e.get("suspect") and i not in doubted]
     return choose(runs, checked), doubted
 
@@ -283,8 +355,15 @@ class Harness:
             error = f"NameError: the candidate does not define {name}"
         if error:
             failed = {"ok": False, "got": None, "error": error, "stdout": "", "key": None}
-            return {"error": error, "results": [dict(failed) for _ in function["examples"]]}
-        return {"error": "", "results": [self.call(space, name, e) for e in function["examples"]]}
+            return {"error": error, "results": [dict(failed) for _ in function["examples"]], "probes": []}
+        results = [self.call(space, name, e) for e in function["examples"]]
+        probes: list[str] = []
+        for probe in function.get("probes") or []:
+            if probes and probes[-1].startswith("!" + TIMEOUT):  # one loop is enough to know
+                probes.append(probes[-1])
+                continue
+            probes.append(behaviour(self.call(space, name, {**probe, "value": False})))
+        return {"error": "", "results": results, "probes": probes}
 
     def call(self, space: dict[str, Any], name: str, example: dict[str, Any]) -> dict[str, Any]:
         folder = Path(tempfile.mkdtemp(prefix="example-"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from langchain_core.runnables.config import ContextThreadPoolExecutor
@@ -32,6 +33,7 @@ from .contract import ModuleContract
 from .derive import scaffold_page
 from .localise import failing_function, value_failure
 from .plan import Eligible, ask_plan, callables
+from .second import ask_constant, contract_constant, failing, hotter, undefined_names, why_lines
 from .spec import Example, FunctionPlan, FunctionSpec
 from .trial import Trial, run_trial
 from .wiring import Binding, page_wiring
@@ -69,6 +71,9 @@ class Writing:
     and its page come from it."""
     title: str = ""
     """The project's name (a scaffolded page's title)."""
+    retries: int = 1
+    """Rounds of K more candidates, at a higher temperature, for a function none of whose
+    candidates was chosen (issue 41: `--function-retries`); 0: none."""
 
 
 @dataclass
@@ -121,9 +126,14 @@ class Built:
 
 
 def _write_all(
-    writing: Writing, plan: FunctionPlan, functions: list[FunctionSpec], prompt: Callable[[FunctionSpec], list[Any]]
+    writing: Writing,
+    plan: FunctionPlan,
+    functions: list[FunctionSpec],
+    prompt: Callable[[FunctionSpec], list[Any]],
+    temperature: float | None = None,
 ) -> tuple[dict[str, list[str]], str]:
-    """K candidates for each of `functions`, asked at once (a server batches them)."""
+    """K candidates for each of `functions`, asked at once (a server batches them);
+    `temperature`: theirs when given (a second round), else the writing's when K > 1."""
 
     def one(function: FunctionSpec) -> tuple[list[str], str]:
         return ask_candidates(
@@ -132,7 +142,7 @@ def _write_all(
             function,
             plan.language,
             writing.samples,
-            writing.temperature if writing.samples > 1 else None,
+            temperature if temperature is not None else writing.temperature if writing.samples > 1 else None,
             meter=writing.meter,
             runtime=writing.runtime,
         )
@@ -266,7 +276,7 @@ def build_module(
     named = callables(architecture, spec, interfaces, how.language)
     goal = architecture.goal or architecture.project_name
 
-    def prompt(function: FunctionSpec) -> list[Any]:
+    def prompt(function: FunctionSpec, evidence: str = "") -> list[Any]:
         return function_messages(
             goal=goal,
             module=spec.id,
@@ -274,11 +284,64 @@ def build_module(
             plan=plan,
             function=function,
             callables={c: named[c] for c in function.calls if c in named} or named,
+            evidence=evidence,
         )
 
     candidates, path = _write_all(writing, plan, plan.functions, prompt)
-    built = _tried(writing, plan, spec, how, candidates, candidates, project, interfaces, path, started)
+
+    def tried() -> Built:
+        return _tried(writing, plan, spec, how, candidates, candidates, project, interfaces, path, started)
+
+    built = _second_chances(writing, plan, goal, candidates, prompt, tried, tried())
     emit(writing.runtime, "module_functions", module=spec.id, line=built.line, missing=built.missing)
+    return built
+
+
+def _pick(asked: dict[str, list[Any]], function: FunctionSpec) -> list[Any]:
+    return asked[function.name]
+
+
+def _second_chances(
+    writing: Writing,
+    plan: FunctionPlan,
+    goal: str,
+    candidates: dict[str, list[str]],
+    prompt: Callable[[FunctionSpec, str], list[Any]],
+    tried: Callable[[], Built],
+    built: Built,
+) -> Built:
+    """The module's functions given their second chances (`second`): the constants their
+    candidates read undefined, from the contract or asked once, then a tried again; each
+    function still without a chosen candidate sampled again, K more at a higher temperature with
+    why its candidates failed, within `writing.retries` rounds (`candidates` grows in place)."""
+    contract = writing.contracts.get(plan.module)
+    added = 0
+    for name, users in undefined_names(built.trial, plan).items():
+        line, source = contract_constant(name, contract), "the contract"
+        if line is None:
+            specs = [f for f in plan.functions if f.name in users]
+            line, source = ask_constant(writing.llm, plan, name, specs, goal=goal, runtime=writing.runtime), "asked"
+        if line:
+            added += 1
+            plan.constants.append(line)
+            plan.notes.append(f"constant {name} ({source}): read by {', '.join(users)}, defined by nobody")
+            emit(writing.runtime, "constant_added", module=plan.module, name=name, line=line, source=source)
+    if added:
+        built = tried()
+    rounds: dict[str, int] = {}
+    for round_ in range(2, 2 + max(0, writing.retries)):
+        todo = failing(built.trial, plan)
+        if not todo:
+            break
+        asked = {f.name: prompt(f, why_lines(built.trial, f.name)) for f in todo}
+        more, _ = _write_all(writing, plan, todo, partial(_pick, asked), hotter(writing.temperature))
+        for function in todo:
+            candidates[function.name] = [*candidates.get(function.name, []), *more.get(function.name, [])]
+            rounds[function.name] = round_
+        emit(writing.runtime, "functions_sampled_again", module=plan.module, functions=[f.name for f in todo])
+        built = tried()
+    for name, round_ in rounds.items():
+        built.trial.functions[name].round = round_
     return built
 
 

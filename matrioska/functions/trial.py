@@ -34,6 +34,7 @@ from ..kinds.python.fixes import WELL_KNOWN
 from ..kinds.python.source import import_name
 from . import harness
 from .harness_node import NODE_HARNESS
+from .probes import probe_inputs
 from .spec import Example, FunctionPlan, FunctionSpec, render_value
 
 __all__ = ["CandidateRun", "FunctionTrial", "Trial", "run_trial", "COMMON_MODULES"]
@@ -75,9 +76,22 @@ class CandidateRun:
     """Examples passed among the function's checked (not suspect) ones."""
     error: str = ""
     """Why the candidate did not even define the function (a SyntaxError, ...)."""
+    why: str = ""
+    """Why it fails, in one line (issue 41): the definition's error, else its first failing
+    checked example: a NameError and its name, `add(2, 3) returned 6, expected 5`, another
+    exception, a timeout. "" when it passes every checked example."""
+    group: int = 0
+    """How many candidates (itself included) behaved as it did on every input; 0: undefined."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"number": self.number, "passed": self.passed, "error": self.error, "results": self.results}
+        return {
+            "number": self.number,
+            "passed": self.passed,
+            "error": self.error,
+            "why": self.why,
+            "group": self.group,
+            "results": self.results,
+        }
 
 
 @dataclass
@@ -94,6 +108,12 @@ class FunctionTrial:
     """One line per example this trial put in doubt: `add(2, 3) == 6: every candidate returned 5`."""
     examples: int = 0
     """All the function's examples, suspect ones included."""
+    inputs: int = 0
+    """The inputs the candidates ran on: the examples and the probe inputs (`probes`)."""
+    agreed: int = 0
+    """The consensus group's size (a strict majority of at least two; 0: none)."""
+    round: int = 1
+    """The sampling rounds it took (more when no candidate passed: `Writing.retries`)."""
 
     def _passes(self, index: int) -> bool:
         if not 0 <= index < len(self.candidates) or self.checked < 1:
@@ -107,6 +127,14 @@ class FunctionTrial:
         return self._passes(self.kept)
 
     @property
+    def chosen(self) -> bool:
+        """The kept candidate passes every checked example, or, with none left to check (all
+        suspect or none given), a majority of the candidates behave as it does."""
+        if self.checked < 1 and 0 <= self.kept < len(self.candidates):
+            return self.agreed >= 2 and self.candidates[self.kept].group == self.agreed
+        return self.passing
+
+    @property
     def first_passing(self) -> bool:
         """Candidate 1 passes every checked example."""
         return self._passes(0)
@@ -118,7 +146,11 @@ class FunctionTrial:
             "checked": self.checked,
             "examples": self.examples,
             "suspect": self.suspect,
+            "inputs": self.inputs,
+            "agreed": self.agreed,
+            "round": self.round,
             "passing": self.passing,
+            "chosen": self.chosen,
             "first_passing": self.first_passing,
             "candidates": [c.to_dict() for c in self.candidates],
         }
@@ -134,18 +166,22 @@ class Trial:
     notes: list[str] = field(default_factory=list)
 
     def line(self, module: str, k: int) -> str:
-        """`core: 5 functions, 14 examples, 5/5 pass (K=4, 20 candidates, 2.1 s of checks)`, and
-        `, 1 suspect example` when there are."""
+        """`core: 5 functions, 14 examples (2 suspect), consensus over 24 inputs, 5/5 chosen (K=4,
+        20 candidates, 2.1 s of checks)`: `chosen` counts the functions whose kept candidate
+        passes its trusted examples (or, with none, has the consensus behind it)."""
         functions = list(self.functions.values())
         examples = sum(f.examples for f in functions)
         suspect = sum(f.examples - f.checked for f in functions)
+        inputs = sum(max(f.inputs, f.examples) for f in functions)
         candidates = sum(len(f.candidates) for f in functions)
-        passing = sum(1 for f in functions if f.passing)
-        text = (
-            f"{module}: {_count(len(functions), 'function')}, {_count(examples, 'example')}, "
-            f"{passing}/{len(functions)} pass (K={k}, {_count(candidates, 'candidate')}, {self.seconds:.1f} s of checks)"
-        )
-        return text + (f", {_count(suspect, 'suspect example')}" if suspect else "")
+        chosen = sum(1 for f in functions if f.chosen)
+        retried = sum(1 for f in functions if f.round > 1)
+        text = f"{module}: {_count(len(functions), 'function')}, {_count(examples, 'example')}"
+        text += f" ({suspect} suspect)" if suspect else ""
+        text += f", consensus over {_count(inputs, 'input')}" if inputs > examples else ""
+        text += f", {chosen}/{len(functions)} chosen (K={k}, {_count(candidates, 'candidate')}"
+        text += f", {retried} sampled again" if retried else ""
+        return text + f", {self.seconds:.1f} s of checks)"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -185,7 +221,8 @@ def run_trial(
     if why or sandbox is None:
         return _not_run(plan, candidates, why)
     started = time.monotonic()
-    payload = _payload(plan, candidates, project, call_timeout)
+    unique = {name: list(dict.fromkeys(sources)) for name, sources in candidates.items()}  # a repeat runs once
+    payload = _payload(plan, unique, project, call_timeout)
     given: dict[str, dict[str, dict[str, Any]]] = {}
     notes: list[str] = []
     seconds = 0.0
@@ -216,7 +253,15 @@ def run_trial(
         examples = next(len(f["examples"]) for f in payload["functions"] if f["name"] == name)
         given.setdefault(name, {})[str(number)] = _failed(error, examples)
         notes.append(f"{name} candidate {number} {error}; the rest ran again without it")
-    return _judge(plan, candidates, given, seconds, notes)
+    votes = {  # each sample its run: a candidate the model gave twice counts twice in the consensus
+        name: {
+            str(n): {**run, "sample": unique[name].index(source)}
+            for n, source in enumerate(sources, 1)
+            if (run := (given.get(name) or {}).get(str(unique[name].index(source) + 1))) is not None
+        }
+        for name, sources in candidates.items()
+    }
+    return _judge(plan, candidates, votes, seconds, notes)
 
 
 def _not_run(plan: FunctionPlan, candidates: dict[str, list[str]], why: str) -> Trial:
@@ -277,6 +322,7 @@ def _payload(
             "candidates": list(candidates.get(spec.name) or []),
             "examples": [_example(e) for e in spec.examples],
             "imports": _imports(spec, project) if python else [],
+            "probes": probe_inputs(spec) if python else [],
         }
         for spec in plan.functions
     ]
@@ -358,27 +404,66 @@ def _judge(
             for n in range(1, count + 1)
         ]
         examples = [_example(e) for e in spec.examples]
+        every = harness.agreement(runs, examples)
         kept, doubted = harness.decide(runs, examples)
         lines = []
         for index, (key, agreed, total) in sorted(doubted.items()):
             shown = key[5:] if key.startswith("repr:") else render_value(json.loads(key), plan.language)
-            reason = (
-                f"every candidate returned {shown}"
-                if agreed == total
-                else f"every candidate failed it and {agreed} of {total} returned {shown}"
-            )
+            if index not in every:
+                reason = f"{agreed} of {total} candidates behave alike and return {shown}"
+            elif agreed == total:
+                reason = f"every candidate returned {shown}"
+            else:
+                reason = f"every candidate failed it and {agreed} of {total} returned {shown}"
             example = spec.examples[index]
             example.suspect = reason
             lines.append(f"{example.render(spec.name, plan.language)}: {reason}")
         checked = [i for i, e in enumerate(spec.examples) if not e.suspect]
+        size = {i: len(group) for group in harness.groups(runs) for i in group}
         runs_out = [
             CandidateRun(
                 number=n,
                 results=[{k: v for k, v in r.items() if k != "key"} for r in run.get("results") or []],
                 passed=sum(1 for i in checked if i < len(run.get("results") or []) and run["results"][i].get("ok")),
                 error=str(run.get("error") or ""),
+                why=_why(run, spec, checked, plan.language),
+                group=size.get(n - 1, 0),
             )
             for n, run in enumerate(runs, 1)
         ]
-        functions[spec.name] = FunctionTrial(spec.name, runs_out, kept, len(checked), lines, len(spec.examples))
+        probes = max((len(run.get("probes") or []) for run in runs), default=0)
+        functions[spec.name] = FunctionTrial(
+            spec.name,
+            runs_out,
+            kept,
+            len(checked),
+            lines,
+            len(spec.examples),
+            inputs=len(spec.examples) + probes,
+            agreed=len(harness.consensus(runs)),
+        )
     return Trial(plan.language, functions, seconds, notes)
+
+
+def _why(run: dict[str, Any], spec: FunctionSpec, checked: list[int], language: str) -> str:
+    """Why a candidate fails, in one line (`CandidateRun.why`); "" when it passes."""
+    if run.get("error"):
+        return str(run["error"])
+    results = run.get("results") or []
+    for index in checked:
+        result = results[index] if index < len(results) else {"ok": False, "error": "not run"}
+        if result.get("ok"):
+            continue
+        example = spec.examples[index]
+        call = example.call(spec.name, language)
+        error = str(result.get("error") or "")
+        if error == harness.TIMEOUT:
+            return f"{call} ran past its time"
+        if error:
+            return f"{call} raised {error}"
+        got = result.get("got")
+        if example.checks_value and not harness.same(got, example.expected):
+            shown = render_value(got, language)
+            return f"{call} returned {shown}, expected {render_value(example.expected, language)}"
+        return f"{call} printed {str(result.get('stdout') or '')[:80]!r}, expected {example.stdout!r} in it"
+    return ""

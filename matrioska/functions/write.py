@@ -144,8 +144,9 @@ def ask_candidates(
 ) -> tuple[list[str], str]:
     """K candidates for `function` and the path the replies took: "grammar (vLLM)", "grammar
     (llguidance, in process)", ... or "plain". Each candidate is a whole function starting with
-    its planned header (`extract_function`), de-duplicated in the order the backend returned
-    them; a reply holding no function is no candidate. K = 1 is asked greedily unless a
+    its planned header (`extract_function`), in the order the backend returned them, a repeat
+    kept (the trial runs it once, and counts it as one more vote); a reply holding no function
+    is no candidate. K = 1 is asked greedily unless a
     temperature is given; K > 1 at the sampling temperature (`sampling.sampling_temperature`).
 
     A server refusing the grammar is asked again without it (and remembered, as for a module's
@@ -163,7 +164,7 @@ def ask_candidates(
     candidates: list[str] = []
     for text in got if isinstance(got, list) else [got]:
         source = extract_function(text, function, language)
-        if source is not None and source not in candidates:
+        if source is not None:  # a repeat stays: it is one more vote in the consensus (run once)
             candidates.append(source)
     return candidates, path
 

@@ -20,18 +20,15 @@ from langgraph.runtime import Runtime
 
 from ..checking.interfaces import INTERFACE_CHARS, check_references, module_interface, render_interface
 from ..checking.nearmiss import apply_near_misses, describe_edit
-from ..checking.sandbox import resolve_sandbox
 from ..checking.verify import module_check
 from ..context import Context, resolve_llm
-from ..errors import MatrioskaError, RecursionBudgetError
-from ..functions.derive import bind_judge, page_only, reading_contracts
-from ..functions.module import PATH_NAME, Writing, attempt_functions, tests_from_examples
-from ..functions.plan import eligible
+from ..errors import RecursionBudgetError
+from ..functions.derive import bind_judge, reading_contracts
 from ..generation.attempts import Asking, ModuleAttempts
 from ..generation.candidates import OwnCheck
 from ..generation.fixes import files_to_fix, next_fixes, runtime_fixes
 from ..generation.judge import Judge, announce
-from ..generation.project import ProjectFile, extract_files, project_files
+from ..generation.project import extract_files, project_files
 from ..generation.prompt import build_module_messages, fix_messages, prompt_text
 from ..generation.readings import Readings
 from ..model.backend import backend_of
@@ -42,6 +39,7 @@ from ..model.sampling import sampling_temperature
 from ..plan.parsing import ModuleReply
 from ..state import Architecture, MatrioskaState, ModuleSpec
 from .contract import contracts_of
+from .function_path import function_path, trial_sandbox
 from .routing import max_parallel_of, next_pending, pending_count, remaining_waves
 
 # What the module's work reads with the checking wing (generation sits below it).
@@ -100,7 +98,7 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         # The module's current files compete with the fix's replies: a worse reply is discarded.
         previous = {key: shared_state[key] for key in spec.shared_state_writes if key in shared_state}
         loop.start_from(ModuleReply(render_files(own), previous))
-    path = _function_path(state, runtime, context, asking, architecture, spec, evidence, loop, messages)
+    path = function_path(state, runtime, context, asking, architecture, spec, evidence, loop, messages)
     if whole := path.get("whole"):  # files by role (issue 40): the model writes only what no scaffold makes
         loop = ModuleAttempts(
             _asking(llm, runtime, context, reply_frame(spec, whole)), spec, judge, checker, whole, path["own"]
@@ -132,80 +130,6 @@ def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableC
         "shared_state_writers": {key: spec.id for key in reply.update},
         "module_reports": {spec.id: report},
     }
-
-
-def _function_path(
-    state: MatrioskaState,
-    runtime: Runtime[Context],
-    context: Context,
-    asking: Asking,
-    architecture: Architecture,
-    spec: ModuleSpec,
-    evidence: str | None,
-    loop: ModuleAttempts,
-    messages: list[Any],
-) -> dict[str, Any]:
-    """The module written function by function when it takes that path (issue 35), offered to
-    the attempt loop: `accepted` when it left no problem (no whole-module reply is asked then).
-    Returns the report's `path` and `functions` entries."""
-    reports = state.get("module_reports") or {}
-    previous = (reports.get(spec.id) or {}).get("functions") if evidence else None
-    contracts = contracts_of(state)  # parsed once per step: the node read them already
-    how = eligible(spec, state.get("acceptance") or [], contracts.get(spec.id)) if context.functions else None
-    if how is None and context.functions and not evidence:
-        files = tests_from_examples(architecture, spec, reports)
-        if files:
-            kept = loop.offer(render_files(files) + "\n", "tests from examples", messages)
-            return {"accepted": not kept.problems, "path": "tests from examples", "offered": "tests from examples"}
-        page = page_only(spec, contracts.get(spec.id), contracts, architecture.project_name)
-        if page is not None and not page.get("whole"):  # nothing for the model: offered as the module's reply
-            kept = loop.offer(render_files(page["own"]) + "\n", "page scaffold", messages)
-            page.update(accepted=not kept.problems, offered="page scaffold")
-        return page or {}
-    if how is None or (evidence and not previous):
-        return {}
-    writing = Writing(
-        asking.llm,
-        samples=context.function_k,
-        temperature=sampling_temperature(asking.llm, context.function_k, context.sample_temperature),
-        sandbox=_sandbox(context),
-        runtime=runtime,
-        meter=asking.meter,
-        contracts=contracts,
-        title=architecture.project_name,
-    )
-    built = attempt_functions(
-        writing,
-        architecture,
-        spec,
-        how,
-        evidence=evidence,
-        previous=previous,
-        interfaces=state.get("interfaces") or {},
-        scenarios=state.get("acceptance") or [],
-        project={f.path: f.content for f in project_files(state)},
-    )
-    if built is None and evidence:  # a failure no frame traces to one function: the module's fix is whole
-        return {"path": "functions, fixed whole", "functions": previous}
-    if built is None:
-        return {"path": "whole module (no function plan)"}
-    found = {"path": PATH_NAME, "functions": built.report(), "files": built.ways}
-    current = {f.path: f.content for f in loop.own if f.path in how.whole}
-    if how.whole and len(current) < len(how.whole):  # the model writes the rest (styles, prose) beside them
-        return {**found, "whole": list(how.whole), "own": [ProjectFile(p, t, spec.id) for p, t in built.files.items()]}
-    built.files.update(current)  # a fix round: the files the model wrote whole stay as they are
-    kept = loop.offer(built.reply_text(), PATH_NAME, messages)
-    return {**found, "accepted": not kept.problems and not built.missing, "offered": PATH_NAME}
-
-
-def _sandbox(context: Context) -> Any:
-    """The sandbox candidates run in, or None (verification off, no sandbox: nothing runs)."""
-    if not context.verify:
-        return None
-    try:
-        return resolve_sandbox(context.sandbox, timeout=float(context.verify_timeout))[0]
-    except MatrioskaError:
-        return None
 
 
 def _steps_left(state: MatrioskaState, runtime: Runtime[Context], fix_queue: list[str], fixing: bool) -> int:
@@ -255,7 +179,7 @@ def _own_check(
 ) -> OwnCheck | None:
     """Each candidate's own check in the sandbox; None when nothing may run (verification off,
     no sandbox)."""
-    sandbox = _sandbox(context)
+    sandbox = trial_sandbox(context)
     if sandbox is None:
         return None
     check = partial(

@@ -20,6 +20,7 @@ from ..checking.sandbox import Sandbox, resolve_sandbox
 from ..checking.verdict import evidence_text, not_run, render_verdict, report_with_runs, summary, with_evidence
 from ..checking.verify import verify_project
 from ..context import Context
+from ..functions.derive import without_suspect
 from ..generation.project import project_files
 from ..model.calls import emit
 from ..state import MatrioskaState
@@ -128,13 +129,14 @@ def _run_checks(
     round, the sandbox and the history, and the reason when nothing ran or scenarios failed."""
     files = project_files(state)
     emit(runtime, "phase", phase="verification", files=len(files), round=rounds, sandbox=sandbox.describe())
+    acceptance, left_out = without_suspect(state.get("acceptance") or [], state.get("module_reports") or {})
     result = verify_project(
         {f.path: f.content for f in files},
         {f.path: f.module for f in files},
         sandbox,
         deps_root=context.verify_dir or None,
         emit=lambda event, **data: emit(runtime, event, **data),
-        acceptance=state.get("acceptance") or [],
+        acceptance=acceptance,
         dependencies=module_dependencies(state),
         allow_install=context.allow_install,
         module_ids=state.get("execution_order") or [],
@@ -142,6 +144,7 @@ def _run_checks(
     result.update(rounds=rounds, sandbox=sandbox.mode, history=history)
     if note:
         result["notes"].insert(0, note)
+    result["notes"] += [f"scenario call {n}" for n in left_out]
     if not [c for c in result["checks"] if c["kind"] != "analyzers"] and not result.get("acceptance"):
         result["reason"] = result["notes"][-1] if result["notes"] else "nothing to run"
     failed_scenarios = [s["name"] for s in result.get("acceptance") or [] if s["ok"] is False]

@@ -58,6 +58,8 @@ class MatrioskaOrchestrator:
             candidates per function chosen by running them, files assembled without the model);
             False: every module is asked for whole; None: on unless MATRIOSKA_FUNCTIONS=0.
         function_samples: K on that path (None: `samples` when above 1, else 4).
+        function_retries: rounds of K more candidates, at a higher temperature, for a function
+            none of whose candidates passes its examples (issue 41; default 1, 0: none).
         git: make `base_path/project` a git repository with one commit per module.
         interrupt_after_architect: stop after the plan for review (`review()` continues).
         verify: run the assembled project (imports, tests, entry point, the page in headless
@@ -119,6 +121,7 @@ class MatrioskaOrchestrator:
         samples: int = 1,
         functions: bool | None = None,
         function_samples: int | None = None,
+        function_retries: int = 1,
         sample_temperature: float | None = None,
         git: bool = False,
         interrupt_after_architect: bool = False,
@@ -169,6 +172,9 @@ class MatrioskaOrchestrator:
             raise ValueError(f"function_samples must be 1 or more, got {function_samples}")
         self.functions = functions_default() if functions is None else bool(functions)
         self.function_samples = int(function_samples or 0)
+        if int(function_retries) < 0:
+            raise ValueError(f"function_retries must be 0 or more, got {function_retries}")
+        self.function_retries = int(function_retries)
         self.files.git = git
         self.interrupt_after_architect = interrupt_after_architect
         self.assembler_notes = assembler_notes
@@ -342,6 +348,7 @@ class MatrioskaOrchestrator:
             sample_temperature=self.sample_temperature,
             functions=self.functions,
             function_samples=self.function_samples,
+            function_retries=self.function_retries,
             acceptance=self.write_acceptance,
             contract=self.write_contract,
             review=self.interrupt_after_architect,

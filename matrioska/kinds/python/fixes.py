@@ -6,8 +6,14 @@ exactly one right answer, made in place, each reported as a `Fix`.
 - a standard-library module used as `module.attr` without its import: `import module`; a
   well-known standard-library name (`Counter`, `Path`, `dataclass`, ...): `from module import name`;
 - an undefined name in a function that also assigns exactly one close, unused local (F821 and
-  F841 in the same function, `totl = ...; print(total)`): the use renamed to that local, when
-  the near-miss closeness rule agrees (`kinds.nearmiss.choose`); otherwise left alone.
+  F841 in the same function, `totl = ...; print(total)`, `groups_info = ...; return groups_items`):
+  the use renamed to that local, when the local is assigned before the first use. A local is close
+  when Python's own NameError names it ("Did you mean: 'groups_info'?", `python_suggestion`), when
+  difflib scores the two names at least 0.7 (`difflib.get_close_matches`, cutoff 0.7), or when the
+  near-miss rule does (`kinds.nearmiss.choose`); locals equal to the name up to case and separators
+  come first (only they are candidates when there are any). Two or more close unused locals, or
+  one assigned after the use: left alone, and said in `fix_python`'s `notes`
+  ("main.py:4 groups_items left undefined: two close unused locals (groups_info, groups_infos)").
 
 Imports go after the module's docstring, its `from __future__` imports and its top-level imports
 (before the first function or class), and before any top-level use of the name. Only files that
@@ -17,15 +23,22 @@ parse are changed.
 from __future__ import annotations
 
 import ast
+import contextlib
+import difflib
+import io
+import keyword
+import re
 import sys
+import threading
+import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..analyzers import Finding, Fix
-from ..nearmiss import choose
+from ..nearmiss import choose, normal_name
 from .source import import_name
 
-__all__ = ["WELL_KNOWN", "fix_python"]
+__all__ = ["WELL_KNOWN", "fix_python", "python_suggestion"]
 
 WELL_KNOWN: dict[str, str] = {
     **dict.fromkeys(("Counter", "defaultdict", "OrderedDict", "namedtuple", "deque", "ChainMap"), "collections"),
@@ -79,6 +92,10 @@ datetime`, `datetime.now()` wants `from datetime import datetime`."""
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _UNDEFINED = ("F821", "unresolved-reference")
+_DIFFLIB_CUTOFF = 0.7
+_DID_YOU_MEAN = re.compile(r"Did you mean: '([^']+)'\?")
+_STDERR_LOCK = threading.Lock()
+_COUNTS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 # --------------------------------------------------------------------------- reading a file
@@ -143,6 +160,8 @@ class _Plan:
     """(statement, rule) in the order they were found: `import os`, `from core import add`."""
     renames: list[tuple[ast.AST, str, str]] = field(default_factory=list)
     """(function, undefined name, the local it becomes)."""
+    notes: list[tuple[int, str]] = field(default_factory=list)
+    """(line, why) of each undefined name left alone beside close unused locals."""
 
 
 def _import_for(name: str, uses: list[_Use], defined: Mapping[str, list[str]], modules: set[str]) -> str | None:
@@ -183,28 +202,100 @@ def _plan(reading: _Reading, findings: list[Finding], defined: Mapping[str, list
         if statement:
             plan.imports.append((statement, name))
             continue
-        renamed = _renames(name, uses, unused)
+        renamed, notes = _renames(name, uses, unused)
         plan.renames += renamed
         if not renamed and name in WELL_KNOWN and not defined.get(name):
             plan.imports.append((f"from {WELL_KNOWN[name]} import {name}", name))
+        else:
+            plan.notes += notes
     return plan
 
 
 def _renames(
     name: str, uses: list[_Use], unused: Mapping[int, list[tuple[str, int]]]
-) -> list[tuple[ast.AST, str, str]]:
+) -> tuple[list[tuple[ast.AST, str, str]], list[tuple[int, str]]]:
     """Each function using `name` undefined that assigns exactly one close unused local, before
-    the first use (renamed after it, the use would read it unbound)."""
+    the first use (renamed after it, the use would read it unbound); and (line, why) for each
+    function where close unused locals leave it alone."""
     out: list[tuple[ast.AST, str, str]] = []
+    notes: list[tuple[int, str]] = []
     functions = {id(u.function): u.function for u in uses if u.function is not None}
     for key, function in functions.items():
         locals_ = unused.get(key) or []
-        choice = choose(name, [local for local, _ in locals_])
+        close = _close_locals(name, [local for local, _ in locals_])
         first_use = min(u.node.lineno for u in uses if u.function is function)
-        assigned = min((line for local, line in locals_ if local == choice.chosen), default=first_use)
-        if choice.chosen and function is not None and assigned < first_use:
-            out.append((function, name, choice.chosen))
-    return out
+        if len(close) > 1:
+            count = _COUNTS[len(close)] if len(close) < len(_COUNTS) else str(len(close))
+            notes.append((first_use, f"{name} left undefined: {count} close unused locals ({', '.join(close)})"))
+            continue
+        if not close:
+            continue
+        assigned = min(line for local, line in locals_ if local == close[0])
+        if assigned < first_use:
+            out.append((function, name, close[0]))
+        else:
+            notes.append((first_use, f"{name} left undefined: its close unused local {close[0]} is assigned after it"))
+    return out, notes
+
+
+def _close_locals(name: str, locals_: Iterable[str]) -> list[str]:
+    """The unused locals close to the undefined `name` (sorted): those equal to it up to case and
+    separators when there are any, else each that Python suggests for it, that difflib scores at
+    least 0.7 against it, or that the near-miss rule finds close."""
+    pool = sorted({local for local in locals_ if local and local != name})
+    same = [local for local in pool if normal_name(local) == normal_name(name)]
+    if same:
+        return same
+    return [
+        local
+        for local in pool
+        if python_suggestion(name, [local]) == local
+        or difflib.get_close_matches(name, [local], n=1, cutoff=_DIFFLIB_CUTOFF)
+        or choose(name, [local]).chosen == local
+    ]
+
+
+def python_suggestion(name: str, names: Iterable[str]) -> str | None:
+    """The name Python's own NameError suggests for the undefined `name` when only `names` are
+    defined ("name 'groups_items' is not defined. Did you mean: 'groups_info'?"), or None.
+
+    Python is asked, not imitated: `name` is evaluated (a bare name lookup, nothing else runs) in
+    a namespace holding `names` and no builtins, and the message of the NameError it raises is
+    read. From Python 3.12 that message is built in Python by `traceback.TracebackException`,
+    whose public output is used (not its private `_compute_suggestion_error`). On 3.10 and 3.11
+    the suggestion is only made by the interpreter's C exception printer, which Python code
+    reaches only through `sys.__excepthook__` writing to `sys.stderr`; so stderr is redirected for
+    that one call, as IDLE does on those versions (`idlelib.run.get_message_lines`, bpo-44026),
+    under a lock so two of these calls never share the redirection. The suggestion thus follows
+    the running interpreter's rule (which varies a little between versions); anything unexpected
+    (no suggestion printed, a name that is not an identifier) gives None."""
+    names = [n for n in names if n.isidentifier() and not keyword.iskeyword(n)]
+    if not names or not name.isidentifier() or keyword.iskeyword(name):
+        return None
+    namespace: dict[str, object] = {"__builtins__": {}, **dict.fromkeys(names)}
+    try:
+        eval(compile(name, "<suggestion>", "eval"), namespace)
+    except NameError as error:
+        message = _name_error_message(error)
+    except Exception:  # a lookup that fails another way suggests nothing
+        return None
+    else:
+        return None
+    found = _DID_YOU_MEAN.search(message)
+    return found.group(1) if found and found.group(1) in names else None
+
+
+def _name_error_message(error: NameError) -> str:
+    """The NameError's message as Python prints it, its "Did you mean" included."""
+    if sys.version_info >= (3, 12):
+        return "".join(traceback.TracebackException.from_exception(error).format_exception_only())
+    hook = sys.__excepthook__
+    if not callable(hook):
+        return ""
+    out = io.StringIO()
+    with _STDERR_LOCK, contextlib.redirect_stderr(out):
+        hook(type(error), error, error.__traceback__)
+    return out.getvalue()
 
 
 # --------------------------------------------------------------------------- editing
@@ -275,13 +366,16 @@ def _is_import(line: str) -> bool:
     return line.lstrip().startswith(("import ", "from "))
 
 
-def _fix_file(path: str, text: str, findings: list[Finding], defined: Mapping[str, list[str]]) -> tuple[str, list[Fix]]:
+def _fix_file(
+    path: str, text: str, findings: list[Finding], defined: Mapping[str, list[str]], notes: list[str]
+) -> tuple[str, list[Fix]]:
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return text, []
     reading = _read(tree)
     plan = _plan(reading, findings, defined, import_name(path))
+    notes += [f"{path}:{line} {why}" for line, why in sorted(plan.notes)]
     fixes: list[Fix] = []
     new, lines = _apply_renames(text, plan.renames, reading)
     for (_, old, local), line in zip(plan.renames, lines, strict=True):
@@ -297,12 +391,19 @@ def _fix_file(path: str, text: str, findings: list[Finding], defined: Mapping[st
 
 
 def fix_python(
-    files: Mapping[str, str], findings: list[Finding], defined: Mapping[str, list[str]]
+    files: Mapping[str, str],
+    findings: list[Finding],
+    defined: Mapping[str, list[str]],
+    *,
+    notes: list[str] | None = None,
 ) -> tuple[dict[str, str], list[Fix]]:
     """The files with the slips above fixed, and what was fixed. `files`: the module's own files
     (path -> text; only its Python files are read); `findings`: the analyzers' over them;
     `defined`: a top-level name -> the import names of the project modules that define it
-    (`{"digest": ["helper"]}`)."""
+    (`{"digest": ["helper"]}`); `notes`, when given, gets a line per undefined name left alone
+    beside close unused locals ("main.py:4 groups_items left undefined: two close unused locals
+    (groups_info, groups_infos)"), as the fixes are not the place for what was not fixed."""
+    notes = [] if notes is None else notes
     out = dict(files)
     fixes: list[Fix] = []
     for path, text in files.items():
@@ -311,7 +412,7 @@ def fix_python(
         mine = [f for f in findings if f.path == path]
         if not any(f.code in _UNDEFINED and f.name for f in mine):
             continue
-        new, made = _fix_file(path, text, mine, defined)
+        new, made = _fix_file(path, text, mine, defined, notes)
         if made:
             out[path], fixes = new, [*fixes, *made]
     return out, fixes
