@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import BaseMessage
-from scripted import ScriptedChatModel, is_assembler
+from scripted import ScriptedChatModel, is_assembler, is_update_retry
 
 from matrioska.checking.sandbox import Sandbox, resolve_sandbox
 from matrioska.functions.harness import choose, consensus, groups
@@ -195,3 +195,92 @@ def test_an_undefined_constant_is_asked_once_and_a_failing_function_sampled_agai
     text = (tmp_path / "project" / "letters.py").read_text()
     assert "VOWELS = 'aeiou'" in text and "return n * 2" in text
     assert any(e["event"] == "constant_added" and e["source"] == "asked" for e in events)
+
+
+def test_the_monitor_shows_why_each_candidate_failed() -> None:
+    from matrioska.monitor.server import _functions
+
+    spec = FunctionSpec("square", [Param("n", "int")], "int", examples=[Example([3], 9)])
+    plan = FunctionPlan("core", "python", [spec])
+    candidates = [
+        {"number": 1, "why": "square(3) returned 6, expected 9", "group": 2},
+        {"number": 2, "why": "square(3) returned 6, expected 9", "group": 2},
+        {"number": 3, "why": "", "group": 1},
+    ]
+    trial = {"functions": {"square": {"kept": 2, "chosen": True, "candidates": candidates}}}
+    shown = _functions({"functions": {"plan": plan.to_dict(), "trial": trial, "passing": ["square"], "line": "x"}})
+    assert shown is not None
+    assert shown["functions"][0]["why"] == [
+        "#1 (2 alike): square(3) returned 6, expected 9",
+        "#2 (2 alike): square(3) returned 6, expected 9",
+        "#3 kept: passes",
+    ]
+    assert shown["functions"][0]["chosen"] is True
+
+
+BEHAVIOUR_PLAN = {
+    "project_name": "sums",
+    "goal": "A small Python library adding numbers",
+    "modules": [
+        {
+            "id": "core",
+            "name": "Core",
+            "files": ["sums.py"],
+            "description": "adds numbers",
+            "shared_state_writes": ["sums_version"],
+        }
+    ],
+}
+ADD_PLAN = {
+    "functions": [
+        {
+            "name": "add",
+            "params": [{"name": "a", "type": "int"}, {"name": "b", "type": "int"}],
+            "returns": "int",
+            "purpose": "the sum",
+            "examples": [{"args": [1, 2], "expected": 3}, {"args": [2, 2], "expected": 4}],
+            "calls": [],
+        }
+    ]
+}
+
+
+class WholeReplyCountsLess:
+    """The function path's files leave a declared key unpublished (a problem); the whole-module
+    reply publishes it but its code subtracts."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def __call__(self, messages: list[BaseMessage]) -> str:
+        system = str(messages[0].content)
+        if is_assembler(messages):
+            return "notes"
+        if "plan one module" in system:
+            return json.dumps(ADD_PLAN)
+        if "writing ONE" in system:
+            return "def add(a: int, b: int) -> int:\n    return a + b\n"
+        if is_update_retry(messages):
+            return "I do not know"
+        self.asked.append("whole")
+        return 'sums.py\n```python\ndef add(a: int, b: int) -> int:\n    return a - b\n```\nSHARED_STATE_UPDATE: {"sums_version": "1"}'
+
+
+def test_behaviour_decides_between_the_function_files_and_a_whole_module_reply(tmp_path: Path) -> None:
+    script = WholeReplyCountsLess()
+    with MatrioskaOrchestrator(
+        ScriptedChatModel(respond=script),
+        tmp_path,
+        functions=True,
+        function_samples=2,
+        sandbox="bwrap",
+        verify_timeout=60,
+        max_repairs=1,
+        write_contract=False,
+    ) as orchestrator:
+        state = orchestrator.run("sums", architecture=BEHAVIOUR_PLAN)
+    core = state["module_reports"]["core"]
+    assert "whole" in script.asked, core  # the function files left a problem: a whole reply was asked
+    assert core["path"] == "functions", core["path"]
+    assert any("passed 0 examples and scenarios, against 2" in d for d in core["discarded"]), core
+    assert "return a + b" in (tmp_path / "project" / "sums.py").read_text()

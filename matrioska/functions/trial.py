@@ -37,7 +37,7 @@ from .harness_node import NODE_HARNESS
 from .probes import probe_inputs
 from .spec import Example, FunctionPlan, FunctionSpec, render_value
 
-__all__ = ["CandidateRun", "FunctionTrial", "Trial", "run_trial", "COMMON_MODULES"]
+__all__ = ["CandidateRun", "FunctionTrial", "Trial", "run_trial", "examples_passed", "COMMON_MODULES"]
 
 COMMON_MODULES = (
     "json",
@@ -262,6 +262,34 @@ def run_trial(
         for name, sources in candidates.items()
     }
     return _judge(plan, candidates, votes, seconds, notes)
+
+
+def examples_passed(
+    plan: FunctionPlan,
+    files: dict[str, str],
+    project: dict[str, str],
+    sandbox: Sandbox | None,
+    *,
+    call_timeout: float = 2.0,
+) -> int:
+    """The plan's trusted examples a module's files pass (issue 41: behaviour decides between the
+    function path's files and a whole-module reply): each planned function taken from the file
+    it is planned in (the module's first code file when the plan does not say), the whole file
+    as its one candidate, with `project` (the other modules' files) and `files` around it."""
+    if sandbox is None:
+        return 0
+    language_files = [p for p in files if p.endswith((".js", ".mjs") if plan.language == "javascript" else ".py")]
+    copy = FunctionPlan.from_dict(plan.to_dict())  # the trial marks its examples: keep the plan's own
+    candidates = {}
+    for function in copy.functions:
+        function.examples = function.checked
+        path = function.file if function.file in files else (language_files[0] if language_files else "")
+        if path:
+            candidates[function.name] = [files[path]]
+    if not candidates:
+        return 0
+    trial = run_trial(copy, candidates, {**project, **files}, sandbox, call_timeout=call_timeout)
+    return sum(f.candidates[0].passed for f in trial.functions.values() if f.candidates)
 
 
 def _not_run(plan: FunctionPlan, candidates: dict[str, list[str]], why: str) -> Trial:

@@ -29,7 +29,7 @@ from .prompt import repair_messages
 from .readings import Readings
 from .records import Attempt, Candidate, ModuleReport
 
-__all__ = ["Asking", "ModuleAttempts", "Outcome"]
+__all__ = ["Asking", "ModuleAttempts", "Outcome", "scenarios_passed"]
 
 
 @dataclass
@@ -160,6 +160,9 @@ class ModuleAttempts:
         self.kept: Attempt | None = None
         self.reply_path = ""
         self.hotter = False  # the last attempt left the errors it was to fix: the next one samples
+        self.behaviour: Callable[[Attempt], int] | None = None
+        """Examples an attempt's files pass (issue 41): set, attempts are compared by behaviour
+        first (these and the scenarios its own check passed), by problems second."""
 
     def start_from(self, current: ModuleReply) -> None:
         """A fix round's current files as attempt 0: the fix's replies compete with them, and a
@@ -282,7 +285,9 @@ class ModuleAttempts:
     def _keep_better(self, attempt: Attempt) -> Attempt:
         """The attempt kept after this one: this one, unless it is worse than the one kept so
         far (then it is discarded, and said so)."""
-        worse = discard_reason(attempt, self.kept)
+        worse = self._worse_behaviour(attempt) if self.behaviour is not None else None
+        if worse is None:
+            worse = discard_reason(attempt, self.kept)
         if self.kept is not None and worse:
             which = f"attempt {self.kept.attempt}" if self.kept.attempt else "the current files"
             self.discarded.append(f"kept {which}: attempt {self.attempts} {worse}")
@@ -296,3 +301,24 @@ class ModuleAttempts:
         else:
             self.kept = attempt
         return self.kept
+
+    def _worse_behaviour(self, attempt: Attempt) -> str | None:
+        """By behaviour: "" when the attempt passes more examples and scenarios than the kept one
+        (it is kept), why when fewer, None when as many (problems decide)."""
+        kept = self.kept
+        if kept is None or self.behaviour is None:
+            return None
+        for one in (attempt, kept):
+            if one.behaviour is None:
+                one.behaviour = self.behaviour(one) + scenarios_passed(one)
+        if attempt.behaviour == kept.behaviour:
+            return None
+        if (attempt.behaviour or 0) > (kept.behaviour or 0):
+            return ""
+        return f"passed {attempt.behaviour} examples and scenarios, against {kept.behaviour}"
+
+
+def scenarios_passed(attempt: Attempt) -> int:
+    """The acceptance scenarios the attempt's own check passed (0 when it did not run)."""
+    checks = (attempt.own_check or {}).get("checks") or []
+    return sum(1 for c in checks if str(c.get("command", "")).startswith("acceptance:") and c.get("ok"))

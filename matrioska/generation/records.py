@@ -49,6 +49,9 @@ class Attempt:
     findings: list[Finding] = field(default_factory=list)
     """What the analyzers found in its files after their fixes (kept for the next attempt to be
     compared with; not part of the dict)."""
+    behaviour: int | None = None
+    """Examples and scenarios its files passed when attempts are compared by behaviour (issue 41:
+    the function path's files against a whole-module reply); None: not measured."""
 
     def to_dict(self) -> dict[str, Any]:
         """The attempt as the executor's dict had it (`number` and `path` only for a candidate,
@@ -76,6 +79,8 @@ class Attempt:
             out["analyzer_fixes"] = [fix.to_dict() for fix in self.analyzer_fixes]
         if self.analyzer_notes:
             out["analyzer_notes"] = self.analyzer_notes
+        if self.behaviour is not None:
+            out["behaviour"] = self.behaviour
         return out
 
 

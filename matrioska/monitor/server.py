@@ -282,11 +282,26 @@ def _functions(report: dict[str, Any]) -> dict[str, Any] | None:
                 ],
                 "candidates": len((trials.get(f.name) or {}).get("candidates") or []),
                 "passing": f.name in passing,
+                "chosen": bool((trials.get(f.name) or {}).get("chosen", f.name in passing)),
+                "why": _whys(trials.get(f.name) or {}),
             }
             for f in plan.functions
         ],
         "commands": [c.name for c in plan.commands],
     }
+
+
+def _whys(trial: dict[str, Any]) -> list[str]:
+    """Why each of a function's candidates failed (issue 41), `#2 (3 alike): add(2, 3) returned 6,
+    expected 5`; the kept one marked."""
+    out = []
+    for index, candidate in enumerate(trial.get("candidates") or []):
+        if not isinstance(candidate, dict):
+            continue
+        mark = " kept" if index == trial.get("kept") else ""
+        alike = f" ({candidate['group']} alike)" if int(candidate.get("group") or 0) > 1 else ""
+        out.append(f"#{candidate.get('number', index + 1)}{mark}{alike}: {candidate.get('why') or 'passes'}")
+    return out
 
 
 def run_detail(thread_id: str, snapshot: Any, active: bool | None, out: Path) -> dict[str, Any]:

@@ -5,6 +5,7 @@ for the whole module."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -15,8 +16,11 @@ from ..errors import MatrioskaError
 from ..functions.derive import page_only
 from ..functions.module import PATH_NAME, Writing, attempt_functions, tests_from_examples
 from ..functions.plan import eligible
+from ..functions.spec import FunctionPlan
+from ..functions.trial import examples_passed
 from ..generation.attempts import Asking, ModuleAttempts
 from ..generation.project import ProjectFile, project_files
+from ..generation.records import Attempt
 from ..model.grammar import render_files
 from ..model.sampling import sampling_temperature
 from ..state import Architecture, MatrioskaState, ModuleSpec
@@ -87,7 +91,17 @@ def function_path(
         return {**found, "whole": list(how.whole), "own": [ProjectFile(p, t, spec.id) for p, t in built.files.items()]}
     built.files.update(current)  # a fix round: the files the model wrote whole stay as they are
     kept = loop.offer(built.reply_text(), PATH_NAME, messages)
-    return {**found, "accepted": not kept.problems and not built.missing, "offered": PATH_NAME}
+    accepted = not kept.problems and not built.missing
+    if not accepted and writing.sandbox is not None:  # a whole-module reply must pass more, not only count less
+        others = {f.path: f.content for f in project_files(state) if f.module != spec.id}
+        loop.behaviour = partial(_behaviour, built.plan, others, writing)
+    return {**found, "accepted": accepted, "offered": PATH_NAME}
+
+
+def _behaviour(plan: FunctionPlan, others: dict[str, str], writing: Writing, attempt: Attempt) -> int:
+    """The plan's trusted examples an attempt's files pass (`trial.examples_passed`)."""
+    files = {f.path: f.content for f in attempt.files}
+    return examples_passed(plan, files, others, writing.sandbox, call_timeout=writing.call_timeout)
 
 
 def trial_sandbox(context: Context) -> Any:

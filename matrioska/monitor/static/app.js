@@ -223,7 +223,7 @@ function drawFunctions(body, data) {
   if (plan.line) section.appendChild(el("p", plan.line, "muted functions-line"));
   const table = el("table", null, "functions-table");
   const head = el("tr");
-  for (const name of ["function", "examples", "candidates", "passes"]) head.appendChild(el("th", name));
+  for (const name of ["function", "examples", "candidates", "chosen", "why they failed"]) head.appendChild(el("th", name));
   table.appendChild(el("thead")).appendChild(head);
   const rows = el("tbody");
   for (const f of plan.functions) {
@@ -233,7 +233,8 @@ function drawFunctions(body, data) {
       el("td", `${f.signature}\n${f.purpose}`),
       el("td", f.examples.join("\n")),
       el("td", f.candidates),
-      el("td", f.passing ? "✓" : "✗"),
+      el("td", f.passing ? "✓" : f.chosen ? "✓ (consensus)" : "✗"),
+      el("td", (f.why || []).join("\n")),
     );
     rows.appendChild(tr);
   }
