@@ -575,6 +575,10 @@ FUNCTION_FIGURES = (
     "first_passing",  # functions whose first candidate passes their checked examples
     "passing",  # functions whose kept candidate does
     "missing",  # functions no candidate was had for
+    "chosen",  # functions whose kept candidate passes, or has a consensus behind it (issue 41)
+    "sampled_again",  # functions sampled a second round for want of a chosen candidate (issue 41)
+    "whole_replaced",  # modules where a whole-module reply replaced the function files
+    "unchanged_fixes",  # repairs and fix rounds that changed nothing (issue 41)
     "fell_back",  # modules that went to the whole-module path for want of a function plan
     "tests_from_examples",  # tests modules written from the function plans' examples
 )
@@ -616,7 +620,10 @@ def function_figures(state: dict[str, Any]) -> dict[str, int]:
         figures["code_modules"] += module in code or path in (FUNCTION_PATH, FELL_BACK)
         figures["fell_back"] += path == FELL_BACK
         figures["tests_from_examples"] += path == TESTS_FROM_EXAMPLES
+        figures["whole_replaced"] += str(path or "").startswith("whole module (it beat")
         entry = report.get("functions")
+        figures["unchanged_fixes"] += int(report.get("unchanged_fixes") or 0)
+        figures["unchanged_fixes"] += int((entry or {}).get("unchanged_fixes") or 0) if isinstance(entry, dict) else 0
         if path != FUNCTION_PATH or not isinstance(entry, dict):
             continue
         figures["function_path"] += 1
@@ -633,6 +640,8 @@ def function_figures(state: dict[str, Any]) -> dict[str, int]:
             passing = [n for n, t in trials.items() if t.get("passing")]
         figures["passing"] += len(passing)
         figures["missing"] += len(entry.get("missing") or [])
+        figures["chosen"] += sum(1 for n, t in trials.items() if t.get("chosen", n in passing))
+        figures["sampled_again"] += sum(1 for t in trials.values() if int(t.get("round") or 1) > 1)
     return figures
 
 
@@ -645,11 +654,15 @@ def function_cell(figures: dict[str, int]) -> str:
     parts = [f"{figures['function_path']}/{figures['code_modules']} mod"]
     planned = figures["planned"]
     if planned:
-        parts.append(f"fn {figures['first_passing']}/{planned} first, {figures['passing']}/{planned} chosen")
+        parts.append(f"fn {figures['first_passing']}/{planned} first, {figures['chosen']}/{planned} chosen")
     if figures["suspect"]:
         parts.append(f"{figures['suspect']} suspect")
     if figures["fell_back"]:
         parts.append(f"{figures['fell_back']} fell back")
+    if figures["whole_replaced"]:
+        parts.append(f"{figures['whole_replaced']} whole replaced")
+    if figures["unchanged_fixes"]:
+        parts.append(f"{figures['unchanged_fixes']} unmoved fixes")
     if figures["tests_from_examples"]:
         parts.append(f"{figures['tests_from_examples']} tests from examples")
     return ", ".join(parts)
@@ -664,8 +677,11 @@ def function_line(figures: dict[str, int]) -> str:
         f"function, {figures['planned']} functions planned, {figures['examples']} examples "
         f"({figures['suspect']} suspect), {figures['first_passing']}/{figures['planned']} functions passing their "
         f"examples at the first candidate, {figures['passing']}/{figures['planned']} after selection, "
-        f"{figures['missing']} without a candidate; {figures['fell_back']} modules fell back to the whole module "
-        f"(no function plan), {figures['tests_from_examples']} tests modules written from the examples"
+        f"{figures['missing']} without a candidate, {figures['chosen']}/{figures['planned']} chosen with the "
+        f"consensus, {figures['sampled_again']} sampled again; {figures['fell_back']} modules fell back to the whole "
+        f"module (no function plan), {figures['whole_replaced']} replaced by a whole-module reply, "
+        f"{figures['tests_from_examples']} tests modules written from the examples; "
+        f"{figures['unchanged_fixes']} repairs or fix rounds changed nothing"
     )
 
 

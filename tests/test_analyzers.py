@@ -389,3 +389,21 @@ def test_what_is_left_is_a_problem_naming_where_the_name_is_defined_or_what_is_c
     assert "`from core import add`" in problems[0] and "`from util import add`" in problems[0]
     assert problems[1] == "main.py:4 F821 Undefined name `total` (close candidates: totals, totl)"
     assert fixed_events(events) == [] and "analyzer_fixes" not in state["module_reports"]["cli"]
+
+
+def test_a_repair_giving_the_same_files_back_is_not_kept_and_is_counted(tmp_path: Path) -> None:
+    plan = {
+        "project_name": "Sum",
+        "goal": "Print the sum of the numbers given",
+        "modules": [{"id": "cli", "name": "Entry point", "files": ["main.py"]}],
+    }
+    broken = "import sys\n\n\ndef main():\n    print(sum(int(a) for a in sys.argv[1:]) + mystery_offset)\n\n\nmain()\n"
+    right = "import sys\n\n\ndef main():\n    print(sum(int(a) for a in sys.argv[1:]))\n\n\nmain()\n"
+    replies = [block("main.py", broken), block("main.py", broken), block("main.py", right)]
+    state, events, modules = run(tmp_path, plan, {"cli": replies}, verify=False, max_repairs=2)
+    report = state["module_reports"]["cli"]
+    assert modules.calls == ["cli"] * 3
+    assert report["unchanged_fixes"] == 1 and not report["problems"], report
+    assert report["discarded"] == ["kept attempt 1: attempt 2 changed nothing (the same files or failures)"]
+    assert [e["attempt"] for e in events if e["event"] == "fix_unchanged"] == [2]
+    assert "mystery_offset" not in (tmp_path / "project" / "main.py").read_text()

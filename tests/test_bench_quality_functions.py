@@ -77,6 +77,10 @@ def test_function_figures_from_the_module_reports() -> None:
         "first_passing": 1,
         "passing": 2,
         "missing": 0,
+        "chosen": 2,
+        "sampled_again": 0,
+        "whole_replaced": 0,
+        "unchanged_fixes": 0,
         "fell_back": 1,
         "tests_from_examples": 1,
     }

@@ -279,3 +279,33 @@ def test_a_wrong_value_in_an_acceptance_call_becomes_an_example_of_its_function(
     assert "first_word(' c d') == 'c'" in prompts[-1]  # the new example is in the function's prompt
     assert not [a for a in script.asked if a.startswith("whole")], script.asked
     assert state["verification"]["works"] is True, state["verification"]
+
+
+def test_a_fix_giving_the_same_function_back_is_sampled_again_and_counted(tmp_path: Path) -> None:
+    class Stubborn(Script):
+        """The fix round's first samples give the failing function back as it was."""
+
+        def __call__(self, messages: list[BaseMessage]) -> str:
+            human = str(messages[-1].content)
+            if "writing ONE" in str(messages[0].content) and "last version failed" in human:
+                fixes = self.counts["fix"] = self.counts.get("fix", 0) + 1
+                self.asked.append("first_word (fix)")
+                return FIRST if fixes <= 2 else self.fixed
+            return super().__call__(messages)
+
+    script = Stubborn()
+    acceptance = [
+        {
+            "name": "empty text",
+            "kind": "python",
+            "module": "words",
+            "calls": [{"function": "first_word", "args": [""], "expected": ""}],
+        }
+    ]
+    state, events = _run(tmp_path, script, acceptance)
+    assert script.asked.count("first_word (fix)") == 4, script.asked  # K, then K more after nothing moved
+    unmoved = [e for e in events if e["event"] == "fix_unchanged"]
+    assert [(e["function"], e["round"]) for e in unmoved] == [("first_word", 1)]
+    assert state["module_reports"]["core"]["functions"]["unchanged_fixes"] == 1
+    assert "words[0] if words else ''" in (tmp_path / "project" / "words.py").read_text()
+    assert state["verification"]["works"] is True, state["verification"]

@@ -35,7 +35,7 @@ from .localise import failing_function, value_failure
 from .plan import Eligible, ask_plan, callables
 from .second import ask_constant, contract_constant, failing, hotter, undefined_names, why_lines
 from .spec import Example, FunctionPlan, FunctionSpec
-from .trial import Trial, run_trial
+from .trial import FunctionTrial, Trial, run_trial
 from .wiring import Binding, page_wiring
 from .write import ask_candidates, function_messages
 
@@ -92,6 +92,8 @@ class Built:
     """Functions no candidate was had for (the module is incomplete: the whole-module path runs)."""
     ways: dict[str, str] = field(default_factory=dict)
     """Each file -> the way it was written (functions, a scaffold, tests from the examples)."""
+    unchanged: int = 0
+    """Fix-round samplings that changed nothing of the function they were to fix (issue 41)."""
 
     def reply_text(self) -> str:
         """The files as a module's reply (its frame: each file fenced under its path), with an
@@ -122,6 +124,7 @@ class Built:
             "seconds": round(self.seconds, 2),
             "fixes": [fix.to_dict() for fix in self.fixes],
             "files": self.ways,
+            **({"unchanged_fixes": self.unchanged} if self.unchanged else {}),
         }
 
 
@@ -381,16 +384,36 @@ def rewrite_function(
         callables={c: named[c] for c in function.calls if c in named} or named,
         evidence=evidence,
     )
-    fresh, path = _write_all(writing, plan, [function], lambda _: messages)
     old = chosen.get(function.name)
-    # the fresh candidates first: the one kept before passed these examples and still failed
-    sources = [*(s for s in fresh.get(function.name, []) if s != old), *([old] if old else [])]
     candidates = {name: [source] for name, source in chosen.items() if name != function.name}
-    candidates[function.name] = sources
-    shown = {function.name: sources}
-    built = _tried(writing, plan, spec, how, candidates, shown, project, interfaces, path, started)
+    # the fresh candidates first: the one kept before passed these examples and still failed
+    candidates[function.name] = [old] if old else []
+    unchanged = 0
+    built: Built | None = None
+    for round_ in range(2):  # a fix that changes nothing is sampled once more, hotter
+        hot = hotter(writing.temperature) if round_ else None
+        fresh, path = _write_all(writing, plan, [function], lambda _: messages, hot)
+        new = [s for s in fresh.get(function.name, []) if s != old]
+        candidates[function.name] = [*new, *candidates[function.name]]
+        shown = {function.name: candidates[function.name]}
+        built = _tried(writing, plan, spec, how, candidates, shown, project, interfaces, path, started)
+        if not _unmoved(built.trial.functions[function.name], bool(old)):
+            break
+        unchanged += 1
+        emit(writing.runtime, "fix_unchanged", module=spec.id, function=function.name, round=round_ + 1)
+    assert built is not None
+    built.unchanged = unchanged
     emit(writing.runtime, "function_rewritten", module=spec.id, function=function.name, line=built.line)
     return built
+
+
+def _unmoved(trial: FunctionTrial, had_old: bool) -> bool:
+    """Whether a fix round's trial kept what it was to fix (issue 41): no new candidate, or the one
+    kept before (the last) still kept, or one behaving as it does on every input."""
+    if not had_old or len(trial.candidates) < 2:
+        return True
+    last = trial.candidates[-1]
+    return trial.kept == len(trial.candidates) - 1 or trial.candidates[trial.kept].alike == last.alike
 
 
 def attempt_functions(

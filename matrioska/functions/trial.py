@@ -18,6 +18,7 @@ nothing runs: each function keeps its first candidate, none passes, and the note
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -82,6 +83,8 @@ class CandidateRun:
     exception, a timeout. "" when it passes every checked example."""
     group: int = 0
     """How many candidates (itself included) behaved as it did on every input; 0: undefined."""
+    alike: str = ""
+    """Its behaviour on every input, hashed: two candidates with the same behave alike."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +93,7 @@ class CandidateRun:
             "error": self.error,
             "why": self.why,
             "group": self.group,
+            "alike": self.alike,
             "results": self.results,
         }
 
@@ -456,6 +460,7 @@ def _judge(
                 error=str(run.get("error") or ""),
                 why=_why(run, spec, checked, plan.language),
                 group=size.get(n - 1, 0),
+                alike=_alike(run),
             )
             for n, run in enumerate(runs, 1)
         ]
@@ -471,6 +476,14 @@ def _judge(
             agreed=len(harness.consensus(runs)),
         )
     return Trial(plan.language, functions, seconds, notes)
+
+
+def _alike(run: dict[str, Any]) -> str:
+    """`CandidateRun.alike`: a hash of what the candidate did on the examples and probes."""
+    if run.get("error"):
+        return ""
+    signature = [harness.behaviour(r) for r in run.get("results") or []] + list(run.get("probes") or [])
+    return hashlib.sha1(json.dumps(signature).encode(), usedforsecurity=False).hexdigest()[:12]
 
 
 def _why(run: dict[str, Any], spec: FunctionSpec, checked: list[int], language: str) -> str:

@@ -85,6 +85,22 @@ def error_keys(attempt: Attempt) -> frozenset[tuple[str, str, str]]:
     return frozenset((f.path, f.code, f.name or "") for f in attempt.findings if f.error)
 
 
+def unchanged(attempt: Attempt, target: Attempt) -> bool:
+    """Whether `attempt`, a repair or a fix round's reply, changed nothing of `target`, the
+    attempt it was to fix (issue 41): the same files, or the same analyzer errors and, where both
+    were checked in the sandbox, the same failures (something was wrong, and still is)."""
+    if {f.path: f.content.strip() for f in attempt.files} == {f.path: f.content.strip() for f in target.files}:
+        return bool(attempt.files) or not attempt.text.strip()
+    failures = [
+        sorted(p.splitlines()[0] for p in (a.own_check or {}).get("problems") or []) if a.own_check else None
+        for a in (attempt, target)
+    ]
+    if failures[0] is None or failures[1] is None:
+        return repeated(attempt, target)
+    wrong = bool(error_keys(target) or failures[1])
+    return wrong and error_keys(attempt) == error_keys(target) and failures[0] == failures[1]
+
+
 def repeated(attempt: Attempt, target: Attempt) -> bool:
     """Whether `attempt` left exactly the analyzer errors of `target`, the attempt it was to fix
     (some errors, the same (path, rule, name) set): then it was no fix, and the next samples."""

@@ -20,7 +20,7 @@ from ..model.calls import GenerationMeter, emit
 from ..model.grammar import ReplyFrame
 from ..plan.parsing import ModuleReply, parse_module_reply
 from ..state import ModuleSpec
-from .answers import answers, ask_for_missing_keys, repeated
+from .answers import answers, ask_for_missing_keys, repeated, unchanged
 from .candidates import candidates_line, mark_kept
 from .fixes import merge_files
 from .judge import Judge, choose, discard_reason, rescore
@@ -66,6 +66,7 @@ class Outcome:
     follow_up: list[Any]
     reply_path: str
     asking: Asking = field(repr=False)
+    unchanged: int = 0
 
     def report(
         self,
@@ -118,6 +119,7 @@ class Outcome:
             runtime_fixes=runtime_fixes,
             analyzer_fixes=[fix.to_dict() for fix in kept.analyzer_fixes],
             analyzer_notes=kept.analyzer_notes,
+            unchanged_fixes=self.unchanged,
         )
 
     def interface(self, module_id: str, readings: Readings) -> dict[str, Any]:
@@ -160,6 +162,7 @@ class ModuleAttempts:
         self.kept: Attempt | None = None
         self.reply_path = ""
         self.hotter = False  # the last attempt left the errors it was to fix: the next one samples
+        self.unchanged = 0  # replies that changed nothing of the attempt they were to fix
         self.behaviour: Callable[[Attempt], int] | None = None
         """Examples an attempt's files pass (issue 41): set, attempts are compared by behaviour
         first (these and the scenarios its own check passed), by problems second."""
@@ -198,6 +201,7 @@ class ModuleAttempts:
             follow_up,
             self.reply_path,
             self.asking,
+            self.unchanged,
         )
 
     def run(self, messages: list[Any]) -> Outcome:
@@ -207,10 +211,11 @@ class ModuleAttempts:
             self.attempts += 1
             target = self.kept  # the attempt this one is to fix (a repair's, a fix round's current files)
             attempt = self._attempt(follow_up)
-            kept = self._keep_better(attempt)
+            still = target is not None and bool(target.problems) and unchanged(attempt, target)
+            kept = self._unchanged(attempt) if still else self._keep_better(attempt)
             if not kept.problems or self.attempts > max(0, self.asking.max_repairs):
                 break
-            self.hotter = target is not None and repeated(attempt, target)
+            self.hotter = still or (target is not None and repeated(attempt, target))
             # A bounded repair loop: the same hyperfocus prompt, the answer, and what is wrong with it.
             self.history.append({"attempt": self.attempts, "problems": attempt.problems})
             emit(
@@ -300,6 +305,16 @@ class ModuleAttempts:
             )
         else:
             self.kept = attempt
+        return self.kept
+
+    def _unchanged(self, attempt: Attempt) -> Attempt:
+        """A reply that changed nothing of the attempt it was to fix: never kept as the fix
+        (counted, said; the next attempt samples hotter)."""
+        assert self.kept is not None
+        self.unchanged += 1
+        which = f"attempt {self.kept.attempt}" if self.kept.attempt else "the current files"
+        self.discarded.append(f"kept {which}: attempt {self.attempts} changed nothing (the same files or failures)")
+        emit(self.asking.runtime, "fix_unchanged", module=self.spec.id, attempt=self.attempts)
         return self.kept
 
     def _worse_behaviour(self, attempt: Attempt) -> str | None:

@@ -175,6 +175,9 @@ class ModuleReport:
     """What the analyzers' findings fixed without the model in the kept attempt (Fix dicts)."""
     analyzer_notes: list[str] = field(default_factory=list)
     """An analyzer missing here (its checks left to Matrioska's parsers)."""
+    unchanged_fixes: int = 0
+    """Repairs or fix-round replies that changed nothing (issue 41): the same files, or the same
+    findings and failures as the attempt they were to fix; never kept as the fix."""
 
     def to_dict(self) -> dict[str, Any]:
         """The report as the executor always wrote it (same keys, same order, same omissions)."""
@@ -204,6 +207,7 @@ class ModuleReport:
             **({"near_miss_edits": self.near_miss_edits} if self.near_miss_edits else {}),
             **({"analyzer_fixes": self.analyzer_fixes} if self.analyzer_fixes else {}),
             **({"analyzer_notes": self.analyzer_notes} if self.analyzer_notes else {}),
+            **({"unchanged_fixes": self.unchanged_fixes} if self.unchanged_fixes else {}),
             "references": self.references,
             "model": self.model,
             "replies": self.replies,
