@@ -387,7 +387,10 @@ def test_what_is_left_is_a_problem_naming_where_the_name_is_defined_or_what_is_c
     assert len(problems) == 2, problems  # two modules define `add`, two locals are close to `total`
     assert problems[0].startswith("main.py:4 F821 Undefined name `add` (defined in module core")
     assert "`from core import add`" in problems[0] and "`from util import add`" in problems[0]
-    assert problems[1] == "main.py:4 F821 Undefined name `total` (close candidates: totals, totl)"
+    assert problems[1] == (
+        "main.py:4 F821 Undefined name `total` (close candidates: totals, totl); "
+        "not renamed: two close unused locals (totals, totl)"
+    )
     assert fixed_events(events) == [] and "analyzer_fixes" not in state["module_reports"]["cli"]
 
 
@@ -407,3 +410,22 @@ def test_a_repair_giving_the_same_files_back_is_not_kept_and_is_counted(tmp_path
     assert report["discarded"] == ["kept attempt 1: attempt 2 changed nothing (the same files or failures)"]
     assert [e["attempt"] for e in events if e["event"] == "fix_unchanged"] == [2]
     assert "mystery_offset" not in (tmp_path / "project" / "main.py").read_text()
+
+
+def test_a_rename_left_alone_says_why_in_the_module_s_problem(tmp_path: Path) -> None:
+    plan = {
+        "project_name": "Groups",
+        "goal": "Print the groups",
+        "modules": [{"id": "cli", "name": "Entry point", "files": ["main.py"]}],
+    }
+    source = (
+        "def main(groups):\n    groups_info = sorted(groups)\n    groups_list = list(groups)\n"
+        "    print(groups_items)\n\n\nmain(['a'])\n"
+    )
+    state, _, _ = run(tmp_path, plan, {"cli": [block("main.py", source)]}, verify=False, max_repairs=0)
+    problems = state["module_reports"]["cli"]["problems"]
+    assert any(
+        p.startswith("main.py:4 ")
+        and "not renamed: two close unused locals (groups_info, groups_list)" in p
+        for p in problems
+    ), problems

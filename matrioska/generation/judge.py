@@ -55,6 +55,8 @@ class Findings:
     fixes: list[Fix] = field(default_factory=list)
     analysis: Analysis = field(default_factory=Analysis)
     defined: Definitions = field(default_factory=dict)
+    left: list[str] = field(default_factory=list)
+    """What `fix_python` left alone and why (`path:line name left undefined: two close ...`)."""
 
 
 class Judge:
@@ -174,7 +176,11 @@ class Judge:
         globals_ = page_globals(self.others, texts)
         analysis = analyze(texts, globals_=globals_)
         found = Findings(files, analysis=analysis, defined=defined)
-        fixed, made = fix_python(texts, analysis.findings, import_names(defined)) if analysis.errors else (texts, [])
+        left: list[str] = []
+        fixed, made = (
+            fix_python(texts, analysis.findings, import_names(defined), notes=left) if analysis.errors else (texts, [])
+        )
+        found.left = left
         more: list[Fix] = []
         if any(p.lower().endswith(JS_SUFFIXES) for p in texts):  # oxlint reads `export` as fine: not an error
             pages = {p: t for p, t in fixed.items() if p.lower().endswith(_PAGES)}
@@ -209,7 +215,15 @@ class Judge:
                 continue
             elif not (waiting and finding.undefined and finding.path.lower().endswith(JS_SUFFIXES)):
                 kept.append(finding)
-        problems += finding_lines(kept, texts, found.defined, self.spec.id, limit=max(1, len(kept)))
+        lines = finding_lines(kept, texts, found.defined, self.spec.id, limit=max(1, len(kept)))
+        for note in found.left:  # a rename not made: the name's problem says why (issue 41)
+            where, _, why = note.partition(" ")
+            name, _, reason = why.partition(" left undefined: ")
+            lines = [
+                f"{line}; not renamed: {reason}" if line.startswith(where + " ") and f"`{name}`" in line else line
+                for line in lines
+            ]
+        problems += lines
         pages = {p: t for p, t in texts.items() if p.lower().endswith(_PAGES)}
         problems += script_problems(texts, pages)
         counted = [f for f in found.analysis.errors if f in kept or library_problem(f)]
