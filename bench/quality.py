@@ -93,6 +93,12 @@ TASKS: dict[str, str] = {
     "with pytest tests",
     "web-shopping": "A shopping list web page: an input for an item, an Add button, and the list of items below it "
     "(HTML, CSS and JavaScript)",
+    # written after functional consensus (issue 41), not tuned to it
+    "py-vowels": "A Python library that counts the vowels and the consonants of a text, with pytest tests",
+    "py-fizzbuzz": "A Python library whose fizzbuzz function returns the FizzBuzz strings from 1 to n as a list, "
+    "with pytest tests",
+    "py-anagram": "A Python library that tells whether two words are anagrams of each other, ignoring case, "
+    "with pytest tests",
 }
 
 
@@ -375,6 +381,24 @@ ACCEPTANCE: dict[str, Callable[[Judge], list[Check]]] = {
         check_call(j, "lcm(4, 6) == 12", ["lcm", "least_common_multiple", "compute_lcm"], [([4, 6], 12)]),
         check_pytest(j),
     ],
+    "py-vowels": lambda j: [
+        check_call(j, "vowels of 'banana': 3", ["vowel"], [(["banana"], 3), (["sky"], 0)]),
+        check_call(j, "consonants of 'banana': 3", ["consonant"], [(["banana"], 3), (["sky"], 3)]),
+        check_pytest(j),
+    ],
+    "py-fizzbuzz": lambda j: [
+        check_call(j, "fizzbuzz(5)", ["fizzbuzz", "fizz_buzz"], [([5], ["1", "2", "Fizz", "4", "Buzz"])]),
+        check_pytest(j),
+    ],
+    "py-anagram": lambda j: [
+        check_call(
+            j,
+            "anagrams: Listen/Silent yes, abc/abd no",
+            ["anagram"],
+            [(["Listen", "Silent"], True), (["abc", "abd"], False)],
+        ),
+        check_pytest(j),
+    ],
     "web-shopping": lambda j: check_page(j, "library"),
     "web-counter": lambda j: check_page(j, "counter"),
     "web-library": lambda j: check_page(j, "library"),
@@ -423,6 +447,9 @@ CHECK_COUNTS = {
     "py-palindrome": 2,
     "py-gcd": 3,
     "web-shopping": 2,
+    "py-vowels": 3,
+    "py-fizzbuzz": 2,
+    "py-anagram": 2,
 }
 
 
