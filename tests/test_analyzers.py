@@ -425,7 +425,6 @@ def test_a_rename_left_alone_says_why_in_the_module_s_problem(tmp_path: Path) ->
     state, _, _ = run(tmp_path, plan, {"cli": [block("main.py", source)]}, verify=False, max_repairs=0)
     problems = state["module_reports"]["cli"]["problems"]
     assert any(
-        p.startswith("main.py:4 ")
-        and "not renamed: two close unused locals (groups_info, groups_list)" in p
+        p.startswith("main.py:4 ") and "not renamed: two close unused locals (groups_info, groups_list)" in p
         for p in problems
     ), problems

@@ -180,7 +180,8 @@ def test_a_fix_round_samples_k_and_takes_a_fix_only_when_it_beats_the_current_fi
     result, _ = _run(tmp_path / "stuck", stuck, samples=2, max_repairs=0, fix_rounds=1)
     report = result["module_reports"]["core"]
     assert result["verification"]["works"] is False
-    assert report["discarded"] == ["kept the current files: attempt 1 was no better than the current files"]
+    assert report["discarded"] == ["kept the current files: attempt 1 changed nothing (the same files or failures)"]
+    assert report["unchanged_fixes"] == 1
     assert report["candidates_line"].endswith("kept the current files")
 
 
