@@ -76,6 +76,8 @@ class ScriptedOpenAIServer:
         kind: str | None = None,
         refuse_grammar: bool = False,
         finish_reason: Callable[[dict[str, Any]], str] | None = None,
+        tokenize: bool = False,
+        chars_per_token: int = 4,
     ) -> None:
         self.respond = respond
         # body -> the finish_reason of its non-streamed choices ("length": cut at the budget)
@@ -90,6 +92,9 @@ class ScriptedOpenAIServer:
         self.fail = fail  # body -> (status, error body) to answer with an error, or None
         self.kind = kind  # `owned_by` in /v1/models: "vllm", "sglang", "llamacpp"
         self.refuse_grammar = refuse_grammar
+        self.tokenize = tokenize  # answer POST /tokenize (vLLM's: messages in, `count` out)
+        self.chars_per_token = chars_per_token  # how this server's "tokenizer" counts
+        self.tokenized: list[int] = []  # the counts /tokenize answered
         self.model_lists = 0  # GET /models answered
         self.running = 0  # requests in flight now, and the most at once (a server's /metrics)
         self.most_running = 0
@@ -101,6 +106,10 @@ class ScriptedOpenAIServer:
         self._connections: set[Any] = set()
         self._server = _Server(("127.0.0.1", port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def count(self, messages: list[dict[str, Any]]) -> int:
+        """A prompt's tokens as this server counts them (`chars_per_token` characters a token)."""
+        return -(-sum(len(_text(m.get("content"))) for m in messages) // self.chars_per_token)
 
     @property
     def port(self) -> int:
@@ -175,6 +184,12 @@ class ScriptedOpenAIServer:
                     self._json(404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:
+                if outer.tokenize and self.path.rstrip("/") == "/tokenize":
+                    body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                    count = outer.count(body.get("messages") or [])
+                    outer.tokenized.append(count)
+                    self._json(200, {"count": count, "max_model_len": outer.max_model_len or 0, "tokens": []})
+                    return
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     self._json(404, {"error": {"message": f"no route {self.path}"}})
                     return
@@ -193,7 +208,7 @@ class ScriptedOpenAIServer:
                     )
                     self._error(404, _vllm_error(message, "NotFoundError", 404, param="model"), body)
                     return
-                prompt = -(-sum(len(_text(m.get("content"))) for m in body["messages"]) // 4)
+                prompt = outer.count(body["messages"])
                 asked = prompt + int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
                 if outer.max_model_len and asked > outer.max_model_len:
                     message = (  # vLLM 0.32's words

@@ -11,8 +11,9 @@ from langchain_core.runnables import Runnable
 
 from ..errors import MatrioskaError
 from .budget import shrink_value
+from .fit import Fit, fit_messages, refit
 from .retry import is_transient_backend_error
-from .servers import is_context_length_error, mark_grammar_refused
+from .servers import is_context_length_error, mark_grammar_refused, server_said
 
 
 class GenerationMeter:
@@ -32,6 +33,7 @@ class GenerationMeter:
         self.largest_call = 0
         self.input_tokens = 0  # the prompts' tokens, where the server's usage says
         self.sources: set[str] = set()
+        self.shortened: list[str] = []  # what was cut from its prompts to fit the context (issue 42)
 
     def add(self, message: Any, text: str, seconds: float, choices: int = 1) -> None:
         """One call's reply; `choices`: the replies one request with `n` returned, whose usage
@@ -62,6 +64,7 @@ class GenerationMeter:
             "largest_call_tokens": self.largest_call,
             "input_tokens": self.input_tokens,
             "source": " + ".join(sorted(self.sources)) or "none",
+            **({"shortened": self.shortened} if self.shortened else {}),
         }
 
 
@@ -94,6 +97,12 @@ def call_structured(
     """Call `schema_llm` (the model bound to a JSON schema or a reply grammar) when there is
     one, else `llm`.
 
+    The prompt is fitted to the model's context first (`fit.fit_messages`: counted by the
+    server's tokenizer, the local one or an estimate, shortened by rule when over), and a server
+    that still refuses it for its length gets it shortened to what it said (`fit.refit`), twice
+    at most: only a prompt that cannot be shortened goes up, as the typed error. What was cut is
+    said (`prompt_shortened`, with `fields`) and kept in `meter`.
+
     A backend that refuses structured output (an old server answering 400 to
     `response_format`, a grammar its engine rejects) is called again without it, once, and the
     reply is repaired like any other; `event` (with `fields`) says so and `on_refused()` runs
@@ -101,6 +110,50 @@ def call_structured(
     `call(model, messages, meter)` makes the call instead of `call_model` (several candidates:
     `nodes.executor._sampler`); its result is returned as it is.
     """
+    target = schema_llm if schema_llm is not None else llm
+    messages, fitted = fit_messages(target, messages)
+    _said_fit(runtime, meter, fitted, fields)
+    for attempt in range(3):
+        try:
+            return _call_once(llm, schema_llm, messages, runtime, meter, event, on_refused, call, fields)
+        except Exception as exc:
+            if attempt == 2 or not is_context_length_error(exc):
+                raise
+            again = refit(target, messages, server_said(exc))
+            if again is None:
+                raise
+            messages = again[0]
+            _said_fit(runtime, meter, again[1], {**fields, "refused": True})
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _said_fit(runtime: Any, meter: GenerationMeter | None, fitted: Fit | None, fields: dict[str, Any]) -> None:
+    if fitted is None or not fitted.cuts:
+        return
+    if meter is not None:
+        meter.shortened += [c for c in fitted.cuts if c not in meter.shortened]
+    emit(
+        runtime,
+        "prompt_shortened",
+        **fields,
+        tokens=fitted.tokens,
+        budget=fitted.budget,
+        counted_by=fitted.source,
+        cuts=fitted.cuts,
+    )
+
+
+def _call_once(
+    llm: Runnable,
+    schema_llm: Runnable | None,
+    messages: list[BaseMessage],
+    runtime: Any,
+    meter: GenerationMeter | None,
+    event: str,
+    on_refused: Any,
+    call: Any,
+    fields: dict[str, Any],
+) -> Any:
     call = call or call_model
     if schema_llm is None:
         return call(llm, messages, meter)

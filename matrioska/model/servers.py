@@ -44,6 +44,7 @@ __all__ = [
     "is_grammar_refusal",
     "is_context_length_error",
     "server_failure",
+    "server_said",
 ]
 
 # The request paths clients append to a base URL (OpenAI-compatible and Ollama's own API).
@@ -223,6 +224,11 @@ def _server_message(exc: BaseException) -> str:
         message = body.get("message") or (error.get("message") if isinstance(error, dict) else error)
     text = str(message or exc or type(exc).__name__)
     return " ".join(text.split())[:400]
+
+
+def server_said(exc: BaseException) -> str:
+    """The server's own words about a failed request (its JSON error's `message`)."""
+    return _server_message(exc)
 
 
 def is_context_length_error(exc: BaseException) -> bool:

@@ -18,7 +18,7 @@ from langgraph.runtime import Runtime
 from ..checking.interfaces import check_references, collisions, module_interface
 from ..context import Context, resolve_llm
 from ..generation.project import extract_files, generated_files, identifier_contracts, validate_file
-from ..model.calls import call_model, emit, render_value
+from ..model.calls import call_structured, emit, render_value
 from ..prompts import ASSEMBLER_SYSTEM_PROMPT, ASSEMBLER_USER_PROMPT
 from ..state import Architecture, MatrioskaState
 from .routing import blocked_modules
@@ -74,7 +74,9 @@ def assembler(state: MatrioskaState, runtime: Runtime[Context]) -> dict[str, Any
     if state.get("verification") and "notes" in earlier:
         notes = earlier["notes"]  # a fix round: the plan and its contracts did not change
     elif context.assembler_notes:
-        notes = call_model(resolve_llm(context, "assembler"), _notes_messages(architecture, order, state))
+        notes = call_structured(
+            resolve_llm(context, "assembler"), None, _notes_messages(architecture, order, state), runtime
+        )
     final = render_integrated(
         architecture, order, artifacts, state.get("shared_state") or {}, contracts, notes, consistency, blocked
     )
