@@ -15,6 +15,7 @@ from langgraph.types import RetryPolicy
 
 # Absolute imports: the LangGraph server loads this file by path (langgraph.json), outside the package.
 from matrioska.context import Context
+from matrioska.model.ledger import metered
 from matrioska.model.retry import default_retry_policy
 from matrioska.nodes import (
     acceptance,
@@ -48,12 +49,13 @@ def build_graph(checkpointer: Any = None, *, retry_policy: RetryPolicy | None = 
     """
     retry = retry_policy or default_retry_policy()
     builder = StateGraph(MatrioskaState, context_schema=Context, input_schema=MatrioskaInput)
-    builder.add_node("architect", architect, retry_policy=retry)
-    builder.add_node("contract", contract, retry_policy=retry)
-    builder.add_node("acceptance", acceptance, retry_policy=retry)
+    # each node's model calls counted per step (`model.ledger`: requests, tokens, seconds)
+    builder.add_node("architect", metered(architect, "plan"), retry_policy=retry)
+    builder.add_node("contract", metered(contract, "contract"), retry_policy=retry)
+    builder.add_node("acceptance", metered(acceptance, "scenarios"), retry_policy=retry)
     # executor also takes the RunnableConfig (the recursion budget): a signature the stubs lack
-    builder.add_node("executor", executor, retry_policy=retry)  # type: ignore[call-overload]
-    builder.add_node("assembler", assembler, retry_policy=retry)
+    builder.add_node("executor", metered(executor, "modules"), retry_policy=retry)
+    builder.add_node("assembler", metered(assembler, "notes"), retry_policy=retry)
     builder.add_node("join", join)
     builder.add_node("review", review)
     builder.add_node("verify", verify)

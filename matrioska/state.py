@@ -20,6 +20,7 @@ __all__ = [
     "MatrioskaInput",
     "MatrioskaState",
     "merge_dicts",
+    "sum_usage",
     "append_unique",
 ]
 
@@ -134,6 +135,16 @@ class Architecture(BaseModel):
         raise KeyError(module_id)
 
 
+def sum_usage(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Reducer for `usage`: two per-step ledgers summed step by step."""
+    out = {name: dict(row) for name, row in (left or {}).items()}
+    for name, row in (right or {}).items():
+        mine = out.setdefault(name, {})
+        for key, value in (row or {}).items():
+            mine[key] = round(mine.get(key, 0) + value, 3)
+    return out
+
+
 def merge_dicts(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
     """Reducer: later writes win key by key; None leaves the channel unchanged."""
     if not right:
@@ -204,6 +215,10 @@ class MatrioskaState(TypedDict, total=False):
     the modules that depend on it build against, and what their references are checked against."""
     module_reports: Annotated[dict[str, dict[str, Any]], merge_dicts]
     """Module id -> what happened: keys read, written, dropped, missing, characters."""
+    usage: Annotated[dict[str, dict[str, float]], sum_usage]
+    """Step (plan, contract, scenarios, function plans, candidates, modules, repairs, fix rounds,
+    notes) -> the model's requests, output and input tokens and seconds in it (issue 42,
+    `model.ledger`), summed over the run."""
     blocked: dict[str, str]
     """Module id -> why it was not generated: a module it depends on (directly or not) lacks a
     part it declared after its repairs, its files or every key it reads from it

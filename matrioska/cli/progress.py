@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from ..model.ledger import usage_lines
+
 
 class ProgressPrinter:
     """Turns the orchestrator's progress events into the seed's console output."""
@@ -308,6 +310,11 @@ def print_final(out: TextIO, state: dict[str, Any]) -> None:
             problem = f" — {row['problem']}" if row.get("problem") else ""
             print(f"    ✗ {row['contract']} @ {row['where']}{problem}", file=out)
     _print_verdict(out, state.get("verification") or {})
+    usage = usage_lines(state.get("usage") or {})
+    if usage:
+        print("  the model, per step:", file=out)
+        for line in usage:
+            print("  " + line, file=out)
     print(f"  results: {state['results_zip']}", file=out)
 
 

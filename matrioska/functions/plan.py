@@ -20,6 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from ..kinds.python.source import import_name
 from ..model.calls import GenerationMeter, call_structured, emit
+from ..model.ledger import step
 from ..model.structured import constrained
 from ..plan.acceptance import for_module, render_for_module
 from ..plan.parsing import JSONExtractionError, extract_json_object
@@ -176,7 +177,8 @@ def ask_plan(
     ]
     schema_llm = constrained(llm, schema, "function_plan")
     for attempt in (1, 2):
-        reply = call_structured(llm, schema_llm, messages, runtime, meter, module=spec.id)
+        with step("function plans"):
+            reply = call_structured(llm, schema_llm, messages, runtime, meter, module=spec.id)
         try:
             data, _ = extract_json_object(reply)
         except JSONExtractionError as exc:

@@ -22,6 +22,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from ..model.calls import GenerationMeter, call_structured, emit
+from ..model.ledger import step
 from ..model.structured import constrained
 from ..plan.parsing import JSONExtractionError, extract_json_object
 from .contract import ModuleContract
@@ -86,9 +87,10 @@ def ask_constant(
         f'Give its value as JSON: {{"value": ...}}.'
     )
     messages: list[BaseMessage] = [SystemMessage(_SYSTEM), HumanMessage("\n".join(lines))]
-    reply = call_structured(
-        llm, constrained(llm, _SCHEMA, "constant"), messages, runtime, meter, module=plan.module, constant=name
-    )
+    with step("constants"):
+        reply = call_structured(
+            llm, constrained(llm, _SCHEMA, "constant"), messages, runtime, meter, module=plan.module, constant=name
+        )
     try:
         data, _ = extract_json_object(str(reply))
     except JSONExtractionError as exc:

@@ -30,6 +30,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from ..model.backend import backend_of
 from ..model.calls import GenerationMeter, call_under_grammar
 from ..model.grammar import FunctionFrame
+from ..model.ledger import step
 from ..model.sampling import metered_sampler, sampling_temperature
 from ..model.servers import chat_model_of
 from .spec import FunctionPlan, FunctionSpec
@@ -158,7 +159,8 @@ def ask_candidates(
     if k > 1:
         temperature = sampling_temperature(llm, k, temperature)
     call = None if k <= 1 and temperature is None else metered_sampler(llm, k, temperature)
-    got, refused = call_under_grammar(llm, bound, messages, runtime, meter, call=call, function=function.name)
+    with step("candidates"):
+        got, refused = call_under_grammar(llm, bound, messages, runtime, meter, call=call, function=function.name)
     if refused:
         path = "plain"
     candidates: list[str] = []

@@ -10,6 +10,7 @@ them to replace them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,6 +19,7 @@ from typing import Any
 from ..model.budget import TokenCounter
 from ..model.calls import GenerationMeter, emit
 from ..model.grammar import ReplyFrame
+from ..model.ledger import step
 from ..plan.parsing import ModuleReply, parse_module_reply
 from ..state import ModuleSpec
 from .answers import answers, ask_for_missing_keys, repeated, unchanged
@@ -210,7 +212,8 @@ class ModuleAttempts:
         while True:
             self.attempts += 1
             target = self.kept  # the attempt this one is to fix (a repair's, a fix round's current files)
-            attempt = self._attempt(follow_up)
+            with step("repairs") if self.attempts > 1 else contextlib.nullcontext():
+                attempt = self._attempt(follow_up)
             still = target is not None and bool(target.problems) and unchanged(attempt, target)
             kept = self._unchanged(attempt) if still else self._keep_better(attempt)
             if not kept.problems or self.attempts > max(0, self.asking.max_repairs):

@@ -12,6 +12,7 @@ from langchain_core.runnables import Runnable
 from ..errors import MatrioskaError
 from .budget import shrink_value
 from .fit import Fit, fit_messages, refit
+from .ledger import count_call
 from .retry import is_transient_backend_error
 from .servers import is_context_length_error, mark_grammar_refused, server_said
 
@@ -77,9 +78,19 @@ def call_model(llm: Runnable, messages: list[BaseMessage], meter: GenerationMete
     started = time.perf_counter()
     message = llm.invoke(messages)
     text = message_text(message).strip()
+    seconds = time.perf_counter() - started
     if meter is not None:
-        meter.add(message, text, time.perf_counter() - started)
+        meter.add(message, text, seconds)
+    count_reply(message, text, seconds)
     return text
+
+
+def count_reply(message: Any, text: str, seconds: float, requests: int = 1) -> None:
+    """One request in the run's per-step ledger (`ledger.count_call`): the server's usage where
+    the reply carries it, else 4 characters a token."""
+    usage = getattr(message, "usage_metadata", None) or {}
+    tokens = int(usage.get("output_tokens") or 0) or (len(text) + 3) // 4
+    count_call(tokens, seconds, int(usage.get("input_tokens") or 0), requests)
 
 
 def call_structured(

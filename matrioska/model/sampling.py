@@ -22,7 +22,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable
 
 from .backend import backend_of
-from .calls import GenerationMeter, message_text
+from .calls import GenerationMeter, count_reply, message_text
 
 __all__ = [
     "DEFAULT_SAMPLE_TEMPERATURE",
@@ -87,12 +87,18 @@ def metered_sampler(llm: Any, count: int, temperature: float | None) -> Any:
 
     def call(runnable: Any, messages: list[BaseMessage], meter: GenerationMeter | None) -> list[str]:
         got = sample_texts(llm, runnable, messages, count, temperature)
-        if meter is not None and got:
+        if got:
             usage = getattr(got[0].message, "usage_metadata", None) or {}
-            once = sampling_mode(runnable) == "n" and usage.get("output_tokens")
+            mode = sampling_mode(runnable)
+            once = mode == "n" and usage.get("output_tokens")
             for number, sample in enumerate(got[:1] if once else got):
                 seconds = sample.seconds if number == 0 or len(got) == 1 else 0.0
-                meter.add(sample.message, sample.text, seconds, choices=len(got) if once else 1)
+                if meter is not None:
+                    meter.add(sample.message, sample.text, seconds, choices=len(got) if once else 1)
+                # one request for all (n, K rows of one batch), else one each (K requests at once)
+                count_reply(
+                    sample.message, sample.text, seconds, requests=1 if number == 0 or mode == "parallel" else 0
+                )
         return [sample.text for sample in got]
 
     return call

@@ -35,6 +35,7 @@ from ..model.backend import backend_of
 from ..model.budget import TokenCounter, prompt_budget
 from ..model.calls import GenerationMeter, emit
 from ..model.grammar import ReplyFrame, grammar_model, render_files, reply_frame
+from ..model.ledger import step
 from ..model.sampling import sampling_temperature
 from ..plan.parsing import ModuleReply
 from ..state import Architecture, MatrioskaState, ModuleSpec
@@ -53,7 +54,15 @@ READINGS = Readings(
 
 
 def executor(state: MatrioskaState, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, Any]:
-    """Run the next pending module; return its artifact, update and report."""
+    """Run the next pending module; return its artifact, update and report. A fix round's model
+    calls count under that step (`model.ledger`)."""
+    if state.get("fix_queue") and not state.get("wave_module"):
+        with step("fix rounds"):
+            return _module(state, runtime, config)
+    return _module(state, runtime, config)
+
+
+def _module(state: MatrioskaState, runtime: Runtime[Context], config: RunnableConfig) -> dict[str, Any]:
     fix_queue = list(state.get("fix_queue") or [])
     fixing = bool(fix_queue) and not state.get("wave_module")
     module_id = state.get("wave_module") or (fix_queue[0] if fixing else next_pending(state))

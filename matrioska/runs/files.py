@@ -163,6 +163,7 @@ class ContextManager:
             "rejected_plans": state.get("rejected_plans") or [],
             "module_reports": state.get("module_reports") or {},
             "integration_report": state.get("integration_report") or {},
+            "usage": state.get("usage") or {},
             "files": {mid: self._artifact_files[mid][2] for mid in artifacts if mid in self._artifact_files},
             "file_notes": [
                 self._artifact_files[mid][3] for mid in artifacts if self._artifact_files.get(mid, (0, 0, 0, ""))[3]
