@@ -1,6 +1,9 @@
 """Orchestration overhead and checkpoint size, with an instant scripted model (no model time).
 
-- milliseconds of Matrioska + LangGraph + SQLite per module for plans of 10, 100 and 500 modules
+- milliseconds of Matrioska + LangGraph + SQLite per module for plans of 20 and 200 modules, on
+  both paths (issue 42): code modules asked for whole (`functions=False`) and written function by
+  function (`functions=True`: the scripted model answers no function plan, so each code module
+  asks for one, falls back and is asked whole: the path's own cost)
   (a chain: each module reads the key of the one before), and the growth from 10 to 500; the
   artifacts are plain text, so this is orchestration alone; two more columns per size use Python
   and JavaScript files of the same size, which each module and the assembler also check
@@ -9,7 +12,7 @@
   verification of the assembled project (running it, a browser for pages) is off throughout;
 - the checkpoint database's size against the total artifact bytes at 200 modules.
 
-    python bench/orchestration.py [--sizes 10 100 500] [--db-modules 200] [--artifact-bytes 3000]
+    python bench/orchestration.py [--sizes 20 200] [--db-modules 200] [--artifact-bytes 3000]
                                   [--per-file-check-modules 200]
 """
 
@@ -69,11 +72,15 @@ def instant_model(artifact_bytes: int, language: str = "text") -> ScriptedChatMo
     return ScriptedChatModel(respond=respond)
 
 
-def run(n: int, artifact_bytes: int, workdir: Path, language: str = "text") -> tuple[float, int, int]:
+def run(
+    n: int, artifact_bytes: int, workdir: Path, language: str = "text", functions: bool = False
+) -> tuple[float, int, int]:
     """Seconds for a whole run, checkpoint database bytes, artifact bytes."""
-    base = workdir / f"run{n}-{language}"
+    base = workdir / f"run{n}-{language}-{'functions' if functions else 'whole'}"
     model = instant_model(artifact_bytes, language)
-    with MatrioskaOrchestrator(model, base, assembler_notes=False, verify=False) as orchestrator:
+    with MatrioskaOrchestrator(
+        model, base, assembler_notes=False, verify=False, functions=functions, write_contract=False
+    ) as orchestrator:
         start = time.perf_counter()
         state = orchestrator.run("chain", thread_id=f"t{n}", architecture=chain_plan(n))
         seconds = time.perf_counter() - start
@@ -102,7 +109,7 @@ def per_file_node_check(n: int, artifact_bytes: int, workdir: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 500])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[20, 200])
     parser.add_argument("--db-modules", type=int, default=200)
     parser.add_argument("--artifact-bytes", type=int, default=3000)
     parser.add_argument("--per-file-check-modules", type=int, default=200)
@@ -111,18 +118,19 @@ def main() -> None:
         workdir = Path(tmp)
         run(5, args.artifact_bytes, workdir)  # warm up imports and caches
         run(5, args.artifact_bytes, workdir, "javascript")  # and start the Node checker
-        print(f"overhead per module (instant model, SQLite, {args.artifact_bytes}-byte artifacts)")
-        print(f"{'modules':>8}{'total s':>10}{'ms/module':>11}{'with .py validation':>22}{'with .js validation':>22}")
+        print(f"overhead per module (instant model, SQLite, {args.artifact_bytes}-byte artifacts), ms a module")
+        print(f"{'modules':>8}{'path':>11}{'text':>9}{'python':>9}{'javascript':>12}")
         per_module = {}
         for n in args.sizes:
-            seconds, _, _ = run(n, args.artifact_bytes, workdir)
-            python, _, _ = run(n, args.artifact_bytes, workdir, "python")
-            javascript, _, _ = run(n, args.artifact_bytes, workdir, "javascript")
-            per_module[n] = 1000 * seconds / n
-            print(
-                f"{n:>8}{seconds:>10.2f}{per_module[n]:>11.2f}"
-                f"{1000 * python / n:>19.2f} ms{1000 * javascript / n:>19.2f} ms"
-            )
+            for functions in (False, True):
+                cells = []
+                for language in ("text", "python", "javascript"):
+                    seconds, _, _ = run(n, args.artifact_bytes, workdir, language, functions)
+                    cells.append(1000 * seconds / n)
+                per_module[(n, functions)] = cells[0]
+                path = "functions" if functions else "whole"
+                print(f"{n:>8}{path:>11}{cells[0]:>9.2f}{cells[1]:>9.2f}{cells[2]:>12.2f}")
+        per_module = {n: per_module[(n, False)] for n in args.sizes}
         first, last = args.sizes[0], args.sizes[-1]
         print(
             f"growth of ms/module from {first} to {last} modules: {per_module[last] / per_module[first]:.2f}x (1.0 = flat)"

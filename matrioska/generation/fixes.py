@@ -7,6 +7,7 @@ for an undefined name, the module that defines it or the close names it may have
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -140,6 +141,12 @@ def import_names(defined: Definitions) -> dict[str, list[str]]:
     return {name: names for name, names in out.items() if names}
 
 
+@functools.lru_cache(maxsize=64)
+def _identifiers(text: str) -> frozenset[str]:
+    """The identifiers a file's text holds (kept by content: one file's findings ask it many times)."""
+    return frozenset(_IDENTIFIER.findall(text))
+
+
 def finding_hint(finding: Finding, defined: Definitions, module_id: str | None, text: str) -> str:
     """For an undefined name: ` (defined in module X: ...)`, else ` (close candidates: ...)`."""
     name = finding.name
@@ -152,7 +159,7 @@ def finding_hint(finding: Finding, defined: Definitions, module_id: str | None, 
         said = [f"`from {w} import {name}`" if kind == "python" else w for _, w in others[:2]]
         modules = ", ".join(dict.fromkeys("your module" if m == module_id else f"module {m}" for m, _ in others[:2]))
         return f" (defined in {modules}: {', '.join(said)})"
-    pool = {*_IDENTIFIER.findall(text), *(n for n, where in defined.items() if any(k == kind for _, _, k in where))}
+    pool = {*_identifiers(text), *(n for n, where in defined.items() if any(k == kind for _, _, k in where))}
     close = close_candidates(name, pool)[:3]
     return f" (close candidates: {', '.join(close)})" if close else ""
 
@@ -175,6 +182,7 @@ def finding_lines(
     ordered = sorted((f for f in findings if f.path in failing), key=lambda f: (not f.error, f.path, f.line, f.column))
     lines: list[str] = []
     left = 0
+    hints: dict[tuple[str, str | None], str] = {}  # one hint per name and file, however often it is used
     for finding in ordered:
         rendered = finding.render()
         if rendered in shown:
@@ -182,7 +190,10 @@ def finding_lines(
         if len(lines) >= limit:
             left += 1
             continue
-        lines.append(rendered[:240] + finding_hint(finding, defined, module_id, texts.get(finding.path, "")))
+        key = (finding.path, finding.name if finding.undefined else None)
+        if key not in hints or key[1] is None:
+            hints[key] = finding_hint(finding, defined, module_id, texts.get(finding.path, ""))
+        lines.append(rendered[:240] + hints[key])
     return lines + ([f"[... {left} more finding(s) left out ...]"] if left else [])
 
 

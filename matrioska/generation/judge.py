@@ -226,7 +226,8 @@ class Judge:
         problems += lines
         pages = {p: t for p, t in texts.items() if p.lower().endswith(_PAGES)}
         problems += script_problems(texts, pages)
-        counted = [f for f in found.analysis.errors if f in kept or library_problem(f)]
+        mine = set(kept)  # findings are frozen: a set, not a list scan per finding (quadratic on 400 of them)
+        counted = [f for f in found.analysis.errors if f in mine or library_problem(f)]
         undefined = sum(1 for f in counted if f.undefined)
         return problems, undefined, len(counted) - undefined
 

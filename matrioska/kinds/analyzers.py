@@ -15,6 +15,7 @@ and returns what the others found; the checks go on with Matrioska's own parsers
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import re
@@ -22,6 +23,7 @@ import shutil
 import subprocess
 import sysconfig
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -180,6 +182,8 @@ def _run(name: str, argv: list[str], root: Path) -> tuple[str | None, float, str
 
 def _relative(root: Path, filename: str) -> str:
     path = Path(filename)
+    if not path.is_absolute():  # already relative to the copy the tool ran in
+        return PurePosixPath(filename).as_posix().removeprefix("./")
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
@@ -195,32 +199,73 @@ def _select(files: Mapping[str, str], suffixes: tuple[str, ...]) -> dict[str, st
     return {p: t for p, t in files.items() if p.lower().endswith(suffixes)}
 
 
+_CACHE_SIZE = 4096
+_CACHE: dict[tuple[str, ...], list[Finding]] = {}  # (tool, setting, path, content hash) -> its findings
+_CACHE_LOCK = threading.Lock()
+
+
+def _key(name: str, setting: str, path: str, text: str) -> tuple[str, ...]:
+    return (name, setting, path, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+
+
+def _remember(keys: dict[str, tuple[str, ...]], findings: list[Finding]) -> None:
+    by_path: dict[str, list[Finding]] = {path: [] for path in keys}
+    for finding in findings:
+        if finding.path in by_path:
+            by_path[finding.path].append(finding)
+    with _CACHE_LOCK:
+        for path, key in keys.items():
+            _CACHE[key] = by_path[path]
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+
+
 def _over_copy(
     name: str,
     sources: Mapping[str, str],
     argv: list[str],
     read: Callable[[Path, str], list[Finding]],
     extra: Mapping[str, str] | None = None,
+    *,
+    per_file: str | None = None,
 ) -> Analysis:
     """Analyzer `name` run with `argv` over a temporary copy of `sources` (and `extra` files, its
-    configuration), its output read into findings by `read`."""
+    configuration), its output read into findings by `read`. `per_file`: the tool judges each
+    file on its own, with this setting (its configuration): a file whose content it judged
+    before in this process is not analyzed again (its findings are kept by content hash), and
+    when every file was, the tool does not run at all."""
     if not sources:
         return Analysis()
     binary = tool_path(name)
     if binary is None:
         return _missing(name)
+    known: list[Finding] = []
+    keys: dict[str, tuple[str, ...]] = {}
+    if per_file is not None:
+        keys = {path: _key(name, per_file, path, text) for path, text in sources.items()}
+        with _CACHE_LOCK:
+            cached = {path: _CACHE[key] for path, key in keys.items() if key in _CACHE}
+        known = [f for found in cached.values() for f in found]
+        sources = {p: t for p, t in sources.items() if p not in cached}
+        keys = {p: k for p, k in keys.items() if p not in cached}
+        if not sources:
+            return Analysis(sorted(known, key=_order))
+        if "." not in argv:  # the tool names its files: only the ones left
+            argv = [a for a in argv if a not in cached]
     with tempfile.TemporaryDirectory(prefix=f"matrioska-{name}-") as tmp:
         root = Path(tmp)
         _write(root, {**sources, **(extra or {})})
         out, seconds, failed = _run(name, [binary, *argv], root)
         timing = {name: seconds}
         if failed or out is None:
-            return Analysis(notes=[failed or f"{name} failed"], seconds=timing)
+            return Analysis(known, notes=[failed or f"{name} failed"], seconds=timing)
         try:
             findings = read(root, out)
         except (ValueError, AttributeError, TypeError):  # not the JSON or lines it prints
-            return Analysis(notes=[f"{name} printed what Matrioska cannot read"], seconds=timing)
-    return Analysis(sorted(findings, key=_order), seconds=timing)
+            return Analysis(known, notes=[f"{name} printed what Matrioska cannot read"], seconds=timing)
+    if keys:
+        _remember(keys, findings)
+    return Analysis(sorted([*known, *findings], key=_order), seconds=timing)
 
 
 def ruff(files: Mapping[str, str]) -> Analysis:
@@ -231,6 +276,7 @@ def ruff(files: Mapping[str, str]) -> Analysis:
         _select(files, PYTHON_SUFFIXES),
         argv,
         lambda root, out: [_ruff_finding(root, row) for row in json.loads(out or "[]")],
+        per_file=" ".join(argv),
     )
 
 
@@ -291,6 +337,7 @@ def oxlint(files: Mapping[str, str], globals_: Iterable[str] = ()) -> Analysis:
         ["-c", ".oxlintrc.json", "--format", "json", *sorted(sources)],
         lambda root, out: [_oxlint_finding(root, row) for row in json.loads(out or "{}").get("diagnostics") or []],
         extra={".oxlintrc.json": json.dumps(config)},
+        per_file=json.dumps(config, sort_keys=True),
     )
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import ast
 import importlib.util
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
 from ..references import Reference, ReferenceIndex, Scope
-from .source import bound_names, import_name, python_import_names
+from .source import bound_names, import_name, parsed, python_import_names
 
 __all__ = [
     "IMPORT",
@@ -110,11 +111,11 @@ def _installed(top: str) -> bool:
         return False
 
 
-def _local_names(tree: ast.AST) -> set[str]:
+def _local_names(nodes: Iterable[ast.AST]) -> set[str]:
     """Names a file binds itself (definitions, assignments, parameters): an imported name it
     rebinds is no longer the other module's."""
     bound: set[str] = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             bound.add(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.For, ast.With)):
@@ -153,11 +154,11 @@ class _PythonReferences:
     callables: dict[str, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)  # local -> (owner, name, sig)
     seen: set[tuple[str, str]] = field(default_factory=set)
 
-    def run(self, tree: ast.AST) -> list[Reference]:
+    def run(self, tree: ast.AST, nodes: tuple[ast.AST, ...]) -> list[Reference]:
         """Imports first (they say what the local names stand for), then the uses of those
         names, then, when nothing of another module is used, the names written again."""
-        local = _local_names(tree)
-        for node in ast.walk(tree):
+        local = _local_names(nodes)
+        for node in nodes:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     self.import_(node, alias)
@@ -165,7 +166,7 @@ class _PythonReferences:
                 self.import_from(node)
         self.modules = {name: m for name, m in self.modules.items() if name not in local}
         self.callables = {name: c for name, c in self.callables.items() if name not in local}
-        for node in ast.walk(tree):
+        for node in nodes:
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in self.modules:
                 self.attribute(node, node.value.id)
             elif isinstance(node, ast.Call):
@@ -349,12 +350,11 @@ class _PythonReferences:
 def python_references(entry: dict[str, Any], content: str, scope: Scope) -> list[Reference]:
     """Every reference one Python file (its interface `entry`, its text `content`) makes into the
     project's Python files; none when it does not parse."""
-    try:
-        tree = ast.parse(content)
-    except (SyntaxError, ValueError):
+    read = parsed(content)
+    if read is None:
         return []
     rules = _PythonReferences(scope.holder, entry["path"], scope.index, pending_names(scope.pending), scope.before)
-    return rules.run(tree)
+    return rules.run(*read)
 
 
 def module_collisions(entries: list[tuple[str, dict[str, Any]]]) -> list[Reference]:

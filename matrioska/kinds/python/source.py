@@ -5,6 +5,7 @@ by, and the `requirements.txt` lines its third-party imports call for. Nothing h
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import sys
 from collections.abc import Iterable
@@ -247,12 +248,24 @@ class _Definitions:
                 self.names.add(alias.asname or alias.name.split(".")[0])
 
 
-def _parser_words(tree: ast.Module) -> tuple[list[str], list[str]]:
+@functools.lru_cache(maxsize=512)
+def parsed(content: str) -> tuple[ast.Module, tuple[ast.AST, ...]] | None:
+    """A Python file's tree and every node in it (in `ast.walk`'s order), or None when it does not
+    parse; kept by content (issue 42: a module's files are read by its interface, its references
+    and its checks several times an attempt). Callers read the tree, never change it."""
+    try:
+        tree = ast.parse(content)
+    except (SyntaxError, ValueError):
+        return None
+    return tree, tuple(ast.walk(tree))
+
+
+def _parser_words(nodes: Iterable[ast.AST]) -> tuple[list[str], list[str]]:
     """The subcommands (`add_parser("x")`) and options (`add_argument("--y")`) a command-line
     parser in the file declares, each once, in the file's order."""
     commands: list[str] = []
     options: list[str] = []
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
             first = node.args[0]
             if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
@@ -267,14 +280,14 @@ def _parser_words(tree: ast.Module) -> tuple[list[str], list[str]]:
 def python_interface(path: str, content: str) -> dict[str, Any] | None:
     """The interface of a Python file (what the modules using it are told), or None when it
     does not parse."""
-    try:
-        tree = ast.parse(content)
-    except (SyntaxError, ValueError):
+    read = parsed(content)
+    if read is None:
         return None
+    tree, nodes = read
     found = _Definitions()
     for stmt in _top_level(tree.body):
         found.add(stmt)
-    commands, options = _parser_words(tree)
+    commands, options = _parser_words(nodes)
     return {
         "path": path,
         "kind": "python",
