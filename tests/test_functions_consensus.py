@@ -111,6 +111,21 @@ def test_trials_say_why_and_a_planned_constant_lets_the_candidate_pass(sandbox: 
     assert fixed.functions["vowels"].passing and fixed.functions["vowels"].candidates[0].why == ""
 
 
+def _run(tmp_path: Path, script: Any, plan: dict[str, Any], *, max_repairs: int, on_event: Any = None) -> Any:
+    """The plan run function by function (K=2, no contract) with `script` answering."""
+    with MatrioskaOrchestrator(
+        ScriptedChatModel(respond=script),
+        tmp_path,
+        functions=True,
+        function_samples=2,
+        sandbox="bwrap",
+        verify_timeout=60,
+        max_repairs=max_repairs,
+        write_contract=False,
+    ) as orchestrator:
+        return orchestrator.run(plan["goal"], architecture=plan, on_event=on_event)
+
+
 SECOND_PLAN = {
     "project_name": "letters",
     "goal": "A small Python library of letter helpers",
@@ -173,17 +188,7 @@ class SecondChances:
 def test_an_undefined_constant_is_asked_once_and_a_failing_function_sampled_again(tmp_path: Path) -> None:
     script = SecondChances()
     events: list[dict[str, Any]] = []
-    with MatrioskaOrchestrator(
-        ScriptedChatModel(respond=script),
-        tmp_path,
-        functions=True,
-        function_samples=2,
-        sandbox="bwrap",
-        verify_timeout=60,
-        max_repairs=0,
-        write_contract=False,
-    ) as orchestrator:
-        state = orchestrator.run("letter helpers", architecture=SECOND_PLAN, on_event=events.append)
+    state = _run(tmp_path, script, SECOND_PLAN, max_repairs=0, on_event=events.append)
     assert script.asked.count("constant VOWELS") == 1
     assert "double again: - double(5) returned 7, expected 10" in script.asked
     core = state["module_reports"]["core"]["functions"]
@@ -268,17 +273,7 @@ class WholeReplyCountsLess:
 
 def test_behaviour_decides_between_the_function_files_and_a_whole_module_reply(tmp_path: Path) -> None:
     script = WholeReplyCountsLess()
-    with MatrioskaOrchestrator(
-        ScriptedChatModel(respond=script),
-        tmp_path,
-        functions=True,
-        function_samples=2,
-        sandbox="bwrap",
-        verify_timeout=60,
-        max_repairs=1,
-        write_contract=False,
-    ) as orchestrator:
-        state = orchestrator.run("sums", architecture=BEHAVIOUR_PLAN)
+    state = _run(tmp_path, script, BEHAVIOUR_PLAN, max_repairs=1)
     core = state["module_reports"]["core"]
     assert "whole" in script.asked, core  # the function files left a problem: a whole reply was asked
     assert core["path"] == "functions", core["path"]

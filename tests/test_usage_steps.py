@@ -10,12 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripted import ScriptedChatModel
-from test_functions_path import PLAN, Script
+from test_functions_path import Script, _run
 
 from matrioska.cli.progress import print_final
 from matrioska.model.ledger import count_call, ledger, step, usage_lines
-from matrioska.runs.orchestrator import MatrioskaOrchestrator
 
 
 def test_calls_count_under_the_innermost_step_and_a_fix_round_keeps_its_own() -> None:
@@ -47,17 +45,7 @@ def test_a_run_reports_requests_tokens_and_seconds_per_step(tmp_path: Path) -> N
             "calls": [{"function": "first_word", "args": [""], "expected": ""}],
         }
     ]
-    with MatrioskaOrchestrator(
-        ScriptedChatModel(respond=Script()),
-        tmp_path,
-        functions=True,
-        function_samples=2,
-        sandbox="bwrap",
-        verify_timeout=60,
-        max_repairs=0,
-        acceptance=acceptance,
-    ) as orchestrator:
-        state = orchestrator.run("word helpers", architecture=PLAN)
+    state, _ = _run(tmp_path, Script(), acceptance)
     usage: dict[str, Any] = state["usage"]
     assert usage["function plans"]["requests"] == 1
     assert usage["candidates"]["requests"] == 4  # two functions, K=2

@@ -4,6 +4,7 @@ help, and the options shared by the commands that load a model or start the moni
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from ..context import DEFAULT_MODEL_ID, MODEL_ENV_VAR, ROLES
 
@@ -20,25 +21,22 @@ def _version() -> str:
         return VERSION
 
 
-def _not_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of `minimum` or more."""
+
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
+
+    return whole
 
 
-def _positive(text: str) -> int:
-    """An argparse type: a whole number of 1 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
-    return value
+_positive, _not_negative = _at_least(1), _at_least(0)
 
 
 def model_options(p: argparse.ArgumentParser) -> None:

@@ -13,12 +13,20 @@ import json
 import math
 from typing import Any
 
-__all__ = ["TokenCounter", "shrink_value", "prompt_budget", "DEFAULT_CONTEXT_TOKENS"]
+__all__ = [
+    "TokenCounter",
+    "shrink_value",
+    "prompt_budget",
+    "known_context",
+    "DEFAULT_CONTEXT_TOKENS",
+    "CHARS_PER_TOKEN",
+    "MESSAGE_OVERHEAD",
+]
 
 DEFAULT_CONTEXT_TOKENS = 8192
 """Context assumed for a model that does not say (remote backends)."""
-_CHARS_PER_TOKEN = 3.0
-_MESSAGE_OVERHEAD = 8
+CHARS_PER_TOKEN = 3.0
+MESSAGE_OVERHEAD = 8
 
 
 class TokenCounter:
@@ -32,26 +40,31 @@ class TokenCounter:
     def text(self, text: str) -> int:
         if self.exact:
             return len(self._tokenizer.encode(text, add_special_tokens=False))
-        return math.ceil(len(text) / _CHARS_PER_TOKEN)
+        return math.ceil(len(text) / CHARS_PER_TOKEN)
 
     def messages(self, messages: list[Any]) -> int:
         if self.exact and callable(self._to_prompt):
             return len(self._tokenizer.encode(self._to_prompt(messages), add_special_tokens=False))
-        return sum(self.text(str(m.content)) + _MESSAGE_OVERHEAD for m in messages)
+        return sum(self.text(str(m.content)) + MESSAGE_OVERHEAD for m in messages)
 
 
-def context_tokens(llm: Any, configured: int) -> int:
-    """The model's context length: configured, else what its server reported when the model was
-    loaded (`metadata["context_tokens"]`), else the model's own config, else a default."""
-    if configured > 0:
-        return configured
+def known_context(llm: Any) -> int:
+    """The model's context length as known: what its server reported when the model was loaded
+    (`metadata["context_tokens"]`), else the model's own config; 0 when neither says."""
     reported = (getattr(llm, "metadata", None) or {}).get("context_tokens")
     if isinstance(reported, int) and reported > 0:
         return reported
     pipeline = getattr(getattr(llm, "llm", None), "pipeline", None)
     config = getattr(getattr(pipeline, "model", None), "config", None)
     length = getattr(config, "max_position_embeddings", None)
-    return int(length) if isinstance(length, int) and length > 0 else DEFAULT_CONTEXT_TOKENS
+    return int(length) if isinstance(length, int) and length > 0 else 0
+
+
+def context_tokens(llm: Any, configured: int) -> int:
+    """The model's context length: configured, else as known (`known_context`), else a default."""
+    if configured > 0:
+        return configured
+    return known_context(llm) or DEFAULT_CONTEXT_TOKENS
 
 
 def prompt_budget(llm: Any, configured_context: int, max_new_tokens: int) -> int:

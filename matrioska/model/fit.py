@@ -29,7 +29,6 @@ long its context is and how long the prompt was) gets it shortened to that once 
 from __future__ import annotations
 
 import json
-import math
 import re
 import threading
 import urllib.request
@@ -39,12 +38,11 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 
+from .budget import CHARS_PER_TOKEN, MESSAGE_OVERHEAD, TokenCounter, known_context
 from .servers import chat_model_of, server_kind, server_url
 
 __all__ = ["Fit", "count_tokens", "fit_messages", "refit", "reply_tokens", "prompt_context", "shorten"]
 
-_CHARS_PER_TOKEN = 3.0
-_MESSAGE_OVERHEAD = 8
 _MARGIN = 16  # tokens kept free: chat templates differ a little between counters
 _TOKENIZE_TIMEOUT = 10.0
 _LOCK = threading.Lock()
@@ -78,10 +76,6 @@ def _roles(messages: list[BaseMessage]) -> list[dict[str, str]]:
     return [{"role": names.get(m.type, "user"), "content": str(m.content)} for m in messages]
 
 
-def _estimate(messages: list[BaseMessage]) -> int:
-    return sum(math.ceil(len(str(m.content)) / _CHARS_PER_TOKEN) + _MESSAGE_OVERHEAD for m in messages)
-
-
 def _post(url: str, body: dict[str, Any]) -> Any:
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
@@ -111,7 +105,7 @@ def _server_count(model: Any, messages: list[BaseMessage]) -> int | None:
                 text = "\n".join(str(m.content) for m in messages)
                 answer = _post(f"{root}/tokenize", {"content": text})
                 tokens = answer.get("tokens") if isinstance(answer, dict) else None
-                count = len(tokens) + _MESSAGE_OVERHEAD * len(messages) if isinstance(tokens, list) else None
+                count = len(tokens) + MESSAGE_OVERHEAD * len(messages) if isinstance(tokens, list) else None
         except (OSError, ValueError):
             count = None
         if isinstance(count, int) and count >= 0:
@@ -124,16 +118,14 @@ def _server_count(model: Any, messages: list[BaseMessage]) -> int | None:
 
 
 def count_tokens(llm: Any, messages: list[BaseMessage]) -> tuple[int, str]:
-    """The prompt's tokens and how they were counted: "server", "tokenizer" or "estimate"."""
+    """The prompt's tokens and how they were counted: "server", else as `budget.TokenCounter`
+    counts them ("tokenizer": the model's own, or "estimate")."""
     model, _ = chat_model_of(llm)
     counted = _server_count(model, messages)
     if counted is not None:
         return counted, "server"
-    tokenizer = getattr(model, "tokenizer", None)
-    to_prompt = getattr(model, "_to_chat_prompt", None)
-    if tokenizer is not None and callable(getattr(tokenizer, "encode", None)) and callable(to_prompt):
-        return len(tokenizer.encode(to_prompt(messages), add_special_tokens=False)), "tokenizer"
-    return _estimate(messages), "estimate"
+    counter = TokenCounter(model)
+    return counter.messages(messages), "tokenizer" if counter.exact else "estimate"
 
 
 def reply_tokens(llm: Any) -> int:
@@ -154,15 +146,9 @@ def reply_tokens(llm: Any) -> int:
 
 
 def prompt_context(llm: Any) -> int:
-    """The model's context as known: what its server reported (`metadata["context_tokens"]`),
-    else its config's; 0 when not known."""
-    model, _ = chat_model_of(llm)
-    reported = (getattr(model, "metadata", None) or {}).get("context_tokens")
-    if isinstance(reported, int) and reported > 0:
-        return reported
-    pipeline = getattr(getattr(model, "llm", None), "pipeline", None)
-    length = getattr(getattr(getattr(pipeline, "model", None), "config", None), "max_position_embeddings", None)
-    return int(length) if isinstance(length, int) and length > 0 else 0
+    """The context of the model under `llm`'s bindings as known (`budget.known_context`); 0
+    when not known."""
+    return known_context(chat_model_of(llm)[0])
 
 
 # --------------------------------------------------------------------------- shortening
@@ -256,7 +242,7 @@ def shorten(
     for _ in range(4):
         if tokens <= budget:
             break
-        messages, cut = _cut_middle(messages, int((tokens - budget) * _CHARS_PER_TOKEN * 1.2))
+        messages, cut = _cut_middle(messages, int((tokens - budget) * CHARS_PER_TOKEN * 1.2))
         if not cut:
             break
         tokens = count(messages)
