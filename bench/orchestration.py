@@ -13,13 +13,19 @@
 - the checkpoint database's size against the total artifact bytes at 200 modules.
 
     python bench/orchestration.py [--sizes 20 200] [--db-modules 200] [--artifact-bytes 3000]
-                                  [--per-file-check-modules 200]
+                                  [--per-file-check-modules 200] [--against CHECKOUT [--rounds 3]]
+
+`--against CHECKOUT` (another checkout of Matrioska, a git worktree of an older commit, say) runs
+the text columns at the largest size on both checkouts, one process at a time, alternating for
+`--rounds` rounds, and prints the best of each and their ratio: on a shared machine the
+milliseconds move with the load, the ratio measured side by side much less.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -107,13 +113,54 @@ def per_file_node_check(n: int, artifact_bytes: int, workdir: Path) -> float:
         javascript._syntax_problems = kept
 
 
+_SIDE = """
+import inspect, sys, tempfile
+from pathlib import Path
+root, n, size, functions = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+sys.path[:0] = [root, root + "/bench", root + "/tests"]
+import orchestration
+run = orchestration.run
+with tempfile.TemporaryDirectory() as tmp:
+    run(5, size, Path(tmp))
+    # a checkout from before the function path runs its one path for both
+    extra = (True,) if functions and "functions" in inspect.signature(run).parameters else ()
+    print(1000 * min(run(n, size, Path(tmp) / str(i), "text", *extra)[0] for i in range(2)) / n)
+"""
+
+
+def side_by_side(other: Path, n: int, artifact_bytes: int, rounds: int) -> None:
+    """Both checkouts' ms/module on the text columns at `n` modules, alternating (best of each)."""
+    print(f"\nside by side at {n} modules, text, best of {rounds} rounds (ms a module):")
+    print(f"{'path':>11}{'this':>9}{'other':>9}{'ratio':>8}")
+    for functions in (False, True):
+        best: dict[Path, float] = {}
+        for _ in range(rounds):
+            for root in (ROOT, other):
+                command = [sys.executable, "-c", _SIDE, str(root), str(n), str(artifact_bytes), str(int(functions))]
+                done = subprocess.run(command, capture_output=True, text=True, check=False)
+                lines = done.stdout.split()
+                if done.returncode != 0 or not lines:
+                    sys.exit(f"the run in {root} failed: {(done.stderr.strip().splitlines() or ['no output'])[-1]}")
+                best[root] = min(best.get(root, float("inf")), float(lines[-1]))
+        path = "functions" if functions else "whole"
+        print(f"{path:>11}{best[ROOT]:>9.2f}{best[other]:>9.2f}{best[ROOT] / best[other]:>7.2f}x")
+    print("(the other checkout's whole path stands in for its functions path where it has none)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20, 200])
     parser.add_argument("--db-modules", type=int, default=200)
     parser.add_argument("--artifact-bytes", type=int, default=3000)
     parser.add_argument("--per-file-check-modules", type=int, default=200)
+    parser.add_argument("--against", type=Path, help="another checkout of Matrioska to compare with, side by side")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.against is not None:
+        if not (args.against / "bench" / "orchestration.py").is_file():
+            sys.exit(f"--against: {args.against} is no checkout of Matrioska (no bench/orchestration.py)")
+        side_by_side(args.against.resolve(), max(args.sizes), args.artifact_bytes, args.rounds)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         run(5, args.artifact_bytes, workdir)  # warm up imports and caches

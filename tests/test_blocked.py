@@ -19,6 +19,7 @@ from matrioska.cli.progress import ProgressPrinter
 from matrioska.nodes.routing import (
     block_causes,
     blocked_modules,
+    empty_modules,
     next_pending,
     pending_count,
     ready_modules,
@@ -150,6 +151,28 @@ def test_routing_skips_blocked_modules_and_counts_no_step_for_them() -> None:
     state["module_reports"]["transform"]["file_count"] = 2
     assert blocked_modules(state) == {} and next_pending(state) == "load"
     assert pending_count(state) == 3 and remaining_waves(state, 4) == 2
+
+
+def test_routing_remembers_each_module_until_what_it_depends_on_changes() -> None:
+    """Routing keeps what it found per module (a step asks two or three times, and a plan of
+    200 modules made every step scan them all), yet answers from the state as it is: a key
+    published, a report changed in place, another plan."""
+    plan = keys_plan(["page.txt"])
+    state: Any = {
+        "architecture": plan,
+        "execution_order": ["palette", "page"],
+        "completed": ["palette"],
+        "module_reports": {"palette": {"file_count": 0}},
+        "shared_state": {"colors": {}},
+    }
+    assert empty_modules(state) == ["palette"] and next_pending(state) is None
+    state["shared_state"] = {"colors": COLORS}
+    assert empty_modules(state) == [] and next_pending(state) == "page"
+    state["shared_state"]["colors"] = []  # changed in place: looked at again all the same
+    assert empty_modules(state) == ["palette"]
+    other = {**keys_plan(["page.txt"]), "modules": [{"id": "palette", "dependencies": []}, {"id": "page"}]}
+    assert empty_modules({**state, "architecture": other}) == []  # nobody reads its key there
+    assert empty_modules(state) == ["palette"]
 
 
 def keys_plan(page_files: list[str]) -> dict[str, Any]:

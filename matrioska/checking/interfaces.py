@@ -200,6 +200,8 @@ def reference_records(
     modules built before the holder (a function written again counts only against those).
     """
     own = module_interface(holder, files)
+    if not any(entry["kind"] in _RULES for entry in own["files"]):
+        return []  # no file of a kind that makes references (text, a style sheet)
     index = ReferenceIndex({m: i for m, i in interfaces.items() if m != holder})
     for entry in own["files"]:
         index.add(holder, entry)

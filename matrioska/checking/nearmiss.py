@@ -40,7 +40,7 @@ from ..kinds.nearmiss import Choice, Edit, Miss, NearMissRule, ProjectView
 from ..kinds.python.nearmiss import RULES as PYTHON_RULES
 from ..kinds.references import Reference
 from ..kinds.web.nearmiss import RULES as WEB_RULES
-from ..kinds.web.nearmiss import judges_selectors, selector_edits
+from ..kinds.web.nearmiss import judges_selectors, names_selectors, selector_edits
 from .interfaces import module_interface, reference_records
 
 __all__ = ["NearMisses", "apply_near_misses", "candidates_note", "describe_edit"]
@@ -186,10 +186,15 @@ class _Repair:
     def round(self, result: NearMisses, misses: list[Reference]) -> list[Edit]:
         """One round's edits; the references left with close names go into `result.candidates`."""
         current = {f.path: f for f in result.files}
-        project = ProjectView(self.holder, module_interface(self.holder, self.checked(result.files)), self.interfaces)
         edits: list[Edit] = []
         result.candidates = {}
+        project = (  # the others' names, indexed only when a reference misses
+            ProjectView(self.holder, module_interface(self.holder, self.checked(result.files)), self.interfaces)
+            if misses
+            else None
+        )
         for reference in misses:
+            assert project is not None
             choice, found = _reference_edits(reference, current, project, misses)
             if found:
                 edits += found
@@ -236,7 +241,8 @@ def apply_near_misses(
         list(generated),
         list(before) if before is not None else None,
         [f for f in project or () if f.path not in own_paths],
-        project is not None or judges_selectors(holder, interfaces, pending),
+        any(names_selectors(f.path) for f in files)
+        and (project is not None or judges_selectors(holder, interfaces, pending)),
     )
     result = NearMisses(list(files), rows=list(rows))
     broken = any(r.get("status") == "broken" and r.get("module", holder) == holder for r in rows)

@@ -171,10 +171,15 @@ class Judge:
         modules' scripts declare), what their findings fix without the model (`fix_python`,
         `fix_web`), and the changed files analyzed again."""
         texts = {f.path: f.content for f in files}
-        own = self.readings.interface(self.spec.id, files)
-        defined = definitions([*interface_entries(self.others), *((self.spec.id, e) for e in own.get("files") or [])])
-        globals_ = page_globals(self.others, texts)
+        # the names other scripts declare matter only to scripts and pages
+        scripted = any(p.lower().endswith((*JS_SUFFIXES, *_PAGES)) for p in texts)
+        globals_ = page_globals(self.others, texts) if scripted else set()
         analysis = analyze(texts, globals_=globals_)
+        defined: Definitions = {}
+        if analysis.findings:  # where each name is defined: only findings ask
+            own = self.readings.interface(self.spec.id, files)
+            entries = [*interface_entries(self.others), *((self.spec.id, e) for e in own.get("files") or [])]
+            defined = definitions(entries)
         found = Findings(files, analysis=analysis, defined=defined)
         left: list[str] = []
         fixed, made = (

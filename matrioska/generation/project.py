@@ -390,9 +390,12 @@ def is_echo(content: str, prompt: str) -> bool:
     if len(words) < n:  # too short for a run: an echo only when the prompt holds all of it
         return f" {' '.join(words)} " in f" {' '.join(said)} "
     runs = set(zip(*(said[i:] for i in range(n)), strict=False))
+    hits = [run in runs for run in zip(*(words[i:] for i in range(n)), strict=False)]
+    if sum(hits) * n < _ECHO_SHARE * len(words):  # too few runs to cover enough, even apart
+        return False
     covered = [False] * len(words)
-    for i in range(len(words) - n + 1):
-        if tuple(words[i : i + n]) in runs:
+    for i, hit in enumerate(hits):
+        if hit:
             covered[i : i + n] = [True] * n
     return sum(covered) >= _ECHO_SHARE * len(words)
 

@@ -46,11 +46,45 @@ def pending_count(state: MatrioskaState) -> int:
 
 def plan_declares_files(state: MatrioskaState) -> bool:
     """Whether any module of the plan declares files (the seed's plans declare none)."""
-    return any(m.get("files") for m in (state.get("architecture") or {}).get("modules") or [])
+    return _index(state).with_files
 
 
 def _specs(state: MatrioskaState) -> dict[str, dict[str, Any]]:
-    return {m["id"]: m for m in (state.get("architecture") or {}).get("modules") or []}
+    return _index(state).specs
+
+
+class _PlanIndex:
+    """What routing derives from a plan alone, built once per plan (the state's architecture is
+    the same object from step to step): each step asks for it three times, and rebuilding it
+    cost time growing with the plan at every module."""
+
+    def __init__(self, architecture: dict[str, Any]) -> None:
+        self.architecture = architecture  # held, so the identity checked below is never reused
+        modules = architecture.get("modules") or []
+        self.specs: dict[str, dict[str, Any]] = {m["id"]: m for m in modules}
+        self.with_files = any(m.get("files") for m in modules)
+        self.dependents: dict[str, list[str]] = {}
+        for module_id, spec in self.specs.items():
+            for dep in _deps(spec):
+                self.dependents.setdefault(dep, []).append(module_id)
+        # module id -> (what its part depends on in the state, what it lacks): looked at again
+        # only when one of those changed
+        self.lacks: dict[str, tuple[tuple[Any, ...], str | None]] = {}
+
+    def writes(self, module_id: str) -> list[str]:
+        return (self.specs.get(module_id) or {}).get("shared_state_writes") or []
+
+
+_INDEX: list[_PlanIndex] = []
+
+
+def _index(state: MatrioskaState) -> _PlanIndex:
+    architecture = state.get("architecture") or {}
+    found = _INDEX[0] if _INDEX else None
+    if found is None or found.architecture is not architecture:
+        found = _PlanIndex(architecture)
+        _INDEX[:] = [found]
+    return found
 
 
 def _deps(spec: dict[str, Any]) -> list[str]:
@@ -87,16 +121,35 @@ def _missing_part(
 def _lacking(state: MatrioskaState, specs: dict[str, dict[str, Any]], with_files: bool) -> list[str]:
     """Completed modules lacking a part that some module depending on them needs (or files they
     declared), in execution order: the only modules that can block a dependent."""
-    dependents: dict[str, list[str]] = {}
-    for module_id, spec in specs.items():
-        for dep in _deps(spec):
-            dependents.setdefault(dep, []).append(module_id)
+    index = _index(state)
+    if specs is not index.specs:  # a caller's own view of the plan: nothing to remember
+        index = _PlanIndex(state.get("architecture") or {})
+        index.specs, index.with_files = specs, with_files
     done = set(state.get("completed") or [])
-    return [
-        m
-        for m in state.get("execution_order") or []
-        if m in done and _missing_part(state, specs, with_files, m, dependents.get(m, [])) is not None
-    ]
+    reports = state.get("module_reports") or {}
+    artifacts = state.get("artifacts") or {}
+    shared = state.get("shared_state") or {}
+    lacking = []
+    for m in state.get("execution_order") or []:
+        if m not in done:
+            continue
+        report = reports.get(m) or {}
+        # everything `_missing_part` reads of the state (the rest is the plan's)
+        key = (
+            report.get("file_count", 1),
+            len(report.get("repairs") or []),
+            artifacts.get(m),  # text: the same object is the same text, compared by identity first
+            *[_unpublished(shared.get(k)) for k in index.writes(m)],
+        )
+        known = index.lacks.get(m)
+        if known is not None and known[0] == key:
+            cause = known[1]
+        else:
+            cause = _missing_part(state, specs, with_files, m, index.dependents.get(m, []))
+            index.lacks[m] = (key, cause)
+        if cause is not None:
+            lacking.append(m)
+    return lacking
 
 
 def empty_modules(state: MatrioskaState) -> list[str]:

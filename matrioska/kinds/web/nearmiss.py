@@ -34,9 +34,14 @@ from .references import (
 )
 from .source import id_lookups
 
-__all__ = ["RULES", "selector_edits", "judges_selectors"]
+__all__ = ["RULES", "selector_edits", "judges_selectors", "names_selectors"]
 
 _WEB = (".html", ".htm", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx")
+
+
+def names_selectors(path: str) -> bool:
+    """Whether a file can name class or id selectors (a style sheet, a page, a script)."""
+    return path.lower().endswith((".css", *_WEB))
 
 
 class _File(Protocol):
@@ -315,7 +320,7 @@ def selector_edits(
     edits: list[Edit] = []
     candidates: dict[tuple[str, str], list[str]] = {}
     for f in files:
-        if f.path in valid:
+        if f.path in valid and names_selectors(f.path):
             found, left = _file_selector_edits(f, markup)
             edits += found
             candidates.update({(f.path, r): c for r, c in left.items()})
