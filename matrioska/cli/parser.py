@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--acceptance",
         metavar="FILE",
-        help="your acceptance scenarios (JSON, see README): the verdict says WORKS only when they pass; "
+        help="your acceptance scenarios (JSON, see docs/acceptance.md): the verdict says WORKS only when they pass; "
         "they replace the scenarios the model would write",
     )
     run.add_argument(

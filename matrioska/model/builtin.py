@@ -115,7 +115,7 @@ MODELS: dict[str, BuiltinModel] = {
     )
 }
 
-# The model a machine without CUDA runs when none is chosen (README "Quick start" says why).
+# The model a machine without CUDA runs when none is chosen (docs/models.md says why).
 DEFAULT_CPU_MODEL = "qwen2.5-coder-0.5b"
 
 

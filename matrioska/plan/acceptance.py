@@ -7,7 +7,7 @@ driven in the browser (fill the title, click Add, the title is on the page). Sce
 the user (`--acceptance FILE`, `acceptance=`) or are written by the model right after the plan;
 the verify node runs them in the sandbox (`verify.py`), each on a fresh copy of the project.
 
-This module holds the format (one JSON object per scenario, see README "Acceptance scenarios"),
+This module holds the format (one JSON object per scenario, see docs/acceptance.md),
 its validation with one-line errors naming the file, the scenario and the field, the filter that
 keeps generated scenarios to what the plan names and the prompt lines that tell each module what
 must hold. The JSON schemas the model writes them under, and the plan's slots those schemas offer,
