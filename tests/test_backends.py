@@ -282,6 +282,40 @@ def test_a_wave_over_a_server_prints_each_modules_own_true_rate(tmp_path: Path) 
     assert len(rates) == 3 and max(rates) <= 1.05 / chunk_delay, out.getvalue()
 
 
+@pytest.mark.parametrize("parallel, together", [([], True), (["--parallel", "1"], False)], ids=["default", "one"])
+def test_over_a_server_the_waves_modules_go_together_by_default(
+    tmp_path: Path, parallel: list[str], together: bool
+) -> None:
+    """Issue 42: with a model server (it batches what arrives together) `matrioska run` sends the
+    requests of a wave's independent modules at once unless told `--parallel 1`."""
+    ids = ["alpha", "beta", "gamma"]
+    plan = {
+        "project_name": "Fan",
+        "goal": "three independent parts",
+        "modules": [{"id": m, "shared_state_writes": [f"{m}_api"], "files": [f"{m}.txt"]} for m in ids],
+    }
+
+    def respond(messages):
+        if is_assembler(messages):
+            return "notes"
+        if is_acceptance(messages):
+            return NO_SCENARIOS
+        m = module_id_of(messages)
+        return f"{m}.txt\n```\n{m} " + "x" * 200 + f"\n```\n{UPDATE_MARKER} " + json.dumps({f"{m}_api": m})
+
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    with ScriptedOpenAIServer(respond, chunk_chars=8, chunk_delay=0.01) as server:
+        out = io.StringIO()
+        code = cli.main(
+            ["run", "fan", "--out", str(tmp_path / "out"), "--plan", str(tmp_path / "plan.json"), *parallel]
+            + ["--model", "openai:scripted", "--base-url", server.base_url, "--no-verify", "--no-contract"],
+            stdout=out,
+            stderr=io.StringIO(),
+        )
+    assert code == 0, out.getvalue()
+    assert (server.most_running >= 2) is together, server.most_running
+
+
 def test_a_modules_figures_count_each_call_and_its_largest() -> None:
     """A module whose reply needed a follow-up call (missing shared-state keys) reports both calls:
     the generation budget holds per call, so the largest call is what `--max-new-tokens` bounds."""

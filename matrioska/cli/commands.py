@@ -127,6 +127,22 @@ def machine_default_model(args: argparse.Namespace) -> tuple[str, str | None]:
     return DEFAULT_CPU_MODEL, f"no GPU: using {DEFAULT_CPU_MODEL}, in process; --model to choose"
 
 
+SERVER_PARALLEL = 4
+"""Modules of a wave at once when every role's model is a server: vLLM, SGLang, llama.cpp and
+Ollama batch the requests that arrive together, so the server works on several modules for
+about the time of one (issue 42). A model in this process runs one module at a time."""
+
+
+def default_parallel(args: argparse.Namespace) -> int:
+    """`--parallel` left out: SERVER_PARALLEL when the main model and every role's are
+    provider:model strings, else 1."""
+    from ..model.factory import is_provider_spec
+
+    main_spec, _ = machine_default_model(args)
+    specs = [main_spec, *(getattr(args, f"{role}_model", None) or main_spec for role in ROLES)]
+    return SERVER_PARALLEL if all(is_provider_spec(spec) for spec in specs) else 1
+
+
 def load_model(args: argparse.Namespace) -> Any:
     """The chat models the command line asks for: the main one, and a dict of per-role ones.
 
@@ -290,6 +306,7 @@ def run_or_resume(
     if note:
         print(note, file=err, flush=True)  # before anything loads (a first run fetches the model)
     llm, roles = load_model(args)
+    parallel = args.parallel if args.parallel is not None else default_parallel(args)
     from ..model.retry import default_retry_policy
     from ..runs.orchestrator import MatrioskaOrchestrator
 
@@ -300,7 +317,7 @@ def run_or_resume(
         roles=roles,
         checkpointer=args.checkpointer,
         context_tokens=args.context_tokens,
-        max_parallel=args.parallel,
+        max_parallel=parallel,
         max_plan_attempts=args.plan_attempts,
         retry_policy=default_retry_policy(max_attempts=max(1, args.retries)),
         max_repairs=args.repairs,

@@ -86,9 +86,10 @@ def model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--parallel",
         type=int,
-        default=1,
+        default=None,
         metavar="N",
-        help="run independent modules in waves, N at once (default 1: sequential)",
+        help="run independent modules in waves, N at once (default: 4 with a model server, which batches "
+        "what arrives together; 1, one module at a time, with a model in this process)",
     )
     p.add_argument("--review", action="store_true", help="stop after the plan to approve, edit or re-plan it")
     p.add_argument("--git", action="store_true", help="make the project folder a git repository, one commit per module")

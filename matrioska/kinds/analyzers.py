@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 __all__ = [
@@ -252,6 +252,11 @@ def _over_copy(
             return Analysis(sorted(known, key=_order))
         if "." not in argv:  # the tool names its files: only the ones left
             argv = [a for a in argv if a not in cached]
+        found = _group(name, per_file).run(name, binary, sources, argv, read, extra)
+        if isinstance(found, str):
+            return Analysis(known, notes=[found])
+        _remember(keys, found[0])
+        return Analysis(sorted([*known, *found[0]], key=_order), seconds={name: found[1]})
     with tempfile.TemporaryDirectory(prefix=f"matrioska-{name}-") as tmp:
         root = Path(tmp)
         _write(root, {**sources, **(extra or {})})
@@ -266,6 +271,112 @@ def _over_copy(
     if keys:
         _remember(keys, findings)
     return Analysis(sorted([*known, *findings], key=_order), seconds=timing)
+
+
+class _Request:
+    def __init__(self, sources: Mapping[str, str], argv: list[str]) -> None:
+        self.sources, self.argv = sources, argv
+        self.done = threading.Event()
+        self.result: tuple[list[Finding], float] | str = "not run"
+
+
+class _Group:
+    """The calls of one analyzer with one setting, judged file by file, made from several threads
+    (the modules of a wave): what arrives while the tool runs goes into its next run, one
+    process for them all (group commit: a lone call runs at once, it never waits for company).
+    Each call's files are copied under a folder of their own, so equal paths never meet."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pending: list[_Request] = []
+        self.running = False
+        self.runs = 0  # processes started (tests read it)
+
+    def run(
+        self,
+        name: str,
+        binary: str,
+        sources: Mapping[str, str],
+        argv: list[str],
+        read: Callable[[Path, str], list[Finding]],
+        extra: Mapping[str, str] | None,
+    ) -> tuple[list[Finding], float] | str:
+        """The findings of `sources` (paths as given) and the seconds of the run, or why it failed."""
+        request = _Request(sources, argv)
+        with self.lock:
+            self.pending.append(request)
+            leader = not self.running
+            self.running = True
+        if not leader:
+            request.done.wait()
+            return request.result
+        while True:  # the leader runs every batch that gathers meanwhile, then hands over
+            with self.lock:
+                batch, self.pending = self.pending, []
+                if not batch:
+                    self.running = False
+                    break
+            try:
+                self._batch(name, binary, batch, read, extra)
+            except BaseException:  # never leave the others waiting on a leader that is gone
+                with self.lock:
+                    left, self.pending, self.running = self.pending, [], False
+                for other in left:
+                    other.result = f"{name} was not run: the call that ran it failed"
+                    other.done.set()
+                raise
+        return request.result
+
+    def _batch(
+        self,
+        name: str,
+        binary: str,
+        batch: list[_Request],
+        read: Callable[[Path, str], list[Finding]],
+        extra: Mapping[str, str] | None,
+    ) -> None:
+        self.runs += 1
+        files = {f"{i}/{path}": text for i, r in enumerate(batch) for path, text in r.sources.items()}
+        argv = [a for a in batch[0].argv if all(a not in r.sources for r in batch)]
+        if "." not in argv:
+            argv += sorted(files)
+        outcome: list[Finding] | str
+        seconds = 0.0
+        try:
+            with tempfile.TemporaryDirectory(prefix=f"matrioska-{name}-") as tmp:
+                root = Path(tmp)
+                _write(root, {**files, **(extra or {})})
+                out, seconds, failed = _run(name, [binary, *argv], root)
+                if failed or out is None:
+                    outcome = failed or f"{name} failed"
+                else:
+                    try:
+                        outcome = read(root, out)
+                    except (ValueError, AttributeError, TypeError, KeyError):  # not what it prints
+                        outcome = f"{name} printed what Matrioska cannot read"
+        except OSError as exc:  # the copy could not be written: this batch goes without the tool
+            outcome = f"{name} failed: {type(exc).__name__}: {exc}"[:200]
+        try:
+            for i, request in enumerate(batch):
+                if isinstance(outcome, str):
+                    request.result = outcome
+                else:
+                    prefix = f"{i}/"
+                    mine = [replace(f, path=f.path[len(prefix) :]) for f in outcome if f.path.startswith(prefix)]
+                    request.result = (mine, seconds)
+        finally:
+            for request in batch:
+                request.done.set()
+
+
+_GROUPS: dict[tuple[str, str], _Group] = {}  # (tool, setting) -> its group; a few hundred at most
+
+
+def _group(name: str, setting: str) -> _Group:
+    if len(_GROUPS) > 512:  # settings that came once (an oxlint config with one page's globals)
+        for key in [k for k, g in list(_GROUPS.items()) if not g.running]:
+            _GROUPS.pop(key, None)
+    return _GROUPS.setdefault((name, setting), _Group())
 
 
 def ruff(files: Mapping[str, str]) -> Analysis:
