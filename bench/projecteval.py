@@ -132,8 +132,9 @@ def threshold_of(folder: Path) -> float:
     return float(match.group(1)) if match else 0.65
 
 
-def leaderboard(folder: Path) -> list[tuple[str, float, float]]:
-    """(model, Direct-Level1, All-Avg) of the benchmark's own leaderboard, best first."""
+def leaderboard(folder: Path) -> list[tuple[str, float, float | None]]:
+    """(model, Direct-Level1, All-Avg or None) of the benchmark's own leaderboard, best first (a row
+    without a Direct-Level1 figure is left out; OpenHands has no All-Avg)."""
     path = folder / "docs" / "execution.csv"
     if not path.is_file():
         return []
@@ -141,9 +142,14 @@ def leaderboard(folder: Path) -> list[tuple[str, float, float]]:
     with path.open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             try:
-                rows.append((row["Model"], float(row["Direct-Level1"]), float(row["All-Avg"])))
-            except (KeyError, ValueError):
+                direct = float(row["Direct-Level1"])
+            except (KeyError, TypeError, ValueError):
                 continue
+            try:
+                average: float | None = float(row.get("All-Avg") or "")
+            except ValueError:
+                average = None
+            rows.append((str(row.get("Model") or "").strip(), direct, average))
     return sorted(rows, key=lambda r: -r[1])
 
 
@@ -446,7 +452,7 @@ def run_tests(
 # --------------------------------------------------------------------------------- the table
 
 
-def report(rows: list[dict[str, Any]], board: list[tuple[str, float, float]], attempts: int) -> str:
+def report(rows: list[dict[str, Any]], board: list[tuple[str, float, float | None]], attempts: int) -> str:
     lines = [f"ProjectEval, level 1 (the prompt alone), through Matrioska; Pass@{attempts}", ""]
     lines.append(f"{'project':>8} {'type':<8} {'passed':>7} {'tests':>6} {'rate':>7}  answers from")
     for row in rows:
@@ -460,7 +466,7 @@ def report(rows: list[dict[str, Any]], board: list[tuple[str, float, float]], at
     if board:
         lines += ["", "the leaderboard (docs/execution.csv, all 20 projects), Direct-Level1 and All-Avg:"]
         shown = board[:LEADERBOARD_SHOWN] + [r for r in board[LEADERBOARD_SHOWN:] if "mistral" in r[0].lower()]
-        lines += [f"  {m:<28} {d:>7.2%} {a:>7.2%}" for m, d, a in shown]
+        lines += [f"  {m:<28} {d:>7.2%} {'-' if a is None else f'{a:.2%}':>7}" for m, d, a in shown]
         lines.append(f"  {'Matrioska (this run)':<28} {rate:>7.2%}")
     return "\n".join(lines)
 
