@@ -84,10 +84,17 @@ class Project:
     type: str  # "website", "console", "batch"
     prompt: str
     tests: list[Test]
+    stack: str = ""  # its framework_technical_stack: "None" is a console the judge talks to
 
     @property
     def website(self) -> bool:
         return self.type == "website"
+
+    @property
+    def console(self) -> bool:
+        """A program the judge starts once and types into (its `ConsoleManager`, for the stack
+        "None"); the others (Openpyxl, Statsmodels, Matplotlib) are run by the tests themselves."""
+        return not self.website and self.stack == "None"
 
 
 def load_projects(folder: Path, wanted: list[str] | None) -> list[Project]:
@@ -111,6 +118,7 @@ def load_projects(folder: Path, wanted: list[str] | None) -> list[Project]:
                     for page in p.get("testcode") or []
                     for f in page.get("function") or []
                 ],
+                str(((p.get("framework_technical_stack") or [{}])[0] or {}).get("technical_stack", "")),
             )
             for p in raw
         ]
@@ -398,7 +406,7 @@ def run_tests(
         "projecteval": str(folder.resolve()),
         "project": str((work / "project").resolve()),
         "website": project.website,
-        "console": project.type == "console",
+        "console": project.console,
         "entry": entry_point(built),
         "start_page": start_page(built),
         "threshold": threshold_of(folder),

@@ -111,7 +111,9 @@ def fake_projecteval(folder: Path) -> Path:
             "project_id": pid,
             "project_type": kind,
             "nl_prompt": prompt,
-            "framework_technical_stack": [{"language": "Python", "technical_stack": "None"}],
+            "framework_technical_stack": [
+                {"language": "Python", "technical_stack": "Django" if kind == "website" else "Openpyxl"}
+            ],
             "nl_checklist": [],
             "testcode": [
                 {"page": "Main", "function": [{"function": f, "test": code, "parameter": ps} for f, code, ps in tests]}
@@ -237,3 +239,26 @@ def test_bad_input_is_one_line_and_exit_2(
     code = bench.main([*argv, "--model", "openai:scripted", "--base-url", "http://127.0.0.1:9/v1"])
     err = capsys.readouterr().err
     assert code == 2 and said in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_the_console_protocol_reads_up_to_the_prompt(tmp_path: Path) -> None:
+    """The judge's console manager as the runner has it: the program started once, its output read
+    back up to a `>>>` prompt, each command typed in and its answer read the same way."""
+    runner_spec = importlib.util.spec_from_file_location("projecteval_runner", ROOT / "bench" / "projecteval_runner.py")
+    assert runner_spec is not None and runner_spec.loader is not None
+    runner = importlib.util.module_from_spec(runner_spec)
+    runner_spec.loader.exec_module(runner)
+    (tmp_path / "game.py").write_text(
+        "print('Welcome to the cave')\n"
+        "while True:\n"
+        "    print('>>> ', flush=True)\n"
+        "    line = input()\n"
+        "    print('help: look, go' if line == 'help' else f'unknown command {line}')\n"
+    )
+    console = runner.Console(tmp_path, "game.py")
+    try:
+        assert "Welcome to the cave" in "".join(console.read_output())
+        assert "help: look, go" in console.send_command("help")
+        assert "unknown command abc" in console.send_command("abc")
+    finally:
+        console.stop()
