@@ -265,7 +265,7 @@ def start_page(built: Build) -> str:
 
 def closest_id(name: str, description: str, ids: dict[str, str]) -> str | None:
     """The id whose words are closest to the parameter's (`calculate_button_id` -> `calculateBtn`)."""
-    wanted = [w for w in _words(name) if w not in {"id", "element"}]
+    wanted = [w for w in _words(name) if w not in {"id", "ids", "element", "xpath"}]
     if not wanted or not ids:
         return None
     target = " ".join(wanted)
@@ -280,6 +280,10 @@ def closest_id(name: str, description: str, ids: dict[str, str]) -> str | None:
     return best if score >= 0.5 else None
 
 
+# parameters that name one element (`name_field`, `save_button_xpath`, `result_element_id`)
+ELEMENT_NAMES = ("_id", "_ids", "_field", "_input", "_button", "_element", "_xpath")
+
+
 def answer_by_rule(test: Test, parameter: dict[str, str], built: Build, url: str) -> tuple[Any, str] | None:
     """(answer, where it came from), or None when neither the contract nor the project knows it."""
     name = parameter.get("name", "")
@@ -287,11 +291,12 @@ def answer_by_rule(test: Test, parameter: dict[str, str], built: Build, url: str
         return url, "served"
     if name == "entry" or "program file" in parameter.get("description", ""):
         return entry_point(built), "contract" if any(c.get("entry") for c in built.contract.values()) else "project"
-    if name.endswith("_id") or name.endswith("_ids"):
+    if name.endswith(ELEMENT_NAMES):  # an element: its id, or the XPath that finds it by its id
         found = closest_id(name, parameter.get("description", ""), element_ids(built))
         if found is not None:
             in_contract = any(found == e.get("id") for c in built.contract.values() for e in c.get("elements") or [])
-            return found, "contract" if in_contract else "project"
+            answer = f"//*[@id='{found}']" if name.endswith("_xpath") else found
+            return answer, "contract" if in_contract else "project"
     return None
 
 
@@ -471,11 +476,17 @@ def report(rows: list[dict[str, Any]], board: list[tuple[str, float, float | Non
     passed, total = sum(r["passed"] for r in rows), sum(r["tests"] for r in rows)
     rate = passed / total if total else 0.0
     lines += ["", f"overall: {passed}/{total} tests passed = {rate:.2%} (over the projects run)"]
+    points = passed + sum(1 for r in rows if r.get("ran"))
+    judged = total + len(rows)
+    lines.append(
+        f"the judge's count (a point per project built, as it gives one per project it starts; 284 = 264 tests + 20): "
+        f"{points}/{judged} = {points / judged if judged else 0.0:.2%}"
+    )
     if board:
         lines += ["", "the leaderboard (docs/execution.csv, all 20 projects), Direct-Level1 and All-Avg:"]
         shown = board[:LEADERBOARD_SHOWN] + [r for r in board[LEADERBOARD_SHOWN:] if "mistral" in r[0].lower()]
         lines += [f"  {m:<28} {d:>7.2%} {'-' if a is None else f'{a:.2%}':>7}" for m, d, a in shown]
-        lines.append(f"  {'Matrioska (this run)':<28} {rate:>7.2%}")
+        lines.append(f"  {'Matrioska (this run)':<28} {points / judged if judged else 0.0:>7.2%}  (the judge's count)")
     return "\n".join(lines)
 
 
@@ -545,12 +556,14 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         passed = sum(best)
+        ran = any(any(Path(b["out"], "project").glob("*")) for b in builds)
         rows.append(
             {
                 "project": project.id,
                 "type": project.type,
                 "passed": passed,
                 "tests": len(project.tests),
+                "ran": ran,
                 "rate": passed / len(project.tests) if project.tests else 0.0,
                 "answers": sources,
                 "builds": builds,

@@ -201,7 +201,7 @@ def test_a_fake_projecteval_runs_through_the_bench(tmp_path: Path, capsys: pytes
     assert rows["1"]["answers"] == {"contract": 1, "served": 2}  # the id from the contract, the URL served
     assert (rows["2"]["passed"], rows["2"]["tests"]) == (2, 2), rows["2"]
     assert rows["2"]["answers"] == {"model": 1, "project": 2}  # main.py found; the expected text asked
-    assert "overall: 4/4 tests passed = 100.00%" in printed
+    assert "overall: 4/4 tests passed = 100.00%" in printed and "6/6 = 100.00%" in printed
     assert "Mistral-7B-v0.3" in printed and "0.92%" in printed and "Pass@1" in printed
 
 
