@@ -167,6 +167,9 @@ def main(job_path: str) -> None:
                     namespace[alias] = _optional(name)
             namespace.update({"runpy": __import__("runpy"), "threshold": job["threshold"]})
             os.chdir(project)
+            # `utils.run_entry` runs the entry with runpy, which does not put its folder on sys.path as
+            # `python main.py` does: a program of several files could not import its own modules
+            sys.path.insert(0, str(project))
             if job.get("console"):
                 console = Console(project, job["entry"])
             namespace["_subprocess"] = console
