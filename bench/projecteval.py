@@ -400,9 +400,10 @@ def run_tests(
     work = built.out / "projecteval"
     if work.exists():
         shutil.rmtree(work)
-    shutil.copytree(built.project, work / "project") if built.project.is_dir() else (work / "project").mkdir(
-        parents=True
-    )
+    if built.project.is_dir():
+        shutil.copytree(built.project, work / "project")
+    else:  # the build made no project: the tests run against an empty folder and fail
+        (work / "project").mkdir(parents=True)
     if not project.website:
         for material in sorted((folder / "data" / "material").glob(f"{project.id}-*")):
             if material.is_file():
@@ -441,7 +442,6 @@ def run_tests(
         sandbox, note = resolve_sandbox(args.sandbox, timeout=limit)
         if sandbox is None:
             raise BenchError(note)
-        job["projecteval"] = str(folder.resolve())
         result = sandbox.run(
             [sys.executable, RUNNER.name, "job.json"], work, timeout=limit, readable=[str(folder.resolve()), str(ROOT)]
         )
@@ -512,7 +512,6 @@ def main(argv: list[str] | None = None) -> int:
         projects = load_projects(args.projecteval, wanted)
         if any(p.website for p in projects) and chromedriver() is None:
             raise BenchError("website projects need chromedriver: apt-get install chromium-driver")
-        model = None
         from matrioska.model.factory import load_chat_model
 
         model = load_chat_model(args.model, base_url=args.base_url, max_new_tokens=args.max_new_tokens or 1200)

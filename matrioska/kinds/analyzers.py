@@ -257,20 +257,27 @@ def _over_copy(
             return Analysis(known, notes=[found])
         _remember(keys, found[0])
         return Analysis(sorted([*known, *found[0]], key=_order), seconds={name: found[1]})
+    findings, seconds = _over_folder(name, binary, argv, {**sources, **(extra or {})}, read)
+    if isinstance(findings, str):
+        return Analysis(notes=[findings], seconds={name: seconds})
+    return Analysis(sorted(findings, key=_order), seconds={name: seconds})
+
+
+def _over_folder(
+    name: str, binary: str, argv: list[str], files: Mapping[str, str], read: Callable[[Path, str], list[Finding]]
+) -> tuple[list[Finding] | str, float]:
+    """`files` written to a temporary folder, the tool run there with `argv`, its output read:
+    the findings (or why there are none) and the tool's seconds."""
     with tempfile.TemporaryDirectory(prefix=f"matrioska-{name}-") as tmp:
         root = Path(tmp)
-        _write(root, {**sources, **(extra or {})})
+        _write(root, files)
         out, seconds, failed = _run(name, [binary, *argv], root)
-        timing = {name: seconds}
         if failed or out is None:
-            return Analysis(known, notes=[failed or f"{name} failed"], seconds=timing)
+            return failed or f"{name} failed", seconds
         try:
-            findings = read(root, out)
-        except (ValueError, AttributeError, TypeError):  # not the JSON or lines it prints
-            return Analysis(known, notes=[f"{name} printed what Matrioska cannot read"], seconds=timing)
-    if keys:
-        _remember(keys, findings)
-    return Analysis(sorted([*known, *findings], key=_order), seconds=timing)
+            return read(root, out), seconds
+        except (ValueError, AttributeError, TypeError, KeyError):  # not the JSON or lines it prints
+            return f"{name} printed what Matrioska cannot read", seconds
 
 
 class _Request:
@@ -290,7 +297,6 @@ class _Group:
         self.lock = threading.Lock()
         self.pending: list[_Request] = []
         self.running = False
-        self.runs = 0  # processes started (tests read it)
 
     def run(
         self,
@@ -335,7 +341,6 @@ class _Group:
         read: Callable[[Path, str], list[Finding]],
         extra: Mapping[str, str] | None,
     ) -> None:
-        self.runs += 1
         files = {f"{i}/{path}": text for i, r in enumerate(batch) for path, text in r.sources.items()}
         argv = [a for a in batch[0].argv if all(a not in r.sources for r in batch)]
         if "." not in argv:
@@ -343,17 +348,7 @@ class _Group:
         outcome: list[Finding] | str
         seconds = 0.0
         try:
-            with tempfile.TemporaryDirectory(prefix=f"matrioska-{name}-") as tmp:
-                root = Path(tmp)
-                _write(root, {**files, **(extra or {})})
-                out, seconds, failed = _run(name, [binary, *argv], root)
-                if failed or out is None:
-                    outcome = failed or f"{name} failed"
-                else:
-                    try:
-                        outcome = read(root, out)
-                    except (ValueError, AttributeError, TypeError, KeyError):  # not what it prints
-                        outcome = f"{name} printed what Matrioska cannot read"
+            outcome, seconds = _over_folder(name, binary, argv, {**files, **(extra or {})}, read)
         except OSError as exc:  # the copy could not be written: this batch goes without the tool
             outcome = f"{name} failed: {type(exc).__name__}: {exc}"[:200]
         try:

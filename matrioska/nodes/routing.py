@@ -118,13 +118,10 @@ def _missing_part(
     return None
 
 
-def _lacking(state: MatrioskaState, specs: dict[str, dict[str, Any]], with_files: bool) -> list[str]:
+def _lacking(state: MatrioskaState) -> list[str]:
     """Completed modules lacking a part that some module depending on them needs (or files they
     declared), in execution order: the only modules that can block a dependent."""
     index = _index(state)
-    if specs is not index.specs:  # a caller's own view of the plan: nothing to remember
-        index = _PlanIndex(state.get("architecture") or {})
-        index.specs, index.with_files = specs, with_files
     done = set(state.get("completed") or [])
     reports = state.get("module_reports") or {}
     artifacts = state.get("artifacts") or {}
@@ -145,7 +142,7 @@ def _lacking(state: MatrioskaState, specs: dict[str, dict[str, Any]], with_files
         if known is not None and known[0] == key:
             cause = known[1]
         else:
-            cause = _missing_part(state, specs, with_files, m, index.dependents.get(m, []))
+            cause = _missing_part(state, index.specs, index.with_files, m, index.dependents.get(m, []))
             index.lacks[m] = (key, cause)
         if cause is not None:
             lacking.append(m)
@@ -155,7 +152,7 @@ def _lacking(state: MatrioskaState, specs: dict[str, dict[str, Any]], with_files
 def empty_modules(state: MatrioskaState) -> list[str]:
     """Completed modules lacking a part they declared that a module depending on them needs
     (`_missing_part`), in execution order: those that block, or would block, their dependents."""
-    return _lacking(state, _specs(state), plan_declares_files(state))
+    return _lacking(state)
 
 
 def blocked_modules(state: MatrioskaState) -> dict[str, str]:
@@ -163,7 +160,7 @@ def blocked_modules(state: MatrioskaState) -> dict[str, str]:
     a part it declared (`_missing_part`): module id -> the reason, in execution order."""
     specs = _specs(state)
     with_files = plan_declares_files(state)
-    suspects = set(_lacking(state, specs, with_files))
+    suspects = set(_lacking(state))
     if not suspects:  # the common case: nothing lacks a part
         return {}
     done = set(state.get("completed") or [])
